@@ -1,0 +1,178 @@
+//! Command-line interface: global input/output flags and one Args struct per command.
+//! Doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::output::Format;
+use crate::period::Period;
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 ok, 2 bad input or usage (the message names the file, column and row),
+1 internal error.";
+
+/// Customer-retention analytics over CSV and Parquet exports.
+#[derive(Parser, Debug)]
+#[command(name = "retention", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Cohort retention: of the customers who started in a period, the share active in
+    /// each later period (customers or revenue; classic or rolling).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention cohort -t examples/shop/transactions.csv\n",
+        "  retention cohort -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --by signup --group channel --period quarter\n",
+        "  retention cohort -t examples/shop/transactions.csv --metric revenue -o cohorts.parquet\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Cohort(CohortArgs),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Cohort(_) => "cohort",
+        }
+    }
+}
+
+/// Where the data comes from and how to read it (shared by every command).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Input")]
+pub struct InputArgs {
+    /// Transactions file (.csv, .csv.gz, .tsv, .parquet) or - for CSV on stdin.
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub transactions: Option<String>,
+    /// Customers file (customer_id, signup_date, channel, acquisition_cost, ...).
+    #[arg(short = 'c', long, value_name = "PATH")]
+    pub customers: Option<String>,
+    /// Config file (TOML) with column mappings and reading options [default: ./retention.toml
+    /// if present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// CSV files have no header row (columns are then named column_1, column_2, ...).
+    #[arg(long)]
+    pub no_header: bool,
+    /// CSV delimiter: one character or "tab" [default: detected among , ; tab |].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
+    /// Date format when detection cannot decide: chrono syntax (%d/%m/%Y), or iso, dmy,
+    /// mdy, epoch.
+    #[arg(long, value_name = "FMT")]
+    pub date_format: Option<String>,
+    /// Amounts use a decimal comma (1.234,50).
+    #[arg(long)]
+    pub decimal_comma: bool,
+    /// End of observation [default: the latest transaction date]. Later rows are ignored.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Ignore transactions before this date.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Ignore transactions after this date.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Column holding the customer id.
+    #[arg(long, value_name = "NAME")]
+    pub customer_col: Option<String>,
+    /// Column holding the transaction date.
+    #[arg(long, value_name = "NAME")]
+    pub date_col: Option<String>,
+    /// Column holding the net amount.
+    #[arg(long, value_name = "NAME")]
+    pub amount_col: Option<String>,
+    /// Column holding the order (invoice) id.
+    #[arg(long, value_name = "NAME")]
+    pub order_col: Option<String>,
+    /// Column holding the product category.
+    #[arg(long, value_name = "NAME")]
+    pub category_col: Option<String>,
+    /// Column holding the quantity (amount = price × quantity when there is no amount).
+    #[arg(long, value_name = "NAME")]
+    pub quantity_col: Option<String>,
+    /// Column holding the unit price.
+    #[arg(long, value_name = "NAME")]
+    pub price_col: Option<String>,
+    /// Customers file: column holding the signup date.
+    #[arg(long, value_name = "NAME")]
+    pub signup_col: Option<String>,
+    /// Customers file: column holding the acquisition channel.
+    #[arg(long, value_name = "NAME")]
+    pub channel_col: Option<String>,
+    /// Customers file: column holding the acquisition cost.
+    #[arg(long, value_name = "NAME")]
+    pub cost_col: Option<String>,
+    /// Print the column mapping and reading decisions on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// How and where to write the result (shared by every command).
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Output")]
+pub struct OutputArgs {
+    /// Output format [default: from the -o extension; else table on a terminal, csv when
+    /// piped].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<Format>,
+    /// Write to FILE (atomically: a temporary file renamed when complete).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CohortBy {
+    /// The period of each customer's first purchase.
+    FirstPurchase,
+    /// The period of signup_date in the customers file (customers who never bought count).
+    Signup,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CohortMode {
+    /// Active in period c+k.
+    Classic,
+    /// Active in any period at or after c+k (unbounded retention).
+    Rolling,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CohortMetric {
+    /// Share of the cohort's customers.
+    Customers,
+    /// Net revenue in period c+k / net revenue in period 0.
+    Revenue,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CohortArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Period length.
+    #[arg(long, value_enum, default_value_t = Period::Month)]
+    pub period: Period,
+    /// What defines a customer's cohort.
+    #[arg(long, value_enum, default_value_t = CohortBy::FirstPurchase)]
+    pub by: CohortBy,
+    /// Classic or rolling retention.
+    #[arg(long, value_enum, default_value_t = CohortMode::Classic)]
+    pub mode: CohortMode,
+    /// What the table shows (machine formats always carry both).
+    #[arg(long, value_enum, default_value_t = CohortMetric::Customers)]
+    pub metric: CohortMetric,
+    /// Show period indices k = 0..=N only.
+    #[arg(long, value_name = "N")]
+    pub max_periods: Option<u32>,
+    /// One matrix per value of this customers or transactions column (e.g. channel).
+    #[arg(long, value_name = "COL")]
+    pub group: Option<String>,
+}

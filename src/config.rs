@@ -1,0 +1,173 @@
+//! What the user typed (flags and config file), validated once into typed load options.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use crate::cli::InputArgs;
+use crate::dates::{self, DateFormat};
+use crate::error::bad;
+use crate::load::{LoadOptions, Role, Source};
+
+/// `retention.toml`:
+///
+/// ```toml
+/// [columns]
+/// customer_id = "Kundennummer"
+/// date = "Belegdatum"
+/// [input]
+/// delimiter = ";"
+/// date_format = "%d.%m.%Y"
+/// decimal_comma = true
+/// ```
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub columns: ColumnsConfig,
+    #[serde(default)]
+    pub input: InputConfig,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsConfig {
+    pub customer_id: Option<String>,
+    pub date: Option<String>,
+    pub amount: Option<String>,
+    pub order_id: Option<String>,
+    pub category: Option<String>,
+    pub quantity: Option<String>,
+    pub price: Option<String>,
+    pub signup_date: Option<String>,
+    pub channel: Option<String>,
+    pub acquisition_cost: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub delimiter: Option<String>,
+    pub date_format: Option<String>,
+    pub no_header: Option<bool>,
+    pub decimal_comma: Option<bool>,
+}
+
+pub const DEFAULT_CONFIG: &str = "retention.toml";
+
+fn read_config(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read config file '{}': {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| {
+        bad(format!(
+            "config file '{}': {}",
+            path.display(),
+            e.message().replace('\n', " ")
+        ))
+    })
+}
+
+fn parse_delimiter(s: &str) -> Result<u8> {
+    match s {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        s if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(bad(format!(
+            "--delimiter '{s}': expected one ASCII character or \"tab\""
+        ))),
+    }
+}
+
+fn parse_date_flag(flag: &str, v: &Option<String>) -> Result<Option<NaiveDate>> {
+    v.as_deref()
+        .map(|s| dates::parse_arg(s).map_err(|e| bad(format!("{flag}: {e}"))))
+        .transpose()
+}
+
+/// Merge flags over the config file (explicit, else ./retention.toml if present).
+pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOptions> {
+    let cfg_path: Option<PathBuf> = match &a.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    };
+    let cfg = match &cfg_path {
+        Some(p) => read_config(p)?,
+        None => ConfigFile::default(),
+    };
+    let c = &cfg.columns;
+    let mut columns = BTreeMap::new();
+    let pairs = [
+        (Role::Customer, &a.customer_col, &c.customer_id),
+        (Role::Date, &a.date_col, &c.date),
+        (Role::Amount, &a.amount_col, &c.amount),
+        (Role::Order, &a.order_col, &c.order_id),
+        (Role::Category, &a.category_col, &c.category),
+        (Role::Quantity, &a.quantity_col, &c.quantity),
+        (Role::Price, &a.price_col, &c.price),
+        (Role::Signup, &a.signup_col, &c.signup_date),
+        (Role::Channel, &a.channel_col, &c.channel),
+        (Role::Cost, &a.cost_col, &c.acquisition_cost),
+    ];
+    for (role, flag, conf) in pairs {
+        if let Some(name) = flag.clone().or_else(|| conf.clone()) {
+            columns.insert(role, name);
+        }
+    }
+    let delimiter = a
+        .delimiter
+        .as_deref()
+        .or(cfg.input.delimiter.as_deref())
+        .map(parse_delimiter)
+        .transpose()?;
+    let date_format = a
+        .date_format
+        .as_deref()
+        .or(cfg.input.date_format.as_deref())
+        .map(DateFormat::from_user);
+    let as_of = parse_date_flag("--as-of", &a.as_of)?;
+    let from = parse_date_flag("--from", &a.from)?;
+    let to = parse_date_flag("--to", &a.to)?;
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(bad(format!("--from {f} is after --to {t}")));
+        }
+    }
+    Ok(LoadOptions {
+        transactions: a.transactions.as_deref().map(Source::from_arg),
+        customers: a.customers.as_deref().map(Source::from_arg),
+        has_header: !(a.no_header || cfg.input.no_header.unwrap_or(false)),
+        delimiter,
+        date_format,
+        decimal_comma: a.decimal_comma || cfg.input.decimal_comma.unwrap_or(false),
+        columns,
+        as_of,
+        from,
+        to,
+        verbose: a.verbose,
+        extra_columns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_config_key_is_named() {
+        let err = toml::from_str::<ConfigFile>("[columns]\ncustomer = \"x\"\n").unwrap_err();
+        assert!(err.message().contains("customer"), "{}", err.message());
+        let ok: ConfigFile =
+            toml::from_str("[columns]\ncustomer_id = \"Kunde\"\n[input]\ndelimiter = \";\"\n")
+                .unwrap();
+        assert_eq!(ok.columns.customer_id.as_deref(), Some("Kunde"));
+    }
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        assert_eq!(parse_delimiter(";").unwrap(), b';');
+        assert!(parse_delimiter(";;").is_err());
+    }
+}

@@ -1,0 +1,55 @@
+//! `retention`: customer-retention analytics over CSV and Parquet exports.
+//!
+//! `run` is the whole program: load the input (`load`), compute one report
+//! (`reports::*`), write it (`output`). `main.rs` only maps errors to exit codes.
+
+pub mod cli;
+pub mod config;
+pub mod dates;
+pub mod error;
+pub mod load;
+pub mod output;
+pub mod period;
+pub mod reports;
+
+use anyhow::Result;
+
+use cli::{Cli, Command, InputArgs};
+use load::Dataset;
+use output::Destination;
+
+/// Load the input of a command and print its warnings (and, with --verbose, the mapping).
+fn load_input(name: &str, input: &InputArgs, extra_columns: Vec<String>) -> Result<Dataset> {
+    let opts = config::load_options(input, extra_columns)?;
+    let ds = load::load(&opts)?;
+    if opts.verbose {
+        for i in &ds.info {
+            eprintln!("retention {name}: {i}");
+        }
+    }
+    for w in &ds.warnings {
+        eprintln!("retention {name}: warning: {w}");
+    }
+    Ok(ds)
+}
+
+/// Run one command.
+pub fn run(cli: Cli) -> Result<()> {
+    let name = cli.command.name();
+    match cli.command {
+        Command::Cohort(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.group.iter().cloned().collect())?;
+            let params = reports::cohort::CohortParams {
+                period: a.period,
+                by: a.by,
+                mode: a.mode,
+                metric: a.metric,
+                max_periods: a.max_periods,
+                group: a.group,
+            };
+            let report = reports::cohort::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
+            dest.write(&report)
+        }
+    }
+}

@@ -1,0 +1,973 @@
+//! Loading: CSV/TSV/gzip/Parquet/stdin sources → polars frames with canonical columns.
+//!
+//! Every command reads its input through [`load`]. Transactions come out as
+//! `customer_id` (str), `date` (Date), `amount` (f64) and, when present, `order_id`,
+//! `category` (str) plus any extra columns a command asked for; customers as
+//! `customer_id`, `signup_date` (Date), `channel`, `acquisition_cost` (f64) when present,
+//! plus all their other columns (str).
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt::Write as _;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use chrono::NaiveDate;
+use polars::prelude::*;
+use tempfile::NamedTempFile;
+
+use crate::dates::{self, DateFormat, DetectError};
+use crate::error::bad;
+use crate::period::{date_from_days, days_since_epoch};
+
+/// A column's meaning. Each maps to a canonical output name, a flag and the header
+/// spellings recognised automatically (compared lower-case with non-alphanumerics removed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Customer,
+    Date,
+    Amount,
+    Order,
+    Category,
+    Quantity,
+    Price,
+    Signup,
+    Channel,
+    Cost,
+}
+
+impl Role {
+    pub fn canonical(self) -> &'static str {
+        match self {
+            Role::Customer => "customer_id",
+            Role::Date => "date",
+            Role::Amount => "amount",
+            Role::Order => "order_id",
+            Role::Category => "category",
+            Role::Quantity => "quantity",
+            Role::Price => "price",
+            Role::Signup => "signup_date",
+            Role::Channel => "channel",
+            Role::Cost => "acquisition_cost",
+        }
+    }
+
+    pub fn flag(self) -> &'static str {
+        match self {
+            Role::Customer => "--customer-col",
+            Role::Date => "--date-col",
+            Role::Amount => "--amount-col",
+            Role::Order => "--order-col",
+            Role::Category => "--category-col",
+            Role::Quantity => "--quantity-col",
+            Role::Price => "--price-col",
+            Role::Signup => "--signup-col",
+            Role::Channel => "--channel-col",
+            Role::Cost => "--cost-col",
+        }
+    }
+
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Role::Customer => &[
+                "customerid",
+                "customer",
+                "clientid",
+                "client",
+                "userid",
+                "custid",
+                "customerno",
+                "customernumber",
+                "buyerid",
+                "memberid",
+                "accountid",
+            ],
+            Role::Date => &[
+                "date",
+                "orderdate",
+                "invoicedate",
+                "createdat",
+                "transactiondate",
+                "purchasedate",
+                "saledate",
+                "orderdatetime",
+                "timestamp",
+                "datetime",
+            ],
+            Role::Amount => &[
+                "amount",
+                "revenue",
+                "total",
+                "sales",
+                "netamount",
+                "totalamount",
+                "ordertotal",
+                "grandtotal",
+                "saleamount",
+                "netrevenue",
+                "linetotal",
+                "value",
+            ],
+            Role::Order => &[
+                "orderid",
+                "invoiceno",
+                "invoice",
+                "invoiceid",
+                "ordernumber",
+                "orderno",
+                "transactionid",
+                "receiptid",
+            ],
+            Role::Category => &["category", "productcategory", "categoryname", "department"],
+            Role::Quantity => &["quantity", "qty", "units"],
+            Role::Price => &["price", "unitprice"],
+            Role::Signup => &[
+                "signupdate",
+                "signup",
+                "signedup",
+                "signupat",
+                "registrationdate",
+                "registeredat",
+                "joindate",
+                "createdat",
+            ],
+            Role::Channel => &["channel", "acquisitionchannel", "source", "utmsource"],
+            Role::Cost => &["acquisitioncost", "cac", "cost"],
+        }
+    }
+}
+
+const TX_ROLES: [Role; 7] = [
+    Role::Customer,
+    Role::Date,
+    Role::Amount,
+    Role::Order,
+    Role::Category,
+    Role::Quantity,
+    Role::Price,
+];
+const CUSTOMER_ROLES: [Role; 4] = [Role::Customer, Role::Signup, Role::Channel, Role::Cost];
+
+fn normalise(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// A file path or standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl Source {
+    pub fn from_arg(s: &str) -> Source {
+        if s == "-" {
+            Source::Stdin
+        } else {
+            Source::Path(PathBuf::from(s))
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_string(),
+            Source::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// Typed reading options, built by `config::load_options`.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    pub transactions: Option<Source>,
+    pub customers: Option<Source>,
+    pub has_header: bool,
+    pub delimiter: Option<u8>,
+    pub date_format: Option<DateFormat>,
+    pub decimal_comma: bool,
+    pub columns: BTreeMap<Role, String>,
+    pub as_of: Option<NaiveDate>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub verbose: bool,
+    /// Transactions columns to keep besides the roles (e.g. a `--group` column).
+    pub extra_columns: Vec<String>,
+}
+
+/// The loaded input of a command.
+#[derive(Debug)]
+pub struct Dataset {
+    pub tx: DataFrame,
+    pub customers: Option<DataFrame>,
+    pub as_of: NaiveDate,
+    /// Warnings for stderr (always shown).
+    pub warnings: Vec<String>,
+    /// Reading decisions for stderr (shown with --verbose).
+    pub info: Vec<String>,
+}
+
+struct Opened {
+    path: PathBuf,
+    label: String,
+    parquet: bool,
+    tsv: bool,
+    _tmp: Option<NamedTempFile>,
+}
+
+fn copy_to_temp(mut r: impl Read, label: &str) -> Result<NamedTempFile> {
+    let mut tmp = NamedTempFile::new().context("cannot create a temporary file")?;
+    std::io::copy(&mut r, &mut tmp).map_err(|e| bad(format!("cannot read {label}: {e}")))?;
+    tmp.flush().context("cannot write a temporary file")?;
+    Ok(tmp)
+}
+
+fn open(src: &Source, what: &str) -> Result<Opened> {
+    match src {
+        Source::Stdin => {
+            let tmp = copy_to_temp(std::io::stdin().lock(), "standard input")?;
+            Ok(Opened {
+                path: tmp.path().to_path_buf(),
+                label: format!("{what} <stdin>"),
+                parquet: false,
+                tsv: false,
+                _tmp: Some(tmp),
+            })
+        }
+        Source::Path(p) => {
+            let label = format!("{what} file '{}'", p.display());
+            let file = std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
+            if p.is_dir() {
+                return Err(bad(format!("{label} is a directory")));
+            }
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            let inner = name.strip_suffix(".gz").unwrap_or(&name).to_string();
+            let tmp = if name.ends_with(".gz") {
+                let dec = flate2::read::MultiGzDecoder::new(file);
+                Some(copy_to_temp(dec, &label)?)
+            } else {
+                None
+            };
+            Ok(Opened {
+                path: tmp.as_ref().map_or_else(|| p.clone(), |t| t.path().to_path_buf()),
+                label,
+                parquet: inner.ends_with(".parquet") || inner.ends_with(".pq"),
+                tsv: inner.ends_with(".tsv") || inner.ends_with(".tab"),
+                _tmp: tmp,
+            })
+        }
+    }
+}
+
+/// Count each candidate delimiter outside quotes in one line.
+fn count_delims(line: &[u8]) -> [usize; 4] {
+    let mut n = [0; 4];
+    let mut quoted = false;
+    for &c in line {
+        match c {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            b',' => n[0] += 1,
+            b';' => n[1] += 1,
+            b'\t' => n[2] += 1,
+            b'|' => n[3] += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Pick the delimiter: the candidate most frequent in the first line, preferring one whose
+/// count the second line repeats.
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    const CANDS: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let mut lines = head.split(|&c| c == b'\n').filter(|l| !l.is_empty());
+    let first = lines.next().map(count_delims).unwrap_or_default();
+    let second = lines.next().map(count_delims);
+    let mut best = (0usize, false, b',');
+    for (i, &c) in CANDS.iter().enumerate() {
+        let consistent = second.is_none_or(|s| s[i] == first[i]);
+        let key = (first[i], consistent);
+        if first[i] > 0 && (consistent, key.0) > (best.1, best.0) {
+            best = (first[i], consistent, c);
+        }
+    }
+    best.2
+}
+
+/// Read the start of a CSV, refuse an empty one, and return its delimiter.
+fn sniff(op: &Opened, given: Option<u8>) -> Result<u8> {
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(&op.path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad(format!("{} is empty", op.label)));
+    }
+    Ok(given.unwrap_or_else(|| if op.tsv { b'\t' } else { sniff_delimiter(body) }))
+}
+
+fn scan(op: &Opened, opts: &LoadOptions) -> Result<LazyFrame> {
+    let path = op.path.to_string_lossy().to_string();
+    let lf = if op.parquet {
+        LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
+    } else {
+        let delim = sniff(op, opts.delimiter)?;
+        LazyCsvReader::new(PlRefPath::new(path))
+            .with_has_header(opts.has_header)
+            .with_separator(delim)
+            .with_infer_schema_length(Some(0))
+            .with_encoding(CsvEncoding::LossyUtf8)
+            .with_truncate_ragged_lines(true)
+            .with_missing_is_null(true)
+            .finish()
+    };
+    lf.map_err(|e| bad(format!("cannot read {}: {}", op.label, first_line(&e.to_string()))))
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// Resolve which source column plays each role.
+fn map_roles(
+    label: &str,
+    names: &[String],
+    roles: &[Role],
+    required: &[Role],
+    overrides: &BTreeMap<Role, String>,
+    customers_file: bool,
+) -> Result<BTreeMap<Role, String>> {
+    let listing = || {
+        names
+            .iter()
+            .map(|n| format!("'{n}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = BTreeMap::new();
+    let mut taken: HashSet<&str> = HashSet::new();
+    for &role in roles {
+        if let Some(want) = overrides.get(&role) {
+            let found = names
+                .iter()
+                .find(|n| *n == want)
+                .or_else(|| names.iter().find(|n| normalise(n) == normalise(want)));
+            match found {
+                Some(n) => {
+                    taken.insert(n);
+                    out.insert(role, n.clone());
+                }
+                // One --customer-col serves both files; the customers file may spell it
+                // differently and falls back to detection.
+                None if customers_file && role == Role::Customer => {}
+                None => {
+                    return Err(bad(format!(
+                        "{label}: column '{want}' (given for {}) not found; columns are {}",
+                        role.canonical(),
+                        listing()
+                    )))
+                }
+            }
+        }
+    }
+    for &role in roles {
+        if out.contains_key(&role) {
+            continue;
+        }
+        let hits: Vec<&String> = names
+            .iter()
+            .filter(|n| !taken.contains(n.as_str()) && role.aliases().contains(&normalise(n).as_str()))
+            .collect();
+        match hits.as_slice() {
+            [] => {}
+            [one] => {
+                taken.insert(one);
+                out.insert(role, (*one).clone());
+            }
+            many => {
+                let quoted: Vec<String> = many.iter().map(|n| format!("'{n}'")).collect();
+                return Err(bad(format!(
+                    "{label}: ambiguous {} column: {} all match; choose one with {} NAME",
+                    role.canonical(),
+                    quoted.join(" and "),
+                    role.flag()
+                )));
+            }
+        }
+    }
+    for &role in required {
+        if !out.contains_key(&role) {
+            return Err(bad(format!(
+                "{label}: no {} column found (columns are {}); map one with {} NAME",
+                role.canonical(),
+                listing(),
+                role.flag()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Physical line (CSV with header) or row (Parquet) of a 0-based data row, for messages.
+fn where_row(op: &Opened, has_header: bool, i: usize) -> String {
+    if op.parquet {
+        format!("row {}", i + 1)
+    } else {
+        format!("line {}", i + 1 + usize::from(has_header))
+    }
+}
+
+/// Parse a date column into days since epoch (null where the source is null).
+fn parse_dates(
+    c: &Column,
+    op: &Opened,
+    opts: &LoadOptions,
+    src: &str,
+) -> Result<(Vec<Option<i32>>, String)> {
+    match c.dtype() {
+        DataType::Date => {
+            return Ok((c.date()?.physical().iter().collect(), "Date".into()));
+        }
+        DataType::Datetime(..) => {
+            let d = c.cast(&DataType::Date)?;
+            return Ok((d.date()?.physical().iter().collect(), "Datetime".into()));
+        }
+        _ => {}
+    }
+    let s = c.cast(&DataType::String)?;
+    let ca = s.str()?;
+    let fmt = match &opts.date_format {
+        Some(f) => f.clone(),
+        None => dates::detect(
+            ca.iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.filter(|v| !v.trim().is_empty()).map(|v| (i, v))),
+        )
+        .map_err(|e| match e {
+            DetectError::Unparseable(i, v) => bad(format!(
+                "{} {}, column '{src}': cannot parse '{v}' as a date (formats tried: {}; \
+                 or give --date-format)",
+                op.label,
+                where_row(op, opts.has_header, i),
+                dates::TRIED
+            )),
+            DetectError::Mixed(i, v, f, j, w, g) => bad(format!(
+                "{}: column '{src}' mixes date formats: {} has '{v}' ({f}) but {} has '{w}' ({g})",
+                op.label,
+                where_row(op, opts.has_header, i),
+                where_row(op, opts.has_header, j)
+            )),
+            DetectError::Ambiguous(v) => bad(format!(
+                "{}: column '{src}': dates like '{v}' could be day/month or month/day; \
+                 pass --date-format %d/%m/%Y or --date-format %m/%d/%Y",
+                op.label
+            )),
+        })?,
+    };
+    let mut out = Vec::with_capacity(ca.len());
+    for (i, v) in ca.iter().enumerate() {
+        let Some(v) = v.filter(|v| !v.trim().is_empty()) else {
+            out.push(None);
+            continue;
+        };
+        let Some(d) = dates::parse(&fmt, v) else {
+            return Err(bad(format!(
+                "{} {}, column '{src}': cannot parse '{v}' as a date with format {}",
+                op.label,
+                where_row(op, opts.has_header, i),
+                fmt.describe()
+            )));
+        };
+        if !dates::in_range(d) {
+            return Err(bad(format!(
+                "{} {}, column '{src}': date '{v}' is outside the years 1900–2200",
+                op.label,
+                where_row(op, opts.has_header, i)
+            )));
+        }
+        out.push(Some(days_since_epoch(d)));
+    }
+    Ok((out, fmt.describe()))
+}
+
+/// Parse an amount: `1234.5`, `-3`, `$1,234.50`, `(12.00)`; with `decimal_comma`,
+/// `1.234,50 €`. Thousands separators are accepted only where unambiguous.
+pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
+    let mut s: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '$' | '€' | '£' | '¥' | '₹' | '฿' | ' ' | '\u{a0}' | '\''))
+        .collect();
+    let mut neg = false;
+    if s.starts_with('(') && s.ends_with(')') && s.len() > 2 {
+        neg = true;
+        s = s[1..s.len() - 1].to_string();
+    }
+    if decimal_comma {
+        s = s.replace('.', "").replace(',', ".");
+    } else if s.contains(',') {
+        match (s.rfind(','), s.rfind('.')) {
+            (Some(c), Some(d)) if d > c => s = s.replace(',', ""),
+            _ => {
+                return Err(format!(
+                    "'{raw}' is ambiguous (is ',' a thousands or a decimal separator? \
+                     use --decimal-comma if it is decimal)"
+                ))
+            }
+        }
+    }
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{raw}' is not a number"))?;
+    if !v.is_finite() {
+        return Err(format!("'{raw}' is not a finite number"));
+    }
+    if v.abs() > 1e15 {
+        return Err(format!("'{raw}' is implausibly large"));
+    }
+    Ok(if neg { -v } else { v })
+}
+
+fn parse_numbers(
+    c: &Column,
+    op: &Opened,
+    opts: &LoadOptions,
+    src: &str,
+) -> Result<Vec<Option<f64>>> {
+    if c.dtype().is_primitive_numeric() {
+        let f = c.cast(&DataType::Float64)?;
+        let ca = f.f64()?;
+        for (i, v) in ca.iter().enumerate() {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "{} {}, column '{src}': {v} is not a finite number",
+                    op.label,
+                    where_row(op, opts.has_header, i)
+                )));
+            }
+        }
+        return Ok(ca.iter().collect());
+    }
+    let s = c.cast(&DataType::String)?;
+    let ca = s.str()?;
+    let mut out = Vec::with_capacity(ca.len());
+    for (i, v) in ca.iter().enumerate() {
+        match v.filter(|v| !v.trim().is_empty()) {
+            None => out.push(None),
+            Some(v) => out.push(Some(parse_amount(v, opts.decimal_comma).map_err(|e| {
+                bad(format!(
+                    "{} {}, column '{src}': {e}",
+                    op.label,
+                    where_row(op, opts.has_header, i)
+                ))
+            })?)),
+        }
+    }
+    Ok(out)
+}
+
+fn names_of(lf: &mut LazyFrame, label: &str) -> Result<Vec<String>> {
+    let schema = lf
+        .collect_schema()
+        .map_err(|e| bad(format!("cannot read {label}: {}", first_line(&e.to_string()))))?;
+    Ok(schema.iter_names().map(|n| n.to_string()).collect())
+}
+
+fn collect(lf: LazyFrame, label: &str) -> Result<DataFrame> {
+    lf.collect()
+        .map_err(|e| bad(format!("cannot read {label}: {}", first_line(&e.to_string()))))
+}
+
+fn str_column(df: &DataFrame, name: &str) -> Result<Column> {
+    Ok(df.column(name)?.cast(&DataType::String)?)
+}
+
+fn describe_mapping(label: &str, map: &BTreeMap<Role, String>, extra: &str) -> String {
+    let mut s = format!("{label}:");
+    for (role, src) in map {
+        let _ = write!(s, " {} <- '{src}',", role.canonical());
+    }
+    s.pop();
+    s + extra
+}
+
+fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+    let op = open(src, "transactions")?;
+    let mut lf = scan(&op, opts)?;
+    let names = names_of(&mut lf, &op.label)?;
+    let map = map_roles(
+        &op.label,
+        &names,
+        &TX_ROLES,
+        &[Role::Customer, Role::Date],
+        &opts.columns,
+        false,
+    )?;
+    if !map.contains_key(&Role::Amount) && !map.contains_key(&Role::Price) {
+        return Err(bad(format!(
+            "{}: no amount column found (columns are {}); map one with --amount-col NAME \
+             (or --price-col and --quantity-col)",
+            op.label,
+            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let mut exprs: Vec<Expr> = map
+        .iter()
+        .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
+        .collect();
+    let taken: Vec<&String> = map.values().collect();
+    let mut extras = Vec::new();
+    for e in &opts.extra_columns {
+        if names.contains(e) && !taken.contains(&e) && !extras.contains(e) {
+            exprs.push(col(e.as_str()));
+            extras.push(e.clone());
+        }
+    }
+    let df = collect(lf.select(exprs), &op.label)?;
+    if df.height() == 0 {
+        return Err(bad(format!("{} has no data rows", op.label)));
+    }
+    let n = df.height();
+
+    let (days, fmt) = parse_dates(df.column("date")?, &op, opts, &map[&Role::Date])?;
+    let amounts = if let Some(src) = map.get(&Role::Amount) {
+        parse_numbers(df.column("amount")?, &op, opts, src)?
+    } else {
+        let price = parse_numbers(df.column("price")?, &op, opts, &map[&Role::Price])?;
+        match map.get(&Role::Quantity) {
+            Some(q) => {
+                let qty = parse_numbers(df.column("quantity")?, &op, opts, q)?;
+                price
+                    .iter()
+                    .zip(&qty)
+                    .map(|(p, q)| Some((*p)? * (*q)?))
+                    .collect()
+            }
+            None => price,
+        }
+    };
+    let customer = str_column(&df, "customer_id")?;
+    let cust_ca = customer.str()?;
+
+    let from = opts.from.map(days_since_epoch).unwrap_or(i32::MIN);
+    let to = opts.to.map(days_since_epoch).unwrap_or(i32::MAX);
+    let (mut null_cust, mut null_date, mut null_amount, mut outside) = (0, 0, 0, 0);
+    let mut mask = Vec::with_capacity(n);
+    let mut max_day = i32::MIN;
+    for i in 0..n {
+        let ok_c = cust_ca.get(i).is_some_and(|s| !s.trim().is_empty());
+        let d = days[i];
+        let ok = match (ok_c, d, amounts[i]) {
+            (false, ..) => {
+                null_cust += 1;
+                false
+            }
+            (_, None, _) => {
+                null_date += 1;
+                false
+            }
+            (_, _, None) => {
+                null_amount += 1;
+                false
+            }
+            (_, Some(d), _) if d < from || d > to => {
+                outside += 1;
+                false
+            }
+            (_, Some(d), _) => {
+                max_day = max_day.max(d);
+                true
+            }
+        };
+        mask.push(ok);
+    }
+    for (count, what) in [
+        (null_cust, "an empty customer id"),
+        (null_date, "an empty date"),
+        (null_amount, "an empty amount"),
+    ] {
+        if count > 0 {
+            ds.warnings
+                .push(format!("{}: {count} rows with {what} were dropped", op.label));
+        }
+    }
+    if outside > 0 {
+        ds.info
+            .push(format!("{}: {outside} rows outside --from/--to", op.label));
+    }
+    if max_day == i32::MIN {
+        return Err(bad(format!(
+            "{}: no transactions left after dropping empty and out-of-window rows",
+            op.label
+        )));
+    }
+    let as_of_day = match opts.as_of {
+        Some(a) => {
+            let a = days_since_epoch(a);
+            let later = days
+                .iter()
+                .zip(&mask)
+                .filter(|(d, &m)| m && d.is_some_and(|d| d > a))
+                .count();
+            if later > 0 {
+                ds.warnings.push(format!(
+                    "{}: {later} transactions after as-of {} were ignored",
+                    op.label,
+                    date_from_days(a)
+                ));
+                for (m, d) in mask.iter_mut().zip(&days) {
+                    if d.is_some_and(|d| d > a) {
+                        *m = false;
+                    }
+                }
+            }
+            a
+        }
+        None => max_day,
+    };
+    ds.as_of = date_from_days(as_of_day);
+
+    let mut cols = vec![
+        customer,
+        Column::new("date".into(), days).cast(&DataType::Date)?,
+        Column::new("amount".into(), amounts),
+    ];
+    for name in ["order_id", "category"] {
+        if df.column(name).is_ok() {
+            cols.push(str_column(&df, name)?);
+        }
+    }
+    for e in &extras {
+        cols.push(str_column(&df, e)?);
+    }
+    let out = DataFrame::new(n, cols)?;
+    let mask = BooleanChunked::new("mask".into(), mask);
+    ds.tx = out.filter(&mask)?;
+    if ds.tx.height() == 0 {
+        return Err(bad(format!(
+            "{}: no transactions on or before as-of {}",
+            op.label, ds.as_of
+        )));
+    }
+    let amount_note = if map.contains_key(&Role::Amount) {
+        String::new()
+    } else {
+        " (amount = price × quantity)".to_string()
+    };
+    ds.info.push(describe_mapping(
+        &op.label,
+        &map,
+        &format!("{amount_note}; date format {fmt}; {n} rows read; as-of {}", ds.as_of),
+    ));
+    Ok(())
+}
+
+fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+    let op = open(src, "customers")?;
+    let mut lf = scan(&op, opts)?;
+    let names = names_of(&mut lf, &op.label)?;
+    let map = map_roles(
+        &op.label,
+        &names,
+        &CUSTOMER_ROLES,
+        &[Role::Customer],
+        &opts.columns,
+        true,
+    )?;
+    let taken: Vec<&String> = map.values().collect();
+    let mut exprs: Vec<Expr> = map
+        .iter()
+        .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
+        .collect();
+    let canon: Vec<&str> = map.keys().map(|r| r.canonical()).collect();
+    let others: Vec<&String> = names
+        .iter()
+        .filter(|n| !taken.contains(n) && !canon.contains(&n.as_str()))
+        .collect();
+    exprs.extend(others.iter().map(|n| col(n.as_str())));
+    let df = collect(lf.select(exprs), &op.label)?;
+    if df.height() == 0 {
+        return Err(bad(format!("{} has no data rows", op.label)));
+    }
+    let n = df.height();
+    let customer = str_column(&df, "customer_id")?;
+    let mut cols = vec![customer.clone()];
+    let mut mask: Vec<bool> = customer
+        .str()?
+        .iter()
+        .map(|v| v.is_some_and(|s| !s.trim().is_empty()))
+        .collect();
+    let empty_ids = mask.iter().filter(|m| !**m).count();
+    if let Some(src) = map.get(&Role::Signup) {
+        let (days, _) = parse_dates(df.column("signup_date")?, &op, opts, src)?;
+        cols.push(Column::new("signup_date".into(), days).cast(&DataType::Date)?);
+    }
+    if map.contains_key(&Role::Channel) {
+        cols.push(str_column(&df, "channel")?);
+    }
+    if let Some(src) = map.get(&Role::Cost) {
+        let cost = parse_numbers(df.column("acquisition_cost")?, &op, opts, src)?;
+        cols.push(Column::new("acquisition_cost".into(), cost));
+    }
+    for o in &others {
+        cols.push(str_column(&df, o)?);
+    }
+    // Keep the first row of each customer id.
+    let mut seen = HashSet::with_capacity(n);
+    let mut dups = 0;
+    for (m, id) in mask.iter_mut().zip(customer.str()?.iter()) {
+        if *m && !seen.insert(id.unwrap_or_default()) {
+            *m = false;
+            dups += 1;
+        }
+    }
+    if empty_ids > 0 {
+        ds.warnings.push(format!(
+            "{}: {empty_ids} rows with an empty customer id were dropped",
+            op.label
+        ));
+    }
+    if dups > 0 {
+        ds.warnings.push(format!(
+            "{}: {dups} duplicate customer ids; the first row of each was kept",
+            op.label
+        ));
+    }
+    let tx_ids: HashSet<&str> = ds.tx.column("customer_id")?.str()?.iter().flatten().collect();
+    let unknown = tx_ids.iter().filter(|id| !seen.contains(*id)).count();
+    if unknown > 0 {
+        ds.warnings.push(format!(
+            "{unknown} customers in the transactions are missing from {}",
+            op.label
+        ));
+    }
+    let out = DataFrame::new(n, cols)?.filter(&BooleanChunked::new("mask".into(), mask))?;
+    ds.info.push(describe_mapping(
+        &op.label,
+        &map,
+        &format!("; {} customers", out.height()),
+    ));
+    ds.customers = Some(out);
+    Ok(())
+}
+
+/// Load the transactions (required) and the customers file (when given).
+pub fn load(opts: &LoadOptions) -> Result<Dataset> {
+    let Some(tx_src) = &opts.transactions else {
+        return Err(bad(
+            "no transactions given: use -t/--transactions FILE (or - for stdin)",
+        ));
+    };
+    if opts.customers == Some(Source::Stdin) && *tx_src == Source::Stdin {
+        return Err(bad("only one of --transactions and --customers can be - (stdin)"));
+    }
+    let mut ds = Dataset {
+        tx: DataFrame::empty(),
+        customers: None,
+        as_of: NaiveDate::MIN,
+        warnings: Vec::new(),
+        info: Vec::new(),
+    };
+    load_transactions(tx_src, opts, &mut ds)?;
+    if let Some(c) = &opts.customers {
+        load_customers(c, opts, &mut ds)?;
+    }
+    Ok(ds)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts() {
+        assert_eq!(parse_amount("12.5", false), Ok(12.5));
+        assert_eq!(parse_amount(" -3 ", false), Ok(-3.0));
+        assert_eq!(parse_amount("$1,234.50", false), Ok(1234.5));
+        assert_eq!(parse_amount("(12.00)", false), Ok(-12.0));
+        assert_eq!(parse_amount("1.234,50 €", true), Ok(1234.5));
+        assert!(parse_amount("1,234", false).is_err());
+        assert!(parse_amount("abc", false).is_err());
+        assert!(parse_amount("NaN", false).is_err());
+        assert!(parse_amount("inf", false).is_err());
+        assert!(parse_amount("1e300", false).is_err());
+    }
+
+    #[test]
+    fn delimiter_sniffing() {
+        assert_eq!(sniff_delimiter(b"a,b,c\n1,2,3\n"), b',');
+        assert_eq!(sniff_delimiter(b"a;b;c\n1;2,5;3\n"), b';');
+        assert_eq!(sniff_delimiter(b"a\tb\n1\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter(b"a|b\n1|2\n"), b'|');
+        assert_eq!(sniff_delimiter(b"\"x,y\";b\n1;2\n"), b';');
+        assert_eq!(sniff_delimiter(b"single\n1\n"), b',');
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn common_spellings_are_mapped() {
+        let m = map_roles(
+            "f",
+            &names(&["InvoiceNo", "Customer ID", "InvoiceDate", "Quantity", "UnitPrice"]),
+            &TX_ROLES,
+            &[Role::Customer, Role::Date],
+            &BTreeMap::new(),
+            false,
+        )
+        .unwrap();
+        assert_eq!(m[&Role::Customer], "Customer ID");
+        assert_eq!(m[&Role::Date], "InvoiceDate");
+        assert_eq!(m[&Role::Order], "InvoiceNo");
+        assert_eq!(m[&Role::Price], "UnitPrice");
+        assert!(!m.contains_key(&Role::Amount));
+    }
+
+    #[test]
+    fn ambiguous_and_missing_columns_explain_the_flag() {
+        let e = map_roles(
+            "f",
+            &names(&["customer_id", "date", "order_date", "amount"]),
+            &TX_ROLES,
+            &[Role::Customer, Role::Date],
+            &BTreeMap::new(),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("'date' and 'order_date'") && e.contains("--date-col"), "{e}");
+        let e = map_roles(
+            "f",
+            &names(&["who", "date", "amount"]),
+            &TX_ROLES,
+            &[Role::Customer, Role::Date],
+            &BTreeMap::new(),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("'who'") && e.contains("--customer-col"), "{e}");
+        let mut o = BTreeMap::new();
+        o.insert(Role::Customer, "who".to_string());
+        let m = map_roles(
+            "f",
+            &names(&["who", "date", "amount"]),
+            &TX_ROLES,
+            &[Role::Customer, Role::Date],
+            &o,
+            false,
+        )
+        .unwrap();
+        assert_eq!(m[&Role::Customer], "who");
+    }
+}

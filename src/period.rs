@@ -1,0 +1,211 @@
+//! Period bucketing: a date maps to an integer period index, and back to a label.
+//!
+//! Indices are chosen so that consecutive periods differ by exactly 1, which makes
+//! `period_index = activity_period - cohort_period` a plain subtraction:
+//! day = days since 1970-01-01, week = ISO weeks (Monday start) since the week of
+//! 1970-01-01, month = year*12 + month-1, quarter = year*4 + quarter-1, year = year.
+
+use chrono::{Datelike, Days, NaiveDate};
+use polars::prelude::*;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+const EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!("valid epoch"),
+};
+
+/// Days since 1970-01-01 (the physical value of a polars `Date`).
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - EPOCH).num_days() as i32
+}
+
+/// The date of a polars `Date` physical value.
+pub fn date_from_days(days: i32) -> NaiveDate {
+    if days >= 0 {
+        EPOCH + Days::new(days as u64)
+    } else {
+        EPOCH - Days::new(days.unsigned_abs() as u64)
+    }
+}
+
+/// Weeks added before dividing (any date after ~1885 is then positive).
+const WEEK_SHIFT: i32 = 10_000;
+
+impl Period {
+    /// The period index of a date.
+    pub fn index(self, d: NaiveDate) -> i32 {
+        match self {
+            Period::Day => days_since_epoch(d),
+            // 1970-01-01 is a Thursday: the Monday of its week is day -3.
+            Period::Week => (days_since_epoch(d) + 3).div_euclid(7),
+            Period::Month => d.year() * 12 + d.month0() as i32,
+            Period::Quarter => d.year() * 4 + (d.month0() / 3) as i32,
+            Period::Year => d.year(),
+        }
+    }
+
+    /// First day of the period with this index.
+    pub fn start(self, idx: i32) -> NaiveDate {
+        let ymd = |y: i32, m: u32| NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(EPOCH);
+        match self {
+            Period::Day => date_from_days(idx),
+            Period::Week => date_from_days(idx * 7 - 3),
+            Period::Month => ymd(idx.div_euclid(12), idx.rem_euclid(12) as u32 + 1),
+            Period::Quarter => ymd(idx.div_euclid(4), idx.rem_euclid(4) as u32 * 3 + 1),
+            Period::Year => ymd(idx, 1),
+        }
+    }
+
+    /// Last day of the period with this index.
+    pub fn end(self, idx: i32) -> NaiveDate {
+        self.start(idx + 1).pred_opt().unwrap_or(EPOCH)
+    }
+
+    /// Label per METRICS.md: `2024-01-15`, `2024-W03`, `2024-01`, `2024-Q1`, `2024`.
+    pub fn label(self, idx: i32) -> String {
+        let s = self.start(idx);
+        match self {
+            Period::Day => s.format("%Y-%m-%d").to_string(),
+            Period::Week => {
+                let w = s.iso_week();
+                format!("{}-W{:02}", w.year(), w.week())
+            }
+            Period::Month => format!("{}-{:02}", s.year(), s.month()),
+            Period::Quarter => format!("{}-Q{}", s.year(), s.month0() / 3 + 1),
+            Period::Year => format!("{}", s.year()),
+        }
+    }
+
+    /// The same index as [`Period::index`], as a polars expression over a `Date` column.
+    pub fn expr(self, date: Expr) -> Expr {
+        let days = || date.clone().cast(DataType::Int32);
+        let year = || date.clone().dt().year().cast(DataType::Int32);
+        let month0 = || date.clone().dt().month().cast(DataType::Int32) - lit(1);
+        match self {
+            Period::Day => days(),
+            // Shifted to positive values so that integer division truncates like floor.
+            Period::Week => (days() + lit(3 + 7 * WEEK_SHIFT)) / lit(7) - lit(WEEK_SHIFT),
+            Period::Month => year() * lit(12) + month0(),
+            Period::Quarter => year() * lit(4) + month0() / lit(3),
+            Period::Year => year(),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::Quarter => "quarter",
+            Period::Year => "year",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    const ALL: [Period; 5] = [
+        Period::Day,
+        Period::Week,
+        Period::Month,
+        Period::Quarter,
+        Period::Year,
+    ];
+
+    #[test]
+    fn labels_follow_metrics_md() {
+        let x = d(2024, 1, 15);
+        assert_eq!(Period::Day.label(Period::Day.index(x)), "2024-01-15");
+        assert_eq!(Period::Week.label(Period::Week.index(x)), "2024-W03");
+        assert_eq!(Period::Month.label(Period::Month.index(x)), "2024-01");
+        assert_eq!(Period::Quarter.label(Period::Quarter.index(x)), "2024-Q1");
+        assert_eq!(Period::Year.label(Period::Year.index(x)), "2024");
+    }
+
+    #[test]
+    fn iso_week_year_boundaries() {
+        // 2024-12-30 (Monday) belongs to ISO week 2025-W01; 2021-01-03 (Sunday) to 2020-W53.
+        assert_eq!(Period::Week.label(Period::Week.index(d(2024, 12, 30))), "2025-W01");
+        assert_eq!(Period::Week.label(Period::Week.index(d(2021, 1, 3))), "2020-W53");
+        // Monday starts a new week, Sunday ends it.
+        let mon = Period::Week.index(d(2024, 1, 15));
+        assert_eq!(Period::Week.index(d(2024, 1, 21)), mon);
+        assert_eq!(Period::Week.index(d(2024, 1, 22)), mon + 1);
+        assert_eq!(Period::Week.start(mon), d(2024, 1, 15));
+    }
+
+    #[test]
+    fn consecutive_periods_differ_by_one() {
+        assert_eq!(
+            Period::Month.index(d(2024, 1, 31)) - Period::Month.index(d(2023, 12, 1)),
+            1
+        );
+        assert_eq!(
+            Period::Quarter.index(d(2024, 4, 1)) - Period::Quarter.index(d(2023, 12, 31)),
+            2
+        );
+        assert_eq!(
+            Period::Day.index(d(1970, 1, 1)) - Period::Day.index(d(1969, 12, 31)),
+            1
+        );
+    }
+
+    #[test]
+    fn index_start_end_round_trip() {
+        let mut x = d(1999, 11, 20);
+        while x < d(2001, 3, 5) {
+            for p in ALL {
+                let i = p.index(x);
+                assert!(p.start(i) <= x && x <= p.end(i), "{p:?} {x}");
+                assert_eq!(p.index(p.start(i)), i);
+                assert_eq!(p.index(p.end(i)), i);
+                assert_eq!(p.index(p.end(i).succ_opt().unwrap()), i + 1);
+            }
+            x = x.succ_opt().unwrap();
+        }
+    }
+
+    #[test]
+    fn polars_expression_matches_rust() {
+        let dates: Vec<NaiveDate> = (0..800)
+            .map(|i| d(1968, 12, 25) + Days::new(i * 37))
+            .collect();
+        let days: Vec<i32> = dates.iter().map(|&x| days_since_epoch(x)).collect();
+        let col0 = Column::new("date".into(), days)
+            .cast(&DataType::Date)
+            .unwrap();
+        let df = DataFrame::new_infer_height(vec![col0]).unwrap();
+        for p in ALL {
+            let out = df
+                .clone()
+                .lazy()
+                .select([p.expr(col("date")).alias("p")])
+                .collect()
+                .unwrap();
+            let got: Vec<i32> = out
+                .column("p")
+                .unwrap()
+                .i32()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            let want: Vec<i32> = dates.iter().map(|&x| p.index(x)).collect();
+            assert_eq!(got, want, "{p:?}");
+        }
+    }
+}

@@ -1,0 +1,549 @@
+//! `retention cohort`: cohort retention matrices (METRICS.md, section cohort).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::cli::{CohortBy, CohortMetric, CohortMode};
+use crate::error::bad;
+use crate::output::{num, pct, Report, View};
+use crate::period::Period;
+use crate::reports::purchases;
+
+#[derive(Clone, Debug)]
+pub struct CohortParams {
+    pub period: Period,
+    pub by: CohortBy,
+    pub mode: CohortMode,
+    pub metric: CohortMetric,
+    pub max_periods: Option<u32>,
+    pub group: Option<String>,
+}
+
+impl Default for CohortParams {
+    fn default() -> Self {
+        CohortParams {
+            period: Period::Month,
+            by: CohortBy::FirstPurchase,
+            mode: CohortMode::Classic,
+            metric: CohortMetric::Customers,
+            max_periods: None,
+            group: None,
+        }
+    }
+}
+
+/// One cell of the long output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cell {
+    pub group: String,
+    pub cohort: i32,
+    pub k: i32,
+    pub size: i64,
+    pub active: Option<i64>,
+    pub retention: Option<f64>,
+    pub revenue: Option<f64>,
+    pub revenue_retention: Option<f64>,
+    pub partial: bool,
+}
+
+const G: &str = "__group";
+
+/// Each cohort customer's cohort period and group: `customer_id`, `cohort`, `__group`.
+fn assign_cohorts(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+    notes: &mut Vec<String>,
+) -> Result<LazyFrame> {
+    let period = p.period;
+    let coh = match p.by {
+        CohortBy::FirstPurchase => purchases(tx)
+            .group_by([col("customer_id")])
+            .agg([period.expr(col("date")).min().alias("cohort")]),
+        CohortBy::Signup => {
+            let c = customers
+                .filter(|c| c.column("signup_date").is_ok())
+                .ok_or_else(|| {
+                    bad("--by signup needs a customers file (-c) with a signup date column")
+                })?;
+            let missing = c.column("signup_date")?.null_count();
+            if missing > 0 {
+                notes.push(format!(
+                    "{missing} customers without a signup date are not in any cohort"
+                ));
+            }
+            let asof_p = period.index(as_of);
+            c.clone()
+                .lazy()
+                .filter(col("signup_date").is_not_null())
+                .select([
+                    col("customer_id"),
+                    period.expr(col("signup_date")).alias("cohort"),
+                ])
+                .filter(col("cohort").lt_eq(lit(asof_p)))
+        }
+    };
+    let Some(g) = &p.group else {
+        return Ok(coh.with_column(lit("").alias(G)));
+    };
+    let in_customers = customers.is_some_and(|c| c.column(g).is_ok());
+    let grp = if let (true, Some(c)) = (in_customers, customers) {
+        c.clone()
+            .lazy()
+            .select([col("customer_id"), col(g.as_str()).alias(G)])
+    } else if tx.column(g).is_ok() {
+        // A transactions column: the value on the customer's first transaction.
+        tx.clone()
+            .lazy()
+            .sort(["date"], SortMultipleOptions::default().with_maintain_order(true))
+            .group_by([col("customer_id")])
+            .agg([col(g.as_str()).first().alias(G)])
+    } else {
+        let mut cols: Vec<String> = tx
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        if let Some(c) = customers {
+            cols.extend(c.get_column_names().iter().map(|s| s.to_string()));
+        }
+        return Err(bad(format!(
+            "--group {g}: no such column in the customers or transactions file (columns: {})",
+            cols.join(", ")
+        )));
+    };
+    Ok(coh
+        .join(
+            grp,
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(col(G).cast(DataType::String).fill_null(lit("(none)"))))
+}
+
+fn key_cols(df: &DataFrame) -> Result<(Vec<String>, Vec<i32>)> {
+    let g = df
+        .column(G)?
+        .str()?
+        .iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect();
+    let c = df.column("cohort")?.i32()?.iter().map(|v| v.unwrap_or(0)).collect();
+    Ok((g, c))
+}
+
+fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
+    let c = df.column(name)?.cast(&DataType::Int64)?;
+    Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
+}
+
+/// Compute the cohort cells (pure: frames and parameters in, cells out).
+pub fn cohort_cells(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Cell>> {
+    let period = p.period;
+    let coh = assign_cohorts(tx, customers, as_of, p, notes)?.cache();
+    let join = |lf: LazyFrame| {
+        lf.join(
+            coh.clone(),
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .with_column((col("p") - col("cohort")).alias("k"))
+        .filter(col("k").gt_eq(lit(0)))
+    };
+    let active = join(
+        purchases(tx)
+            .select([col("customer_id"), period.expr(col("date")).alias("p")])
+            .unique_generic(None, UniqueKeepStrategy::Any),
+    );
+    let keys = [col(G), col("cohort")];
+    let sizes = coh
+        .clone()
+        .group_by(keys.clone())
+        .agg([len().alias("n")])
+        .collect()?;
+    let counts = match p.mode {
+        CohortMode::Classic => active
+            .group_by([col(G), col("cohort"), col("k")])
+            .agg([len().alias("n")]),
+        // Rolling: count customers by their last active k; active at ≥ k is a suffix sum.
+        CohortMode::Rolling => active
+            .group_by([col(G), col("cohort"), col("customer_id")])
+            .agg([col("k").max()])
+            .group_by([col(G), col("cohort"), col("k")])
+            .agg([len().alias("n")]),
+    }
+    .collect()?;
+    let revenue = join(
+        tx.clone()
+            .lazy()
+            .select([col("customer_id"), period.expr(col("date")).alias("p"), col("amount")]),
+    )
+    .group_by([col(G), col("cohort"), col("k")])
+    .agg([col("amount").sum().alias("revenue")])
+    .collect()?;
+
+    let (sg, sc) = key_cols(&sizes)?;
+    let sn = ints(&sizes, "n")?;
+    let mut size: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for ((g, c), n) in sg.into_iter().zip(sc).zip(sn) {
+        size.insert((g, c), n);
+    }
+    let (cg, cc) = key_cols(&counts)?;
+    let ck = counts.column("k")?.i32()?.iter().map(|v| v.unwrap_or(0));
+    let cn = ints(&counts, "n")?;
+    let mut count: HashMap<(String, i32, i32), i64> = HashMap::new();
+    for (((g, c), k), n) in cg.into_iter().zip(cc).zip(ck).zip(cn) {
+        count.insert((g, c, k), n);
+    }
+    let (rg, rc) = key_cols(&revenue)?;
+    let rk = revenue.column("k")?.i32()?.iter().map(|v| v.unwrap_or(0));
+    let rv = revenue.column("revenue")?.f64()?.iter().map(|v| v.unwrap_or(0.0));
+    let mut rev: HashMap<(String, i32, i32), f64> = HashMap::new();
+    for (((g, c), k), v) in rg.into_iter().zip(rc).zip(rk).zip(rv) {
+        rev.insert((g, c, k), v);
+    }
+
+    let asof_p = period.index(as_of);
+    let partial_asof = as_of < period.end(asof_p);
+    let first = size.keys().map(|(_, c)| *c).min().unwrap_or(asof_p);
+    let mut kmax = asof_p - first;
+    if let Some(m) = p.max_periods {
+        kmax = kmax.min(m as i32);
+    }
+    let mut cells = Vec::new();
+    for ((g, c), &n) in &size {
+        let key = |k: i32| (g.clone(), *c, k);
+        let rev0 = rev.get(&key(0)).copied().unwrap_or(0.0);
+        for k in 0..=kmax {
+            let observed = c + k <= asof_p;
+            let active = observed.then(|| match p.mode {
+                CohortMode::Classic => count.get(&key(k)).copied().unwrap_or(0),
+                CohortMode::Rolling => (k..=asof_p - c)
+                    .map(|j| count.get(&key(j)).copied().unwrap_or(0))
+                    .sum(),
+            });
+            let revenue = observed.then(|| rev.get(&key(k)).copied().unwrap_or(0.0));
+            cells.push(Cell {
+                group: g.clone(),
+                cohort: *c,
+                k,
+                size: n,
+                active,
+                retention: active.filter(|_| n > 0).map(|a| a as f64 / n as f64),
+                revenue,
+                revenue_retention: revenue.filter(|_| rev0 > 0.0).map(|r| r / rev0),
+                partial: partial_asof && c + k == asof_p,
+            });
+        }
+    }
+    Ok(cells)
+}
+
+/// The long/tidy frame of METRICS.md.
+pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Result<DataFrame> {
+    let mut cols = Vec::new();
+    if let Some(g) = group {
+        cols.push(Column::new(
+            g.into(),
+            cells.iter().map(|c| c.group.as_str()).collect::<Vec<_>>(),
+        ));
+    }
+    cols.extend([
+        Column::new(
+            "cohort".into(),
+            cells.iter().map(|c| period.label(c.cohort)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "period_index".into(),
+            cells.iter().map(|c| c.k as i64).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "cohort_size".into(),
+            cells.iter().map(|c| c.size).collect::<Vec<_>>(),
+        ),
+        Column::new("active".into(), cells.iter().map(|c| c.active).collect::<Vec<_>>()),
+        Column::new(
+            "retention".into(),
+            cells.iter().map(|c| c.retention).collect::<Vec<_>>(),
+        ),
+        Column::new("revenue".into(), cells.iter().map(|c| c.revenue).collect::<Vec<_>>()),
+        Column::new(
+            "revenue_retention".into(),
+            cells.iter().map(|c| c.revenue_retention).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "partial_period".into(),
+            cells.iter().map(|c| c.partial).collect::<Vec<_>>(),
+        ),
+    ]);
+    Ok(DataFrame::new(cells.len(), cols)?)
+}
+
+/// Matrices for people: one per group, rows cohorts, columns k.
+fn views(cells: &[Cell], p: &CohortParams, title: &str) -> Vec<View> {
+    let mut groups: BTreeMap<&str, BTreeMap<i32, Vec<&Cell>>> = BTreeMap::new();
+    for c in cells {
+        groups
+            .entry(&c.group)
+            .or_default()
+            .entry(c.cohort)
+            .or_default()
+            .push(c);
+    }
+    let ks: BTreeSet<i32> = cells.iter().map(|c| c.k).collect();
+    let mut header = vec!["cohort".to_string(), "size".to_string()];
+    header.extend(ks.iter().map(|k| k.to_string()));
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, (g, rows))| {
+            let sub = p.group.as_ref().map(|col| format!("{col} = {g}"));
+            let title = match (i, sub) {
+                (0, Some(s)) => Some(format!("{title}\n{s}")),
+                (0, None) => Some(title.to_string()),
+                (_, s) => s,
+            };
+            let rows = rows
+                .into_iter()
+                .map(|(c, cs)| {
+                    let mut r = vec![p.period.label(c), num(cs[0].size as f64)];
+                    r.extend(cs.iter().map(|x| {
+                        let v = match p.metric {
+                            CohortMetric::Customers => x.retention,
+                            CohortMetric::Revenue => x.revenue_retention,
+                        };
+                        let mut s = pct(v);
+                        if x.partial && !s.is_empty() {
+                            s.push('*');
+                        }
+                        s
+                    }));
+                    r
+                })
+                .collect();
+            View {
+                title,
+                header: header.clone(),
+                rows,
+                fixed_columns: 2,
+            }
+        })
+        .collect()
+}
+
+/// The `cohort` report.
+pub fn run(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+) -> Result<Report> {
+    let mut notes = Vec::new();
+    let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
+    if cells.is_empty() {
+        return Err(bad("no customer made a purchase (an order with a positive net amount)"));
+    }
+    let data = cells_frame(&cells, p.period, p.group.as_deref())?;
+    let by = match p.by {
+        CohortBy::FirstPurchase => "first purchase",
+        CohortBy::Signup => "signup",
+    };
+    let what = match (p.metric, p.mode) {
+        (CohortMetric::Customers, CohortMode::Classic) => "Customer retention",
+        (CohortMetric::Customers, CohortMode::Rolling) => "Rolling customer retention",
+        (CohortMetric::Revenue, _) => "Revenue retention",
+    };
+    let title = format!(
+        "{what} by {} of {by} (k = {}s since), as of {as_of}",
+        p.period.name(),
+        p.period.name()
+    );
+    let asof_p = p.period.index(as_of);
+    if as_of < p.period.end(asof_p) {
+        notes.push(format!(
+            "* {} is a partial period (data up to {as_of})",
+            p.period.label(asof_p)
+        ));
+    }
+    Ok(Report {
+        data,
+        views: views(&cells, p, &title),
+        percent_columns: vec!["retention", "revenue_retention"],
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::days_since_epoch;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// customer, date, amount, order
+    fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
+        let days: Vec<i32> = rows.iter().map(|r| days_since_epoch(d(r.1))).collect();
+        DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
+            Column::new("date".into(), days).cast(&DataType::Date).unwrap(),
+            Column::new("amount".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
+            Column::new("order_id".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+        ])
+        .unwrap()
+    }
+
+    /// Hand-checked: cohort 2024-01 = {a, b, c}, cohort 2024-02 = {d}.
+    /// a buys Jan, Feb, Apr; b buys Jan, Mar; c buys Jan only; d buys Feb, Mar.
+    /// e only returns (never a purchase): in no cohort.
+    fn fixture() -> DataFrame {
+        tx(&[
+            ("a", "2024-01-05", 10.0, "o1"),
+            ("a", "2024-02-10", 20.0, "o2"),
+            ("a", "2024-04-01", 30.0, "o3"),
+            ("b", "2024-01-20", 40.0, "o4"),
+            ("b", "2024-03-03", 10.0, "o5"),
+            ("b", "2024-03-04", -10.0, "r5"),
+            ("c", "2024-01-31", 50.0, "o6"),
+            ("d", "2024-02-01", 5.0, "o7"),
+            ("d", "2024-03-15", 5.0, "o8"),
+            ("e", "2024-02-02", -5.0, "r9"),
+        ])
+    }
+
+    fn grid(cells: &[Cell], f: impl Fn(&Cell) -> Option<f64>) -> Vec<Vec<Option<f64>>> {
+        let mut out: BTreeMap<i32, Vec<Option<f64>>> = BTreeMap::new();
+        for c in cells {
+            out.entry(c.cohort).or_default().push(f(c));
+        }
+        out.into_values().collect()
+    }
+
+    #[test]
+    fn classic_retention_by_hand() {
+        let cells = cohort_cells(
+            &fixture(),
+            None,
+            d("2024-04-15"),
+            &CohortParams::default(),
+            &mut vec![],
+        )
+        .unwrap();
+        let r = grid(&cells, |c| c.retention);
+        let third = 1.0 / 3.0;
+        assert_eq!(
+            r[0],
+            vec![Some(1.0), Some(third), Some(third), Some(third)]
+        );
+        // Cohort 2024-02: k=3 is after as-of (2024-05 > 2024-04): null, not 0.
+        assert_eq!(r[1], vec![Some(1.0), Some(1.0), Some(0.0), None]);
+        assert_eq!(cells[0].size, 3);
+        // The as-of month April is partial: cells in 2024-04 are marked.
+        let partial: Vec<(i32, i32)> = cells
+            .iter()
+            .filter(|c| c.partial)
+            .map(|c| (c.cohort - cells[0].cohort, c.k))
+            .collect();
+        assert_eq!(partial, vec![(0, 3), (1, 2)]);
+    }
+
+    #[test]
+    fn rolling_retention_by_hand() {
+        let p = CohortParams {
+            mode: CohortMode::Rolling,
+            ..Default::default()
+        };
+        let cells = cohort_cells(&fixture(), None, d("2024-04-30"), &p, &mut vec![]).unwrap();
+        let r = grid(&cells, |c| c.active.map(|a| a as f64));
+        // Jan cohort: last active k: a=3, b=2, c=0 → active at ≥k: 3, 2, 2, 1.
+        assert_eq!(r[0], vec![Some(3.0), Some(2.0), Some(2.0), Some(1.0)]);
+        assert_eq!(r[1], vec![Some(1.0), Some(1.0), Some(0.0), None]);
+        assert!(cells.iter().all(|c| !c.partial), "April 30 ends the month");
+    }
+
+    #[test]
+    fn revenue_retention_counts_returns() {
+        let cells = cohort_cells(
+            &fixture(),
+            None,
+            d("2024-04-30"),
+            &CohortParams::default(),
+            &mut vec![],
+        )
+        .unwrap();
+        let rev = grid(&cells, |c| c.revenue);
+        // Jan cohort: period 0 = 10+40+50 = 100; Feb = 20; Mar = 10-10 = 0; Apr = 30.
+        assert_eq!(rev[0], vec![Some(100.0), Some(20.0), Some(0.0), Some(30.0)]);
+        let rr = grid(&cells, |c| c.revenue_retention);
+        assert_eq!(rr[0], vec![Some(1.0), Some(0.2), Some(0.0), Some(0.3)]);
+        assert_eq!(rr[1], vec![Some(1.0), Some(1.0), Some(0.0), None]);
+    }
+
+    #[test]
+    fn signup_cohorts_include_non_buyers() {
+        let customers = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["a", "b", "z"]),
+            Column::new(
+                "signup_date".into(),
+                [d("2024-01-01"), d("2023-12-15"), d("2024-01-10")]
+                    .map(days_since_epoch)
+                    .to_vec(),
+            )
+            .cast(&DataType::Date)
+            .unwrap(),
+            Column::new("channel".into(), ["ads", "seo", "ads"]),
+        ])
+        .unwrap();
+        let p = CohortParams {
+            by: CohortBy::Signup,
+            group: Some("channel".into()),
+            ..Default::default()
+        };
+        let cells =
+            cohort_cells(&fixture(), Some(&customers), d("2024-04-30"), &p, &mut vec![]).unwrap();
+        // ads / 2024-01: a and z (z never buys); a active at k = 0, 1, 3.
+        let ads: Vec<Option<f64>> = cells
+            .iter()
+            .filter(|c| c.group == "ads")
+            .map(|c| c.retention)
+            .collect();
+        assert_eq!(ads, vec![Some(0.5), Some(0.5), Some(0.0), Some(0.5), None]);
+        // seo / 2023-12: b; first purchase in January = k 1, March = k 3.
+        let seo: Vec<Option<f64>> = cells
+            .iter()
+            .filter(|c| c.group == "seo")
+            .map(|c| c.retention)
+            .collect();
+        assert_eq!(seo, vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0), Some(0.0)]);
+    }
+
+    #[test]
+    fn max_periods_and_quarters() {
+        let p = CohortParams {
+            period: Period::Quarter,
+            max_periods: Some(0),
+            ..Default::default()
+        };
+        let cells = cohort_cells(&fixture(), None, d("2024-04-30"), &p, &mut vec![]).unwrap();
+        assert_eq!(cells.len(), 1);
+        assert_eq!((cells[0].size, cells[0].active), (4, Some(4)));
+        let df = cells_frame(&cells, Period::Quarter, None).unwrap();
+        assert_eq!(
+            df.column("cohort").unwrap().str().unwrap().get(0),
+            Some("2024-Q1")
+        );
+    }
+}
