@@ -161,7 +161,9 @@ pub enum DetectError {
 }
 
 /// Detect the format of a column from its (row, value) pairs (nulls skipped by the caller).
-pub fn detect<'a>(values: impl Iterator<Item = (usize, &'a str)>) -> Result<DateFormat, DetectError> {
+pub fn detect<'a>(
+    values: impl Iterator<Item = (usize, &'a str)>,
+) -> Result<DateFormat, DetectError> {
     let mut first: Option<(usize, &str, Shape)> = None;
     let (mut max_a, mut max_b) = (0u32, 0u32);
     let mut all_compact_valid = true;
@@ -199,10 +201,8 @@ pub fn detect<'a>(values: impl Iterator<Item = (usize, &'a str)>) -> Result<Date
                     example_dm = Some(v.to_string());
                 }
             }
-            Shape::Digits8 => {
-                if parse_compact(v.trim().as_bytes()).is_none() {
-                    all_compact_valid = false;
-                }
+            Shape::Digits8 if parse_compact(v.trim().as_bytes()).is_none() => {
+                all_compact_valid = false;
             }
             Shape::Digits => any_digits = true,
             _ => {}
@@ -265,7 +265,11 @@ pub fn parse(fmt: &DateFormat, s: &str) -> Option<NaiveDate> {
             if !(rest.is_empty() || rest[0] == b' ') {
                 return None;
             }
-            let (day, month) = if *fmt == DateFormat::Dmy { (a, m) } else { (m, a) };
+            let (day, month) = if *fmt == DateFormat::Dmy {
+                (a, m)
+            } else {
+                (m, a)
+            };
             NaiveDate::from_ymd_opt(y, month, day)
         }
         DateFormat::Epoch => {
@@ -318,35 +322,59 @@ mod tests {
         assert_eq!(parse(&f, "2024-01-15"), Some(d(2024, 1, 15)));
         assert_eq!(parse(&f, "2024-01-15T10:20:30"), Some(d(2024, 1, 15)));
         assert_eq!(parse(&f, "2024-01-15 10:20"), Some(d(2024, 1, 15)));
-        assert_eq!(parse(&f, "2024-01-15T23:59:59.123+02:00"), Some(d(2024, 1, 15)));
+        assert_eq!(
+            parse(&f, "2024-01-15T23:59:59.123+02:00"),
+            Some(d(2024, 1, 15))
+        );
         assert_eq!(parse(&f, "2024-01-15T10:00:00Z"), Some(d(2024, 1, 15)));
         assert_eq!(parse(&f, "2024/1/5"), Some(d(2024, 1, 5)));
         assert_eq!(parse(&f, "2024-02-30"), None);
         assert_eq!(parse(&f, "2024-01-15x"), None);
-        assert_eq!(det(&["2024-01-15", "2024-01-16T10:00:00"]), Ok(DateFormat::Iso));
+        assert_eq!(
+            det(&["2024-01-15", "2024-01-16T10:00:00"]),
+            Ok(DateFormat::Iso)
+        );
     }
 
     #[test]
     fn day_month_order_from_data() {
         assert_eq!(det(&["01/02/2024", "25/12/2024"]), Ok(DateFormat::Dmy));
-        assert_eq!(det(&["01/02/2024", "12/25/2024 10:30"]), Ok(DateFormat::Mdy));
+        assert_eq!(
+            det(&["01/02/2024", "12/25/2024 10:30"]),
+            Ok(DateFormat::Mdy)
+        );
         assert!(matches!(
             det(&["01/02/2024", "03/04/2024"]),
             Err(DetectError::Ambiguous(_))
         ));
         assert_eq!(parse(&DateFormat::Dmy, "25.12.2024"), Some(d(2024, 12, 25)));
-        assert_eq!(parse(&DateFormat::Mdy, "12/25/2024 10:30:00"), Some(d(2024, 12, 25)));
+        assert_eq!(
+            parse(&DateFormat::Mdy, "12/25/2024 10:30:00"),
+            Some(d(2024, 12, 25))
+        );
         assert_eq!(parse(&DateFormat::Dmy, "12/25/2024"), None);
     }
 
     #[test]
     fn compact_and_epoch() {
         assert_eq!(det(&["20240115", "20231231"]), Ok(DateFormat::Compact));
-        assert_eq!(parse(&DateFormat::Compact, "20240115"), Some(d(2024, 1, 15)));
+        assert_eq!(
+            parse(&DateFormat::Compact, "20240115"),
+            Some(d(2024, 1, 15))
+        );
         assert_eq!(det(&["1705312800", "1705399200"]), Ok(DateFormat::Epoch));
-        assert_eq!(parse(&DateFormat::Epoch, "1705312800"), Some(d(2024, 1, 15)));
-        assert_eq!(parse(&DateFormat::Epoch, "1705312800000"), Some(d(2024, 1, 15)));
-        assert_eq!(parse(&DateFormat::Epoch, "1705312800.5"), Some(d(2024, 1, 15)));
+        assert_eq!(
+            parse(&DateFormat::Epoch, "1705312800"),
+            Some(d(2024, 1, 15))
+        );
+        assert_eq!(
+            parse(&DateFormat::Epoch, "1705312800000"),
+            Some(d(2024, 1, 15))
+        );
+        assert_eq!(
+            parse(&DateFormat::Epoch, "1705312800.5"),
+            Some(d(2024, 1, 15))
+        );
     }
 
     #[test]

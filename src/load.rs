@@ -238,7 +238,8 @@ fn open(src: &Source, what: &str) -> Result<Opened> {
         }
         Source::Path(p) => {
             let label = format!("{what} file '{}'", p.display());
-            let file = std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
+            let file =
+                std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
             if p.is_dir() {
                 return Err(bad(format!("{label} is a directory")));
             }
@@ -254,7 +255,9 @@ fn open(src: &Source, what: &str) -> Result<Opened> {
                 None
             };
             Ok(Opened {
-                path: tmp.as_ref().map_or_else(|| p.clone(), |t| t.path().to_path_buf()),
+                path: tmp
+                    .as_ref()
+                    .map_or_else(|| p.clone(), |t| t.path().to_path_buf()),
                 label,
                 parquet: inner.ends_with(".parquet") || inner.ends_with(".pq"),
                 tsv: inner.ends_with(".tsv") || inner.ends_with(".tab"),
@@ -328,7 +331,13 @@ fn scan(op: &Opened, opts: &LoadOptions) -> Result<LazyFrame> {
             .with_missing_is_null(true)
             .finish()
     };
-    lf.map_err(|e| bad(format!("cannot read {}: {}", op.label, first_line(&e.to_string()))))
+    lf.map_err(|e| {
+        bad(format!(
+            "cannot read {}: {}",
+            op.label,
+            first_line(&e.to_string())
+        ))
+    })
 }
 
 fn first_line(s: &str) -> &str {
@@ -383,7 +392,9 @@ fn map_roles(
         }
         let hits: Vec<&String> = names
             .iter()
-            .filter(|n| !taken.contains(n.as_str()) && role.aliases().contains(&normalise(n).as_str()))
+            .filter(|n| {
+                !taken.contains(n.as_str()) && role.aliases().contains(&normalise(n).as_str())
+            })
             .collect();
         match hits.as_slice() {
             [] => {}
@@ -523,9 +534,7 @@ pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
             }
         }
     }
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("'{raw}' is not a number"))?;
+    let v: f64 = s.parse().map_err(|_| format!("'{raw}' is not a number"))?;
     if !v.is_finite() {
         return Err(format!("'{raw}' is not a finite number"));
     }
@@ -574,15 +583,22 @@ fn parse_numbers(
 }
 
 fn names_of(lf: &mut LazyFrame, label: &str) -> Result<Vec<String>> {
-    let schema = lf
-        .collect_schema()
-        .map_err(|e| bad(format!("cannot read {label}: {}", first_line(&e.to_string()))))?;
+    let schema = lf.collect_schema().map_err(|e| {
+        bad(format!(
+            "cannot read {label}: {}",
+            first_line(&e.to_string())
+        ))
+    })?;
     Ok(schema.iter_names().map(|n| n.to_string()).collect())
 }
 
 fn collect(lf: LazyFrame, label: &str) -> Result<DataFrame> {
-    lf.collect()
-        .map_err(|e| bad(format!("cannot read {label}: {}", first_line(&e.to_string()))))
+    lf.collect().map_err(|e| {
+        bad(format!(
+            "cannot read {label}: {}",
+            first_line(&e.to_string())
+        ))
+    })
 }
 
 fn str_column(df: &DataFrame, name: &str) -> Result<Column> {
@@ -615,7 +631,11 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
             "{}: no amount column found (columns are {}); map one with --amount-col NAME \
              (or --price-col and --quantity-col)",
             op.label,
-            names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
+            names
+                .iter()
+                .map(|n| format!("'{n}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     let mut exprs: Vec<Expr> = map
@@ -694,8 +714,10 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
         (null_amount, "an empty amount"),
     ] {
         if count > 0 {
-            ds.warnings
-                .push(format!("{}: {count} rows with {what} were dropped", op.label));
+            ds.warnings.push(format!(
+                "{}: {count} rows with {what} were dropped",
+                op.label
+            ));
         }
     }
     if outside > 0 {
@@ -764,7 +786,10 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     ds.info.push(describe_mapping(
         &op.label,
         &map,
-        &format!("{amount_note}; date format {fmt}; {n} rows read; as-of {}", ds.as_of),
+        &format!(
+            "{amount_note}; date format {fmt}; {n} rows read; as-of {}",
+            ds.as_of
+        ),
     ));
     Ok(())
 }
@@ -840,7 +865,13 @@ fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<
             op.label
         ));
     }
-    let tx_ids: HashSet<&str> = ds.tx.column("customer_id")?.str()?.iter().flatten().collect();
+    let tx_ids: HashSet<&str> = ds
+        .tx
+        .column("customer_id")?
+        .str()?
+        .iter()
+        .flatten()
+        .collect();
     let unknown = tx_ids.iter().filter(|id| !seen.contains(*id)).count();
     if unknown > 0 {
         ds.warnings.push(format!(
@@ -866,7 +897,9 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         ));
     };
     if opts.customers == Some(Source::Stdin) && *tx_src == Source::Stdin {
-        return Err(bad("only one of --transactions and --customers can be - (stdin)"));
+        return Err(bad(
+            "only one of --transactions and --customers can be - (stdin)",
+        ));
     }
     let mut ds = Dataset {
         tx: DataFrame::empty(),
@@ -881,7 +914,6 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
     }
     Ok(ds)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -919,7 +951,13 @@ mod tests {
     fn common_spellings_are_mapped() {
         let m = map_roles(
             "f",
-            &names(&["InvoiceNo", "Customer ID", "InvoiceDate", "Quantity", "UnitPrice"]),
+            &names(&[
+                "InvoiceNo",
+                "Customer ID",
+                "InvoiceDate",
+                "Quantity",
+                "UnitPrice",
+            ]),
             &TX_ROLES,
             &[Role::Customer, Role::Date],
             &BTreeMap::new(),
@@ -945,7 +983,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("'date' and 'order_date'") && e.contains("--date-col"), "{e}");
+        assert!(
+            e.contains("'date' and 'order_date'") && e.contains("--date-col"),
+            "{e}"
+        );
         let e = map_roles(
             "f",
             &names(&["who", "date", "amount"]),

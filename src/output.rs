@@ -97,9 +97,7 @@ impl Destination {
                     .prefix(".retention-")
                     .suffix(".tmp")
                     .tempfile_in(&dir)
-                    .map_err(|e| {
-                        bad(format!("cannot write output '{}': {e}", path.display()))
-                    })?;
+                    .map_err(|e| bad(format!("cannot write output '{}': {e}", path.display())))?;
                 Ok(Destination {
                     format,
                     file: Some((path.clone(), tmp)),
@@ -132,10 +130,11 @@ impl Destination {
 
     /// Render and write the report; a file is renamed into place only when complete.
     pub fn write(self, report: &Report) -> Result<()> {
+        // On a terminal fit its width; elsewhere honour $COLUMNS when set.
         let width = if self.terminal {
             terminal_width()
         } else {
-            None
+            std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
         };
         let bytes = render(report, self.format, width)?;
         match self.file {
@@ -143,8 +142,13 @@ impl Destination {
                 tmp.write_all(&bytes)
                     .and_then(|_| tmp.as_file().sync_all())
                     .with_context(|| format!("cannot write output '{}'", path.display()))?;
-                tmp.persist(&path)
-                    .map_err(|e| bad(format!("cannot write output '{}': {}", path.display(), e.error)))?;
+                tmp.persist(&path).map_err(|e| {
+                    bad(format!(
+                        "cannot write output '{}': {}",
+                        path.display(),
+                        e.error
+                    ))
+                })?;
                 Ok(())
             }
             None => {
@@ -246,11 +250,15 @@ fn to_csv(df: &DataFrame) -> Result<Vec<u8>> {
         }
         w.write_record(&rec)?;
     }
-    Ok(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)
+    w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 fn to_json_rows(df: &DataFrame) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let cols = df.columns();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
@@ -281,7 +289,11 @@ pub fn num(v: f64) -> String {
 
 fn default_view(report: &Report) -> Result<View> {
     let df = &report.data;
-    let header: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let header: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     let mut rows = Vec::with_capacity(df.height());
     for i in 0..df.height() {
         let mut r = Vec::with_capacity(header.len());
@@ -437,7 +449,10 @@ mod tests {
     fn human_formats_show_percentages() {
         let r = report();
         let md = String::from_utf8(render(&r, Format::Markdown, None).unwrap()).unwrap();
-        assert!(md.starts_with("| cohort | active | retention |\n| --- | ---: | ---: |\n"), "{md}");
+        assert!(
+            md.starts_with("| cohort | active | retention |\n| --- | ---: | ---: |\n"),
+            "{md}"
+        );
         assert!(md.contains("| 2024-01 | 3 | 50.0% |"), "{md}");
         let t = String::from_utf8(render(&r, Format::Table, None).unwrap()).unwrap();
         assert!(t.contains("50.0%") && t.ends_with("* note\n"), "{t}");

@@ -140,8 +140,14 @@ mod tests {
     #[test]
     fn iso_week_year_boundaries() {
         // 2024-12-30 (Monday) belongs to ISO week 2025-W01; 2021-01-03 (Sunday) to 2020-W53.
-        assert_eq!(Period::Week.label(Period::Week.index(d(2024, 12, 30))), "2025-W01");
-        assert_eq!(Period::Week.label(Period::Week.index(d(2021, 1, 3))), "2020-W53");
+        assert_eq!(
+            Period::Week.label(Period::Week.index(d(2024, 12, 30))),
+            "2025-W01"
+        );
+        assert_eq!(
+            Period::Week.label(Period::Week.index(d(2021, 1, 3))),
+            "2020-W53"
+        );
         // Monday starts a new week, Sunday ends it.
         let mon = Period::Week.index(d(2024, 1, 15));
         assert_eq!(Period::Week.index(d(2024, 1, 21)), mon);

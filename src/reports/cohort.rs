@@ -99,7 +99,10 @@ fn assign_cohorts(
         // A transactions column: the value on the customer's first transaction.
         tx.clone()
             .lazy()
-            .sort(["date"], SortMultipleOptions::default().with_maintain_order(true))
+            .sort(
+                ["date"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
             .group_by([col("customer_id")])
             .agg([col(g.as_str()).first().alias(G)])
     } else {
@@ -133,7 +136,12 @@ fn key_cols(df: &DataFrame) -> Result<(Vec<String>, Vec<i32>)> {
         .iter()
         .map(|s| s.unwrap_or_default().to_string())
         .collect();
-    let c = df.column("cohort")?.i32()?.iter().map(|v| v.unwrap_or(0)).collect();
+    let c = df
+        .column("cohort")?
+        .i32()?
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect();
     Ok((g, c))
 }
 
@@ -185,11 +193,11 @@ pub fn cohort_cells(
             .agg([len().alias("n")]),
     }
     .collect()?;
-    let revenue = join(
-        tx.clone()
-            .lazy()
-            .select([col("customer_id"), period.expr(col("date")).alias("p"), col("amount")]),
-    )
+    let revenue = join(tx.clone().lazy().select([
+        col("customer_id"),
+        period.expr(col("date")).alias("p"),
+        col("amount"),
+    ]))
     .group_by([col(G), col("cohort"), col("k")])
     .agg([col("amount").sum().alias("revenue")])
     .collect()?;
@@ -209,7 +217,11 @@ pub fn cohort_cells(
     }
     let (rg, rc) = key_cols(&revenue)?;
     let rk = revenue.column("k")?.i32()?.iter().map(|v| v.unwrap_or(0));
-    let rv = revenue.column("revenue")?.f64()?.iter().map(|v| v.unwrap_or(0.0));
+    let rv = revenue
+        .column("revenue")?
+        .f64()?
+        .iter()
+        .map(|v| v.unwrap_or(0.0));
     let mut rev: HashMap<(String, i32, i32), f64> = HashMap::new();
     for (((g, c), k), v) in rg.into_iter().zip(rc).zip(rk).zip(rv) {
         rev.insert((g, c, k), v);
@@ -263,7 +275,10 @@ pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Resul
     cols.extend([
         Column::new(
             "cohort".into(),
-            cells.iter().map(|c| period.label(c.cohort)).collect::<Vec<_>>(),
+            cells
+                .iter()
+                .map(|c| period.label(c.cohort))
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "period_index".into(),
@@ -273,15 +288,24 @@ pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Resul
             "cohort_size".into(),
             cells.iter().map(|c| c.size).collect::<Vec<_>>(),
         ),
-        Column::new("active".into(), cells.iter().map(|c| c.active).collect::<Vec<_>>()),
+        Column::new(
+            "active".into(),
+            cells.iter().map(|c| c.active).collect::<Vec<_>>(),
+        ),
         Column::new(
             "retention".into(),
             cells.iter().map(|c| c.retention).collect::<Vec<_>>(),
         ),
-        Column::new("revenue".into(), cells.iter().map(|c| c.revenue).collect::<Vec<_>>()),
+        Column::new(
+            "revenue".into(),
+            cells.iter().map(|c| c.revenue).collect::<Vec<_>>(),
+        ),
         Column::new(
             "revenue_retention".into(),
-            cells.iter().map(|c| c.revenue_retention).collect::<Vec<_>>(),
+            cells
+                .iter()
+                .map(|c| c.revenue_retention)
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "partial_period".into(),
@@ -353,7 +377,9 @@ pub fn run(
     let mut notes = Vec::new();
     let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
     if cells.is_empty() {
-        return Err(bad("no customer made a purchase (an order with a positive net amount)"));
+        return Err(bad(
+            "no customer made a purchase (an order with a positive net amount)",
+        ));
     }
     let data = cells_frame(&cells, p.period, p.group.as_deref())?;
     let by = match p.by {
@@ -398,10 +424,21 @@ mod tests {
     fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
         let days: Vec<i32> = rows.iter().map(|r| days_since_epoch(d(r.1))).collect();
         DataFrame::new_infer_height(vec![
-            Column::new("customer_id".into(), rows.iter().map(|r| r.0).collect::<Vec<_>>()),
-            Column::new("date".into(), days).cast(&DataType::Date).unwrap(),
-            Column::new("amount".into(), rows.iter().map(|r| r.2).collect::<Vec<_>>()),
-            Column::new("order_id".into(), rows.iter().map(|r| r.3).collect::<Vec<_>>()),
+            Column::new(
+                "customer_id".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new("date".into(), days)
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new(
+                "amount".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_id".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            ),
         ])
         .unwrap()
     }
@@ -444,10 +481,7 @@ mod tests {
         .unwrap();
         let r = grid(&cells, |c| c.retention);
         let third = 1.0 / 3.0;
-        assert_eq!(
-            r[0],
-            vec![Some(1.0), Some(third), Some(third), Some(third)]
-        );
+        assert_eq!(r[0], vec![Some(1.0), Some(third), Some(third), Some(third)]);
         // Cohort 2024-02: k=3 is after as-of (2024-05 > 2024-04): null, not 0.
         assert_eq!(r[1], vec![Some(1.0), Some(1.0), Some(0.0), None]);
         assert_eq!(cells[0].size, 3);
@@ -512,8 +546,14 @@ mod tests {
             group: Some("channel".into()),
             ..Default::default()
         };
-        let cells =
-            cohort_cells(&fixture(), Some(&customers), d("2024-04-30"), &p, &mut vec![]).unwrap();
+        let cells = cohort_cells(
+            &fixture(),
+            Some(&customers),
+            d("2024-04-30"),
+            &p,
+            &mut vec![],
+        )
+        .unwrap();
         // ads / 2024-01: a and z (z never buys); a active at k = 0, 1, 3.
         let ads: Vec<Option<f64>> = cells
             .iter()
@@ -527,7 +567,10 @@ mod tests {
             .filter(|c| c.group == "seo")
             .map(|c| c.retention)
             .collect();
-        assert_eq!(seo, vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0), Some(0.0)]);
+        assert_eq!(
+            seo,
+            vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0), Some(0.0)]
+        );
     }
 
     #[test]
