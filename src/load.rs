@@ -405,7 +405,7 @@ fn map_roles(
             many => {
                 let quoted: Vec<String> = many.iter().map(|n| format!("'{n}'")).collect();
                 return Err(bad(format!(
-                    "{label}: ambiguous {} column: {} all match; choose one with {} NAME",
+                    "{label}: ambiguous {} column: {} match; choose one with {} NAME",
                     role.canonical(),
                     quoted.join(" and "),
                     role.flag()
