@@ -1,13 +1,23 @@
 use clap::Parser;
 
 fn main() {
+    // A panic is a bug: one line on stderr and exit code 1, never a backtrace dump.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("retention: internal error (please report): {info}");
+    }));
     let cli = retention::cli::Cli::parse();
     let name = cli.command.name();
-    if let Err(err) = retention::run(cli) {
-        let code = retention::error::exit_code(&err);
-        if code != retention::error::EXIT_OK {
-            eprintln!("retention {name}: {}", retention::error::one_line(&err));
+    let result = std::panic::catch_unwind(|| retention::run(cli));
+    let code = match result {
+        Ok(Ok(())) => retention::error::EXIT_OK,
+        Ok(Err(err)) => {
+            let code = retention::error::exit_code(&err);
+            if code != retention::error::EXIT_OK {
+                eprintln!("retention {name}: {}", retention::error::one_line(&err));
+            }
+            code
         }
-        std::process::exit(code);
-    }
+        Err(_) => retention::error::EXIT_INTERNAL,
+    };
+    std::process::exit(code);
 }
