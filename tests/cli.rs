@@ -532,3 +532,44 @@ fn bundled_example_runs() {
         }
     }
 }
+
+#[test]
+fn headerless_file_with_epoch_dates_and_explicit_columns() {
+    let w = workdir();
+    // 2024-01-15 and 2024-02-20 (UTC) as epoch seconds.
+    std::fs::write(
+        w.path().join("tx.csv"),
+        "a|1705312800|10\nb|1705312800|5\na|1708430400|7\n",
+    )
+    .unwrap();
+    let r = run(
+        w.path(),
+        &[
+            "cohort",
+            "-t",
+            "tx.csv",
+            "--no-header",
+            "--customer-col",
+            "column_1",
+            "--date-col",
+            "column_2",
+            "--amount-col",
+            "column_3",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(
+        r.stdout,
+        "cohort,period_index,cohort_size,active,retention,revenue,revenue_retention,partial_period\n\
+         2024-01,0,2,2,1,15,1,false\n\
+         2024-01,1,2,1,0.5,7,0.4666666666667,true\n"
+    );
+    let r = run(w.path(), &["cohort", "-t", "tx.csv", "--no-header"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("'column_1'") && r.stderr.contains("--customer-col"),
+        "{}",
+        r.stderr
+    );
+}
