@@ -614,17 +614,38 @@ fn describe_mapping(label: &str, map: &BTreeMap<Role, String>, extra: &str) -> S
     s + extra
 }
 
-fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
-    let op = open(src, "transactions")?;
+type Mapped = (Opened, LazyFrame, Vec<String>, BTreeMap<Role, String>);
+
+/// Open a source, scan it, and resolve its column roles.
+fn open_mapped(
+    src: &Source,
+    what: &str,
+    roles: &[Role],
+    required: &[Role],
+    opts: &LoadOptions,
+) -> Result<Mapped> {
+    let op = open(src, what)?;
     let mut lf = scan(&op, opts)?;
     let names = names_of(&mut lf, &op.label)?;
+    let customers_file = what == "customers";
     let map = map_roles(
         &op.label,
         &names,
+        roles,
+        required,
+        &opts.columns,
+        customers_file,
+    )?;
+    Ok((op, lf, names, map))
+}
+
+fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+    let (op, lf, names, map) = open_mapped(
+        src,
+        "transactions",
         &TX_ROLES,
         &[Role::Customer, Role::Date],
-        &opts.columns,
-        false,
+        opts,
     )?;
     if !map.contains_key(&Role::Amount) && !map.contains_key(&Role::Price) {
         return Err(bad(format!(
@@ -795,17 +816,8 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
 }
 
 fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
-    let op = open(src, "customers")?;
-    let mut lf = scan(&op, opts)?;
-    let names = names_of(&mut lf, &op.label)?;
-    let map = map_roles(
-        &op.label,
-        &names,
-        &CUSTOMER_ROLES,
-        &[Role::Customer],
-        &opts.columns,
-        true,
-    )?;
+    let (op, lf, names, map) =
+        open_mapped(src, "customers", &CUSTOMER_ROLES, &[Role::Customer], opts)?;
     let taken: Vec<&String> = map.values().collect();
     let mut exprs: Vec<Expr> = map
         .iter()
