@@ -109,6 +109,13 @@ pub struct InputArgs {
     /// Customers file: column holding the acquisition cost.
     #[arg(long, value_name = "NAME")]
     pub cost_col: Option<String>,
+    /// Fail on rows that would otherwise be dropped with a warning (empty customer id,
+    /// date or amount) and on exact duplicate rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Drop exact duplicate transaction rows (they are kept, with a warning, by default).
+    #[arg(long)]
+    pub dedupe: bool,
     /// Print the column mapping and reading decisions on stderr.
     #[arg(short, long)]
     pub verbose: bool,

@@ -146,6 +146,8 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         from,
         to,
         verbose: a.verbose,
+        strict: a.strict,
+        dedupe: a.dedupe,
         extra_columns,
     })
 }

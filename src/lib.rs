@@ -21,11 +21,16 @@ use output::Destination;
 /// Load the input of a command and print its warnings (and, with --verbose, the mapping).
 fn load_input(name: &str, input: &InputArgs, extra_columns: Vec<String>) -> Result<Dataset> {
     let opts = config::load_options(input, extra_columns)?;
+    let started = std::time::Instant::now();
     let ds = load::load(&opts)?;
     if opts.verbose {
         for i in &ds.info {
             eprintln!("retention {name}: {i}");
         }
+        eprintln!(
+            "retention {name}: input loaded in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
     }
     for w in &ds.warnings {
         eprintln!("retention {name}: warning: {w}");

@@ -193,6 +193,10 @@ pub struct LoadOptions {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub verbose: bool,
+    /// Refuse rows that would be dropped (empty ids, dates, amounts) and duplicates.
+    pub strict: bool,
+    /// Drop exact duplicate transaction rows.
+    pub dedupe: bool,
     /// Transactions columns to keep besides the roles (e.g. a `--group` column).
     pub extra_columns: Vec<String>,
 }
@@ -614,6 +618,40 @@ fn describe_mapping(label: &str, map: &BTreeMap<Role, String>, extra: &str) -> S
     s + extra
 }
 
+/// Count exact duplicate rows: kept with a warning, dropped with `--dedupe`, an error
+/// under `--strict`.
+fn dedupe(
+    tx: DataFrame,
+    label: &str,
+    opts: &LoadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<DataFrame> {
+    let unique = tx
+        .clone()
+        .lazy()
+        .unique_stable_generic(None, UniqueKeepStrategy::First)
+        .collect()?;
+    let dups = tx.height() - unique.height();
+    if dups == 0 {
+        return Ok(tx);
+    }
+    if opts.dedupe {
+        warnings.push(format!(
+            "{label}: {dups} exact duplicate rows were dropped (--dedupe)"
+        ));
+        return Ok(unique);
+    }
+    if opts.strict {
+        return Err(bad(format!(
+            "{label}: {dups} exact duplicate rows (--strict refuses them; --dedupe drops them)"
+        )));
+    }
+    warnings.push(format!(
+        "{label}: {dups} exact duplicate rows were kept (use --dedupe to drop them)"
+    ));
+    Ok(tx)
+}
+
 type Mapped = (Opened, LazyFrame, Vec<String>, BTreeMap<Role, String>);
 
 /// Open a source, scan it, and resolve its column roles.
@@ -699,47 +737,59 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
 
     let from = opts.from.map(days_since_epoch).unwrap_or(i32::MIN);
     let to = opts.to.map(days_since_epoch).unwrap_or(i32::MAX);
-    let (mut null_cust, mut null_date, mut null_amount, mut outside) = (0, 0, 0, 0);
+    // Empty customer id, date, amount: (count, first row).
+    let mut empty = [(0usize, 0usize); 3];
+    let mut outside = 0;
     let mut mask = Vec::with_capacity(n);
     let mut max_day = i32::MIN;
     for i in 0..n {
         let ok_c = cust_ca.get(i).is_some_and(|s| !s.trim().is_empty());
-        let d = days[i];
-        let ok = match (ok_c, d, amounts[i]) {
-            (false, ..) => {
-                null_cust += 1;
+        let kind = match (ok_c, days[i], amounts[i]) {
+            (false, ..) => Some(0),
+            (_, None, _) => Some(1),
+            (_, _, None) => Some(2),
+            _ => None,
+        };
+        let ok = match (kind, days[i]) {
+            (Some(k), _) => {
+                if empty[k].0 == 0 {
+                    empty[k].1 = i;
+                }
+                empty[k].0 += 1;
                 false
             }
-            (_, None, _) => {
-                null_date += 1;
-                false
-            }
-            (_, _, None) => {
-                null_amount += 1;
-                false
-            }
-            (_, Some(d), _) if d < from || d > to => {
+            (None, Some(d)) if d < from || d > to => {
                 outside += 1;
                 false
             }
-            (_, Some(d), _) => {
+            (None, Some(d)) => {
                 max_day = max_day.max(d);
                 true
             }
+            (None, None) => false,
         };
         mask.push(ok);
     }
-    for (count, what) in [
-        (null_cust, "an empty customer id"),
-        (null_date, "an empty date"),
-        (null_amount, "an empty amount"),
-    ] {
-        if count > 0 {
-            ds.warnings.push(format!(
-                "{}: {count} rows with {what} were dropped",
-                op.label
-            ));
+    for ((count, first), what) in
+        empty
+            .iter()
+            .zip(["an empty customer id", "an empty date", "an empty amount"])
+    {
+        if *count == 0 {
+            continue;
         }
+        if opts.strict {
+            return Err(bad(format!(
+                "{} {}: {count} rows with {what} (--strict refuses to drop them)",
+                op.label,
+                where_row(&op, opts.has_header, *first)
+            )));
+        }
+        ds.warnings.push(format!(
+            "{}: {count} rows with {what} were dropped (first at {})",
+            op.label,
+            where_row(&op, opts.has_header, *first)
+        ));
     }
     if outside > 0 {
         ds.info
@@ -792,7 +842,7 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     }
     let out = DataFrame::new(n, cols)?;
     let mask = BooleanChunked::new("mask".into(), mask);
-    ds.tx = out.filter(&mask)?;
+    ds.tx = dedupe(out.filter(&mask)?, &op.label, opts, &mut ds.warnings)?;
     if ds.tx.height() == 0 {
         return Err(bad(format!(
             "{}: no transactions on or before as-of {}",
