@@ -1,0 +1,196 @@
+//! Property tests on random tables, and a bounded fuzz harness over the CSV loader, the date
+//! detector/parser and the amount parser (cargo-fuzz needs a nightly toolchain, which this
+//! project's machines do not have; proptest runs the same idea on stable, in `cargo test`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{Days, NaiveDate};
+use polars::prelude::*;
+use proptest::prelude::*;
+use retention::cli::{CohortMetric, CohortMode};
+use retention::dates::{self, DateFormat};
+use retention::load::{self, LoadOptions, Source};
+use retention::period::{days_since_epoch, Period};
+use retention::reports::cohort::{cohort_cells, CohortParams};
+
+fn base() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
+}
+
+/// (customer, day offset, amount in cents, order number or none)
+fn rows() -> impl Strategy<Value = Vec<(u8, u16, i32, Option<u8>)>> {
+    prop::collection::vec(
+        (
+            0u8..12,
+            0u16..730,
+            -5000i32..20000,
+            prop::option::of(0u8..20),
+        ),
+        1..60,
+    )
+}
+
+fn frame(rows: &[(u8, u16, i32, Option<u8>)]) -> DataFrame {
+    let ids: Vec<String> = rows.iter().map(|r| format!("c{}", r.0)).collect();
+    let days: Vec<i32> = rows
+        .iter()
+        .map(|r| days_since_epoch(base() + Days::new(r.1 as u64)))
+        .collect();
+    let amounts: Vec<f64> = rows.iter().map(|r| r.2 as f64 / 100.0).collect();
+    let orders: Vec<Option<String>> = rows.iter().map(|r| r.3.map(|o| format!("o{o}"))).collect();
+    DataFrame::new_infer_height(vec![
+        Column::new("customer_id".into(), ids),
+        Column::new("date".into(), days)
+            .cast(&DataType::Date)
+            .unwrap(),
+        Column::new("amount".into(), amounts),
+        Column::new("order_id".into(), orders),
+    ])
+    .unwrap()
+}
+
+/// Customers with at least one purchase (an order with a positive net amount).
+fn buyers(rows: &[(u8, u16, i32, Option<u8>)]) -> usize {
+    let mut orders: BTreeMap<(u8, Option<u8>, usize), i64> = BTreeMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let key = (r.0, r.3, if r.3.is_some() { 0 } else { i });
+        *orders.entry(key).or_default() += r.2 as i64;
+    }
+    orders
+        .iter()
+        .filter(|(_, v)| **v > 0)
+        .map(|(k, _)| k.0)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+const PERIODS: [Period; 5] = [
+    Period::Day,
+    Period::Week,
+    Period::Month,
+    Period::Quarter,
+    Period::Year,
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn cohort_invariants(rows in rows(), p in 0usize..5, extra in 0u16..60) {
+        let tx = frame(&rows);
+        let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
+        let as_of = base() + Days::new((last + extra) as u64);
+        let period = PERIODS[p];
+        let classic = CohortParams { period, ..Default::default() };
+        let rolling = CohortParams { period, mode: CohortMode::Rolling, metric: CohortMetric::Customers, ..Default::default() };
+        let c = cohort_cells(&tx, None, as_of, &classic, &mut vec![]).unwrap();
+        let r = cohort_cells(&tx, None, as_of, &rolling, &mut vec![]).unwrap();
+        prop_assert_eq!(c.len(), r.len());
+        // Cohort sizes sum to the number of purchasing customers.
+        let sizes: i64 = c.iter().filter(|x| x.k == 0).map(|x| x.size).sum();
+        prop_assert_eq!(sizes as usize, buyers(&rows));
+        for (x, y) in c.iter().zip(&r) {
+            if let Some(v) = x.retention {
+                prop_assert!((0.0..=1.0).contains(&v));
+            }
+            if x.k == 0 {
+                prop_assert_eq!(x.retention, Some(1.0));
+            }
+            // Null exactly after the as-of period.
+            prop_assert_eq!(x.active.is_none(), x.cohort + x.k > period.index(as_of));
+            // Rolling counts everyone active at or after c+k: at least the classic count.
+            prop_assert!(y.active >= x.active);
+        }
+        // Rolling retention never increases with k.
+        for w in r.windows(2) {
+            if w[0].cohort == w[1].cohort {
+                if let (Some(a), Some(b)) = (w[0].active, w[1].active) {
+                    prop_assert!(b <= a);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn period_bucketing_round_trips(day in -25000i32..80000, p in 0usize..5) {
+        let period = PERIODS[p];
+        let d = retention::period::date_from_days(day);
+        let i = period.index(d);
+        prop_assert!(period.start(i) <= d && d <= period.end(i));
+        prop_assert_eq!(period.index(period.start(i)), i);
+        prop_assert_eq!(period.index(period.end(i).succ_opt().unwrap()), i + 1);
+    }
+
+    #[test]
+    fn fuzz_date_parsers(values in prop::collection::vec(".{0,24}", 1..8), fmt in ".{0,12}") {
+        let _ = dates::detect(values.iter().enumerate().map(|(i, v)| (i, v.as_str())));
+        for v in &values {
+            for f in [DateFormat::Iso, DateFormat::Compact, DateFormat::Dmy, DateFormat::Mdy,
+                      DateFormat::Epoch, DateFormat::from_user(&fmt)] {
+                let _ = dates::parse(&f, v);
+            }
+            let _ = load::parse_amount(v, false);
+            let _ = load::parse_amount(v, true);
+        }
+    }
+
+    #[test]
+    fn fuzz_date_like_values(y in 0u32..10000, m in 0u32..40, d in 0u32..40, sep in "[-/. T]", tail in "[0-9:+Z .]{0,10}") {
+        let v = format!("{y:04}{sep}{m:02}{sep}{d:02}{tail}");
+        let _ = dates::detect(std::iter::once((0, v.as_str())));
+        let w = format!("{d}{sep}{m}{sep}{y}{tail}");
+        let _ = dates::detect(std::iter::once((0, w.as_str())));
+    }
+}
+
+/// Cases per fuzz target: 128 in `cargo test`; more for a longer bounded run, e.g.
+/// `FUZZ_CASES=20000 cargo test --release --test properties fuzz_`.
+fn fuzz_cases() -> u32 {
+    std::env::var("FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(128)
+}
+
+fn load_bytes(bytes: &[u8]) -> anyhow::Result<load::Dataset> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("fuzz.csv");
+    std::fs::write(&path, bytes)?;
+    load::load(&LoadOptions {
+        transactions: Some(Source::Path(path)),
+        has_header: true,
+        ..Default::default()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes after a plausible header: the loader returns Ok or an error, never
+    /// panics.
+    #[test]
+    fn fuzz_csv_loader(body in prop::collection::vec(any::<u8>(), 0..400), header in 0usize..4) {
+        let headers = [
+            "customer_id,date,amount\n",
+            "order_id;customer_id;date;amount\n",
+            "Customer ID\tInvoiceDate\tQuantity\tPrice\n",
+            "",
+        ];
+        let mut bytes = headers[header].as_bytes().to_vec();
+        bytes.extend_from_slice(&body);
+        let _ = load_bytes(&bytes);
+    }
+
+    /// Structured random rows (numbers, dates, quotes, separators, empties).
+    #[test]
+    fn fuzz_csv_rows(cells in prop::collection::vec(
+        prop::sample::select(vec!["a", "b", "", "\"", "\"x,y\"", "2024-01-05", "05/01/2024",
+            "20240105", "1705312800", "12.5", "-3", "$1,234.50", "NaN", "1e400", ",", ";", "\n",
+            "\r\n", "ลูกค้า", "\u{feff}", "9999-99-99"]), 0..60)) {
+        let mut bytes = b"customer_id,date,amount\n".to_vec();
+        for c in cells {
+            bytes.extend_from_slice(c.as_bytes());
+        }
+        let _ = load_bytes(&bytes);
+    }
+}
