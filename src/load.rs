@@ -228,7 +228,39 @@ fn copy_to_temp(mut r: impl Read, label: &str) -> Result<NamedTempFile> {
     Ok(tmp)
 }
 
+/// The first bytes of a file tell compression apart from text: gzip is decompressed
+/// whatever the file is called; zlib and zstd streams are refused (polars would otherwise
+/// try to read them itself).
+fn check_compression(mut op: Opened) -> Result<Opened> {
+    if op.parquet {
+        return Ok(op);
+    }
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(&op.path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    match &magic[..n] {
+        [0x1f, 0x8b, ..] => {
+            let f = std::fs::File::open(&op.path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+            let tmp = copy_to_temp(flate2::read::MultiGzDecoder::new(f), &op.label)?;
+            op.path = tmp.path().to_path_buf();
+            op._tmp = Some(tmp);
+            Ok(op)
+        }
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] | [0x28, 0xb5, 0x2f, 0xfd] => Err(bad(format!(
+            "{} looks compressed (zlib or zstd); decompress it first (gzip is read directly)",
+            op.label
+        ))),
+        _ => Ok(op),
+    }
+}
+
 fn open(src: &Source, what: &str) -> Result<Opened> {
+    check_compression(open_raw(src, what)?)
+}
+
+fn open_raw(src: &Source, what: &str) -> Result<Opened> {
     match src {
         Source::Stdin => {
             let tmp = copy_to_temp(std::io::stdin().lock(), "standard input")?;
@@ -242,8 +274,7 @@ fn open(src: &Source, what: &str) -> Result<Opened> {
         }
         Source::Path(p) => {
             let label = format!("{what} file '{}'", p.display());
-            let file =
-                std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
+            std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
             if p.is_dir() {
                 return Err(bad(format!("{label} is a directory")));
             }
@@ -251,21 +282,14 @@ fn open(src: &Source, what: &str) -> Result<Opened> {
                 .file_name()
                 .map(|n| n.to_string_lossy().to_lowercase())
                 .unwrap_or_default();
-            let inner = name.strip_suffix(".gz").unwrap_or(&name).to_string();
-            let tmp = if name.ends_with(".gz") {
-                let dec = flate2::read::MultiGzDecoder::new(file);
-                Some(copy_to_temp(dec, &label)?)
-            } else {
-                None
-            };
+            // `x.csv.gz` is a CSV (decompressed by `check_compression`).
+            let inner = name.strip_suffix(".gz").unwrap_or(&name);
             Ok(Opened {
-                path: tmp
-                    .as_ref()
-                    .map_or_else(|| p.clone(), |t| t.path().to_path_buf()),
+                path: p.clone(),
                 label,
                 parquet: inner.ends_with(".parquet") || inner.ends_with(".pq"),
                 tsv: inner.ends_with(".tsv") || inner.ends_with(".tab"),
-                _tmp: tmp,
+                _tmp: None,
             })
         }
     }

@@ -163,6 +163,14 @@ fn load_bytes(bytes: &[u8]) -> anyhow::Result<load::Dataset> {
     })
 }
 
+/// Found by `fuzz_csv_loader`: zlib magic bytes at the start of a headerless file made
+/// polars panic ("activate 'decompress' feature").
+#[test]
+fn regression_zlib_magic_bytes_do_not_panic() {
+    let err = load_bytes(&[0x78, 0x9c, 0, 0]).unwrap_err();
+    assert!(err.to_string().contains("looks compressed"), "{err}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: fuzz_cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
