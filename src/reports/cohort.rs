@@ -52,8 +52,10 @@ pub struct Cell {
 const G: &str = "__group";
 
 /// Each cohort customer's cohort period and group: `customer_id`, `cohort`, `__group`.
+/// `active` holds the distinct (customer_id, p) purchase periods.
 fn assign_cohorts(
     tx: &DataFrame,
+    active: &DataFrame,
     customers: Option<&DataFrame>,
     as_of: NaiveDate,
     p: &CohortParams,
@@ -61,9 +63,11 @@ fn assign_cohorts(
 ) -> Result<LazyFrame> {
     let period = p.period;
     let coh = match p.by {
-        CohortBy::FirstPurchase => purchases(tx)
+        CohortBy::FirstPurchase => active
+            .clone()
+            .lazy()
             .group_by([col("customer_id")])
-            .agg([period.expr(col("date")).min().alias("cohort")]),
+            .agg([col("p").min().alias("cohort")]),
         CohortBy::Signup => {
             let c = customers
                 .filter(|c| c.column("signup_date").is_ok())
@@ -159,7 +163,14 @@ pub fn cohort_cells(
     notes: &mut Vec<String>,
 ) -> Result<Vec<Cell>> {
     let period = p.period;
-    let coh = assign_cohorts(tx, customers, as_of, p, notes)?.cache();
+    // Distinct (customer, period) pairs with a purchase, computed once.
+    let active_periods = purchases(tx)
+        .select([col("customer_id"), period.expr(col("date")).alias("p")])
+        .unique_generic(None, UniqueKeepStrategy::Any)
+        .collect()?;
+    let coh = assign_cohorts(tx, &active_periods, customers, as_of, p, notes)?
+        .collect()?
+        .lazy();
     let join = |lf: LazyFrame| {
         lf.join(
             coh.clone(),
@@ -170,11 +181,7 @@ pub fn cohort_cells(
         .with_column((col("p") - col("cohort")).alias("k"))
         .filter(col("k").gt_eq(lit(0)))
     };
-    let active = join(
-        purchases(tx)
-            .select([col("customer_id"), period.expr(col("date")).alias("p")])
-            .unique_generic(None, UniqueKeepStrategy::Any),
-    );
+    let active = join(active_periods.lazy());
     let keys = [col(G), col("cohort")];
     let sizes = coh
         .clone()
