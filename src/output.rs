@@ -124,10 +124,6 @@ impl Destination {
         }
     }
 
-    pub fn format(&self) -> Format {
-        self.format
-    }
-
     /// Render and write the report; a file is renamed into place only when complete.
     pub fn write(self, report: &Report) -> Result<()> {
         // On a terminal fit its width; elsewhere honour $COLUMNS when set.
