@@ -33,12 +33,37 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Cohort(CohortArgs),
+    /// Retention and churn per period, customer survival curves (Kaplan–Meier), and the
+    /// customers slipping away (lowest probability of being alive).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention churn -t examples/shop/transactions.csv\n",
+        "  retention churn -t examples/shop/transactions.csv --period quarter --inactive-after 90d\n",
+        "  retention churn -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --survival --by channel\n",
+        "  retention churn -t examples/shop/transactions.csv --at-risk --top 10\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Churn(ChurnArgs),
+    /// Customer lifetime value: historical LTV curves per cohort (and LTV:CAC), or predicted
+    /// with the BG/NBD and Gamma-Gamma models.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention ltv -t examples/shop/transactions.csv -c examples/shop/customers.csv --by channel\n",
+        "  retention ltv -t examples/shop/transactions.csv --model bgnbd --verbose\n",
+        "  retention ltv -t examples/shop/transactions.csv --model bgnbd --per-customer -o clv.csv\n",
+        "  retention ltv -t examples/shop/transactions.csv --model bgnbd --calibration-end 2024-06-30\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Ltv(LtvArgs),
 }
 
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Cohort(_) => "cohort",
+            Command::Churn(_) => "churn",
+            Command::Ltv(_) => "ltv",
         }
     }
 }
@@ -182,4 +207,98 @@ pub struct CohortArgs {
     /// One matrix per value of this customers or transactions column (e.g. channel).
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ChurnArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Period length (and, for --survival, the step of the curve: day 1, week 7, month 30,
+    /// quarter 91, year 365 days).
+    #[arg(long, value_enum, default_value_t = Period::Month)]
+    pub period: Period,
+    /// A customer is active while their last purchase is less than this old (90d, 8w, 3m,
+    /// 1y) [default: one period: active = bought in the period].
+    #[arg(long, value_name = "DURATION")]
+    pub inactive_after: Option<crate::period::Window>,
+    /// One table (or curve) per value of this customers or transactions column; with
+    /// --survival, `cohort` gives one curve per first-purchase period.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// Kaplan–Meier survival curves with 95% intervals and the median lifetime.
+    #[arg(long, conflicts_with = "at_risk")]
+    pub survival: bool,
+    /// Customers ranked by their BG/NBD probability of being alive, lowest first, with
+    /// their expected value.
+    #[arg(long)]
+    pub at_risk: bool,
+    /// With --at-risk: show this many customers (0 = all).
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "at_risk")]
+    pub top: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LtvModel {
+    /// Cumulative net revenue per customer by cohort (the LTV curve).
+    Historical,
+    /// BG/NBD purchase model with Gamma-Gamma spend model (predicted CLV).
+    Bgnbd,
+}
+
+/// Options of the BG/NBD + Gamma-Gamma model (ltv --model bgnbd, churn --at-risk).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Model")]
+pub struct ModelArgs {
+    /// Time unit of the model's summary (frequency/recency/T).
+    #[arg(long, value_enum, default_value_t = crate::reports::ltv::Unit::Day)]
+    pub unit: crate::reports::ltv::Unit,
+    /// Prediction horizon in months (expected purchases and CLV).
+    #[arg(long, value_name = "MONTHS", default_value_t = 12)]
+    pub horizon: u32,
+    /// Monthly discount rate of the CLV.
+    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
+    pub discount_rate: f64,
+    /// Profit margin applied to revenue (0..1].
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub margin: f64,
+    /// L2 penalty on the log-parameters (as lifetimes' penalizer_coef).
+    #[arg(long, value_name = "COEF", default_value_t = 0.0)]
+    pub penalizer: f64,
+    /// Write the fitted parameters and log-likelihoods to this JSON file.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LtvArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Historical curves or the predictive model.
+    #[arg(long, value_enum, default_value_t = LtvModel::Historical)]
+    pub model: LtvModel,
+    /// Historical: period length of the cohorts and of k.
+    #[arg(long, value_enum, default_value_t = Period::Month)]
+    pub period: Period,
+    /// Historical: show k = 0..=N only.
+    #[arg(long, value_name = "N")]
+    pub max_periods: Option<u32>,
+    /// One curve set / row per value of this customers or transactions column (e.g.
+    /// channel).
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// One row per customer instead of the aggregate.
+    #[arg(long)]
+    pub per_customer: bool,
+    /// Model: fit on purchases up to this date and compare the predicted with the actual
+    /// purchases between it and as-of.
+    #[arg(long, value_name = "DATE")]
+    pub calibration_end: Option<String>,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
 }

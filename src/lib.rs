@@ -56,5 +56,17 @@ pub fn run(cli: Cli) -> Result<()> {
             let report = reports::cohort::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
             dest.write(&report)
         }
+        Command::Churn(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let report = reports::churn::command(&ds, &a)?;
+            dest.write(&report)
+        }
+        Command::Ltv(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let report = reports::ltv::command(&ds, &a)?;
+            dest.write(&report)
+        }
     }
 }

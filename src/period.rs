@@ -111,6 +111,84 @@ impl Period {
     }
 }
 
+/// A length of time for inactivity rules (`--inactive-after 90d`, `8w`, `3m`, `1y`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    Days(u32),
+    Months(u32),
+}
+
+impl std::str::FromStr for Window {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Window, String> {
+        let s = s.trim();
+        let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+        let (n, unit) = s.split_at(split);
+        let n: u32 = n
+            .parse()
+            .map_err(|_| format!("'{s}': expected a number and a unit, like 90d, 8w, 3m or 1y"))?;
+        if n == 0 || n > 36_500 {
+            return Err(format!("'{s}': the length must be between 1 and 36500"));
+        }
+        match unit.trim() {
+            "d" | "day" | "days" => Ok(Window::Days(n)),
+            "w" | "week" | "weeks" => Ok(Window::Days(n * 7)),
+            "m" | "month" | "months" => Ok(Window::Months(n)),
+            "q" | "quarter" | "quarters" => Ok(Window::Months(n * 3)),
+            "y" | "year" | "years" => Ok(Window::Months(n * 12)),
+            _ => Err(format!(
+                "'{s}': unknown unit (use d, w, m, q or y, as in 90d, 8w, 3m, 1y)"
+            )),
+        }
+    }
+}
+
+impl Window {
+    /// The window of one period.
+    pub fn of(period: Period) -> Window {
+        match period {
+            Period::Day => Window::Days(1),
+            Period::Week => Window::Days(7),
+            Period::Month => Window::Months(1),
+            Period::Quarter => Window::Months(3),
+            Period::Year => Window::Months(12),
+        }
+    }
+
+    /// `day` (days since epoch) minus the window.
+    pub fn before(self, day: i32) -> i32 {
+        match self {
+            Window::Days(n) => day - n as i32,
+            Window::Months(n) => {
+                let d = date_from_days(day);
+                days_since_epoch(d.checked_sub_months(chrono::Months::new(n)).unwrap_or(d))
+            }
+        }
+    }
+
+    /// `day` plus the window.
+    pub fn after(self, day: i32) -> i32 {
+        match self {
+            Window::Days(n) => day + n as i32,
+            Window::Months(n) => {
+                let d = date_from_days(day);
+                days_since_epoch(d.checked_add_months(chrono::Months::new(n)).unwrap_or(d))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Window::Days(n) => write!(f, "{n} days"),
+            Window::Months(1) => write!(f, "1 month"),
+            Window::Months(n) => write!(f, "{n} months"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +290,35 @@ mod tests {
                 .collect();
             let want: Vec<i32> = dates.iter().map(|&x| p.index(x)).collect();
             assert_eq!(got, want, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn windows_parse_and_shift() {
+        assert_eq!("90d".parse::<Window>(), Ok(Window::Days(90)));
+        assert_eq!("8w".parse::<Window>(), Ok(Window::Days(56)));
+        assert_eq!("3m".parse::<Window>(), Ok(Window::Months(3)));
+        assert_eq!("1y".parse::<Window>(), Ok(Window::Months(12)));
+        assert!("0d".parse::<Window>().is_err());
+        assert!("3x".parse::<Window>().is_err());
+        assert!("m".parse::<Window>().is_err());
+        let x = days_since_epoch(d(2024, 3, 31));
+        // Month arithmetic clamps to the month's last day.
+        assert_eq!(
+            Window::Months(1).before(x),
+            days_since_epoch(d(2024, 2, 29))
+        );
+        assert_eq!(Window::Months(1).after(x), days_since_epoch(d(2024, 4, 30)));
+        assert_eq!(Window::Days(10).before(x), x - 10);
+        // One period back from a period start is the previous period's start.
+        for p in ALL {
+            let i = p.index(d(2024, 3, 1));
+            let s = days_since_epoch(p.start(i));
+            assert_eq!(
+                Window::of(p).before(s),
+                days_since_epoch(p.start(i - 1)),
+                "{p:?}"
+            );
         }
     }
 }

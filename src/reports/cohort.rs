@@ -10,7 +10,7 @@ use crate::cli::{CohortBy, CohortMetric, CohortMode};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::Period;
-use crate::reports::purchases;
+use crate::reports::{customer_groups, purchases, with_group, GROUP};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -49,7 +49,7 @@ pub struct Cell {
     pub partial: bool,
 }
 
-const G: &str = "__group";
+const G: &str = GROUP;
 
 /// Each cohort customer's cohort period and group: `customer_id`, `cohort`, `__group`.
 /// `active` holds the distinct (customer_id, p) purchase periods.
@@ -92,45 +92,10 @@ fn assign_cohorts(
         }
     };
     let Some(g) = &p.group else {
-        return Ok(coh.with_column(lit("").alias(G)));
+        return Ok(with_group(coh, None));
     };
-    let in_customers = customers.is_some_and(|c| c.column(g).is_ok());
-    let grp = if let (true, Some(c)) = (in_customers, customers) {
-        c.clone()
-            .lazy()
-            .select([col("customer_id"), col(g.as_str()).alias(G)])
-    } else if tx.column(g).is_ok() {
-        // A transactions column: the value on the customer's first transaction.
-        tx.clone()
-            .lazy()
-            .sort(
-                ["date"],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
-            .group_by([col("customer_id")])
-            .agg([col(g.as_str()).first().alias(G)])
-    } else {
-        let mut cols: Vec<String> = tx
-            .get_column_names()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        if let Some(c) = customers {
-            cols.extend(c.get_column_names().iter().map(|s| s.to_string()));
-        }
-        return Err(bad(format!(
-            "--group {g}: no such column in the customers or transactions file (columns: {})",
-            cols.join(", ")
-        )));
-    };
-    Ok(coh
-        .join(
-            grp,
-            [col("customer_id")],
-            [col("customer_id")],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_column(col(G).cast(DataType::String).fill_null(lit("(none)"))))
+    let grp = customer_groups(tx, customers, g, "--group")?;
+    Ok(with_group(coh, Some(grp)))
 }
 
 fn key_cols(df: &DataFrame) -> Result<(Vec<String>, Vec<i32>)> {

@@ -1,7 +1,9 @@
 //! One module per command; each core is a pure function from input frames and typed
 //! parameters to a [`Report`](crate::output::Report).
 
+pub mod churn;
 pub mod cohort;
+pub mod ltv;
 
 use polars::prelude::*;
 
@@ -25,4 +27,142 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
         lf.select([col("customer_id"), col("date"), col("amount")])
     };
     orders.filter(col("amount").gt(lit(0.0)))
+}
+
+/// Name of the grouping column that [`customer_groups`] produces.
+pub const GROUP: &str = "__group";
+
+/// Each customer's value of a grouping column (`--by`/`--group`): `customer_id`,
+/// [`GROUP`] (a string). A customers-file column wins; otherwise a transactions column is
+/// read from the customer's first transaction. Customers without a value are "(none)"
+/// once joined with [`fill_group`].
+pub fn customer_groups(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    name: &str,
+    flag: &str,
+) -> anyhow::Result<LazyFrame> {
+    if let Some(c) = customers.filter(|c| c.column(name).is_ok()) {
+        return Ok(c
+            .clone()
+            .lazy()
+            .select([col("customer_id"), col(name).alias(GROUP)])
+            .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First));
+    }
+    if tx.column(name).is_ok() {
+        return Ok(tx
+            .clone()
+            .lazy()
+            .sort(
+                ["date"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .group_by([col("customer_id")])
+            .agg([col(name).first().alias(GROUP)]));
+    }
+    let mut cols: Vec<String> = tx
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(c) = customers {
+        cols.extend(c.get_column_names().iter().map(|s| s.to_string()));
+    }
+    Err(crate::error::bad(format!(
+        "{flag} {name}: no such column in the customers or transactions file (columns: {})",
+        cols.join(", ")
+    )))
+}
+
+/// Left-join `groups` (from [`customer_groups`]) onto `lf` by customer and make the group a
+/// string, "(none)" where missing; without groups the group is "".
+pub fn with_group(lf: LazyFrame, groups: Option<LazyFrame>) -> LazyFrame {
+    match groups {
+        None => lf.with_column(lit("").alias(GROUP)),
+        Some(g) => lf
+            .join(
+                g,
+                [col("customer_id")],
+                [col("customer_id")],
+                JoinArgs::new(JoinType::Left),
+            )
+            .with_column(col(GROUP).cast(DataType::String).fill_null(lit("(none)"))),
+    }
+}
+
+/// Every purchasing customer's distinct purchase days, in order, with the net amount of
+/// the purchases made that day: the input of churn, survival and the BG/NBD summary.
+/// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Histories {
+    pub ids: Vec<String>,
+    pub groups: Vec<String>,
+    pub offsets: Vec<usize>,
+    /// Days since 1970-01-01.
+    pub days: Vec<i32>,
+    pub values: Vec<f64>,
+}
+
+impl Histories {
+    /// Build from the transactions (purchases only, per METRICS.md), optionally grouped.
+    pub fn from_tx(tx: &DataFrame, groups: Option<LazyFrame>) -> anyhow::Result<Histories> {
+        let daily = purchases(tx)
+            .group_by([col("customer_id"), col("date")])
+            .agg([col("amount").sum()]);
+        let df = with_group(daily, groups)
+            .sort(["customer_id", "date"], SortMultipleOptions::default())
+            .collect()?;
+        let ids = df.column("customer_id")?.str()?;
+        let dates = df.column("date")?.cast(&DataType::Int32)?;
+        let dates = dates.i32()?;
+        let amounts = df.column("amount")?.f64()?;
+        let grp = df.column(GROUP)?.str()?;
+        let mut h = Histories::default();
+        let mut last: Option<&str> = None;
+        for (((id, d), a), g) in ids
+            .iter()
+            .zip(dates.iter())
+            .zip(amounts.iter())
+            .zip(grp.iter())
+        {
+            let (Some(id), Some(d)) = (id, d) else {
+                continue;
+            };
+            if last != Some(id) {
+                h.offsets.push(h.days.len());
+                h.ids.push(id.to_string());
+                h.groups.push(g.unwrap_or_default().to_string());
+                last = Some(id);
+            }
+            h.days.push(d);
+            h.values.push(a.unwrap_or(0.0));
+        }
+        h.offsets.push(h.days.len());
+        Ok(h)
+    }
+
+    /// Number of customers.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Customer `i`'s purchase days (sorted, distinct).
+    pub fn days(&self, i: usize) -> &[i32] {
+        &self.days[self.offsets[i]..self.offsets[i + 1]]
+    }
+
+    /// Customer `i`'s purchase values per day.
+    pub fn values(&self, i: usize) -> &[f64] {
+        &self.values[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+/// Whether sorted `days` hold a day in `[from, to)`.
+pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
+    let i = days.partition_point(|&d| d < from);
+    i < days.len() && days[i] < to
 }

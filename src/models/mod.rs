@@ -1,0 +1,504 @@
+//! Predictive customer-value models: BG/NBD (purchase counts and survival) and
+//! Gamma-Gamma (spend per purchase), as in Fader, Hardie & Lee (2005) and Python's
+//! `lifetimes` 0.11.3, whose conventions they follow (see `tests/reference/`).
+//!
+//! Plain numerics: no data frames and no I/O. Times are in the caller's unit (day, week,
+//! …); the fitted `alpha` is in that unit.
+
+pub mod bgnbd;
+pub mod gamma_gamma;
+pub mod special;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use anyhow::{bail, Result};
+
+/// One customer's (or one group of identical customers') BG/NBD summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rfm {
+    /// x: number of repeat purchases (a non-negative integer, stored as f64).
+    pub x: f64,
+    /// t_x: time from the first to the last purchase (0 when x = 0).
+    pub t_x: f64,
+    /// T: time from the first purchase to the end of the calibration period.
+    pub t: f64,
+    /// How many customers share this (x, t_x, T); 1 for a single customer.
+    pub weight: f64,
+}
+
+impl Rfm {
+    /// A single customer (weight 1).
+    pub fn new(x: f64, t_x: f64, t: f64) -> Self {
+        Rfm {
+            x,
+            t_x,
+            t,
+            weight: 1.0,
+        }
+    }
+}
+
+/// A small multiplicative hasher for the (x, t_x, T) bit patterns (std's SipHash is
+/// several times slower and needs no DoS resistance here).
+#[derive(Default)]
+struct TripleHasher(u64);
+
+impl Hasher for TripleHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type TripleMap = HashMap<(u64, u64, u64), usize, BuildHasherDefault<TripleHasher>>;
+
+fn triple_key(d: &Rfm) -> (u64, u64, u64) {
+    // +0.0 so that −0.0 and 0.0 fall in the same group
+    (
+        (d.x + 0.0).to_bits(),
+        (d.t_x + 0.0).to_bits(),
+        (d.t + 0.0).to_bits(),
+    )
+}
+
+/// The distinct triples of `data` (weights summed, order of first appearance) and, for
+/// each row of `data`, the index of its triple.
+pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
+    let mut index = TripleMap::default();
+    let mut out: Vec<Rfm> = Vec::new();
+    let mut which = Vec::with_capacity(data.len());
+    for d in data {
+        let k = *index.entry(triple_key(d)).or_insert_with(|| {
+            out.push(Rfm { weight: 0.0, ..*d });
+            out.len() - 1
+        });
+        out[k].weight += d.weight;
+        which.push(k);
+    }
+    (out, which)
+}
+
+/// Group identical (x, t_x, T) triples, summing their weights. The likelihood is
+/// unchanged; the work of each likelihood evaluation shrinks to the distinct triples.
+/// The order of the output is the order of first appearance.
+pub fn group(data: &[Rfm]) -> Vec<Rfm> {
+    let mut index = TripleMap::default();
+    let mut out: Vec<Rfm> = Vec::new();
+    for d in data {
+        let k = *index.entry(triple_key(d)).or_insert_with(|| {
+            out.push(Rfm { weight: 0.0, ..*d });
+            out.len() - 1
+        });
+        out[k].weight += d.weight;
+    }
+    out
+}
+
+/// Options of the maximum-likelihood fits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitOptions {
+    /// L2 penalty coefficient on the parameters, as lifetimes' `penalizer_coef`
+    /// (BG/NBD: on (r, α/max T, a, b), since lifetimes fits on time scaled to max T = 1).
+    pub penalizer: f64,
+    /// Maximum number of optimiser iterations.
+    pub max_iters: u64,
+    /// Convergence: the gradient norm of the objective (mean negative log-likelihood
+    /// per customer, on log parameters) must fall below this.
+    pub grad_tol: f64,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            penalizer: 0.0,
+            max_iters: 1000,
+            grad_tol: 1e-6,
+        }
+    }
+}
+
+impl FitOptions {
+    fn validate(&self) -> Result<()> {
+        if !(self.penalizer.is_finite() && self.penalizer >= 0.0) {
+            bail!("the penalizer coefficient must be finite and >= 0, got {}", self.penalizer);
+        }
+        if !(self.grad_tol.is_finite() && self.grad_tol > 0.0) {
+            bail!("the gradient tolerance must be finite and > 0, got {}", self.grad_tol);
+        }
+        if self.max_iters == 0 {
+            bail!("max_iters must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// The outcome of the optimiser on log parameters.
+pub(crate) struct Optimum {
+    pub log_params: Vec<f64>,
+    pub objective: f64,
+    pub grad_norm: f64,
+    pub iterations: u64,
+}
+
+/// Minimise `f` (which returns value and gradient) over log parameters with L-BFGS and a
+/// More–Thuente line search (argmin), starting at `start`. Restarts once from the best
+/// point if the line search stops early (L-BFGS memory can go stale near the optimum).
+pub(crate) fn minimise<F>(f: F, start: Vec<f64>, opts: &FitOptions) -> Result<Optimum>
+where
+    F: Fn(&[f64]) -> (f64, Vec<f64>),
+{
+    let f = std::sync::Arc::new(f);
+    let mut x = start;
+    let mut iterations = 0;
+    let mut last_err = None;
+    for _attempt in 0..4 {
+        let problem = optim::Problem::new(f.clone());
+        match optim::run_lbfgs(problem, x.clone(), opts.max_iters.saturating_sub(iterations)) {
+            Ok((p, iters)) => {
+                iterations += iters;
+                if p.iter().all(|v| v.is_finite()) {
+                    x = p;
+                }
+            }
+            Err(e) => last_err = Some(e),
+        }
+        let (v, g) = f(&x);
+        let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+        if v.is_finite() && norm.is_finite() && norm < opts.grad_tol {
+            return Ok(Optimum {
+                log_params: x,
+                objective: v,
+                grad_norm: norm,
+                iterations,
+            });
+        }
+        if iterations >= opts.max_iters {
+            break;
+        }
+    }
+    let (v, g) = f(&x);
+    let norm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+    let why = match last_err {
+        Some(e) => format!(" (optimiser: {e})"),
+        None => String::new(),
+    };
+    bail!(
+        "the fit did not converge after {iterations} iterations: gradient norm {norm:.3e} > {:.1e} at objective {v}{why}; a penalizer coefficient (e.g. 0.001) may help",
+        opts.grad_tol
+    )
+}
+
+mod optim {
+    use std::sync::{Arc, Mutex};
+
+    use argmin::core::{CostFunction, Executor, Gradient, State};
+    use argmin::solver::linesearch::MoreThuenteLineSearch;
+    use argmin::solver::quasinewton::LBFGS;
+
+    type Eval = (Vec<f64>, f64, Vec<f64>);
+
+    /// Wraps a value-and-gradient function, caching the last evaluation so that the line
+    /// search's separate cost and gradient calls at one point cost one pass over the data.
+    pub struct Problem<F> {
+        f: Arc<F>,
+        cache: Mutex<Option<Eval>>,
+    }
+
+    impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Problem<F> {
+        pub fn new(f: Arc<F>) -> Self {
+            Problem {
+                f,
+                cache: Mutex::new(None),
+            }
+        }
+
+        fn eval(&self, p: &[f64]) -> (f64, Vec<f64>) {
+            if let Ok(guard) = self.cache.lock() {
+                if let Some((q, v, g)) = guard.as_ref() {
+                    if q.as_slice() == p {
+                        return (*v, g.clone());
+                    }
+                }
+            }
+            let (v, g) = (self.f)(p);
+            // a non-finite value (parameters running off) is a wall for the line search
+            let (v, g) = if v.is_finite() && g.iter().all(|x| x.is_finite()) {
+                (v, g)
+            } else {
+                (f64::MAX, vec![0.0; p.len()])
+            };
+            if let Ok(mut guard) = self.cache.lock() {
+                *guard = Some((p.to_vec(), v, g.clone()));
+            }
+            (v, g)
+        }
+    }
+
+    impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> CostFunction for Problem<F> {
+        type Param = Vec<f64>;
+        type Output = f64;
+        fn cost(&self, p: &Self::Param) -> Result<f64, argmin::core::Error> {
+            Ok(self.eval(p).0)
+        }
+    }
+
+    impl<F: Fn(&[f64]) -> (f64, Vec<f64>)> Gradient for Problem<F> {
+        type Param = Vec<f64>;
+        type Gradient = Vec<f64>;
+        fn gradient(&self, p: &Self::Param) -> Result<Vec<f64>, argmin::core::Error> {
+            Ok(self.eval(p).1)
+        }
+    }
+
+    pub fn run_lbfgs<F: Fn(&[f64]) -> (f64, Vec<f64>)>(
+        problem: Problem<F>,
+        start: Vec<f64>,
+        max_iters: u64,
+    ) -> anyhow::Result<(Vec<f64>, u64)> {
+        let ls = MoreThuenteLineSearch::new();
+        let solver = LBFGS::new(ls, 10)
+            .with_tolerance_grad(1e-12)?
+            .with_tolerance_cost(0.0)?;
+        let res = Executor::new(problem, solver)
+            .configure(|s| s.param(start).max_iters(max_iters.max(1)))
+            .run()?;
+        let state = res.state();
+        let iters = state.get_iter();
+        match state.get_best_param() {
+            Some(p) => Ok((p.clone(), iters)),
+            None => anyhow::bail!("L-BFGS returned no parameters"),
+        }
+    }
+}
+
+/// Customer lifetime value as lifetimes' `GammaGammaFitter.customer_lifetime_value`:
+/// Σ_{i=1..months} (E[Y(step·i)] − E[Y(step·(i−1))]) · margin · E[M | x, m] / (1+d)^i,
+/// with E[Y(t)] the BG/NBD conditional expected purchases and E[M | x, m] the
+/// Gamma-Gamma expected average value (the population mean when x = 0).
+pub fn customer_lifetime_value(
+    bg: &bgnbd::BgNbdParams,
+    gg: &gamma_gamma::GammaGammaParams,
+    customer: Rfm,
+    monetary: f64,
+    opts: &ClvOptions,
+) -> f64 {
+    let em = gg.conditional_expected_average_profit(customer.x, monetary);
+    opts.margin * em * discounted_purchases(bg, customer, opts)
+}
+
+/// Σ_{i=1..months} (E[Y(step·i)] − E[Y(step·(i−1))]) / (1+d)^i: the CLV of a customer
+/// per unit of (margin × expected value per purchase); depends on (x, t_x, T) only.
+pub fn discounted_purchases(bg: &bgnbd::BgNbdParams, customer: Rfm, opts: &ClvOptions) -> f64 {
+    let mut total = 0.0;
+    let mut prev = 0.0;
+    let mut discount = 1.0;
+    for i in 1..=opts.months {
+        let cur = bg.expected_purchases(opts.step * f64::from(i), customer.x, customer.t_x, customer.t);
+        discount /= 1.0 + opts.discount_rate;
+        total += (cur - prev) * discount;
+        prev = cur;
+    }
+    total
+}
+
+/// How the CLV sum is taken: `months` steps of `step` time units each (30 for daily
+/// data, 30/7 for weekly data in this project's convention; lifetimes' `freq='W'` uses
+/// 4.345), each discounted by (1 + discount_rate)^i, revenue multiplied by `margin`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClvOptions {
+    pub months: u32,
+    pub discount_rate: f64,
+    pub step: f64,
+    pub margin: f64,
+}
+
+impl Default for ClvOptions {
+    fn default() -> Self {
+        ClvOptions {
+            months: 12,
+            discount_rate: 0.01,
+            step: 30.0,
+            margin: 1.0,
+        }
+    }
+}
+
+/// Per-customer outputs of the two models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CustomerScore {
+    pub p_alive: f64,
+    /// Conditional expected number of purchases in the next `horizon` units.
+    pub expected_purchases: f64,
+    /// Gamma-Gamma E[M | x, m] (the population mean when x = 0); NaN without a
+    /// Gamma-Gamma model.
+    pub expected_average_value: f64,
+    /// CLV (see `customer_lifetime_value`); NaN without a Gamma-Gamma model.
+    pub clv: f64,
+}
+
+/// Score many customers: identical (x, t_x, T) triples are scored once, in parallel
+/// (rayon). `monetary[i]` is m of `customers[i]` (ignored without a Gamma-Gamma model, and
+/// may be empty then; ignored for x = 0).
+pub fn score_customers(
+    bg: &bgnbd::BgNbdParams,
+    gg: Option<&gamma_gamma::GammaGammaParams>,
+    customers: &[Rfm],
+    monetary: &[f64],
+    horizon: f64,
+    clv: &ClvOptions,
+) -> Result<Vec<CustomerScore>> {
+    use rayon::prelude::*;
+    if gg.is_some() && monetary.len() != customers.len() {
+        bail!(
+            "{} monetary values for {} customers",
+            monetary.len(),
+            customers.len()
+        );
+    }
+    let (groups, which) = group_with_index(customers);
+    // per distinct triple: p_alive, E[purchases in horizon], discounted purchases
+    let per_group: Vec<(f64, f64, f64)> = groups
+        .par_iter()
+        .with_min_len(256)
+        .map(|c| {
+            let d = if gg.is_some() {
+                discounted_purchases(bg, *c, clv)
+            } else {
+                f64::NAN
+            };
+            (
+                bg.p_alive(c.x, c.t_x, c.t),
+                bg.expected_purchases(horizon, c.x, c.t_x, c.t),
+                d,
+            )
+        })
+        .collect();
+    Ok(customers
+        .par_iter()
+        .zip(which.par_iter())
+        .enumerate()
+        .with_min_len(4096)
+        .map(|(i, (c, &k))| {
+            let (p_alive, expected_purchases, d) = per_group[k];
+            let (ev, v) = match gg {
+                Some(g) => {
+                    let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
+                    (ev, clv.margin * ev * d)
+                }
+                None => (f64::NAN, f64::NAN),
+            };
+            CustomerScore {
+                p_alive,
+                expected_purchases,
+                expected_average_value: ev,
+                clv: v,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_sums_weights_and_indexes_rows() {
+        let data = [
+            Rfm::new(1.0, 2.0, 3.0),
+            Rfm::new(0.0, 0.0, 3.0),
+            Rfm { weight: 2.0, ..Rfm::new(1.0, 2.0, 3.0) },
+            Rfm::new(0.0, -0.0, 3.0),
+        ];
+        let (g, which) = group_with_index(&data);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].weight, 3.0);
+        assert_eq!(g[1].weight, 2.0);
+        assert_eq!(which, vec![0, 1, 0, 1]);
+        assert_eq!(group(&data), g);
+    }
+
+    #[test]
+    fn score_customers_matches_the_scalar_functions() {
+        let bg = bgnbd::BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
+        let gg = gamma_gamma::GammaGammaParams { p: 6.25, q: 3.74, v: 15.44 };
+        let customers: Vec<Rfm> = (0..5000)
+            .map(|i| {
+                let x = (i % 7) as f64;
+                let t = 10.0 + (i % 29) as f64;
+                let tx = if x > 0.0 { (i % 10) as f64 } else { 0.0 };
+                Rfm::new(x, tx, t)
+            })
+            .collect();
+        let m: Vec<f64> = (0..5000).map(|i| 10.0 + (i % 13) as f64).collect();
+        let opts = ClvOptions { months: 6, discount_rate: 0.02, step: 4.345, margin: 0.3 };
+        let s = score_customers(&bg, Some(&gg), &customers, &m, 10.0, &opts).unwrap();
+        for (i, c) in customers.iter().enumerate().step_by(37) {
+            assert_eq!(s[i].p_alive, bg.p_alive(c.x, c.t_x, c.t));
+            assert_eq!(s[i].expected_purchases, bg.expected_purchases(10.0, c.x, c.t_x, c.t));
+            let want = customer_lifetime_value(&bg, &gg, *c, m[i], &opts);
+            assert!(((s[i].clv - want) / want).abs() < 1e-14);
+        }
+        assert!(score_customers(&bg, Some(&gg), &customers, &m[1..], 10.0, &opts).is_err());
+        let s = score_customers(&bg, None, &customers, &[], 10.0, &opts).unwrap();
+        assert!(s[0].clv.is_nan());
+    }
+
+    /// Speed check on a summary written by benches/lifetimes_speed.py:
+    /// RETENTION_BENCH_SUMMARY=/tmp/retention-bench/summary_1000000.csv \
+    ///   cargo test --release -- --ignored bench_from_csv --nocapture
+    #[test]
+    #[ignore]
+    fn bench_from_csv() {
+        use std::time::Instant;
+        let Ok(path) = std::env::var("RETENTION_BENCH_SUMMARY") else {
+            eprintln!("set RETENTION_BENCH_SUMMARY to a summary CSV (x,t_x,T,m)");
+            return;
+        };
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut customers = Vec::new();
+        let mut m = Vec::new();
+        for line in text.lines().skip(1) {
+            let v: Vec<f64> = line.split(',').map(|f| f.parse().unwrap()).collect();
+            customers.push(Rfm::new(v[0], v[1], v[2]));
+            m.push(v[3]);
+        }
+        let n = customers.len();
+        let opts = FitOptions::default();
+        let t0 = Instant::now();
+        let f = bgnbd::fit(&customers, &opts).unwrap();
+        let t_fit = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let (fx, fm): (Vec<f64>, Vec<f64>) = customers
+            .iter()
+            .zip(&m)
+            .filter(|(c, _)| c.x > 0.0)
+            .map(|(c, &mm)| (c.x, mm))
+            .unzip();
+        let g = gamma_gamma::fit(&fx, &fm, None, &opts).unwrap();
+        let t_gg = t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
+        let clv_opts = ClvOptions { months: 12, discount_rate: 0.01, step: 30.0, margin: 1.0 };
+        let s = score_customers(&f.params, Some(&g.params), &customers, &m, 30.0, &clv_opts).unwrap();
+        let t_score = t2.elapsed().as_secs_f64();
+        let sum_pa: f64 = s.iter().map(|c| c.p_alive).sum();
+        let sum_ep: f64 = s.iter().map(|c| c.expected_purchases).sum();
+        let sum_clv: f64 = s.iter().map(|c| c.clv).sum();
+        eprintln!(
+            "n={n} groups={} bgnbd_fit={t_fit:.3}s ({} iters) gg_fit={t_gg:.3}s score+clv={t_score:.3}s total={:.3}s",
+            f.n_groups,
+            f.iterations,
+            t_fit + t_gg + t_score
+        );
+        eprintln!("bgnbd {:?} ll={}", f.params, f.log_likelihood);
+        eprintln!("gg {:?}", g.params);
+        eprintln!("sum_p_alive={sum_pa} sum_expected_30={sum_ep} sum_clv={sum_clv}");
+    }
+}

@@ -1,0 +1,329 @@
+//! End-to-end tests of `churn` and `ltv`: golden files computed by hand on `testdata/`,
+//! and reference numbers computed independently with pandas/lifelines on the bundled shop
+//! (`tests/reference/churn_reference.py`).
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use polars::prelude::*;
+
+fn root(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .to_string_lossy()
+        .to_string()
+}
+
+fn data(p: &str) -> String {
+    root(&format!("testdata/{p}"))
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let mut c = Command::cargo_bin("retention").unwrap();
+    c.current_dir(dir)
+        .env_remove("COLUMNS")
+        .env_remove("RUST_BACKTRACE")
+        .args(args);
+    let out = c.output().unwrap();
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    };
+    eprintln!(
+        "$ retention {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        r.code,
+        r.stdout,
+        r.stderr
+    );
+    r
+}
+
+fn run(args: &[&str]) -> Run {
+    let w = tempfile::tempdir().unwrap();
+    run_in(w.path(), args)
+}
+
+fn csv_frame(text: &str) -> DataFrame {
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .into_reader_with_file_handle(std::io::Cursor::new(text.as_bytes().to_vec()))
+        .finish()
+        .unwrap()
+}
+
+fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    df.column(name)
+        .unwrap()
+        .cast(&DataType::Float64)
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn close(a: &[Option<f64>], b: &[Option<f64>], tol: f64) {
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        match (x, y) {
+            (Some(x), Some(y)) => assert!((x - y).abs() <= tol, "{x} vs {y}"),
+            _ => assert_eq!(x, y),
+        }
+    }
+}
+
+#[test]
+fn churn_month_golden() {
+    let r = run(&["churn", "-t", &data("transactions.csv")]);
+    assert_eq!(r.code, 0);
+    let want = std::fs::read_to_string(data("expected/churn_month.csv")).unwrap();
+    assert_eq!(r.stdout, want);
+}
+
+#[test]
+fn churn_matches_pandas_reference_on_shop() {
+    let r = run(&[
+        "churn",
+        "-t",
+        &root("examples/shop/transactions.csv"),
+        "--period",
+        "quarter",
+    ]);
+    assert_eq!(r.code, 0);
+    let got = csv_frame(&r.stdout);
+    let want = csv_frame(
+        &std::fs::read_to_string(root("tests/reference/churn_shop_quarter.csv")).unwrap(),
+    );
+    for c in want.get_column_names() {
+        assert_eq!(
+            got.column(c).unwrap().cast(&DataType::String).unwrap(),
+            want.column(c).unwrap().cast(&DataType::String).unwrap(),
+            "{c}"
+        );
+    }
+    // churned + retained = start; rates complement each other.
+    let s = floats(&got, "start_customers");
+    let k = floats(&got, "retained");
+    let c = floats(&got, "churned");
+    for i in 0..s.len() {
+        assert_eq!(s[i].unwrap(), k[i].unwrap() + c[i].unwrap());
+    }
+}
+
+#[test]
+fn survival_matches_lifelines_on_shop() {
+    let r = run(&[
+        "churn",
+        "-t",
+        &root("examples/shop/transactions.csv"),
+        "--survival",
+        "--period",
+        "quarter",
+        "--inactive-after",
+        "3m",
+    ]);
+    assert_eq!(r.code, 0);
+    let got = csv_frame(&r.stdout);
+    let want =
+        csv_frame(&std::fs::read_to_string(root("tests/reference/km_shop_quarter.csv")).unwrap());
+    assert_eq!(got.height(), want.height());
+    for c in [
+        "period_index",
+        "time_days",
+        "survival",
+        "ci_lower",
+        "ci_upper",
+        "median_lifetime_days",
+    ] {
+        close(&floats(&got, c), &floats(&want, c), 1e-9);
+    }
+}
+
+#[test]
+fn survival_by_hand_and_by_group() {
+    let r = run(&["churn", "-t", &data("transactions.csv"), "--survival"]);
+    assert_eq!(r.code, 0);
+    let want = std::fs::read_to_string(data("expected/survival_month.csv")).unwrap();
+    assert_eq!(r.stdout, want);
+    // Per group: the overall curve first, then one per channel (customers file).
+    let r = run(&[
+        "churn",
+        "-t",
+        &data("transactions.csv"),
+        "-c",
+        &data("customers.csv"),
+        "--survival",
+        "--by",
+        "channel",
+    ]);
+    assert_eq!(r.code, 0);
+    let groups: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(groups.first(), Some(&"(all)"));
+    for g in ["(none)", "ads", "seo"] {
+        assert!(groups.contains(&g), "{g} in {groups:?}");
+    }
+    assert!(r.stdout.starts_with("channel,period_index,"));
+    // By first-purchase cohort.
+    let r = run(&[
+        "churn",
+        "-t",
+        &data("transactions.csv"),
+        "--survival",
+        "--by",
+        "cohort",
+    ]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("\n2024-02,"), "{}", r.stdout);
+}
+
+#[test]
+fn churn_formats_and_table() {
+    let r = run(&["churn", "-t", &data("transactions.csv"), "-f", "table"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("2024-04*"), "partial period marked");
+    assert!(r.stdout.contains("33.3%"));
+    assert!(r.stdout.contains("* 2024-04 is a partial period"));
+    let r = run(&["churn", "-t", &data("transactions.csv"), "-f", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!((v[1]["retention_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(v[0]["retention_rate"], serde_json::Value::Null);
+    let r = run(&[
+        "churn",
+        "-t",
+        &data("transactions.csv"),
+        "-f",
+        "markdown",
+        "--by",
+        "category",
+    ]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("| category"), "{}", r.stdout);
+    let w = tempfile::tempdir().unwrap();
+    let r = run_in(
+        w.path(),
+        &["churn", "-t", &data("transactions.csv"), "-o", "c.parquet"],
+    );
+    assert_eq!(r.code, 0);
+    let df = LazyFrame::scan_parquet(
+        PlRefPath::new(w.path().join("c.parquet").to_string_lossy().to_string()),
+        ScanArgsParquet::default(),
+    )
+    .unwrap()
+    .collect()
+    .unwrap();
+    assert_eq!(df.height(), 4);
+    assert_eq!(
+        floats(&df, "churned"),
+        vec![Some(0.0), Some(2.0), Some(1.0), Some(2.0)]
+    );
+}
+
+#[test]
+fn churn_inactivity_window() {
+    // 60 days: a stays active Jan–Apr; b's March purchase keeps it active in March/April;
+    // c (Jan 31) is still active at the end of February.
+    let r = run(&[
+        "churn",
+        "-t",
+        &data("transactions.csv"),
+        "--inactive-after",
+        "60d",
+    ]);
+    assert_eq!(r.code, 0);
+    let df = csv_frame(&r.stdout);
+    let col = |n: &str| {
+        floats(&df, n)
+            .into_iter()
+            .map(|v| v.unwrap() as i64)
+            .collect::<Vec<_>>()
+    };
+    // Jan: S=∅, new a,b,c, end {a,b,c}. Feb: S={a,b,c}, all active at Mar 1 (within 60 d),
+    // new d. Mar: S={a,b,c,d}; at Apr 1 (window Feb 1..Mar 31): a (Feb 10), b (Mar 3),
+    // d (Feb 1, Mar 15) retained; c churned. Apr (to Apr 1 as of): S={a,b,d}; window
+    // Feb 1..Apr 1: a, b, d retained.
+    assert_eq!(col("start_customers"), vec![0, 3, 4, 3]);
+    assert_eq!(col("retained"), vec![0, 3, 3, 3]);
+    assert_eq!(col("churned"), vec![0, 0, 1, 0]);
+    assert_eq!(col("new"), vec![3, 1, 0, 0]);
+    assert_eq!(col("end_customers"), vec![3, 4, 3, 3]);
+}
+
+#[test]
+fn ltv_historical_golden_and_per_customer() {
+    let r = run(&[
+        "ltv",
+        "-t",
+        &data("transactions.csv"),
+        "-c",
+        &data("customers.csv"),
+    ]);
+    assert_eq!(r.code, 0);
+    let want = std::fs::read_to_string(data("expected/ltv_month.csv")).unwrap();
+    assert_eq!(r.stdout, want);
+    let r = run(&[
+        "ltv",
+        "-t",
+        &data("transactions.csv"),
+        "--margin",
+        "0.5",
+        "--per-customer",
+    ]);
+    assert_eq!(r.code, 0);
+    let df = csv_frame(&r.stdout);
+    // a: 10 + 20 + 30 = 60 × 0.5; b: 40 + 10 − 10 = 40 × 0.5; e bought nothing.
+    assert_eq!(floats(&df, "ltv")[..2], [Some(30.0), Some(25.0)]);
+    assert_eq!(df.height(), 4);
+    let r = run(&[
+        "ltv",
+        "-t",
+        &data("transactions.csv"),
+        "-c",
+        &data("customers.csv"),
+        "--by",
+        "channel",
+        "-f",
+        "table",
+    ]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("channel = ads"));
+    assert!(r.stdout.contains("ltv:cac"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, msg) in [
+        (vec!["churn", "--inactive-after", "0d"], "between 1 and"),
+        (vec!["churn", "--inactive-after", "3x"], "unknown unit"),
+        (
+            vec!["churn", "--by", "nosuch"],
+            "--by nosuch: no such column",
+        ),
+        (vec!["ltv", "--margin", "2"], "--margin 2"),
+        (
+            vec!["ltv", "--calibration-end", "2024-02-01"],
+            "needs --model bgnbd",
+        ),
+        (vec!["ltv", "--discount-rate", "1.5"], "--discount-rate"),
+    ] {
+        let mut a = args.clone();
+        let tx = data("transactions.csv");
+        a.extend(["-t", tx.as_str()]);
+        let r = run(&a);
+        assert_eq!(r.code, 2, "{args:?}");
+        assert!(r.stderr.contains(msg), "{args:?}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"));
+    }
+}
