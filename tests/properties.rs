@@ -10,8 +10,10 @@ use proptest::prelude::*;
 use retention::cli::{CohortMetric, CohortMode};
 use retention::dates::{self, DateFormat};
 use retention::load::{self, LoadOptions, Source};
-use retention::period::{days_since_epoch, Period};
+use retention::period::{days_since_epoch, Period, Window};
+use retention::reports::churn::{churn_rows, survival, ChurnParams};
 use retention::reports::cohort::{cohort_cells, CohortParams};
+use retention::reports::Histories;
 
 fn base() -> NaiveDate {
     NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
@@ -108,6 +110,46 @@ proptest! {
                     prop_assert!(b <= a);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn churn_invariants(rows in rows(), p in 0usize..5, extra in 0u16..60, w in prop::option::of(1u32..120)) {
+        let tx = frame(&rows);
+        let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
+        let as_of = base() + Days::new((last + extra) as u64);
+        let period = PERIODS[p];
+        let h = Histories::from_tx(&tx, None).unwrap();
+        prop_assert_eq!(h.len(), buyers(&rows));
+        let params = ChurnParams { period, inactive_after: w.map(Window::Days), by: None };
+        let out = churn_rows(&h, as_of, &params);
+        let mut prev_end = 0;
+        let mut new_total = 0;
+        for r in &out {
+            // churned + retained = start; rates in [0, 1] and complementary.
+            prop_assert_eq!(r.retained + r.churned, r.start);
+            if let (Some(a), Some(b)) = (r.retention_rate(), r.churn_rate()) {
+                prop_assert!((0.0..=1.0).contains(&a) && ((a + b) - 1.0).abs() < 1e-12);
+            }
+            prop_assert!(r.retained + r.reactivated <= r.end);
+            if w.is_none() {
+                // One-period rule: who is active at the end of t starts t + 1.
+                prop_assert_eq!(r.start, prev_end);
+                prop_assert_eq!(r.end, r.retained + r.new + r.reactivated);
+                prev_end = r.end;
+            }
+            new_total += r.new;
+        }
+        // Every purchasing customer is new exactly once.
+        prop_assert_eq!(new_total as usize, h.len());
+        // Survival: S(t) in [0, 1], non-increasing, inside its interval.
+        let pts = survival(&h, as_of, w.map(Window::Days).unwrap_or(Window::of(period)), period, false);
+        for pair in pts.windows(2) {
+            prop_assert!(pair[1].survival <= pair[0].survival + 1e-12);
+        }
+        for x in &pts {
+            prop_assert!((0.0..=1.0).contains(&x.survival));
+            prop_assert!(x.lower <= x.survival + 1e-12 && x.survival <= x.upper + 1e-12);
         }
     }
 
