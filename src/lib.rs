@@ -8,6 +8,7 @@ pub mod config;
 pub mod dates;
 pub mod error;
 pub mod load;
+pub mod models;
 pub mod output;
 pub mod period;
 pub mod reports;

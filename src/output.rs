@@ -157,6 +157,22 @@ impl Destination {
     }
 }
 
+/// Write a side file (e.g. `--params`) atomically: a temporary file beside it, renamed
+/// into place when complete.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let err = |e: &dyn std::fmt::Display| bad(format!("cannot write '{}': {e}", path.display()));
+    let mut tmp = NamedTempFile::new_in(dir).map_err(|e| err(&e))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(|e| err(&e))?;
+    tmp.persist(path).map_err(|e| err(&e.error))?;
+    Ok(())
+}
+
 fn terminal_width() -> Option<u16> {
     let mut t = Table::new();
     t.set_content_arrangement(ContentArrangement::Dynamic);

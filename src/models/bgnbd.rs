@@ -10,11 +10,11 @@
 //!   data in its own time unit, summed over customers, is [`BgNbdFit::log_likelihood`].
 //!   They differ by the time scaling (Σ x · ln max T), the mean and the penalty.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use rayon::prelude::*;
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
-use super::{group, minimise, FitOptions, Rfm};
+use super::{group, minimise, FitOptions, Rfm, ValueIndex};
 
 /// BG/NBD parameters; α is in the data's time unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,7 +35,8 @@ pub struct BgNbdFit {
     /// lifetimes' `BetaGeoFitter._negative_log_likelihood_`: the mean negative
     /// log-likelihood per customer on time scaled to max T = 1, plus the penalty.
     pub lifetimes_negative_log_likelihood: f64,
-    /// Optimiser iterations (L-BFGS).
+    /// Optimiser iterations (L-BFGS; with more than 20,000 distinct triples, those of
+    /// the warm start on a sample of them included).
     pub iterations: u64,
     /// Always true for a returned fit: a fit that does not converge is an error.
     pub converged: bool,
@@ -86,12 +87,20 @@ pub(crate) fn check_row(i: usize, d: &Rfm) -> Result<()> {
     Ok(())
 }
 
-/// Rows prepared for the likelihood: times scaled, x indexed into its distinct values.
+/// Rows prepared for the likelihood: times scaled; x, T and t_x replaced by indexes into
+/// their distinct values, so that the logs of α + T and α + t_x are taken once per
+/// distinct value per evaluation; customers with x = 0 folded into weights per T.
 struct Prepared {
+    /// customers with x > 0
     rows: Vec<Row>,
-    /// distinct x values and the total weight of each
+    /// distinct x values (0 included) and the total weight of each
     xs: Vec<f64>,
     wx: Vec<f64>,
+    /// distinct (scaled) T values, and the weight of the x = 0 customers at each
+    ts: Vec<f64>,
+    zero_w: Vec<f64>,
+    /// distinct (scaled) t_x values of the customers with x > 0
+    txs: Vec<f64>,
     total_w: f64,
     /// Σ w·x (for converting between scaled and unscaled log-likelihoods)
     sum_wx: f64,
@@ -99,39 +108,50 @@ struct Prepared {
 
 #[derive(Clone, Copy)]
 struct Row {
-    x: f64,
-    t_x: f64,
-    t: f64,
     w: f64,
     ix: u32,
+    it: u32,
+    itx: u32,
 }
 
 impl Prepared {
     fn new(data: &[Rfm], scale: f64) -> Self {
-        let mut xs: Vec<f64> = data.iter().map(|d| d.x).collect();
-        xs.sort_by(f64::total_cmp);
-        xs.dedup();
-        let mut wx = vec![0.0; xs.len()];
+        let (mut xi, mut ti, mut txi) = (
+            ValueIndex::default(),
+            ValueIndex::default(),
+            ValueIndex::default(),
+        );
+        let mut wx: Vec<f64> = Vec::new();
+        let mut zero_w: Vec<f64> = Vec::new();
         let mut rows = Vec::with_capacity(data.len());
         let mut total_w = 0.0;
         let mut sum_wx = 0.0;
         for d in data {
-            let ix = xs.partition_point(|&v| v < d.x);
-            wx[ix] += d.weight;
+            let ix = xi.index(d.x);
+            let it = ti.index(d.t * scale);
+            wx.resize(xi.values.len(), 0.0);
+            zero_w.resize(ti.values.len(), 0.0);
+            wx[ix as usize] += d.weight;
             total_w += d.weight;
             sum_wx += d.weight * d.x;
-            rows.push(Row {
-                x: d.x,
-                t_x: d.t_x * scale,
-                t: d.t * scale,
-                w: d.weight,
-                ix: ix as u32,
-            });
+            if d.x > 0.0 {
+                rows.push(Row {
+                    w: d.weight,
+                    ix,
+                    it,
+                    itx: txi.index(d.t_x * scale),
+                });
+            } else {
+                zero_w[it as usize] += d.weight;
+            }
         }
         Prepared {
             rows,
-            xs,
+            xs: xi.values,
             wx,
+            ts: ti.values,
+            zero_w,
+            txs: txi.values,
             total_w,
             sum_wx,
         }
@@ -145,6 +165,7 @@ impl Prepared {
         // per distinct x: the parts of ln L and of its gradient that depend on x only
         let n = self.xs.len();
         let mut ln_ab_x = vec![0.0; n];
+        let mut inv_bx = vec![0.0; n];
         let mut ll = 0.0;
         let (mut gr, mut ga, mut gb) = (0.0, 0.0, 0.0);
         let (lg_r, lg_b, lg_ab) = (ln_gamma(r), ln_gamma(b), ln_gamma(a + b));
@@ -158,6 +179,7 @@ impl Prepared {
             gb += w * (dg_ab + digamma(b + x) - dg_b - dg_abx);
             if x > 0.0 {
                 ln_ab_x[k] = ln_a - (b + x - 1.0).ln();
+                inv_bx[k] = 1.0 / (b + x - 1.0);
             }
         }
         let w_all = self.total_w;
@@ -165,49 +187,57 @@ impl Prepared {
         gr += w_all * ln_alpha;
         let mut galpha = w_all * r / alpha;
 
-        // per row: the log-sum-exp of the "alive at T" and "dead after t_x" terms
+        let ln_at: Vec<f64> = self.ts.iter().map(|t| (alpha + t).ln()).collect();
+        let inv_at: Vec<f64> = self.ts.iter().map(|t| 1.0 / (alpha + t)).collect();
+        let ln_atx: Vec<f64> = self.txs.iter().map(|t| (alpha + t).ln()).collect();
+        let inv_atx: Vec<f64> = self.txs.iter().map(|t| 1.0 / (alpha + t)).collect();
+        let mut acc = [0.0; 5];
+        // x = 0: ln L's last term is −r ln(α + T)
+        for k in 0..self.ts.len() {
+            let w = self.zero_w[k];
+            acc[0] -= w * r * ln_at[k];
+            acc[1] += w * ln_at[k];
+            acc[2] += w * r * inv_at[k];
+        }
+        // x > 0: the log-sum-exp of the "alive at T" and "dropped out after t_x" terms
         let row_part = |rows: &[Row]| -> [f64; 5] {
             let mut acc = [0.0; 5];
             for row in rows {
-                let rx = r + row.x;
-                let ln_at = (alpha + row.t).ln();
-                let l3 = -rx * ln_at;
-                if row.x > 0.0 {
-                    let ln_atx = (alpha + row.t_x).ln();
-                    let l4 = ln_ab_x[row.ix as usize] - rx * ln_atx;
-                    let m = l3.max(l4);
-                    let (e3, e4) = ((l3 - m).exp(), (l4 - m).exp());
-                    let s = e3 + e4;
-                    let (w3, w4) = (e3 / s, e4 / s);
-                    acc[0] += row.w * (m + s.ln());
-                    acc[1] += row.w * (w3 * ln_at + w4 * ln_atx);
-                    acc[2] += row.w * rx * (w3 / (alpha + row.t) + w4 / (alpha + row.t_x));
-                    acc[3] += row.w * w4;
-                    acc[4] += row.w * w4 / (b + row.x - 1.0);
-                } else {
-                    acc[0] += row.w * l3;
-                    acc[1] += row.w * ln_at;
-                    acc[2] += row.w * rx / (alpha + row.t);
-                }
+                let (ix, it, itx) = (row.ix as usize, row.it as usize, row.itx as usize);
+                let rx = r + self.xs[ix];
+                let l3 = -rx * ln_at[it];
+                let l4 = ln_ab_x[ix] - rx * ln_atx[itx];
+                let d = l4 - l3;
+                let e = (-d.abs()).exp();
+                let inv = 1.0 / (1.0 + e);
+                let (hi, lo) = (inv, e * inv);
+                let pos = d > 0.0;
+                let w3 = if pos { lo } else { hi };
+                let w4 = if pos { hi } else { lo };
+                acc[0] += row.w * (l3.max(l4) + (1.0 + e).ln());
+                acc[1] += row.w * (w3 * ln_at[it] + w4 * ln_atx[itx]);
+                acc[2] += row.w * rx * (w3 * inv_at[it] + w4 * inv_atx[itx]);
+                acc[3] += row.w * w4;
+                acc[4] += row.w * w4 * inv_bx[ix];
             }
             acc
         };
-        let acc = if self.rows.len() < 20_000 {
+        let part = if self.rows.len() < 50_000 {
             row_part(&self.rows)
         } else {
-            self.rows
-                .par_chunks(8192)
-                .map(row_part)
-                .reduce(
-                    || [0.0; 5],
-                    |mut u, v| {
-                        for k in 0..5 {
-                            u[k] += v[k];
-                        }
-                        u
-                    },
-                )
+            self.rows.par_chunks(16_384).map(row_part).reduce(
+                || [0.0; 5],
+                |mut u, v| {
+                    for k in 0..5 {
+                        u[k] += v[k];
+                    }
+                    u
+                },
+            )
         };
+        for k in 0..5 {
+            acc[k] += part[k];
+        }
         ll += acc[0];
         gr -= acc[1];
         galpha -= acc[2];
@@ -250,22 +280,42 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<BgNbdFit> {
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
-    let objective = |theta: &[f64]| -> (f64, Vec<f64>) {
-        let p = BgNbdParams {
-            r: theta[0].exp(),
-            alpha: theta[1].exp(),
-            a: theta[2].exp(),
-            b: theta[3].exp(),
-        };
-        let (ll, g) = prep.log_likelihood_and_grad(&p);
-        let ps = [p.r, p.alpha, p.a, p.b];
-        let value = -ll / total_w + pen * ps.iter().map(|v| v * v).sum::<f64>();
-        let grad = (0..4)
-            .map(|k| -g[k] / total_w + 2.0 * pen * ps[k] * ps[k])
+    // Warm start for big inputs: fit a systematic sample of the distinct triples first
+    // (cheap), then polish on all of them from there: same optimum, fewer full passes.
+    let mut start = vec![0.1; 4];
+    let mut warm_iters = 0;
+    if grouped.len() > super::WARM_START_ROWS {
+        // Keep the x = 0 triples (few, heavy, and cheap: folded per T) and every k-th
+        // of the others with its weight times k, so that the sample's totals estimate
+        // the full ones without bias.
+        let step = grouped.len() / (super::WARM_START_ROWS / 4);
+        let sub: Vec<Rfm> = grouped
+            .iter()
+            .filter(|d| d.x == 0.0)
+            .copied()
+            .chain(
+                grouped
+                    .iter()
+                    .filter(|d| d.x > 0.0)
+                    .step_by(step)
+                    .map(|d| Rfm {
+                        weight: d.weight * step as f64,
+                        ..*d
+                    }),
+            )
             .collect();
-        (value, grad)
-    };
-    let opt = minimise(objective, vec![0.1; 4], opts)?;
+        if sub.iter().any(|d| d.x > 0.0) {
+            let sp = Prepared::new(&sub, scale);
+            if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
+                if o.log_params.iter().all(|v| v.abs() < 1e5f64.ln()) {
+                    start = o.log_params;
+                    warm_iters = o.iterations;
+                }
+            }
+        }
+    }
+    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
+        .map_err(|e| anyhow!("BG/NBD: {e}"))?;
     let names = ["r", "alpha (scaled to max T = 1)", "a", "b"];
     for (name, &v) in names.iter().zip(&opt.log_params) {
         if v.abs() > 1e5f64.ln() {
@@ -293,12 +343,31 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<BgNbdFit> {
         params,
         log_likelihood: ll_scaled - prep.sum_wx * max_t.ln(),
         lifetimes_negative_log_likelihood: opt.objective,
-        iterations: opt.iterations,
+        iterations: warm_iters + opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
         n_customers: total_w,
         n_groups: grouped.len(),
     })
+}
+
+/// lifetimes' objective on log parameters (time scaled to max T = 1): the mean negative
+/// log-likelihood per customer plus the penalty, and its gradient.
+fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+    let p = BgNbdParams {
+        r: theta[0].exp(),
+        alpha: theta[1].exp(),
+        a: theta[2].exp(),
+        b: theta[3].exp(),
+    };
+    let (ll, g) = prep.log_likelihood_and_grad(&p);
+    let ps = [p.r, p.alpha, p.a, p.b];
+    let w = prep.total_w;
+    let value = -ll / w + pen * ps.iter().map(|v| v * v).sum::<f64>();
+    let grad = (0..4)
+        .map(|k| -g[k] / w + 2.0 * pen * ps[k] * ps[k])
+        .collect();
+    (value, grad)
 }
 
 impl BgNbdParams {
@@ -328,8 +397,16 @@ impl BgNbdParams {
     /// Expected number of purchases in the next `t` time units of a customer with
     /// history (x, t_x, T) (lifetimes `conditional_expected_number_of_purchases_up_to_time`,
     /// equation 10 of the BG/NBD paper). NaN for invalid input or when 2F1 cannot be
-    /// evaluated.
+    /// evaluated. Equal to `p_alive(x, t_x, T) · expected_purchases_if_alive(t, x, T)`.
     pub fn expected_purchases(&self, t: f64, x: f64, t_x: f64, big_t: f64) -> f64 {
+        self.expected_purchases_if_alive(t, x, big_t) * self.p_alive(x, t_x, big_t)
+    }
+
+    /// Expected number of purchases in the next `t` time units of a customer with x
+    /// repeat purchases and age T who is still alive at T: (a+b+x−1)/(a−1) ·
+    /// [1 − 2F1(r+x, b+x; a+b+x−1; t/(α+T+t)) · ((α+T)/(α+T+t))^(r+x)]. It does not
+    /// depend on t_x, so scoring can share it between customers with the same (x, T).
+    pub fn expected_purchases_if_alive(&self, t: f64, x: f64, big_t: f64) -> f64 {
         if !(t >= 0.0 && t.is_finite()) {
             return f64::NAN;
         }
@@ -350,7 +427,7 @@ impl BgNbdParams {
         } else {
             1.0 + ln_term.exp()
         };
-        c / (a - 1.0) * second * self.p_alive(x, t_x, big_t)
+        c / (a - 1.0) * second
     }
 
     /// Expected number of repeat purchases in (0, t] of a new customer (lifetimes
@@ -436,7 +513,12 @@ mod tests {
         }
         // a customer seen for 0 time is a new customer
         for t in [1.0, 10.0, 39.0, 78.0] {
-            assert!(rel(CDNOW.expected_purchases(t, 0.0, 0.0, 0.0), CDNOW.expected_purchases_new(t)) < 1e-12);
+            assert!(
+                rel(
+                    CDNOW.expected_purchases(t, 0.0, 0.0, 0.0),
+                    CDNOW.expected_purchases_new(t)
+                ) < 1e-12
+            );
         }
     }
 
@@ -445,7 +527,12 @@ mod tests {
         let data = vec![
             Rfm::new(0.0, 0.0, 30.0),
             Rfm::new(2.0, 10.0, 30.0),
-            Rfm { x: 5.0, t_x: 25.5, t: 38.0, weight: 3.0 },
+            Rfm {
+                x: 5.0,
+                t_x: 25.5,
+                t: 38.0,
+                weight: 3.0,
+            },
             Rfm::new(1.0, 2.0, 12.0),
             Rfm::new(0.0, 0.0, 5.0),
         ];
@@ -467,7 +554,11 @@ mod tests {
             let fd = (prep.log_likelihood_and_grad(&at(&up)).0
                 - prep.log_likelihood_and_grad(&at(&dn)).0)
                 / (2.0 * h);
-            assert!((fd - g[k]).abs() < 1e-6 * (1.0 + g[k].abs()), "k={k} fd={fd} g={}", g[k]);
+            assert!(
+                (fd - g[k]).abs() < 1e-6 * (1.0 + g[k].abs()),
+                "k={k} fd={fd} g={}",
+                g[k]
+            );
         }
     }
 
@@ -480,7 +571,8 @@ mod tests {
         // x = 1: B(a, b+1)/B(a,b) Γ(r+1)/Γ(r) α^r/(α+T)^(r+1) + B(a+1, b)/B(a,b) Γ(r+1)/Γ(r) α^r/(α+t_x)^(r+1)
         let BgNbdParams { r, alpha, a, b } = CDNOW;
         let (tx, tt) = (4.0, 10.0);
-        let l = r * alpha.powf(r)
+        let l = r
+            * alpha.powf(r)
             * (b / (a + b) / (alpha + tt).powf(r + 1.0) + a / (a + b) / (alpha + tx).powf(r + 1.0));
         let ll = log_likelihood(&CDNOW, &[Rfm::new(1.0, tx, tt)]);
         assert!(rel(ll, l.ln()) < 1e-13);
@@ -494,7 +586,9 @@ mod tests {
         let zeros = vec![Rfm::new(0.0, 0.0, 10.0); 50];
         let e = fit(&zeros, &o).unwrap_err().to_string();
         assert!(e.contains("nobody made a repeat purchase"), "{e}");
-        let e = fit(&[Rfm::new(1.0, f64::NAN, 3.0)], &o).unwrap_err().to_string();
+        let e = fit(&[Rfm::new(1.0, f64::NAN, 3.0)], &o)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("non-finite"), "{e}");
         let e = fit(&[Rfm::new(1.0, 5.0, 3.0)], &o).unwrap_err().to_string();
         assert!(e.contains("larger than the age"), "{e}");
@@ -502,10 +596,49 @@ mod tests {
         assert!(e.contains("not a non-negative integer"), "{e}");
         let e = fit(&[Rfm::new(0.0, 1.0, 3.0)], &o).unwrap_err().to_string();
         assert!(e.contains("no repeat purchase"), "{e}");
-        let bad = FitOptions { penalizer: -1.0, ..o };
+        let bad = FitOptions {
+            penalizer: -1.0,
+            ..o
+        };
         assert!(fit(&[Rfm::new(1.0, 1.0, 3.0)], &bad).is_err());
-        let e = fit(&[Rfm { weight: 0.0, ..Rfm::new(1.0, 1.0, 3.0) }], &o).unwrap_err().to_string();
+        let e = fit(
+            &[Rfm {
+                weight: 0.0,
+                ..Rfm::new(1.0, 1.0, 3.0)
+            }],
+            &o,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("weights sum"), "{e}");
+    }
+
+    #[test]
+    fn fit_non_convergence_and_non_identification_are_errors() {
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.9,
+            b: 3.0,
+        };
+        let data = simulate(&truth, 500, 5);
+        let e = fit(
+            &data,
+            &FitOptions {
+                max_iters: 2,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("BG/NBD: the fit did not converge after 2 iterations"),
+            "{e}"
+        );
+        // one repeater and one non-repeater: r and α run off together
+        let data = [Rfm::new(1.0, 5.0, 10.0), Rfm::new(0.0, 0.0, 10.0)];
+        let e = fit(&data, &FitOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("do not identify the model"), "{e}");
     }
 
     #[test]
@@ -585,25 +718,55 @@ mod tests {
     fn check_reference(json: &str) {
         let re: Reference = serde_json::from_str(json).unwrap();
         let s = &re.summary;
-        let data: Vec<Rfm> = (0..s.x.len()).map(|i| Rfm::new(s.x[i], s.t_x[i], s.t[i])).collect();
+        let data: Vec<Rfm> = (0..s.x.len())
+            .map(|i| Rfm::new(s.x[i], s.t_x[i], s.t[i]))
+            .collect();
         let mut fitted = None;
         for rb in &re.bgnbd {
-            let opts = FitOptions { penalizer: rb.penalizer, ..FitOptions::default() };
+            let opts = FitOptions {
+                penalizer: rb.penalizer,
+                ..FitOptions::default()
+            };
             let f = fit(&data, &opts).unwrap();
             let p = f.params;
             let want = [rb.params.r, rb.params.alpha, rb.params.a, rb.params.b];
             let got = [p.r, p.alpha, p.a, p.b];
             for k in 0..4 {
-                assert!(rel(got[k], want[k]) < 1e-3, "penalizer {}: param {k}: {} vs lifetimes {}", rb.penalizer, got[k], want[k]);
+                assert!(
+                    rel(got[k], want[k]) < 1e-3,
+                    "penalizer {}: param {k}: {} vs lifetimes {}",
+                    rb.penalizer,
+                    got[k],
+                    want[k]
+                );
             }
-            assert!(rel(f.lifetimes_negative_log_likelihood, rb.lifetimes_negative_log_likelihood) < 1e-4,
-                "{} vs {}", f.lifetimes_negative_log_likelihood, rb.lifetimes_negative_log_likelihood);
+            assert!(
+                rel(
+                    f.lifetimes_negative_log_likelihood,
+                    rb.lifetimes_negative_log_likelihood
+                ) < 1e-4,
+                "{} vs {}",
+                f.lifetimes_negative_log_likelihood,
+                rb.lifetimes_negative_log_likelihood
+            );
             // our optimum is at least as good as lifetimes'
-            assert!(f.lifetimes_negative_log_likelihood <= rb.lifetimes_negative_log_likelihood + 1e-9);
+            assert!(
+                f.lifetimes_negative_log_likelihood <= rb.lifetimes_negative_log_likelihood + 1e-9
+            );
             if rb.penalizer == 0.0 {
-                assert!(rel(f.log_likelihood, rb.log_likelihood_sum) < 1e-4, "{} vs {}", f.log_likelihood, rb.log_likelihood_sum);
+                assert!(
+                    rel(f.log_likelihood, rb.log_likelihood_sum) < 1e-4,
+                    "{} vs {}",
+                    f.log_likelihood,
+                    rb.log_likelihood_sum
+                );
                 // the log-likelihood at lifetimes' own parameters, in data units, exactly
-                let theirs = BgNbdParams { r: want[0], alpha: want[1], a: want[2], b: want[3] };
+                let theirs = BgNbdParams {
+                    r: want[0],
+                    alpha: want[1],
+                    a: want[2],
+                    b: want[3],
+                };
                 assert!(rel(log_likelihood(&theirs, &data), rb.log_likelihood_sum) < 1e-12);
                 fitted = Some((f, theirs, rb));
             }
@@ -619,7 +782,10 @@ mod tests {
                 let key = format!("{h:?}");
                 let want = rb.expected_purchases[&key][j];
                 let got = theirs.expected_purchases(*h, x, tx, tt);
-                assert!(rel(got, want) < 1e-9, "h={h} i={i} x={x} t_x={tx} T={tt}: {got} vs {want}");
+                assert!(
+                    rel(got, want) < 1e-9,
+                    "h={h} i={i} x={x} t_x={tx} T={tt}: {got} vs {want}"
+                );
                 let got = f.params.expected_purchases(*h, x, tx, tt);
                 assert!(rel(got, want) < 1e-4, "h={h} i={i}: {got} vs {want}");
             }
@@ -640,26 +806,63 @@ mod tests {
         let want = [rg.params.p, rg.params.q, rg.params.v];
         let got = [g.params.p, g.params.q, g.params.v];
         for k in 0..3 {
-            assert!(rel(got[k], want[k]) < 1e-3, "gamma-gamma param {k}: {} vs {}", got[k], want[k]);
+            assert!(
+                rel(got[k], want[k]) < 1e-3,
+                "gamma-gamma param {k}: {} vs {}",
+                got[k],
+                want[k]
+            );
         }
-        assert!(rel(g.lifetimes_negative_log_likelihood, rg.lifetimes_negative_log_likelihood) < 1e-4);
+        assert!(
+            rel(
+                g.lifetimes_negative_log_likelihood,
+                rg.lifetimes_negative_log_likelihood
+            ) < 1e-4
+        );
         assert!(rel(g.log_likelihood, rg.log_likelihood_sum) < 1e-4);
-        let gtheirs = GammaGammaParams { p: want[0], q: want[1], v: want[2] };
+        let gtheirs = GammaGammaParams {
+            p: want[0],
+            q: want[1],
+            v: want[2],
+        };
         assert!(rel(gtheirs.population_mean(), rg.population_mean) < 1e-12);
         for (j, &i) in re.sample.iter().enumerate() {
             let wantv = rg.expected_average_profit[j];
-            assert!(rel(gtheirs.conditional_expected_average_profit(s.x[i], s.m[i]), wantv) < 1e-12);
-            assert!(rel(g.params.conditional_expected_average_profit(s.x[i], s.m[i]), wantv) < 1e-4);
+            assert!(
+                rel(
+                    gtheirs.conditional_expected_average_profit(s.x[i], s.m[i]),
+                    wantv
+                ) < 1e-12
+            );
+            assert!(
+                rel(
+                    g.params.conditional_expected_average_profit(s.x[i], s.m[i]),
+                    wantv
+                ) < 1e-4
+            );
         }
         // CLV
         for c in re.clv.values() {
-            let opts = ClvOptions { months: c.months, discount_rate: c.discount_rate, step: c.step, margin: 1.0 };
+            let opts = ClvOptions {
+                months: c.months,
+                discount_rate: c.discount_rate,
+                step: c.step,
+                margin: 1.0,
+            };
             for (j, &i) in re.sample.iter().enumerate() {
                 let cust = Rfm::new(s.x[i], s.t_x[i], s.t[i]);
                 let exact = customer_lifetime_value(&theirs, &gtheirs, cust, s.m[i], &opts);
-                assert!(rel(exact, c.clv[j]) < 1e-9, "clv i={i}: {exact} vs {}", c.clv[j]);
+                assert!(
+                    rel(exact, c.clv[j]) < 1e-9,
+                    "clv i={i}: {exact} vs {}",
+                    c.clv[j]
+                );
                 let ours = customer_lifetime_value(&f.params, &g.params, cust, s.m[i], &opts);
-                assert!(rel(ours, c.clv[j]) < 1e-4, "clv i={i}: {ours} vs {}", c.clv[j]);
+                assert!(
+                    rel(ours, c.clv[j]) < 1e-4,
+                    "clv i={i}: {ours} vs {}",
+                    c.clv[j]
+                );
             }
         }
     }
@@ -679,7 +882,9 @@ mod tests {
         let json = include_str!("../../tests/reference/bgnbd_days.json");
         let re: Reference = serde_json::from_str(json).unwrap();
         let s = &re.summary;
-        let data: Vec<Rfm> = (0..s.x.len()).map(|i| Rfm::new(s.x[i], s.t_x[i], s.t[i])).collect();
+        let data: Vec<Rfm> = (0..s.x.len())
+            .map(|i| Rfm::new(s.x[i], s.t_x[i], s.t[i]))
+            .collect();
         let grouped = group(&data);
         assert!(grouped.len() < data.len());
         let total: f64 = grouped.iter().map(|d| d.weight).sum();
@@ -725,12 +930,22 @@ mod tests {
 
     #[test]
     fn recovers_simulated_parameters() {
-        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.9, b: 3.0 };
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.9,
+            b: 3.0,
+        };
         let data = simulate(&truth, 20_000, 7);
         let f = fit(&data, &FitOptions::default()).unwrap();
         let p = f.params;
         // ±15% on each parameter (the sampling error at n = 20,000 is a few percent)
-        for (got, want) in [(p.r, truth.r), (p.alpha, truth.alpha), (p.a, truth.a), (p.b, truth.b)] {
+        for (got, want) in [
+            (p.r, truth.r),
+            (p.alpha, truth.alpha),
+            (p.a, truth.a),
+            (p.b, truth.b),
+        ] {
             assert!(rel(got, want) < 0.15, "{p:?} vs {truth:?}");
         }
         // the fitted log-likelihood beats the truth's
@@ -739,10 +954,22 @@ mod tests {
 
     #[test]
     fn penalizer_shrinks_parameters() {
-        let truth = BgNbdParams { r: 0.5, alpha: 6.0, a: 0.9, b: 3.0 };
+        let truth = BgNbdParams {
+            r: 0.5,
+            alpha: 6.0,
+            a: 0.9,
+            b: 3.0,
+        };
         let data = simulate(&truth, 3_000, 11);
         let f0 = fit(&data, &FitOptions::default()).unwrap();
-        let f1 = fit(&data, &FitOptions { penalizer: 0.1, ..FitOptions::default() }).unwrap();
+        let f1 = fit(
+            &data,
+            &FitOptions {
+                penalizer: 0.1,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
         assert!(f1.params.b < f0.params.b);
         assert!(f1.log_likelihood < f0.log_likelihood);
     }

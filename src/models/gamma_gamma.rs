@@ -4,7 +4,7 @@
 //! mean negative log-likelihood per customer plus `penalizer · (p² + q² + v²)`, started
 //! at log parameters 0.1, on the customers with x > 0 only.
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, ln_gamma};
 use super::{minimise, FitOptions};
@@ -54,41 +54,88 @@ impl GammaGammaParams {
     }
 }
 
+/// Customers with x > 0, sorted by x, with the sums that do not depend on the
+/// parameters precomputed per distinct x.
+struct Prepared {
+    rows: Vec<Row>,
+    /// distinct x, Σ w, Σ w ln m per distinct x
+    xs: Vec<f64>,
+    wx: Vec<f64>,
+    lx: Vec<f64>,
+    total_w: f64,
+}
+
 struct Row {
-    x: f64,
-    ln_m: f64,
-    ln_x: f64,
+    ix: u32,
     xm: f64,
     w: f64,
 }
 
 /// Σ w ln f and its gradient with respect to (ln p, ln q, ln v).
-fn log_likelihood_and_grad(rows: &[Row], par: &GammaGammaParams) -> (f64, [f64; 3]) {
+fn log_likelihood_and_grad(prep: &Prepared, par: &GammaGammaParams) -> (f64, [f64; 3]) {
+    use rayon::prelude::*;
     let GammaGammaParams { p, q, v } = *par;
+    let nx = prep.xs.len();
+    // per distinct x: S1 = Σ w ln(x m + v), S2 = Σ w / (x m + v)
+    let part = |rows: &[Row]| -> Vec<[f64; 2]> {
+        let mut s = vec![[0.0; 2]; nx];
+        for row in rows {
+            let y = row.xm + v;
+            let e = &mut s[row.ix as usize];
+            e[0] += row.w * y.ln();
+            e[1] += row.w / y;
+        }
+        s
+    };
+    let sums = if prep.rows.len() < 50_000 {
+        part(&prep.rows)
+    } else {
+        prep.rows.par_chunks(16_384).map(part).reduce(
+            || vec![[0.0; 2]; nx],
+            |mut u, w| {
+                for (a, b) in u.iter_mut().zip(&w) {
+                    a[0] += b[0];
+                    a[1] += b[1];
+                }
+                u
+            },
+        )
+    };
     let (ln_v, lg_q, dg_q) = (v.ln(), ln_gamma(q), digamma(q));
     let (mut ll, mut gp, mut gq, mut gv) = (0.0, 0.0, 0.0, 0.0);
-    // rows are sorted by x: the gamma-function terms are computed once per distinct x
-    let mut last_x = f64::NAN;
-    let (mut c, mut dpq, mut dp) = (0.0, 0.0, 0.0);
-    for row in rows {
-        let px = p * row.x;
-        if row.x != last_x {
-            last_x = row.x;
-            c = ln_gamma(px + q) - ln_gamma(px) - lg_q;
-            dpq = digamma(px + q);
-            dp = digamma(px);
-        }
-        let ln_xmv = (row.xm + v).ln();
-        ll += row.w
-            * (c + q * ln_v + (px - 1.0) * row.ln_m + px * row.ln_x - (px + q) * ln_xmv);
-        gp += row.w * row.x * (dpq - dp + row.ln_m + row.ln_x - ln_xmv);
-        gq += row.w * (dpq - dg_q + ln_v - ln_xmv);
-        gv += row.w * (q / v - (px + q) / (row.xm + v));
+    for (k, &[s1, s2]) in sums.iter().enumerate() {
+        let (x, w, lm) = (prep.xs[k], prep.wx[k], prep.lx[k]);
+        let px = p * x;
+        let ln_x = x.ln();
+        let dpq = digamma(px + q);
+        ll += w * (ln_gamma(px + q) - ln_gamma(px) - lg_q + q * ln_v + px * ln_x) + (px - 1.0) * lm
+            - (px + q) * s1;
+        gp += x * (w * (dpq - digamma(px) + ln_x) + lm - s1);
+        gq += w * (dpq - dg_q + ln_v) - s1;
+        gv += w * q / v - (px + q) * s2;
     }
     (ll, [gp * p, gq * q, gv * v])
 }
 
-fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Vec<Row>> {
+/// lifetimes' objective on log parameters: the mean negative log-likelihood per customer
+/// plus the penalty, and its gradient.
+fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+    let par = GammaGammaParams {
+        p: theta[0].exp(),
+        q: theta[1].exp(),
+        v: theta[2].exp(),
+    };
+    let (ll, g) = log_likelihood_and_grad(prep, &par);
+    let ps = [par.p, par.q, par.v];
+    let w = prep.total_w;
+    let value = -ll / w + pen * ps.iter().map(|v| v * v).sum::<f64>();
+    let grad = (0..3)
+        .map(|k| -g[k] / w + 2.0 * pen * ps[k] * ps[k])
+        .collect();
+    (value, grad)
+}
+
+fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Prepared> {
     if freq.len() != monetary.len() {
         bail!(
             "Gamma-Gamma: {} frequencies but {} monetary values",
@@ -98,10 +145,14 @@ fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Ve
     }
     if let Some(w) = weights {
         if w.len() != freq.len() {
-            bail!("Gamma-Gamma: {} weights for {} customers", w.len(), freq.len());
+            bail!(
+                "Gamma-Gamma: {} weights for {} customers",
+                w.len(),
+                freq.len()
+            );
         }
     }
-    let mut rows = Vec::with_capacity(freq.len());
+    let mut raw = Vec::with_capacity(freq.len());
     for i in 0..freq.len() {
         let (x, m) = (freq[i], monetary[i]);
         let w = weights.map_or(1.0, |w| w[i]);
@@ -114,16 +165,33 @@ fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Ve
         if !(m.is_finite() && m > 0.0) {
             bail!("Gamma-Gamma: customer {i}: the mean repeat-purchase value must be finite and > 0, got {m}");
         }
+        raw.push((x, m, w));
+    }
+    raw.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut xs: Vec<f64> = raw.iter().map(|r| r.0).collect();
+    xs.dedup();
+    let mut wx = vec![0.0; xs.len()];
+    let mut lx = vec![0.0; xs.len()];
+    let mut rows = Vec::with_capacity(raw.len());
+    let mut total_w = 0.0;
+    for &(x, m, w) in &raw {
+        let ix = xs.partition_point(|&v| v < x);
+        wx[ix] += w;
+        lx[ix] += w * m.ln();
+        total_w += w;
         rows.push(Row {
-            x,
-            ln_m: m.ln(),
-            ln_x: x.ln(),
+            ix: ix as u32,
             xm: x * m,
             w,
         });
     }
-    rows.sort_by(|a, b| a.x.total_cmp(&b.x));
-    Ok(rows)
+    Ok(Prepared {
+        rows,
+        xs,
+        wx,
+        lx,
+        total_w,
+    })
 }
 
 /// Σ (weights included) of the Gamma-Gamma log-likelihood over customers with x > 0.
@@ -133,8 +201,8 @@ pub fn log_likelihood(
     monetary: &[f64],
     weights: Option<&[f64]>,
 ) -> Result<f64> {
-    let rows = prepare(freq, monetary, weights)?;
-    Ok(log_likelihood_and_grad(&rows, params).0)
+    let prep = prepare(freq, monetary, weights)?;
+    Ok(log_likelihood_and_grad(&prep, params).0)
 }
 
 /// Fit the Gamma-Gamma model on the customers with x > 0 (others are skipped).
@@ -148,27 +216,36 @@ pub fn fit(
     opts: &FitOptions,
 ) -> Result<GammaGammaFit> {
     opts.validate()?;
-    let rows = prepare(freq, monetary, weights)?;
-    if rows.is_empty() {
+    let prep = prepare(freq, monetary, weights)?;
+    if prep.rows.is_empty() {
         bail!("Gamma-Gamma: no customer with a repeat purchase (x > 0) to fit on");
     }
-    let total_w: f64 = rows.iter().map(|r| r.w).sum();
     let pen = opts.penalizer;
-    let objective = |theta: &[f64]| -> (f64, Vec<f64>) {
-        let par = GammaGammaParams {
-            p: theta[0].exp(),
-            q: theta[1].exp(),
-            v: theta[2].exp(),
-        };
-        let (ll, g) = log_likelihood_and_grad(&rows, &par);
-        let ps = [par.p, par.q, par.v];
-        let value = -ll / total_w + pen * ps.iter().map(|v| v * v).sum::<f64>();
-        let grad = (0..3)
-            .map(|k| -g[k] / total_w + 2.0 * pen * ps[k] * ps[k])
+    // Warm start for big inputs on a systematic sample of the customers (see bgnbd::fit).
+    let mut start = vec![0.1; 3];
+    let mut warm_iters = 0;
+    if prep.rows.len() > super::WARM_START_ROWS {
+        let step = prep.rows.len() / (super::WARM_START_ROWS / 4);
+        let idx: Vec<usize> = (0..freq.len())
+            .filter(|&i| freq[i] > 0.0)
+            .step_by(step)
             .collect();
-        (value, grad)
-    };
-    let opt = minimise(objective, vec![0.1; 3], opts)?;
+        let sf: Vec<f64> = idx.iter().map(|&i| freq[i]).collect();
+        let sm: Vec<f64> = idx.iter().map(|&i| monetary[i]).collect();
+        let sw: Option<Vec<f64>> = weights.map(|w| idx.iter().map(|&i| w[i]).collect());
+        if let Ok(sp) = prepare(&sf, &sm, sw.as_deref()) {
+            if !sp.rows.is_empty() {
+                if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
+                    if o.log_params[..2].iter().all(|v| v.abs() < 1e5f64.ln()) {
+                        start = o.log_params;
+                        warm_iters = o.iterations;
+                    }
+                }
+            }
+        }
+    }
+    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
+        .map_err(|e| anyhow!("Gamma-Gamma: {e}"))?;
     for (name, &v) in ["p", "q"].iter().zip(&opt.log_params) {
         if v.abs() > 1e5f64.ln() {
             bail!(
@@ -182,15 +259,15 @@ pub fn fit(
         q: opt.log_params[1].exp(),
         v: opt.log_params[2].exp(),
     };
-    let ll = log_likelihood_and_grad(&rows, &params).0;
+    let ll = log_likelihood_and_grad(&prep, &params).0;
     Ok(GammaGammaFit {
         params,
         log_likelihood: ll,
         lifetimes_negative_log_likelihood: opt.objective,
-        iterations: opt.iterations,
+        iterations: warm_iters + opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
-        n_customers: total_w,
+        n_customers: prep.total_w,
         mean_is_finite: params.q > 1.0,
     })
 }
@@ -244,7 +321,12 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let rows = prepare(&[1.0, 2.0, 2.0, 7.0], &[10.0, 35.0, 12.0, 20.0], Some(&[1.0, 2.0, 1.0, 0.5])).unwrap();
+        let rows = prepare(
+            &[1.0, 2.0, 2.0, 7.0],
+            &[10.0, 35.0, 12.0, 20.0],
+            Some(&[1.0, 2.0, 1.0, 0.5]),
+        )
+        .unwrap();
         let th = [0.8, 0.4, 1.7];
         let at = |t: &[f64; 3]| GammaGammaParams {
             p: t[0].exp(),
@@ -267,13 +349,17 @@ mod tests {
     #[test]
     fn errors_are_clear() {
         let o = FitOptions::default();
-        let e = fit(&[0.0, 0.0], &[0.0, 0.0], None, &o).unwrap_err().to_string();
+        let e = fit(&[0.0, 0.0], &[0.0, 0.0], None, &o)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no customer with a repeat purchase"), "{e}");
         let e = fit(&[1.0], &[-3.0], None, &o).unwrap_err().to_string();
         assert!(e.contains("must be finite and > 0"), "{e}");
         let e = fit(&[1.0], &[3.0, 4.0], None, &o).unwrap_err().to_string();
         assert!(e.contains("monetary values"), "{e}");
-        let e = fit(&[f64::INFINITY], &[3.0], None, &o).unwrap_err().to_string();
+        let e = fit(&[f64::INFINITY], &[3.0], None, &o)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("invalid frequency"), "{e}");
     }
 
@@ -281,7 +367,11 @@ mod tests {
     fn recovers_simulated_parameters() {
         use rand::SeedableRng;
         use rand_distr::{Distribution, Gamma};
-        let truth = GammaGammaParams { p: 6.0, q: 4.0, v: 15.0 };
+        let truth = GammaGammaParams {
+            p: 6.0,
+            q: 4.0,
+            v: 15.0,
+        };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let nu_d = Gamma::new(truth.q, 1.0 / truth.v).unwrap();
         let (mut xs, mut ms) = (Vec::new(), Vec::new());

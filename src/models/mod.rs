@@ -46,7 +46,14 @@ struct TripleHasher(u64);
 
 impl Hasher for TripleHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // murmur3's fmix64: the bucket index comes from the low bits, and f64 bit
+        // patterns of small numbers carry their information in the high bits
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -60,6 +67,25 @@ impl Hasher for TripleHasher {
 
 type TripleMap = HashMap<(u64, u64, u64), usize, BuildHasherDefault<TripleHasher>>;
 
+/// Maps f64 values (by bit pattern, −0.0 as 0.0) to dense indexes in order of first
+/// appearance.
+#[derive(Default)]
+pub(crate) struct ValueIndex {
+    map: HashMap<u64, u32, BuildHasherDefault<TripleHasher>>,
+    pub values: Vec<f64>,
+}
+
+impl ValueIndex {
+    pub fn index(&mut self, v: f64) -> u32 {
+        let v = v + 0.0;
+        let values = &mut self.values;
+        *self.map.entry(v.to_bits()).or_insert_with(|| {
+            values.push(v);
+            (values.len() - 1) as u32
+        })
+    }
+}
+
 fn triple_key(d: &Rfm) -> (u64, u64, u64) {
     // +0.0 so that −0.0 and 0.0 fall in the same group
     (
@@ -72,17 +98,8 @@ fn triple_key(d: &Rfm) -> (u64, u64, u64) {
 /// The distinct triples of `data` (weights summed, order of first appearance) and, for
 /// each row of `data`, the index of its triple.
 pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
-    let mut index = TripleMap::default();
-    let mut out: Vec<Rfm> = Vec::new();
     let mut which = Vec::with_capacity(data.len());
-    for d in data {
-        let k = *index.entry(triple_key(d)).or_insert_with(|| {
-            out.push(Rfm { weight: 0.0, ..*d });
-            out.len() - 1
-        });
-        out[k].weight += d.weight;
-        which.push(k);
-    }
+    let out = group_impl(data, |k| which.push(k));
     (out, which)
 }
 
@@ -90,17 +107,43 @@ pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
 /// unchanged; the work of each likelihood evaluation shrinks to the distinct triples.
 /// The order of the output is the order of first appearance.
 pub fn group(data: &[Rfm]) -> Vec<Rfm> {
-    let mut index = TripleMap::default();
+    group_impl(data, |_| {})
+}
+
+fn group_impl(data: &[Rfm], mut on_row: impl FnMut(usize)) -> Vec<Rfm> {
+    // Each of x, t_x and T usually takes few distinct values: give each value a small id
+    // (small tables that stay in cache), then group on the packed ids, which keeps the big
+    // table small. Fall back on the full bit patterns when the ids do not fit in 21 bits.
+    let (mut xi, mut txi, mut ti) = (
+        ValueIndex::default(),
+        ValueIndex::default(),
+        ValueIndex::default(),
+    );
+    let mut packed: HashMap<u64, usize, BuildHasherDefault<TripleHasher>> = HashMap::default();
+    let mut wide = TripleMap::default();
     let mut out: Vec<Rfm> = Vec::new();
+    const LIMIT: u32 = 1 << 21;
     for d in data {
-        let k = *index.entry(triple_key(d)).or_insert_with(|| {
+        let (a, b, c) = (xi.index(d.x), txi.index(d.t_x), ti.index(d.t));
+        let mut push = || {
             out.push(Rfm { weight: 0.0, ..*d });
             out.len() - 1
-        });
+        };
+        let k = if a < LIMIT && b < LIMIT && c < LIMIT {
+            let key = (u64::from(a) << 42) | (u64::from(b) << 21) | u64::from(c);
+            *packed.entry(key).or_insert_with(&mut push)
+        } else {
+            *wide.entry(triple_key(d)).or_insert_with(&mut push)
+        };
         out[k].weight += d.weight;
+        on_row(k);
     }
     out
 }
+
+/// Above this many distinct rows, a fit first runs on a systematic sample of a quarter
+/// of this size and starts the full fit from that optimum.
+pub(crate) const WARM_START_ROWS: usize = 20_000;
 
 /// Options of the maximum-likelihood fits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -128,10 +171,16 @@ impl Default for FitOptions {
 impl FitOptions {
     fn validate(&self) -> Result<()> {
         if !(self.penalizer.is_finite() && self.penalizer >= 0.0) {
-            bail!("the penalizer coefficient must be finite and >= 0, got {}", self.penalizer);
+            bail!(
+                "the penalizer coefficient must be finite and >= 0, got {}",
+                self.penalizer
+            );
         }
         if !(self.grad_tol.is_finite() && self.grad_tol > 0.0) {
-            bail!("the gradient tolerance must be finite and > 0, got {}", self.grad_tol);
+            bail!(
+                "the gradient tolerance must be finite and > 0, got {}",
+                self.grad_tol
+            );
         }
         if self.max_iters == 0 {
             bail!("max_iters must be at least 1");
@@ -161,7 +210,11 @@ where
     let mut last_err = None;
     for _attempt in 0..4 {
         let problem = optim::Problem::new(f.clone());
-        match optim::run_lbfgs(problem, x.clone(), opts.max_iters.saturating_sub(iterations)) {
+        match optim::run_lbfgs(
+            problem,
+            x.clone(),
+            opts.max_iters.saturating_sub(iterations),
+        ) {
             Ok((p, iters)) => {
                 iterations += iters;
                 if p.iter().all(|v| v.is_finite()) {
@@ -264,9 +317,13 @@ mod optim {
         max_iters: u64,
     ) -> anyhow::Result<(Vec<f64>, u64)> {
         let ls = MoreThuenteLineSearch::new();
+        // stop at a gradient norm of 1e-7 or a cost change below 1e-13: the objective is a
+        // mean log-likelihood per customer, of order 1, whose value carries rounding noise
+        // of ~1e-15 and whose gradient ~1e-8 (sums over many customers); beyond that the
+        // line search only chases rounding
         let solver = LBFGS::new(ls, 10)
-            .with_tolerance_grad(1e-12)?
-            .with_tolerance_cost(0.0)?;
+            .with_tolerance_grad(1e-7)?
+            .with_tolerance_cost(1e-13)?;
         let res = Executor::new(problem, solver)
             .configure(|s| s.param(start).max_iters(max_iters.max(1)))
             .run()?;
@@ -297,11 +354,35 @@ pub fn customer_lifetime_value(
 /// Σ_{i=1..months} (E[Y(step·i)] − E[Y(step·(i−1))]) / (1+d)^i: the CLV of a customer
 /// per unit of (margin × expected value per purchase); depends on (x, t_x, T) only.
 pub fn discounted_purchases(bg: &bgnbd::BgNbdParams, customer: Rfm, opts: &ClvOptions) -> f64 {
+    bg.p_alive(customer.x, customer.t_x, customer.t)
+        * discounted_purchases_if_alive(bg, customer.x, customer.t, opts)
+}
+
+/// `discounted_purchases` of a customer alive at T (it depends on (x, T) only).
+pub fn discounted_purchases_if_alive(
+    bg: &bgnbd::BgNbdParams,
+    x: f64,
+    big_t: f64,
+    opts: &ClvOptions,
+) -> f64 {
+    let months = opts.months as usize;
     let mut total = 0.0;
     let mut prev = 0.0;
     let mut discount = 1.0;
-    for i in 1..=opts.months {
-        let cur = bg.expected_purchases(opts.step * f64::from(i), customer.x, customer.t_x, customer.t);
+    // the 2F1 values at all horizons in one pass when possible (see hyp2f1_many)
+    let bgnbd::BgNbdParams { r, alpha, a, b } = *bg;
+    let ts: Vec<f64> = (1..=months).map(|i| opts.step * i as f64).collect();
+    let zs: Vec<f64> = ts.iter().map(|t| t / (alpha + big_t + t)).collect();
+    let mut hyp = vec![0.0; months];
+    let shared = months > 1 && special::hyp2f1_many(r + x, b + x, a + b + x - 1.0, &zs, &mut hyp);
+    let ln_at = (alpha + big_t).ln();
+    for (i, &t) in ts.iter().enumerate() {
+        let cur = if shared {
+            let ln_term = hyp[i].ln() + (r + x) * (ln_at - (alpha + big_t + t).ln());
+            (a + b + x - 1.0) / (a - 1.0) * -ln_term.exp_m1()
+        } else {
+            bg.expected_purchases_if_alive(t, x, big_t)
+        };
         discount /= 1.0 + opts.discount_rate;
         total += (cur - prev) * discount;
         prev = cur;
@@ -344,8 +425,8 @@ pub struct CustomerScore {
     pub clv: f64,
 }
 
-/// Score many customers: identical (x, t_x, T) triples are scored once, in parallel
-/// (rayon). `monetary[i]` is m of `customers[i]` (ignored without a Gamma-Gamma model, and
+/// Score many customers in parallel (rayon); the 2F1-based expectations are computed
+/// once per distinct (x, T). `monetary[i]` is m of `customers[i]` (ignored without a Gamma-Gamma model, and
 /// may be empty then; ignored for x = 0).
 pub fn score_customers(
     bg: &bgnbd::BgNbdParams,
@@ -363,22 +444,33 @@ pub fn score_customers(
             customers.len()
         );
     }
-    let (groups, which) = group_with_index(customers);
-    // per distinct triple: p_alive, E[purchases in horizon], discounted purchases
-    let per_group: Vec<(f64, f64, f64)> = groups
-        .par_iter()
-        .with_min_len(256)
+    // The horizon and CLV expectations of a customer alive at T depend on (x, T) only:
+    // compute them once per distinct pair (the 2F1 series are the costly part), in parallel.
+    let mut index: HashMap<(u64, u64), usize, BuildHasherDefault<TripleHasher>> =
+        HashMap::default();
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    let which: Vec<usize> = customers
+        .iter()
         .map(|c| {
+            *index
+                .entry(((c.x + 0.0).to_bits(), (c.t + 0.0).to_bits()))
+                .or_insert_with(|| {
+                    pairs.push((c.x, c.t));
+                    pairs.len() - 1
+                })
+        })
+        .collect();
+    let per_pair: Vec<(f64, f64)> = pairs
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(x, t)| {
+            let h = bg.expected_purchases_if_alive(horizon, x, t);
             let d = if gg.is_some() {
-                discounted_purchases(bg, *c, clv)
+                discounted_purchases_if_alive(bg, x, t, clv)
             } else {
                 f64::NAN
             };
-            (
-                bg.p_alive(c.x, c.t_x, c.t),
-                bg.expected_purchases(horizon, c.x, c.t_x, c.t),
-                d,
-            )
+            (h, d)
         })
         .collect();
     Ok(customers
@@ -387,17 +479,18 @@ pub fn score_customers(
         .enumerate()
         .with_min_len(4096)
         .map(|(i, (c, &k))| {
-            let (p_alive, expected_purchases, d) = per_group[k];
+            let (h, d) = per_pair[k];
+            let p_alive = bg.p_alive(c.x, c.t_x, c.t);
             let (ev, v) = match gg {
                 Some(g) => {
                     let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
-                    (ev, clv.margin * ev * d)
+                    (ev, clv.margin * ev * (p_alive * d))
                 }
                 None => (f64::NAN, f64::NAN),
             };
             CustomerScore {
                 p_alive,
-                expected_purchases,
+                expected_purchases: h * p_alive,
                 expected_average_value: ev,
                 clv: v,
             }
@@ -414,7 +507,10 @@ mod tests {
         let data = [
             Rfm::new(1.0, 2.0, 3.0),
             Rfm::new(0.0, 0.0, 3.0),
-            Rfm { weight: 2.0, ..Rfm::new(1.0, 2.0, 3.0) },
+            Rfm {
+                weight: 2.0,
+                ..Rfm::new(1.0, 2.0, 3.0)
+            },
             Rfm::new(0.0, -0.0, 3.0),
         ];
         let (g, which) = group_with_index(&data);
@@ -427,8 +523,17 @@ mod tests {
 
     #[test]
     fn score_customers_matches_the_scalar_functions() {
-        let bg = bgnbd::BgNbdParams { r: 0.243, alpha: 4.414, a: 0.793, b: 2.426 };
-        let gg = gamma_gamma::GammaGammaParams { p: 6.25, q: 3.74, v: 15.44 };
+        let bg = bgnbd::BgNbdParams {
+            r: 0.243,
+            alpha: 4.414,
+            a: 0.793,
+            b: 2.426,
+        };
+        let gg = gamma_gamma::GammaGammaParams {
+            p: 6.25,
+            q: 3.74,
+            v: 15.44,
+        };
         let customers: Vec<Rfm> = (0..5000)
             .map(|i| {
                 let x = (i % 7) as f64;
@@ -438,11 +543,19 @@ mod tests {
             })
             .collect();
         let m: Vec<f64> = (0..5000).map(|i| 10.0 + (i % 13) as f64).collect();
-        let opts = ClvOptions { months: 6, discount_rate: 0.02, step: 4.345, margin: 0.3 };
+        let opts = ClvOptions {
+            months: 6,
+            discount_rate: 0.02,
+            step: 4.345,
+            margin: 0.3,
+        };
         let s = score_customers(&bg, Some(&gg), &customers, &m, 10.0, &opts).unwrap();
         for (i, c) in customers.iter().enumerate().step_by(37) {
             assert_eq!(s[i].p_alive, bg.p_alive(c.x, c.t_x, c.t));
-            assert_eq!(s[i].expected_purchases, bg.expected_purchases(10.0, c.x, c.t_x, c.t));
+            assert_eq!(
+                s[i].expected_purchases,
+                bg.expected_purchases(10.0, c.x, c.t_x, c.t)
+            );
             let want = customer_lifetime_value(&bg, &gg, *c, m[i], &opts);
             assert!(((s[i].clv - want) / want).abs() < 1e-14);
         }
@@ -485,8 +598,14 @@ mod tests {
         let g = gamma_gamma::fit(&fx, &fm, None, &opts).unwrap();
         let t_gg = t1.elapsed().as_secs_f64();
         let t2 = Instant::now();
-        let clv_opts = ClvOptions { months: 12, discount_rate: 0.01, step: 30.0, margin: 1.0 };
-        let s = score_customers(&f.params, Some(&g.params), &customers, &m, 30.0, &clv_opts).unwrap();
+        let clv_opts = ClvOptions {
+            months: 12,
+            discount_rate: 0.01,
+            step: 30.0,
+            margin: 1.0,
+        };
+        let s =
+            score_customers(&f.params, Some(&g.params), &customers, &m, 30.0, &clv_opts).unwrap();
         let t_score = t2.elapsed().as_secs_f64();
         let sum_pa: f64 = s.iter().map(|c| c.p_alive).sum();
         let sum_ep: f64 = s.iter().map(|c| c.expected_purchases).sum();

@@ -285,6 +285,46 @@ fn one_minus_z(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
     Some(total)
 }
 
+/// 2F1(a, b; c; z_i) for several z_i ∈ [0, 0.99] at once, for a, b, c > 0: the series
+/// coefficients are shared, so k values cost little more than one. Writes `out` and
+/// returns true, or returns false (out unspecified) when the arguments are outside that
+/// range or the sums overflow; the caller then uses [`hyp2f1_log`] per value.
+pub fn hyp2f1_many(a: f64, b: f64, c: f64, zs: &[f64], out: &mut [f64]) -> bool {
+    if !(a > 0.0 && b > 0.0 && c > 0.0 && a.is_finite() && b.is_finite() && c.is_finite())
+        || zs.len() != out.len()
+        || zs.iter().any(|z| !(0.0..=0.99).contains(z))
+    {
+        return false;
+    }
+    let k = zs.len();
+    let mut pw = vec![1.0; k];
+    out.iter_mut().for_each(|o| *o = 1.0);
+    let mut coef = 1.0_f64;
+    for n in 0..MAX_TERMS {
+        let nf = n as f64;
+        let ratio = (a + nf) * (b + nf) / ((c + nf) * (nf + 1.0));
+        coef *= ratio;
+        for i in 0..k {
+            pw[i] *= zs[i];
+            out[i] += coef * pw[i];
+        }
+        if !coef.is_finite() || coef > 1e280 {
+            return false;
+        }
+        // the same tail bound as `series`, for every z
+        if n >= 3 && n % 4 == 3 {
+            let done = (0..k).all(|i| {
+                let rho = (ratio * zs[i]).max(zs[i]);
+                rho < 1.0 && coef * pw[i] * rho <= 1e-17 * (1.0 - rho) * out[i]
+            });
+            if done {
+                return out.iter().all(|o| o.is_finite());
+            }
+        }
+    }
+    false
+}
+
 /// 2F1(a, b; c; z) for z < 1 as a plain f64; None when it cannot be evaluated.
 pub fn hyp2f1(a: f64, b: f64, c: f64, z: f64) -> Option<f64> {
     hyp2f1_log(a, b, c, z).map(LogValue::value)
@@ -314,28 +354,33 @@ mod tests {
             assert!((fd - digamma(x)).abs() < 1e-7);
         }
         assert!(digamma(0.0).is_nan() && digamma(-2.0).is_nan());
-        assert!((digamma(-0.5) - (digamma(1.5) - std::f64::consts::PI / (-0.5f64 * std::f64::consts::PI).tan())).abs() < 1e-12);
+        assert!(
+            (digamma(-0.5)
+                - (digamma(1.5) - std::f64::consts::PI / (-0.5f64 * std::f64::consts::PI).tan()))
+            .abs()
+                < 1e-12
+        );
     }
 
     #[test]
     fn hyp2f1_closed_forms() {
         // 2F1(1,1;2;z) = −ln(1−z)/z
         // (c − a − b = 0: beyond z = 0.999 by interpolation in c, to ~1e-10)
-        for &z in &[-5.0, -0.5, 0.1, 0.5, 0.9, 0.95, 0.999, 0.999_999] {
-            let want = -(-z as f64).ln_1p() / z;
+        for z in [-5.0_f64, -0.5, 0.1, 0.5, 0.9, 0.95, 0.999, 0.999_999] {
+            let want = -(-z).ln_1p() / z;
             let got = hyp2f1(1.0, 1.0, 2.0, z).unwrap();
             let tol = if z > 0.999 { 1e-9 } else { 1e-13 };
             assert!(rel(got, want) < tol, "z={z} got={got} want={want}");
         }
         // 2F1(a,b;b;z) = (1−z)^(−a)
-        for &(a, b, z) in &[(0.3, 2.0, 0.7), (2.5, 0.4, -3.0), (7.0, 1.5, 0.97)] {
-            let want = (1.0 - z as f64).powf(-a);
+        for (a, b, z) in [(0.3, 2.0, 0.7_f64), (2.5, 0.4, -3.0), (7.0, 1.5, 0.97)] {
+            let want = (1.0 - z).powf(-a);
             let got = hyp2f1(a, b, b, z).unwrap();
             assert!(rel(got, want) < 1e-12, "a={a} b={b} z={z}");
         }
         // 2F1(1/2,1/2;3/2;z²) = asin(z)/z
-        for &z in &[0.2, 0.6, 0.99] {
-            let want = (z as f64).asin() / z;
+        for z in [0.2_f64, 0.6, 0.99] {
+            let want = z.asin() / z;
             let got = hyp2f1(0.5, 0.5, 1.5, z * z).unwrap();
             assert!(rel(got, want) < 1e-12, "z={z}");
         }
@@ -352,6 +397,27 @@ mod tests {
         assert!(hyp2f1(1.0, 1.0, -1.0, 0.5).is_none());
         assert!(hyp2f1(1.0, 1.0, 2.0, 1.0).is_none());
         assert!(hyp2f1(1.0, f64::NAN, 2.0, 0.5).is_none());
+    }
+
+    #[test]
+    fn hyp2f1_many_matches_one_at_a_time() {
+        let zs = [0.0, 0.1, 0.5, 0.9, 0.95, 0.99];
+        let mut out = [0.0; 6];
+        for (a, b, c) in [
+            (0.24, 2.43, 2.22),
+            (5.2, 7.4, 7.2),
+            (60.0, 62.0, 61.5),
+            (1.0, 1.0, 2.0),
+        ] {
+            assert!(hyp2f1_many(a, b, c, &zs, &mut out));
+            for (z, o) in zs.iter().zip(&out) {
+                let one = hyp2f1(a, b, c, *z).unwrap();
+                assert!(rel(*o, one) < 1e-12, "{a} {b} {c} {z}: {o} vs {one}");
+            }
+        }
+        assert!(!hyp2f1_many(1.0, 1.0, 2.0, &[0.995], &mut out[..1]));
+        assert!(!hyp2f1_many(-1.0, 1.0, 2.0, &[0.5], &mut out[..1]));
+        assert!(!hyp2f1_many(1.0, 1.0, 2.0, &[0.5], &mut out[..2]));
     }
 
     #[test]

@@ -10,6 +10,9 @@ use polars::prelude::*;
 use crate::cli::{CohortBy, CohortMetric, CohortMode, LtvArgs, LtvModel, ModelArgs};
 use crate::error::bad;
 use crate::load::Dataset;
+use crate::models::bgnbd::{self, BgNbdFit};
+use crate::models::gamma_gamma::{self, GammaGammaFit};
+use crate::models::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{cohort_cells, CohortParams};
@@ -577,17 +580,516 @@ pub fn summaries(h: &Histories, end: NaiveDate, unit: Unit) -> Vec<Option<Summar
         .collect()
 }
 
-pub fn run_model(
-    _ds: &Dataset,
-    _h: &Histories,
-    _a: &LtvArgs,
-    _cal_end: Option<NaiveDate>,
-) -> Result<Report> {
-    Err(bad("--model bgnbd is not implemented yet"))
+/// The fitted models and every scored customer (those who bought by the calibration end).
+pub struct ModelRun {
+    /// Index into the histories of each scored customer.
+    pub index: Vec<usize>,
+    pub summaries: Vec<Summary>,
+    pub bg: BgNbdFit,
+    pub gg: Option<GammaGammaFit>,
+    pub scores: Vec<CustomerScore>,
+    /// Prediction horizon in model units.
+    pub horizon: f64,
+    pub unit: Unit,
+    pub end: NaiveDate,
+    /// Why there is no Gamma-Gamma model, if there is none.
+    pub gg_missing: Option<String>,
 }
 
-pub fn at_risk(_ds: &Dataset, _m: &ModelArgs, _by: Option<&str>, _top: usize) -> Result<Report> {
-    Err(bad("--at-risk is not implemented yet"))
+/// Summarise the histories up to `end`, fit BG/NBD and Gamma-Gamma, score everyone.
+pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelRun> {
+    let all = summaries(h, end, m.unit);
+    let mut index = Vec::new();
+    let mut sums = Vec::new();
+    for (i, s) in all.into_iter().enumerate() {
+        if let Some(s) = s {
+            index.push(i);
+            sums.push(s);
+        }
+    }
+    if sums.is_empty() {
+        return Err(bad(format!(
+            "no customer made a purchase on or before {end}: nothing to fit the model on"
+        )));
+    }
+    let rfm: Vec<Rfm> = sums.iter().map(|s| Rfm::new(s.x, s.t_x, s.t)).collect();
+    let opts = FitOptions {
+        penalizer: m.penalizer,
+        ..FitOptions::default()
+    };
+    let bg = bgnbd::fit(&rfm, &opts).map_err(|e| {
+        bad(format!(
+            "the BG/NBD model cannot be fitted on these data ({} customers, {} with a \
+             repeat purchase): {e:#}",
+            sums.len(),
+            sums.iter().filter(|s| s.x > 0.0).count()
+        ))
+    })?;
+    let freq: Vec<f64> = sums.iter().map(|s| s.x).collect();
+    let monetary: Vec<f64> = sums.iter().map(|s| s.m).collect();
+    let (gg, gg_missing) = match gamma_gamma::fit(&freq, &monetary, None, &opts) {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
+    let clv = ClvOptions {
+        months: m.horizon,
+        discount_rate: m.discount_rate,
+        step: 30.0 / m.unit.days(),
+        margin: m.margin,
+    };
+    let scores = score_customers(
+        &bg.params,
+        gg.as_ref().map(|g| &g.params),
+        &rfm,
+        &monetary,
+        horizon,
+        &clv,
+    )?;
+    Ok(ModelRun {
+        index,
+        summaries: sums,
+        bg,
+        gg,
+        scores,
+        horizon,
+        unit: m.unit,
+        end,
+        gg_missing,
+    })
+}
+
+impl ModelRun {
+    /// The parameters and log-likelihoods as JSON (`--params`).
+    pub fn params_json(&self) -> serde_json::Value {
+        let b = &self.bg;
+        let mut v = serde_json::json!({
+            "unit": self.unit.name(),
+            "calibration_end": self.end.to_string(),
+            "customers": self.summaries.len(),
+            "repeat_customers": self.summaries.iter().filter(|s| s.x > 0.0).count(),
+            "bgnbd": {
+                "r": b.params.r,
+                "alpha": b.params.alpha,
+                "a": b.params.a,
+                "b": b.params.b,
+                "log_likelihood": b.log_likelihood,
+                "lifetimes_negative_log_likelihood": b.lifetimes_negative_log_likelihood,
+                "iterations": b.iterations,
+                "distinct_triples": b.n_groups,
+            },
+            "gamma_gamma": null,
+        });
+        if let Some(g) = &self.gg {
+            v["gamma_gamma"] = serde_json::json!({
+                "p": g.params.p,
+                "q": g.params.q,
+                "v": g.params.v,
+                "log_likelihood": g.log_likelihood,
+                "lifetimes_negative_log_likelihood": g.lifetimes_negative_log_likelihood,
+                "iterations": g.iterations,
+                "customers": g.n_customers,
+            });
+        }
+        v
+    }
+
+    /// One line per model for `--verbose`.
+    pub fn describe(&self) -> Vec<String> {
+        let b = &self.bg;
+        let mut out = vec![format!(
+            "BG/NBD ({} units, {} customers, {} distinct (x, t_x, T)): r = {:.6}, alpha = {:.6}, \
+             a = {:.6}, b = {:.6}, log-likelihood = {:.4} ({} iterations)",
+            self.unit.name(),
+            self.summaries.len(),
+            b.n_groups,
+            b.params.r,
+            b.params.alpha,
+            b.params.a,
+            b.params.b,
+            b.log_likelihood,
+            b.iterations
+        )];
+        match &self.gg {
+            Some(g) => out.push(format!(
+                "Gamma-Gamma ({} repeat customers): p = {:.6}, q = {:.6}, v = {:.6}, \
+                 log-likelihood = {:.4} ({} iterations)",
+                g.n_customers, g.params.p, g.params.q, g.params.v, g.log_likelihood, g.iterations
+            )),
+            None => out.push(format!(
+                "Gamma-Gamma not fitted: {}",
+                self.gg_missing.as_deref().unwrap_or("")
+            )),
+        }
+        out
+    }
+}
+
+/// Print (--verbose) and write (--params) the fitted parameters.
+fn report_params(run: &ModelRun, m: &ModelArgs, verbose: bool, name: &str) -> Result<()> {
+    if verbose {
+        for l in run.describe() {
+            eprintln!("retention {name}: {l}");
+        }
+    }
+    if let Some(path) = &m.params {
+        let text = serde_json::to_string_pretty(&run.params_json())? + "\n";
+        crate::output::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn gg_notes(run: &ModelRun, notes: &mut Vec<String>) {
+    if let Some(why) = &run.gg_missing {
+        notes.push(format!(
+            "no spend model (Gamma-Gamma: {why}): expected values and CLV left out"
+        ));
+    } else if run.gg.as_ref().is_some_and(|g| !g.mean_is_finite) {
+        notes.push(
+            "Gamma-Gamma q ≤ 1: the population mean spend is infinite; CLV of customers with \
+             few purchases is unreliable"
+                .to_string(),
+        );
+    }
+}
+
+fn opt_f(v: f64) -> Option<f64> {
+    v.is_finite().then_some(v)
+}
+
+/// `ltv --model bgnbd`: per customer, or per group (default).
+pub fn run_model(
+    ds: &Dataset,
+    h: &Histories,
+    a: &LtvArgs,
+    cal_end: Option<NaiveDate>,
+) -> Result<Report> {
+    let m = &a.model_args;
+    if let Some(c) = cal_end {
+        return run_calibration(ds, h, a, c);
+    }
+    let run = fit_models(h, ds.as_of, m)?;
+    report_params(&run, m, a.input.verbose, "ltv")?;
+    let mut notes = Vec::new();
+    gg_notes(&run, &mut notes);
+    let months = m.horizon;
+    if a.per_customer {
+        let data = per_customer_frame(h, &run, a.by.as_deref(), None)?;
+        return Ok(Report {
+            data,
+            views: Vec::new(),
+            percent_columns: vec!["p_alive"],
+            notes,
+        });
+    }
+    // Per group: the mean predicted CLV, plus the history to date and the CAC.
+    let revenue = net_revenue(&ds.tx)?;
+    let costs = acquisition_costs(ds.customers.as_ref())?;
+    #[derive(Default)]
+    struct Acc {
+        n: i64,
+        repeat: i64,
+        p_alive: f64,
+        purchases: f64,
+        clv: f64,
+        hist: f64,
+        cost: f64,
+        n_cost: i64,
+    }
+    let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
+    for ((&i, s), sc) in run.index.iter().zip(&run.summaries).zip(&run.scores) {
+        let g = if a.by.is_some() {
+            h.groups[i].as_str()
+        } else {
+            "all"
+        };
+        let e = acc.entry(g).or_default();
+        e.n += 1;
+        e.repeat += i64::from(s.x > 0.0);
+        e.p_alive += sc.p_alive;
+        e.purchases += sc.expected_purchases;
+        e.clv += if sc.clv.is_finite() { sc.clv } else { 0.0 };
+        e.hist += revenue.get(h.ids[i].as_str()).copied().unwrap_or(0.0) * m.margin;
+        if let Some(c) = costs.get(h.ids[i].as_str()) {
+            e.cost += c;
+            e.n_cost += 1;
+        }
+    }
+    let has_gg = run.gg.is_some();
+    let has_cac = acc.values().any(|e| e.n_cost > 0);
+    let names: Vec<&str> = acc.keys().copied().collect();
+    let rows: Vec<&Acc> = acc.values().collect();
+    let f = |g: fn(&Acc) -> f64| rows.iter().map(|e| g(e)).collect::<Vec<f64>>();
+    let mut cols = vec![
+        Column::new(a.by.as_deref().unwrap_or("group").into(), names.clone()),
+        Column::new(
+            "customers".into(),
+            rows.iter().map(|e| e.n).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "repeat_customers".into(),
+            rows.iter().map(|e| e.repeat).collect::<Vec<_>>(),
+        ),
+        Column::new("mean_p_alive".into(), f(|e| e.p_alive / e.n as f64)),
+        Column::new("expected_purchases".into(), f(|e| e.purchases)),
+    ];
+    if has_gg {
+        cols.push(Column::new("predicted_clv".into(), f(|e| e.clv)));
+        cols.push(Column::new(
+            "mean_predicted_clv".into(),
+            f(|e| e.clv / e.n as f64),
+        ));
+    }
+    cols.push(Column::new(
+        "mean_historical_ltv".into(),
+        f(|e| e.hist / e.n as f64),
+    ));
+    if has_gg && has_cac {
+        let cac: Vec<Option<f64>> = rows
+            .iter()
+            .map(|e| (e.n_cost > 0).then(|| e.cost / e.n_cost as f64))
+            .collect();
+        let ratio: Vec<Option<f64>> = rows
+            .iter()
+            .zip(&cac)
+            .map(|(e, c)| {
+                c.filter(|c| *c > 0.0)
+                    .map(|c| (e.hist + e.clv) / e.n as f64 / c)
+            })
+            .collect();
+        cols.push(Column::new("cac".into(), cac));
+        cols.push(Column::new("ltv_cac".into(), ratio));
+    }
+    let data = DataFrame::new(names.len(), cols)?;
+    notes.push(format!(
+        "predicted over the next {months} months (discount {}%/month, margin {}); \
+         ltv_cac = (historical + predicted) / cac",
+        m.discount_rate * 100.0,
+        m.margin
+    ));
+    Ok(Report {
+        data,
+        views: Vec::new(),
+        percent_columns: vec!["mean_p_alive"],
+        notes,
+    })
+}
+
+/// Net revenue (all transactions, returns included) per customer.
+fn net_revenue(tx: &DataFrame) -> Result<HashMap<String, f64>> {
+    let df = tx
+        .clone()
+        .lazy()
+        .group_by([col("customer_id")])
+        .agg([col("amount").sum()])
+        .collect()?;
+    let ids = df.column("customer_id")?.str()?;
+    let v = df.column("amount")?.f64()?;
+    Ok(ids
+        .iter()
+        .zip(v.iter())
+        .filter_map(|(i, v)| Some((i?.to_string(), v.unwrap_or(0.0))))
+        .collect())
+}
+
+/// Acquisition cost per customer, when the customers file has one.
+fn acquisition_costs(customers: Option<&DataFrame>) -> Result<HashMap<String, f64>> {
+    let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) else {
+        return Ok(HashMap::new());
+    };
+    let ids = c.column("customer_id")?.str()?;
+    let v = c.column("acquisition_cost")?.f64()?;
+    Ok(ids
+        .iter()
+        .zip(v.iter())
+        .filter_map(|(i, v)| Some((i?.to_string(), v?)))
+        .collect())
+}
+
+/// Per-customer model output, optionally restricted to (and ordered by) `order`.
+fn per_customer_frame(
+    h: &Histories,
+    run: &ModelRun,
+    by: Option<&str>,
+    order: Option<&[usize]>,
+) -> Result<DataFrame> {
+    let all: Vec<usize> = (0..run.index.len()).collect();
+    let rows = order.unwrap_or(&all);
+    let pick = |f: &dyn Fn(usize) -> f64| rows.iter().map(|&k| f(k)).collect::<Vec<f64>>();
+    let mut cols = vec![Column::new(
+        "customer_id".into(),
+        rows.iter()
+            .map(|&k| h.ids[run.index[k]].as_str())
+            .collect::<Vec<_>>(),
+    )];
+    if let Some(b) = by {
+        cols.push(Column::new(
+            b.into(),
+            rows.iter()
+                .map(|&k| h.groups[run.index[k]].as_str())
+                .collect::<Vec<_>>(),
+        ));
+    }
+    cols.push(
+        Column::new(
+            "last_purchase".into(),
+            rows.iter()
+                .map(|&k| run.summaries[k].last)
+                .collect::<Vec<i32>>(),
+        )
+        .cast(&DataType::Date)?,
+    );
+    cols.extend([
+        Column::new("frequency".into(), pick(&|k| run.summaries[k].x)),
+        Column::new("recency".into(), pick(&|k| run.summaries[k].t_x)),
+        Column::new("T".into(), pick(&|k| run.summaries[k].t)),
+        Column::new(
+            "monetary".into(),
+            rows.iter()
+                .map(|&k| {
+                    let s = &run.summaries[k];
+                    (s.x > 0.0).then_some(s.m)
+                })
+                .collect::<Vec<_>>(),
+        ),
+        Column::new("p_alive".into(), pick(&|k| run.scores[k].p_alive)),
+        Column::new(
+            "expected_purchases".into(),
+            pick(&|k| run.scores[k].expected_purchases),
+        ),
+    ]);
+    if run.gg.is_some() {
+        cols.push(Column::new(
+            "expected_avg_value".into(),
+            rows.iter()
+                .map(|&k| opt_f(run.scores[k].expected_average_value))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "clv".into(),
+            rows.iter()
+                .map(|&k| opt_f(run.scores[k].clv))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    Ok(DataFrame::new(rows.len(), cols)?)
+}
+
+/// `churn --at-risk`: the customers most likely to have lapsed, lowest p_alive first
+/// (ties: higher CLV first), with their expected value.
+pub fn at_risk(ds: &Dataset, m: &ModelArgs, by: Option<&str>, top: usize) -> Result<Report> {
+    check_model_args(m)?;
+    let groups = match by {
+        Some(b) => Some(customer_groups(&ds.tx, ds.customers.as_ref(), b, "--by")?),
+        None => None,
+    };
+    let h = Histories::from_tx(&ds.tx, groups)?;
+    let run = fit_models(&h, ds.as_of, m)?;
+    report_params(&run, m, false, "churn")?;
+    let mut order: Vec<usize> = (0..run.index.len()).collect();
+    let key = |k: usize| {
+        let c = run.scores[k].clv;
+        (run.scores[k].p_alive, if c.is_finite() { -c } else { 0.0 })
+    };
+    order.sort_by(|&i, &j| {
+        key(i)
+            .partial_cmp(&key(j))
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| h.ids[run.index[i]].cmp(&h.ids[run.index[j]]))
+    });
+    if top > 0 {
+        order.truncate(top);
+    }
+    let data = per_customer_frame(&h, &run, by, Some(&order))?;
+    let mut notes = vec![format!(
+        "p_alive: BG/NBD probability that the customer is still active; expected purchases \
+         and clv over the next {} months",
+        m.horizon
+    )];
+    gg_notes(&run, &mut notes);
+    Ok(Report {
+        data,
+        views: Vec::new(),
+        percent_columns: vec!["p_alive"],
+        notes,
+    })
+}
+
+/// `--calibration-end`: fit up to the date, predict the holdout, compare with the actual.
+fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Result<Report> {
+    let m = &a.model_args;
+    if cal >= ds.as_of {
+        return Err(bad(format!(
+            "--calibration-end {cal} must be before as-of ({})",
+            ds.as_of
+        )));
+    }
+    let run = fit_models(h, cal, m)?;
+    report_params(&run, m, a.input.verbose, "ltv")?;
+    let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
+    let cal_d = days_since_epoch(cal);
+    const TOP: usize = 7;
+    #[derive(Clone, Copy, Default)]
+    struct Bucket(i64, f64, f64, f64, f64); // n, actual, predicted, Σ|err|, Σerr²
+    let mut acc = vec![Bucket::default(); TOP + 2];
+    for (&i, s) in run.index.iter().zip(&run.summaries) {
+        let days = h.days(i);
+        let actual = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
+        let pred = run.bg.params.expected_purchases(holdout, s.x, s.t_x, s.t);
+        let b = (s.x as usize).min(TOP);
+        for j in [b, TOP + 1] {
+            let e = &mut acc[j];
+            e.0 += 1;
+            e.1 += actual;
+            e.2 += pred;
+            e.3 += (pred - actual).abs();
+            e.4 += (pred - actual).powi(2);
+        }
+    }
+    let keep: Vec<usize> = (0..TOP + 2).filter(|&j| acc[j].0 > 0).collect();
+    let label = |j: usize| match j {
+        j if j < TOP => j.to_string(),
+        j if j == TOP => format!("{TOP}+"),
+        _ => "total".to_string(),
+    };
+    let col_f = |name: &str, f: &dyn Fn(&Bucket) -> f64| {
+        Column::new(
+            name.into(),
+            keep.iter().map(|&j| f(&acc[j])).collect::<Vec<f64>>(),
+        )
+    };
+    let data = DataFrame::new(
+        keep.len(),
+        vec![
+            Column::new(
+                "calibration_repeats".into(),
+                keep.iter().map(|&j| label(j)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "customers".into(),
+                keep.iter().map(|&j| acc[j].0).collect::<Vec<_>>(),
+            ),
+            col_f("actual_purchases", &|e| e.1),
+            col_f("predicted_purchases", &|e| e.2),
+            col_f("actual_mean", &|e| e.1 / e.0 as f64),
+            col_f("predicted_mean", &|e| e.2 / e.0 as f64),
+            col_f("mae", &|e| e.3 / e.0 as f64),
+            col_f("rmse", &|e| (e.4 / e.0 as f64).sqrt()),
+        ],
+    )?;
+    let notes = vec![format!(
+        "fitted on purchases up to {cal}; holdout {} to {} ({holdout:.1} {}s); purchases = \
+         distinct purchase days",
+        cal.succ_opt().unwrap_or(cal),
+        ds.as_of,
+        m.unit.name()
+    )];
+    Ok(Report {
+        data,
+        views: Vec::new(),
+        percent_columns: vec![],
+        notes,
+    })
 }
 
 #[cfg(test)]
