@@ -33,12 +33,32 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Cohort(CohortArgs),
+    // ---- issue #3: segment, wallet, summary, whatif ----
+    /// RFM segmentation: recency, frequency and monetary scores per customer and named
+    /// segments (Champions, Loyal, At Risk, ...) with the CRM action for each.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention segment -t examples/shop/transactions.csv\n",
+        "  retention segment -t examples/shop/transactions.csv --per-customer -o rfm.csv\n",
+        "  retention segment -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --by channel --rules my_segments.toml\n\n",
+        "Rules file (TOML): [[segment]] tables tried in order, first match wins:\n",
+        "  [[segment]]\n",
+        "  name = \"VIP\"\n",
+        "  r = [4, 5]        # inclusive score range, or one score (r = 5); omitted: any\n",
+        "  f = [4, 5]\n",
+        "  action = \"personal thank-you call\"\n",
+        "Unmatched score combinations go to \"Others\" (action: others_action = \"...\").\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Segment(SegmentArgs),
 }
 
 impl Command {
     pub fn name(&self) -> &'static str {
         match self {
             Command::Cohort(_) => "cohort",
+            Command::Segment(_) => "segment",
         }
     }
 }
@@ -182,4 +202,29 @@ pub struct CohortArgs {
     /// One matrix per value of this customers or transactions column (e.g. channel).
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
+}
+
+// ---- issue #3: segment, wallet, summary, whatif ----
+
+#[derive(Args, Debug, Clone)]
+pub struct SegmentArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// One row per customer (recency_days, frequency, monetary, scores, rfm, segment)
+    /// instead of the segment report.
+    #[arg(long)]
+    pub per_customer: bool,
+    /// Number of score levels (quantile bins; the highest is best).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub bins: u32,
+    /// Segment rules file (TOML) replacing the built-in segment table.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Split the report by a customers column (e.g. channel) or, for a transactions
+    /// column, its value on the customer's first transaction.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
 }

@@ -56,5 +56,23 @@ pub fn run(cli: Cli) -> Result<()> {
             let report = reports::cohort::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
             dest.write(&report)
         }
+        // ---- issue #3: segment, wallet, summary, whatif ----
+        Command::Segment(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            // A bad rules file fails before the data is read.
+            let rules = match &a.rules {
+                Some(path) => reports::segment::Rules::from_file(path, a.bins)?,
+                None => reports::segment::Rules::builtin(),
+            };
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let params = reports::segment::SegmentParams {
+                bins: a.bins,
+                rules,
+                by: a.by,
+                per_customer: a.per_customer,
+            };
+            let report = reports::segment::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
+            dest.write(&report)
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! parameters to a [`Report`](crate::output::Report).
 
 pub mod cohort;
+// issue #3
+pub mod segment;
 
 use polars::prelude::*;
 
