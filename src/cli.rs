@@ -52,6 +52,18 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Segment(SegmentArgs),
+    /// The 5/25 rule on your data: customer lifetime value and customer equity at the
+    /// measured annual retention and at a lifted one (CLV = m·r/(1+d−r)).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention whatif -t examples/shop/transactions.csv\n",
+        "  retention whatif -t examples/shop/transactions.csv --margin 0.3 --lift 0.05\n",
+        "  retention whatif -t examples/shop/transactions.csv --retention 0.6 --discount-rate 0.08\n\n",
+        "r is measured as: of the customers active in the 12 months before the last 12 months,\n",
+        "the share active in the last 12 months (as-of ends the last 12 months).\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Whatif(WhatifArgs),
 }
 
 impl Command {
@@ -59,6 +71,7 @@ impl Command {
         match self {
             Command::Cohort(_) => "cohort",
             Command::Segment(_) => "segment",
+            Command::Whatif(_) => "whatif",
         }
     }
 }
@@ -227,4 +240,30 @@ pub struct SegmentArgs {
     /// column, its value on the customer's first transaction.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WhatifArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Margin as a fraction of net revenue (m = margin × last year's revenue per active
+    /// customer).
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub margin: f64,
+    /// Annual discount rate d.
+    #[arg(long, value_name = "RATE", default_value_t = 0.10)]
+    pub discount_rate: f64,
+    /// Retention lift in fraction points (0.05 = +5 points).
+    #[arg(
+        long,
+        value_name = "POINTS",
+        default_value_t = 0.05,
+        allow_hyphen_values = true
+    )]
+    pub lift: f64,
+    /// Use this annual retention rate instead of measuring it from the data.
+    #[arg(long, value_name = "R")]
+    pub retention: Option<f64>,
 }

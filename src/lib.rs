@@ -74,5 +74,17 @@ pub fn run(cli: Cli) -> Result<()> {
             let report = reports::segment::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
             dest.write(&report)
         }
+        Command::Whatif(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, vec![])?;
+            let params = reports::whatif::WhatifParams {
+                margin: a.margin,
+                discount_rate: a.discount_rate,
+                lift: a.lift,
+                retention: a.retention,
+            };
+            let report = reports::whatif::run(&ds.tx, ds.as_of, &params)?;
+            dest.write(&report)
+        }
     }
 }
