@@ -64,6 +64,20 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Whatif(WhatifArgs),
+    /// KPI table: customers, active, new, retention and churn, repeat purchase rate,
+    /// orders, revenue, AOV, purchase frequency, conversion, CAC and historical LTV, over
+    /// the whole window or one row per period.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention summary -t examples/shop/transactions.csv\n",
+        "  retention summary -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --period quarter --by channel\n",
+        "  retention summary -t examples/shop/transactions.csv --period month -o kpis.parquet\n\n",
+        "KPIs whose inputs are missing (conversion_rate needs signup_date, cac and ltv_cac need\n",
+        "acquisition_cost in a customers file) are left out, with one note on stderr.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Summary(SummaryArgs),
 }
 
 impl Command {
@@ -72,6 +86,7 @@ impl Command {
             Command::Cohort(_) => "cohort",
             Command::Segment(_) => "segment",
             Command::Whatif(_) => "whatif",
+            Command::Summary(_) => "summary",
         }
     }
 }
@@ -266,4 +281,26 @@ pub struct WhatifArgs {
     /// Use this annual retention rate instead of measuring it from the data.
     #[arg(long, value_name = "R")]
     pub retention: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// One row per period [default: one row over the whole window].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// One set of rows per value of a customers column (e.g. channel) or, for a
+    /// transactions column, its value on the customer's first transaction.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// Margin as a fraction of net revenue, for the historical LTV.
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub margin: f64,
+    /// A signup converts when the customer's first purchase is at most this many days
+    /// after it.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub convert_within: u32,
 }

@@ -86,5 +86,27 @@ pub fn run(cli: Cli) -> Result<()> {
             let report = reports::whatif::run(&ds.tx, ds.as_of, &params)?;
             dest.write(&report)
         }
+        Command::Summary(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let params = reports::summary::SummaryParams {
+                period: a.period,
+                by: a.by,
+                margin: a.margin,
+                convert_within: a.convert_within,
+            };
+            let mut notes = Vec::new();
+            let report = reports::summary::run(
+                &ds.tx,
+                ds.customers.as_ref(),
+                ds.as_of,
+                &params,
+                &mut notes,
+            )?;
+            for n in &notes {
+                eprintln!("retention {name}: note: {n}");
+            }
+            dest.write(&report)
+        }
     }
 }

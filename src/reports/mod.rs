@@ -4,6 +4,7 @@
 pub mod cohort;
 // issue #3
 pub mod segment;
+pub mod summary;
 pub mod whatif;
 
 use polars::prelude::*;
