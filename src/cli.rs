@@ -78,6 +78,19 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Summary(SummaryArgs),
+    /// Share of wallet (with a wallet file, or estimated), share of customer per category,
+    /// breadth, cross-sell rate and depth (up-sell), per customer or as an overview.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention wallet -t examples/shop/transactions.csv --estimate-wallet\n",
+        "  retention wallet -t examples/shop/transactions.csv --wallet wallet.csv --per-customer\n",
+        "  retention wallet -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --by channel --estimate-wallet\n\n",
+        "Wallet file: customer_id, optional category, wallet (the customer's total spend, in that\n",
+        "category, at all vendors over the window). CSV, TSV or Parquet.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Wallet(WalletArgs),
 }
 
 impl Command {
@@ -87,6 +100,7 @@ impl Command {
             Command::Segment(_) => "segment",
             Command::Whatif(_) => "whatif",
             Command::Summary(_) => "summary",
+            Command::Wallet(_) => "wallet",
         }
     }
 }
@@ -303,4 +317,26 @@ pub struct SummaryArgs {
     /// after it.
     #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub convert_within: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WalletArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Wallet file: customer_id, optional category, wallet.
+    #[arg(long, value_name = "FILE", conflicts_with = "estimate_wallet")]
+    pub wallet: Option<String>,
+    /// Estimate each wallet as the P90 of spend among customers of the same group (RFM
+    /// segment or --by value) and category; every output says the wallet is estimated.
+    #[arg(long)]
+    pub estimate_wallet: bool,
+    /// Group by a customers column (e.g. channel) or, for a transactions column, its
+    /// value on the customer's first transaction [default: the RFM segment].
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// One row per customer (and category) instead of the overview.
+    #[arg(long)]
+    pub per_customer: bool,
 }

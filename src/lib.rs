@@ -108,5 +108,30 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             dest.write(&report)
         }
+        Command::Wallet(a) => {
+            use reports::wallet::{WalletParams, WalletSource};
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let wallet = match (&a.wallet, a.estimate_wallet) {
+                (Some(path), _) => {
+                    let opts = config::load_options(&a.input, vec![])?;
+                    WalletSource::File(load::load_wallet(&load::Source::from_arg(path), &opts)?)
+                }
+                (None, true) => WalletSource::Estimate,
+                (None, false) => WalletSource::None,
+            };
+            let params = WalletParams {
+                wallet,
+                by: a.by,
+                per_customer: a.per_customer,
+            };
+            let mut notes = Vec::new();
+            let report =
+                reports::wallet::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params, &mut notes)?;
+            for n in &notes {
+                eprintln!("retention {name}: note: {n}");
+            }
+            dest.write(&report)
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod cohort;
 // issue #3
 pub mod segment;
 pub mod summary;
+pub mod wallet;
 pub mod whatif;
 
 use polars::prelude::*;
