@@ -149,11 +149,9 @@ pub fn summary_rows(
 
     // Windows: (label, start day, end day), inclusive.
     let windows: Vec<(String, i32, i32)> = match p.period {
-        None => {
-            let earliest_signup = signup.values().copied().filter(|d| *d <= asof).min();
-            let start = earliest_signup.map_or(first_tx, |s| s.min(first_tx));
-            vec![("all".to_string(), start, asof)]
-        }
+        // The whole window: first transaction to as-of (signups and costs: any date up to
+        // as-of, so that earlier signups still count).
+        None => vec![("all".to_string(), first_tx, asof)],
         Some(per) => {
             let a = per.index(date_from_days(first_tx));
             let b = per.index(as_of);
@@ -171,7 +169,7 @@ pub fn summary_rows(
     let nw = windows.len();
     let win = |d: i32| -> Option<usize> {
         if p.period.is_none() {
-            return (d >= windows[0].1 && d <= windows[0].2).then_some(0);
+            return (d <= windows[0].2).then_some(0);
         }
         windows.iter().position(|w| d >= w.1 && d <= w.2)
     };
@@ -575,8 +573,8 @@ mod tests {
         assert_eq!(seo.conversion_rate, Some(0.0));
         // Cost 0 → cac 0 and no ltv_cac (division by zero is not a KPI).
         assert_eq!((seo.cac, seo.ltv_cac), (Some(0.0), None));
-        // The whole window starts at the earliest signup.
-        assert_eq!(rows[0].start, d("2023-12-15"));
+        // The whole window starts at the first transaction (b's earlier signup counts).
+        assert_eq!(rows[0].start, d("2024-01-05"));
         // (none): c, d, e; no customers-file row, so no signups and no spend.
         assert_eq!(rows[0].conversion_rate, None);
         assert_eq!(rows[0].cac, None);
