@@ -437,6 +437,8 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
         let depth: Vec<f64> = seen.values().filter_map(|r| r.depth).collect();
         out.push(dist(g, ALL, "depth", depth, true));
     }
+    // A metric no customer of the group has (e.g. a category nobody in it buys) is not a row.
+    out.retain(|d| d.customers > 0);
     out
 }
 
