@@ -456,8 +456,9 @@ pub struct Rfm {
 }
 
 impl Rfm {
-    pub fn rfm(&self) -> String {
-        if self.r < 10 && self.f < 10 && self.m < 10 {
+    /// "545"; with more than 9 bins the scores are joined with "-" ("10-4-7").
+    pub fn rfm(&self, bins: u32) -> String {
+        if bins < 10 {
             format!("{}{}{}", self.r, self.f, self.m)
         } else {
             format!("{}-{}-{}", self.r, self.f, self.m)
@@ -601,6 +602,7 @@ fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
 fn customers_frame(
     table: &[Rfm],
     groups: Option<(&str, &HashMap<String, String>)>,
+    bins: u32,
 ) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some((b, m)) = groups {
@@ -627,7 +629,7 @@ fn customers_frame(
     c!("r_score", |x| x.r as i64);
     c!("f_score", |x| x.f as i64);
     c!("m_score", |x| x.m as i64);
-    c!("rfm", |x| x.rfm());
+    c!("rfm", |x| x.rfm(bins));
     c!("segment", |x| x.segment.as_str());
     Ok(DataFrame::new(table.len(), cols)?)
 }
@@ -736,7 +738,7 @@ pub fn run(
         ));
     }
     if p.per_customer {
-        let data = customers_frame(&table, p.by.as_deref().zip(groups.as_ref()))?;
+        let data = customers_frame(&table, p.by.as_deref().zip(groups.as_ref()), p.bins)?;
         return Ok(Report {
             data,
             views: vec![],
@@ -850,7 +852,7 @@ pub(crate) mod tests {
         // Recency descending: c(61)=1, b(29)=2, d(17)=3, a(0)=4.
         // Frequency ascending: c(1)=1, then b, d tied at 2 → b=2, d=3, a(3)=4.
         // Monetary ascending: d(10)=1, b(40)=2, c(50)=3, a(60)=4.
-        let s: Vec<String> = t.iter().map(|x| x.rfm()).collect();
+        let s: Vec<String> = t.iter().map(|x| x.rfm(5)).collect();
         assert_eq!(s, vec!["444", "222", "113", "331"]);
         let seg: Vec<&str> = t.iter().map(|x| x.segment.as_str()).collect();
         // a 444: Champions. b 222: Hibernating (R1-2 F1-2 M1-2, tried before Need
