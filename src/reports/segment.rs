@@ -534,7 +534,7 @@ pub fn segment_rows(
 ) -> Vec<SegmentRow> {
     // group -> segment -> (n, revenue, sum r, sum f, sum m)
     type Acc = (i64, f64, f64, f64);
-    let mut acc: BTreeMap<String, HashMap<&str, Acc>> = BTreeMap::new();
+    let mut acc: BTreeMap<String, BTreeMap<&str, Acc>> = BTreeMap::new();
     for x in table {
         let g = groups.map_or(String::new(), |m| group_of(m, &x.customer_id));
         let e = acc

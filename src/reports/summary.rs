@@ -1,7 +1,7 @@
 //! `retention summary`: the KPI table (METRICS.md, section summary), over the whole window
 //! or one row per period, optionally per group.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -127,7 +127,8 @@ pub fn summary_rows(
         }
     }
 
-    let mut first: HashMap<&str, i32> = HashMap::new();
+    // Sorted, so that float sums do not depend on hash order.
+    let mut first: BTreeMap<&str, i32> = BTreeMap::new();
     for (c, d, _) in &purchases {
         let e = first.entry(c.as_str()).or_insert(*d);
         *e = (*e).min(*d);
