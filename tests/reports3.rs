@@ -656,6 +656,27 @@ fn wallet_file_errors_name_file_line_and_column() {
         "{}",
         r.stdout
     );
+    assert!(
+        r.stderr
+            .contains("share_of_customer per category is in the overview"),
+        "{}",
+        r.stderr
+    );
+    let r = run(w.path(), &["wallet", "-t", &tx, "--wallet", "w.csv"], None);
+    assert_eq!(r.code, 0);
+    // Champions = a: customer-level share 60/120; share of customer by category.
+    assert!(
+        r.stdout
+            .contains("\nChampions,(all),share_of_wallet,1,0.5,0.5,0.5,0.5,false\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("\nChampions,shoes,share_of_customer,1,0.3333333333333,"),
+        "{}",
+        r.stdout
+    );
     let pq = write_parquet_copy(&data("wallet.csv"), w.path(), "w.parquet");
     let r = run(
         w.path(),

@@ -86,6 +86,9 @@ pub struct Computed {
     pub without_wallet: usize,
     /// Group labels in report order (RFM segments best to worst; else sorted).
     pub group_order: Vec<String>,
+    /// Share of customer of every (customer with positive spend, category): (group,
+    /// category, share), zeros included, whatever the wallet's granularity.
+    pub soc: Vec<(String, String, f64)>,
 }
 
 /// Compute the per-customer rows (pure).
@@ -212,7 +215,7 @@ pub fn compute(
         }
     };
     // Positive spend per customer over categories (share of customer's denominator).
-    let mut positive_total: HashMap<&str, f64> = HashMap::new();
+    let mut positive_total: BTreeMap<&str, f64> = BTreeMap::new();
     for ((c, _), v) in &cat_spend {
         *positive_total.entry(c.as_str()).or_default() += v.max(0.0);
     }
@@ -299,7 +302,27 @@ pub fn compute(
         rank.push(NO_PURCHASE.to_string());
         group_order.sort_by_key(|g| rank.iter().position(|x| x == g).unwrap_or(rank.len()));
     }
+    let all_cats: BTreeSet<&str> = cat_spend
+        .keys()
+        .map(|(_, k)| k.as_str())
+        .filter(|k| !k.is_empty())
+        .collect();
+    let mut soc = Vec::new();
+    for (c, t) in &positive_total {
+        if *t <= 0.0 {
+            continue;
+        }
+        let g = group(c);
+        for k in &all_cats {
+            let v = cat_spend
+                .get(&(c.to_string(), k.to_string()))
+                .copied()
+                .unwrap_or(0.0);
+            soc.push((g.clone(), k.to_string(), v.max(0.0) / t));
+        }
+    }
     Ok(Computed {
+        soc,
         group_order,
         rows,
         has_categories,
@@ -392,27 +415,12 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
             out.push(dist(g, ALL, "share_of_wallet", v, true));
         }
         if c.has_categories {
-            for k in &cats {
-                let v = rows
-                    .iter()
-                    .filter(|r| r.category == *k)
-                    .filter_map(|r| r.share_of_customer)
-                    .collect::<Vec<_>>();
-                // Customers of the group who spent but not in this category count as 0.
-                let spenders: BTreeSet<&str> = rows
-                    .iter()
-                    .filter(|r| r.share_of_customer.is_some())
-                    .map(|r| r.customer_id.as_str())
-                    .collect();
-                let mut v = v;
-                let with_k = rows
-                    .iter()
-                    .filter(|r| r.category == *k && r.share_of_customer.is_some())
-                    .count();
-                v.extend(std::iter::repeat_n(
-                    0.0,
-                    spenders.len() - with_k.min(spenders.len()),
-                ));
+            // Customers of the group who spent but not in a category count as 0 there.
+            let mut per_cat: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+            for (_, k, v) in c.soc.iter().filter(|x| x.0 == g) {
+                per_cat.entry(k.as_str()).or_default().push(*v);
+            }
+            for (k, v) in per_cat {
                 out.push(dist(g, k, "share_of_customer", v, true));
             }
         }
@@ -591,6 +599,13 @@ pub fn run(
         None => "by RFM segment".to_string(),
     };
     if p.per_customer {
+        if c.has_categories && c.rows.iter().all(|r| r.category.is_empty()) {
+            warnings.push(
+                "the wallet file has no category column: one row per customer; share_of_customer \
+                 per category is in the overview (without --per-customer)"
+                    .to_string(),
+            );
+        }
         let data = customers_frame(&c, p.by.as_deref(), estimated)?;
         return Ok(Report {
             data,
@@ -750,6 +765,9 @@ mod tests {
             r.group = "all".into();
         }
         one.group_order = vec!["all".into()];
+        for x in &mut one.soc {
+            x.0 = "all".into();
+        }
         let o = overview(&one);
         let get = |m: &str, k: &str| o.iter().find(|x| x.metric == m && x.category == k).unwrap();
         let cs = get("cross_sell", ALL);
