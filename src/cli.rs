@@ -315,7 +315,8 @@ pub struct SummaryArgs {
     pub margin: f64,
     /// A signup converts when the customer's first purchase is at most this many days
     /// after it.
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    #[arg(long, value_name = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub convert_within: u32,
 }
 

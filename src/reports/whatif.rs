@@ -161,6 +161,12 @@ pub fn scenarios(ms: &Measured, p: &WhatifParams) -> Result<Vec<Scenario>> {
             ms.last.1
         )));
     }
+    if !p.lift.is_finite() {
+        return Err(bad(format!(
+            "--lift {}: expected a number of fraction points",
+            p.lift
+        )));
+    }
     let d = p.discount_rate;
     let lifted = r + p.lift;
     if lifted >= 1.0 + d {
