@@ -311,7 +311,12 @@ pub fn summary_rows(
     Ok((out, avail))
 }
 
-fn frame(rows: &[Row], by: Option<&str>, avail: Available) -> Result<DataFrame> {
+fn frame(
+    rows: &[Row],
+    by: Option<&str>,
+    avail: Available,
+    partial: Option<&str>,
+) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(b) = by {
         cols.push(Column::new(
@@ -350,6 +355,10 @@ fn frame(rows: &[Row], by: Option<&str>, avail: Available) -> Result<DataFrame> 
     if avail.cac {
         c!("ltv_cac", |r| r.ltv_cac);
     }
+    // Per-period rows: the as-of period is usually partial (as in cohort).
+    if let Some(last) = partial {
+        c!("partial_period", |r| r.period == last);
+    }
     Ok(DataFrame::new(rows.len(), cols)?)
 }
 
@@ -385,7 +394,19 @@ pub fn run(
     if !left_out.is_empty() {
         warnings.push(format!("left out: {}", left_out.join("; ")));
     }
-    let data = frame(&rows, p.by.as_deref(), avail)?;
+    let partial = p
+        .period
+        .filter(|per| as_of < per.end(per.index(as_of)))
+        .map(|per| per.label(per.index(as_of)));
+    let data = match p.period {
+        Some(_) => frame(
+            &rows,
+            p.by.as_deref(),
+            avail,
+            Some(partial.as_deref().unwrap_or("")),
+        )?,
+        None => frame(&rows, p.by.as_deref(), avail, None)?,
+    };
     let mut notes = Vec::new();
     if p.period.is_none() {
         notes.push(
