@@ -744,3 +744,40 @@ fn bundled_example_runs_every_command() {
         .sum();
     assert!((total - 1.0).abs() < 1e-9, "{total}");
 }
+
+#[test]
+fn by_column_named_like_an_output_column_is_renamed() {
+    let w = workdir();
+    let tx = data("transactions.csv");
+    // Grouping wallet by the category of the first transaction: a's is apparel.
+    let r = run(
+        w.path(),
+        &["wallet", "-t", &tx, "--by", "category", "--per-customer"],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("customer_id,by_category,category,"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\na,apparel,shoes,"), "{}", r.stdout);
+    let r = run(
+        w.path(),
+        &[
+            "segment",
+            "-t",
+            &tx,
+            "--by",
+            "customer_id",
+            "--per-customer",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("by_customer_id,customer_id,"),
+        "{}",
+        r.stdout
+    );
+}

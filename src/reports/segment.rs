@@ -118,6 +118,26 @@ pub(crate) fn group_map(
     )))
 }
 
+/// Build a frame; a `--by` column (at `group`) named like another output column is
+/// renamed `by_<name>` (e.g. `--by category` in wallet).
+pub(crate) fn frame_of(
+    mut cols: Vec<Column>,
+    group: Option<usize>,
+    height: usize,
+) -> Result<DataFrame> {
+    if let Some(g) = group {
+        let name = cols[g].name().to_string();
+        if cols
+            .iter()
+            .enumerate()
+            .any(|(i, c)| i != g && c.name().as_str() == name)
+        {
+            cols[g].rename(format!("by_{name}").into());
+        }
+    }
+    Ok(DataFrame::new(height, cols)?)
+}
+
 /// A customer's group, "(none)" when it has no value.
 pub(crate) fn group_of(map: &HashMap<String, String>, id: &str) -> String {
     map.get(id).cloned().unwrap_or_else(|| "(none)".to_string())
@@ -596,7 +616,7 @@ fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
     c!("mean_frequency", |r| r.mean_frequency);
     c!("mean_monetary", |r| r.mean_monetary);
     c!("action", |r| r.action.as_str());
-    Ok(DataFrame::new(rows.len(), cols)?)
+    frame_of(cols, by.map(|_| 0), rows.len())
 }
 
 fn customers_frame(
@@ -631,7 +651,7 @@ fn customers_frame(
     c!("m_score", |x| x.m as i64);
     c!("rfm", |x| x.rfm(bins));
     c!("segment", |x| x.segment.as_str());
-    Ok(DataFrame::new(table.len(), cols)?)
+    frame_of(cols, groups.map(|_| 0), table.len())
 }
 
 fn report_views(rows: &[SegmentRow], p: &SegmentParams, title: &str) -> Vec<View> {

@@ -359,7 +359,7 @@ fn frame(
     if let Some(last) = partial {
         c!("partial_period", |r| r.period == last);
     }
-    Ok(DataFrame::new(rows.len(), cols)?)
+    crate::reports::segment::frame_of(cols, by.map(|_| 0), rows.len())
 }
 
 const PERCENT: [&str; 4] = [

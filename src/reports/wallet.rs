@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{
-    col_f64, col_str, group_map, group_of, purchase_rows, rfm_table, Rules,
+    col_f64, col_str, frame_of, group_map, group_of, purchase_rows, rfm_table, Rules,
 };
 
 /// Where the wallet comes from.
@@ -478,7 +478,7 @@ fn customers_frame(c: &Computed, by: Option<&str>, estimated: bool) -> Result<Da
         col_!("cross_sell", |r| r.breadth.map(|b| b >= 2));
     }
     col_!("depth", |r| r.depth);
-    Ok(DataFrame::new(rows.len(), cols)?)
+    frame_of(cols, Some(1), rows.len())
 }
 
 fn overview_frame(
@@ -507,7 +507,7 @@ fn overview_frame(
     if wallet {
         col_!("wallet_estimated", |_| estimated);
     }
-    Ok(DataFrame::new(d.len(), cols)?)
+    frame_of(cols, Some(0), d.len())
 }
 
 fn overview_view(d: &[Dist], by: Option<&str>, title: String) -> View {
