@@ -89,6 +89,8 @@ pub struct Computed {
     /// Share of customer of every (customer with positive spend, category): (group,
     /// category, share), zeros included, whatever the wallet's granularity.
     pub soc: Vec<(String, String, f64)>,
+    /// Customers with at least one purchase.
+    pub buyers: usize,
 }
 
 /// Compute the per-customer rows (pure).
@@ -322,6 +324,7 @@ pub fn compute(
         }
     }
     Ok(Computed {
+        buyers: seq.len(),
         soc,
         group_order,
         rows,
@@ -591,8 +594,10 @@ pub fn run(
     if !left_out.is_empty() {
         warnings.push(format!("left out: {}", left_out.join("; ")));
     }
-    if c.rows.is_empty() {
-        return Err(bad("no customers to report"));
+    if c.buyers == 0 {
+        return Err(bad(
+            "no customer made a purchase (an order with a positive net amount)",
+        ));
     }
     let grouping = match &p.by {
         Some(b) => format!("by {b}"),
