@@ -56,6 +56,64 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Ltv(LtvArgs),
+
+    /// RFM segmentation: recency, frequency and monetary scores per customer and named
+    /// segments (Champions, Loyal, At Risk, ...) with the CRM action for each.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention segment -t examples/shop/transactions.csv\n",
+        "  retention segment -t examples/shop/transactions.csv --per-customer -o rfm.csv\n",
+        "  retention segment -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --by channel --rules my_segments.toml\n\n",
+        "Rules file (TOML): [[segment]] tables tried in order, first match wins:\n",
+        "  [[segment]]\n",
+        "  name = \"VIP\"\n",
+        "  r = [4, 5]        # inclusive score range, or one score (r = 5); omitted: any\n",
+        "  f = [4, 5]\n",
+        "  action = \"personal thank-you call\"\n",
+        "Unmatched score combinations go to \"Others\" (action: others_action = \"...\").\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Segment(SegmentArgs),
+    /// The 5/25 rule on your data: customer lifetime value and customer equity at the
+    /// measured annual retention and at a lifted one (CLV = m·r/(1+d−r)).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention whatif -t examples/shop/transactions.csv\n",
+        "  retention whatif -t examples/shop/transactions.csv --margin 0.3 --lift 0.05\n",
+        "  retention whatif -t examples/shop/transactions.csv --retention 0.6 --discount-rate 0.08\n\n",
+        "r is measured as: of the customers active in the 12 months before the last 12 months,\n",
+        "the share active in the last 12 months (as-of ends the last 12 months).\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Whatif(WhatifArgs),
+    /// KPI table: customers, active, new, retention and churn, repeat purchase rate,
+    /// orders, revenue, AOV, purchase frequency, conversion, CAC and historical LTV, over
+    /// the whole window or one row per period.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention summary -t examples/shop/transactions.csv\n",
+        "  retention summary -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --period quarter --by channel\n",
+        "  retention summary -t examples/shop/transactions.csv --period month -o kpis.parquet\n\n",
+        "KPIs whose inputs are missing (conversion_rate needs signup_date, cac and ltv_cac need\n",
+        "acquisition_cost in a customers file) are left out, with one note on stderr.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Summary(SummaryArgs),
+    /// Share of wallet (with a wallet file, or estimated), share of customer per category,
+    /// breadth, cross-sell rate and depth (up-sell), per customer or as an overview.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention wallet -t examples/shop/transactions.csv --estimate-wallet\n",
+        "  retention wallet -t examples/shop/transactions.csv --wallet wallet.csv --per-customer\n",
+        "  retention wallet -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --by channel --estimate-wallet\n\n",
+        "Wallet file: customer_id, optional category, wallet (the customer's total spend, in that\n",
+        "category, at all vendors over the window). CSV, TSV or Parquet.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Wallet(WalletArgs),
 }
 
 impl Command {
@@ -64,6 +122,10 @@ impl Command {
             Command::Cohort(_) => "cohort",
             Command::Churn(_) => "churn",
             Command::Ltv(_) => "ltv",
+            Command::Segment(_) => "segment",
+            Command::Whatif(_) => "whatif",
+            Command::Summary(_) => "summary",
+            Command::Wallet(_) => "wallet",
         }
     }
 }
@@ -301,4 +363,98 @@ pub struct LtvArgs {
     pub calibration_end: Option<String>,
     #[command(flatten)]
     pub model_args: ModelArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SegmentArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// One row per customer (recency_days, frequency, monetary, scores, rfm, segment)
+    /// instead of the segment report.
+    #[arg(long)]
+    pub per_customer: bool,
+    /// Number of score levels (quantile bins; the highest is best).
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub bins: u32,
+    /// Segment rules file (TOML) replacing the built-in segment table.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Split the report by a customers column (e.g. channel) or, for a transactions
+    /// column, its value on the customer's first transaction.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WhatifArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Margin as a fraction of net revenue (m = margin × last year's revenue per active
+    /// customer).
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub margin: f64,
+    /// Annual discount rate d.
+    #[arg(long, value_name = "RATE", default_value_t = 0.10)]
+    pub discount_rate: f64,
+    /// Retention lift in fraction points (0.05 = +5 points).
+    #[arg(
+        long,
+        value_name = "POINTS",
+        default_value_t = 0.05,
+        allow_hyphen_values = true
+    )]
+    pub lift: f64,
+    /// Use this annual retention rate instead of measuring it from the data.
+    #[arg(long, value_name = "R")]
+    pub retention: Option<f64>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// One row per period [default: one row over the whole window].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// One set of rows per value of a customers column (e.g. channel) or, for a
+    /// transactions column, its value on the customer's first transaction.
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// Margin as a fraction of net revenue, for the historical LTV.
+    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    pub margin: f64,
+    /// A signup converts when the customer's first purchase is at most this many days
+    /// after it.
+    #[arg(long, value_name = "DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=36_500))]
+    pub convert_within: u32,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WalletArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Wallet file: customer_id, optional category, wallet.
+    #[arg(long, value_name = "FILE", conflicts_with = "estimate_wallet")]
+    pub wallet: Option<String>,
+    /// Estimate each wallet as the P90 of spend among customers of the same group (RFM
+    /// segment or --by value) and category; every output says the wallet is estimated.
+    #[arg(long)]
+    pub estimate_wallet: bool,
+    /// Group by a customers column (e.g. channel) or, for a transactions column, its
+    /// value on the customer's first transaction [default: the RFM segment].
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// One row per customer (and category) instead of the overview.
+    #[arg(long)]
+    pub per_customer: bool,
 }

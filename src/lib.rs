@@ -69,5 +69,82 @@ pub fn run(cli: Cli) -> Result<()> {
             let report = reports::ltv::command(&ds, &a)?;
             dest.write(&report)
         }
+
+        Command::Segment(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            // A bad rules file fails before the data is read.
+            let rules = match &a.rules {
+                Some(path) => reports::segment::Rules::from_file(path, a.bins)?,
+                None => reports::segment::Rules::builtin(),
+            };
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let params = reports::segment::SegmentParams {
+                bins: a.bins,
+                rules,
+                by: a.by,
+                per_customer: a.per_customer,
+            };
+            let report = reports::segment::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
+            dest.write(&report)
+        }
+        Command::Whatif(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, vec![])?;
+            let params = reports::whatif::WhatifParams {
+                margin: a.margin,
+                discount_rate: a.discount_rate,
+                lift: a.lift,
+                retention: a.retention,
+            };
+            let report = reports::whatif::run(&ds.tx, ds.as_of, &params)?;
+            dest.write(&report)
+        }
+        Command::Summary(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let params = reports::summary::SummaryParams {
+                period: a.period,
+                by: a.by,
+                margin: a.margin,
+                convert_within: a.convert_within,
+            };
+            let mut notes = Vec::new();
+            let report = reports::summary::run(
+                &ds.tx,
+                ds.customers.as_ref(),
+                ds.as_of,
+                &params,
+                &mut notes,
+            )?;
+            for n in &notes {
+                eprintln!("retention {name}: note: {n}");
+            }
+            dest.write(&report)
+        }
+        Command::Wallet(a) => {
+            use reports::wallet::{WalletParams, WalletSource};
+            let dest = Destination::prepare(&a.output)?;
+            let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            let wallet = match (&a.wallet, a.estimate_wallet) {
+                (Some(path), _) => {
+                    let opts = config::load_options(&a.input, vec![])?;
+                    WalletSource::File(load::load_wallet(&load::Source::from_arg(path), &opts)?)
+                }
+                (None, true) => WalletSource::Estimate,
+                (None, false) => WalletSource::None,
+            };
+            let params = WalletParams {
+                wallet,
+                by: a.by,
+                per_customer: a.per_customer,
+            };
+            let mut notes = Vec::new();
+            let report =
+                reports::wallet::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params, &mut notes)?;
+            for n in &notes {
+                eprintln!("retention {name}: note: {n}");
+            }
+            dest.write(&report)
+        }
     }
 }

@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, ln_gamma};
-use super::{minimise, FitOptions};
+use super::{minimise, FitOptions, ValueIndex};
 
 /// Gamma-Gamma parameters: spend per purchase z ~ Gamma(p, ν), ν ~ Gamma(q, γ = v).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,8 +54,8 @@ impl GammaGammaParams {
     }
 }
 
-/// Customers with x > 0, sorted by x, with the sums that do not depend on the
-/// parameters precomputed per distinct x.
+/// Customers with x > 0, with the sums that do not depend on the parameters
+/// precomputed per distinct x.
 struct Prepared {
     rows: Vec<Row>,
     /// distinct x, Σ w, Σ w ln m per distinct x
@@ -167,24 +167,21 @@ fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Pr
         }
         raw.push((x, m, w));
     }
-    raw.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut xs: Vec<f64> = raw.iter().map(|r| r.0).collect();
-    xs.dedup();
-    let mut wx = vec![0.0; xs.len()];
-    let mut lx = vec![0.0; xs.len()];
+    let mut xi = ValueIndex::default();
+    let mut wx: Vec<f64> = Vec::new();
+    let mut lx: Vec<f64> = Vec::new();
     let mut rows = Vec::with_capacity(raw.len());
     let mut total_w = 0.0;
     for &(x, m, w) in &raw {
-        let ix = xs.partition_point(|&v| v < x);
-        wx[ix] += w;
-        lx[ix] += w * m.ln();
+        let ix = xi.index(x);
+        wx.resize(xi.values.len(), 0.0);
+        lx.resize(xi.values.len(), 0.0);
+        wx[ix as usize] += w;
+        lx[ix as usize] += w * m.ln();
         total_w += w;
-        rows.push(Row {
-            ix: ix as u32,
-            xm: x * m,
-            w,
-        });
+        rows.push(Row { ix, xm: x * m, w });
     }
+    let xs = xi.values;
     Ok(Prepared {
         rows,
         xs,

@@ -5,6 +5,11 @@ pub mod churn;
 pub mod cohort;
 pub mod ltv;
 
+pub mod segment;
+pub mod summary;
+pub mod wallet;
+pub mod whatif;
+
 use polars::prelude::*;
 
 /// Orders with a positive net amount (METRICS.md "purchase"): `customer_id`, `date`

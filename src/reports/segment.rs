@@ -1,0 +1,1031 @@
+//! `retention segment`: RFM scores and named segments (METRICS.md, section segment).
+//!
+//! Also holds small column helpers shared by the issue-#3 reports (`wallet`, `summary`,
+//! `whatif`): plain Rust vectors out of frames, and the `--by` grouping lookup.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Deserialize;
+
+use crate::error::bad;
+use crate::output::{num, pct, Report, View};
+use crate::period::days_since_epoch;
+use crate::reports::purchases;
+
+// ---------------------------------------------------------------------------------------
+// Column helpers (shared by segment, wallet, summary, whatif).
+
+/// A string column as owned strings (null → "").
+pub(crate) fn col_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let c = df.column(name)?.cast(&DataType::String)?;
+    Ok(c.str()?
+        .iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect())
+}
+
+/// A numeric column as f64 (null → None).
+pub(crate) fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().collect())
+}
+
+/// A Date column as days since the epoch (null → None).
+pub(crate) fn col_days(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
+    let c = df.column(name)?.cast(&DataType::Date)?;
+    Ok(c.date()?.physical().iter().collect())
+}
+
+/// Orders with a positive net amount (METRICS "purchase") as (customer, day, amount).
+pub(crate) fn purchase_rows(tx: &DataFrame) -> Result<Vec<(String, i32, f64)>> {
+    let p = purchases(tx).collect()?;
+    let ids = col_str(&p, "customer_id")?;
+    let days = col_days(&p, "date")?;
+    let amounts = col_f64(&p, "amount")?;
+    Ok(ids
+        .into_iter()
+        .zip(days)
+        .zip(amounts)
+        .filter_map(|((c, d), a)| Some((c, d?, a.unwrap_or(0.0))))
+        .collect())
+}
+
+/// Every transaction row as (customer, day, amount) — returns included.
+pub(crate) fn tx_rows(tx: &DataFrame) -> Result<Vec<(String, i32, f64)>> {
+    let ids = col_str(tx, "customer_id")?;
+    let days = col_days(tx, "date")?;
+    let amounts = col_f64(tx, "amount")?;
+    Ok(ids
+        .into_iter()
+        .zip(days)
+        .zip(amounts)
+        .filter_map(|((c, d), a)| Some((c, d?, a.unwrap_or(0.0))))
+        .collect())
+}
+
+/// The `--by COL` value of each customer: a customers-file column, or else a transactions
+/// column's value on the customer's first transaction. Customers without a value get
+/// "(none)" from [`group_of`].
+pub(crate) fn group_map(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    by: &str,
+) -> Result<HashMap<String, String>> {
+    if let Some(c) = customers.filter(|c| c.column(by).is_ok()) {
+        let ids = col_str(c, "customer_id")?;
+        let vals = c.column(by)?.cast(&DataType::String)?;
+        let vals = vals.str()?;
+        return Ok(ids
+            .into_iter()
+            .zip(vals.iter())
+            .filter_map(|(id, v)| v.filter(|v| !v.is_empty()).map(|v| (id, v.to_string())))
+            .collect());
+    }
+    if tx.column(by).is_ok() {
+        let ids = col_str(tx, "customer_id")?;
+        let days = col_days(tx, "date")?;
+        let vals = tx.column(by)?.cast(&DataType::String)?;
+        let vals = vals.str()?;
+        let mut first: HashMap<String, (i32, String)> = HashMap::new();
+        for ((id, d), v) in ids.into_iter().zip(days).zip(vals.iter()) {
+            let (Some(d), Some(v)) = (d, v.filter(|v| !v.is_empty())) else {
+                continue;
+            };
+            match first.get(&id) {
+                Some((d0, _)) if *d0 <= d => {}
+                _ => {
+                    first.insert(id, (d, v.to_string()));
+                }
+            }
+        }
+        return Ok(first.into_iter().map(|(k, (_, v))| (k, v)).collect());
+    }
+    let mut cols: Vec<String> = tx
+        .get_column_names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if let Some(c) = customers {
+        cols.extend(c.get_column_names().iter().map(|s| s.to_string()));
+    }
+    Err(bad(format!(
+        "--by {by}: no such column in the customers or transactions file (columns: {})",
+        cols.join(", ")
+    )))
+}
+
+/// Build a frame; a `--by` column (at `group`) named like another output column is
+/// renamed `by_<name>` (e.g. `--by category` in wallet).
+pub(crate) fn frame_of(
+    mut cols: Vec<Column>,
+    group: Option<usize>,
+    height: usize,
+) -> Result<DataFrame> {
+    if let Some(g) = group {
+        let name = cols[g].name().to_string();
+        if cols
+            .iter()
+            .enumerate()
+            .any(|(i, c)| i != g && c.name().as_str() == name)
+        {
+            cols[g].rename(format!("by_{name}").into());
+        }
+    }
+    Ok(DataFrame::new(height, cols)?)
+}
+
+/// A customer's group, "(none)" when it has no value.
+pub(crate) fn group_of(map: &HashMap<String, String>, id: &str) -> String {
+    map.get(id).cloned().unwrap_or_else(|| "(none)".to_string())
+}
+
+// ---------------------------------------------------------------------------------------
+// Scoring.
+
+/// Scores 1..=bins: rank the values (ties broken by customer id, ascending), rank 1 the
+/// lowest value (or, with `descending`, the highest), score = floor((rank−1)·bins/n) + 1.
+pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<u32> {
+    let n = values.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| {
+        let c = values[a].total_cmp(&values[b]);
+        let c = if descending { c.reverse() } else { c };
+        c.then_with(|| ids[a].cmp(ids[b]))
+    });
+    let mut out = vec![0; n];
+    for (rank0, &i) in order.iter().enumerate() {
+        out[i] = (rank0 as u64 * bins as u64 / n as u64) as u32 + 1;
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Segment rules.
+
+/// A named segment: inclusive score ranges for R, F and M.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub name: String,
+    pub r: (u32, u32),
+    pub f: (u32, u32),
+    pub m: (u32, u32),
+    pub action: String,
+}
+
+impl Rule {
+    fn matches(&self, r: u32, f: u32, m: u32) -> bool {
+        let inr = |(lo, hi): (u32, u32), v: u32| lo <= v && v <= hi;
+        inr(self.r, r) && inr(self.f, f) && inr(self.m, m)
+    }
+}
+
+/// The segment table: `rules` are tried in order (first match wins); `report_order` lists
+/// the segments best to worst, "Others" last.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rules {
+    pub rules: Vec<Rule>,
+    pub report_order: Vec<String>,
+    pub others_action: String,
+    /// The scale the ranges are written on (5 for the built-in table).
+    pub scale: u32,
+}
+
+pub const OTHERS: &str = "Others";
+
+impl Rules {
+    /// The built-in table of METRICS.md. Read literally ("first matching row wins" in the
+    /// listed order) New, Promising, Can't Lose Them and Lost could never match: Potential
+    /// Loyalist, At Risk and Hibernating list before them and contain them. The match order
+    /// is therefore the METRICS order with the hidden segments moved before the ones that
+    /// hide them (New, Promising, Lost, Hibernating and About To Sleep before Potential
+    /// Loyalist and Need Attention; Can't Lose Them before At Risk), so that every named
+    /// segment can occur; the report keeps the METRICS order.
+    pub fn builtin() -> Rules {
+        let rule = |name: &str, r, f, m, action: &str| Rule {
+            name: name.into(),
+            r,
+            f,
+            m,
+            action: action.into(),
+        };
+        let champions = rule(
+            "Champions",
+            (4, 5),
+            (4, 5),
+            (4, 5),
+            "reward, early access, ask for referrals",
+        );
+        let loyal = rule(
+            "Loyal",
+            (2, 5),
+            (3, 5),
+            (3, 5),
+            "up-sell, loyalty programme",
+        );
+        let potential = rule(
+            "Potential Loyalist",
+            (3, 5),
+            (1, 3),
+            (1, 3),
+            "membership offer, recommend other categories (broadening)",
+        );
+        let new = rule(
+            "New",
+            (4, 5),
+            (1, 1),
+            (1, 1),
+            "onboarding, first-repeat incentive",
+        );
+        let promising = rule(
+            "Promising",
+            (3, 4),
+            (1, 1),
+            (1, 1),
+            "build awareness, trials",
+        );
+        let attention = rule(
+            "Need Attention",
+            (2, 3),
+            (2, 3),
+            (2, 3),
+            "time-limited offers based on past purchases",
+        );
+        let sleep = rule(
+            "About To Sleep",
+            (2, 3),
+            (1, 2),
+            (1, 2),
+            "reconnect with popular products",
+        );
+        let at_risk = rule("At Risk", (1, 2), (2, 5), (2, 5), "personalised win-back");
+        let cant_lose = rule(
+            "Can't Lose Them",
+            (1, 1),
+            (4, 5),
+            (4, 5),
+            "win back at any cost, talk to them",
+        );
+        let hibernating = rule(
+            "Hibernating",
+            (1, 2),
+            (1, 2),
+            (1, 2),
+            "relevant products, special discount",
+        );
+        let lost = rule(
+            "Lost",
+            (1, 1),
+            (1, 2),
+            (1, 2),
+            "low-cost reactivation or let go",
+        );
+        let report_order = [
+            &champions,
+            &loyal,
+            &potential,
+            &new,
+            &promising,
+            &attention,
+            &sleep,
+            &at_risk,
+            &cant_lose,
+            &hibernating,
+            &lost,
+        ]
+        .iter()
+        .map(|r| r.name.clone())
+        .chain(std::iter::once(OTHERS.to_string()))
+        .collect();
+        Rules {
+            rules: vec![
+                champions,
+                loyal,
+                new,
+                promising,
+                lost,
+                hibernating,
+                sleep,
+                potential,
+                attention,
+                cant_lose,
+                at_risk,
+            ],
+            report_order,
+            others_action: "review".into(),
+            scale: 5,
+        }
+    }
+
+    /// The segment of a score triple (scores on `bins`), or "Others".
+    pub fn segment(&self, r: u32, f: u32, m: u32, bins: u32) -> &str {
+        // The built-in table is written on 1..5; other --bins are mapped onto it by the
+        // upper end of each score's quantile range: s5 = ceil(s·5/bins).
+        let map = |s: u32| {
+            if bins == self.scale {
+                s
+            } else {
+                (s * self.scale).div_ceil(bins)
+            }
+        };
+        let (r, f, m) = (map(r), map(f), map(m));
+        self.rules
+            .iter()
+            .find(|x| x.matches(r, f, m))
+            .map_or(OTHERS, |x| x.name.as_str())
+    }
+
+    pub fn action(&self, name: &str) -> &str {
+        self.rules
+            .iter()
+            .find(|x| x.name == name)
+            .map_or(self.others_action.as_str(), |x| x.action.as_str())
+    }
+
+    /// Parse a rules file (TOML); ranges are checked against `bins`.
+    ///
+    /// ```toml
+    /// others_action = "review"          # optional
+    /// [[segment]]
+    /// name = "VIP"
+    /// r = [4, 5]                        # inclusive range, or one score: r = 5
+    /// f = [4, 5]                        # omitted: any score
+    /// action = "call them"              # optional
+    /// ```
+    pub fn parse(text: &str, label: &str, bins: u32) -> Result<Rules> {
+        let file: RulesFile = toml::from_str(text)
+            .map_err(|e| bad(format!("{label}: {}", e.message().replace('\n', " "))))?;
+        if file.segment.is_empty() {
+            return Err(bad(format!(
+                "{label}: no [[segment]] tables (each needs a name and r/f/m score ranges)"
+            )));
+        }
+        let mut rules = Vec::new();
+        for (i, s) in file.segment.into_iter().enumerate() {
+            let name = s.name.trim().to_string();
+            let what = format!("{label}: segment {} ('{name}')", i + 1);
+            if name.is_empty() {
+                return Err(bad(format!("{label}: segment {} has an empty name", i + 1)));
+            }
+            if rules.iter().any(|r: &Rule| r.name == name) {
+                return Err(bad(format!("{what}: the name is used twice")));
+            }
+            let range = |x: Option<ScoreRange>, key: &str| -> Result<(u32, u32)> {
+                let (lo, hi) = match x {
+                    None => (1, bins as i64),
+                    Some(ScoreRange::One(v)) => (v, v),
+                    Some(ScoreRange::Two([a, b])) => (a, b),
+                };
+                if lo < 1 || hi > bins as i64 || lo > hi {
+                    return Err(bad(format!(
+                        "{what}: {key} = [{lo}, {hi}] is not a range within 1..{bins} \
+                         (scores run 1..--bins)"
+                    )));
+                }
+                Ok((lo as u32, hi as u32))
+            };
+            rules.push(Rule {
+                r: range(s.r, "r")?,
+                f: range(s.f, "f")?,
+                m: range(s.m, "m")?,
+                action: s.action.unwrap_or_default(),
+                name,
+            });
+        }
+        let mut report_order: Vec<String> = rules.iter().map(|r| r.name.clone()).collect();
+        if !report_order.iter().any(|n| n == OTHERS) {
+            report_order.push(OTHERS.into());
+        }
+        Ok(Rules {
+            rules,
+            report_order,
+            others_action: file.others_action.unwrap_or_else(|| "review".into()),
+            scale: bins,
+        })
+    }
+
+    pub fn from_file(path: &Path, bins: u32) -> Result<Rules> {
+        let label = format!("rules file '{}'", path.display());
+        let text =
+            std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read {label}: {e}")))?;
+        Rules::parse(&text, &label, bins)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    segment: Vec<SegmentDef>,
+    others_action: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SegmentDef {
+    name: String,
+    r: Option<ScoreRange>,
+    f: Option<ScoreRange>,
+    m: Option<ScoreRange>,
+    action: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ScoreRange {
+    One(i64),
+    Two([i64; 2]),
+}
+
+// ---------------------------------------------------------------------------------------
+// The RFM table.
+
+#[derive(Clone, Debug)]
+pub struct SegmentParams {
+    pub bins: u32,
+    pub rules: Rules,
+    pub by: Option<String>,
+    pub per_customer: bool,
+}
+
+impl Default for SegmentParams {
+    fn default() -> Self {
+        SegmentParams {
+            bins: 5,
+            rules: Rules::builtin(),
+            by: None,
+            per_customer: false,
+        }
+    }
+}
+
+/// One scored customer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rfm {
+    pub customer_id: String,
+    pub recency_days: i64,
+    pub frequency: i64,
+    pub monetary: f64,
+    pub r: u32,
+    pub f: u32,
+    pub m: u32,
+    pub segment: String,
+}
+
+impl Rfm {
+    /// "545"; with more than 9 bins the scores are joined with "-" ("10-4-7").
+    pub fn rfm(&self, bins: u32) -> String {
+        if bins < 10 {
+            format!("{}{}{}", self.r, self.f, self.m)
+        } else {
+            format!("{}-{}-{}", self.r, self.f, self.m)
+        }
+    }
+}
+
+/// RFM per customer with at least one purchase, sorted by customer id. Recency = days from
+/// the last purchase to as-of; frequency = purchases; monetary = net spend (returns
+/// included) up to as-of. Customers without a purchase are not scored.
+pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
+    let asof = days_since_epoch(as_of) as i64;
+    let mut last: BTreeMap<String, (i32, i64)> = BTreeMap::new();
+    for (c, d, _) in purchase_rows(tx)? {
+        let e = last.entry(c).or_insert((d, 0));
+        e.0 = e.0.max(d);
+        e.1 += 1;
+    }
+    let mut spend: HashMap<String, f64> = HashMap::new();
+    for (c, _, a) in tx_rows(tx)? {
+        *spend.entry(c).or_default() += a;
+    }
+    let mut out: Vec<Rfm> = last
+        .into_iter()
+        .map(|(c, (d, n))| Rfm {
+            recency_days: asof - d as i64,
+            frequency: n,
+            monetary: spend.get(&c).copied().unwrap_or(0.0),
+            customer_id: c,
+            r: 0,
+            f: 0,
+            m: 0,
+            segment: String::new(),
+        })
+        .collect();
+    let ids: Vec<&str> = out.iter().map(|x| x.customer_id.as_str()).collect();
+    let rec: Vec<f64> = out.iter().map(|x| x.recency_days as f64).collect();
+    let freq: Vec<f64> = out.iter().map(|x| x.frequency as f64).collect();
+    let mon: Vec<f64> = out.iter().map(|x| x.monetary).collect();
+    let rs = scores(&ids, &rec, true, bins);
+    let fs = scores(&ids, &freq, false, bins);
+    let ms = scores(&ids, &mon, false, bins);
+    for (i, x) in out.iter_mut().enumerate() {
+        x.r = rs[i];
+        x.f = fs[i];
+        x.m = ms[i];
+        x.segment = rules.segment(x.r, x.f, x.m, bins).to_string();
+    }
+    Ok(out)
+}
+
+/// One row of the segment report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SegmentRow {
+    pub group: String,
+    pub segment: String,
+    pub customers: i64,
+    pub share_customers: Option<f64>,
+    pub revenue: f64,
+    pub share_revenue: Option<f64>,
+    pub mean_recency_days: Option<f64>,
+    pub mean_frequency: Option<f64>,
+    pub mean_monetary: Option<f64>,
+    pub action: String,
+}
+
+/// Aggregate scored customers per (group, segment); every segment of the table is listed
+/// for every group (0 customers included), best to worst. Shares are within the group.
+pub fn segment_rows(
+    table: &[Rfm],
+    groups: Option<&HashMap<String, String>>,
+    rules: &Rules,
+) -> Vec<SegmentRow> {
+    // group -> segment -> (n, revenue, sum r, sum f, sum m)
+    type Acc = (i64, f64, f64, f64);
+    let mut acc: BTreeMap<String, BTreeMap<&str, Acc>> = BTreeMap::new();
+    for x in table {
+        let g = groups.map_or(String::new(), |m| group_of(m, &x.customer_id));
+        let e = acc
+            .entry(g)
+            .or_default()
+            .entry(x.segment.as_str())
+            .or_default();
+        e.0 += 1;
+        e.1 += x.monetary;
+        e.2 += x.recency_days as f64;
+        e.3 += x.frequency as f64;
+    }
+    let mut rows = Vec::new();
+    for (g, segs) in &acc {
+        let n: i64 = segs.values().map(|a| a.0).sum();
+        let rev: f64 = segs.values().map(|a| a.1).sum();
+        for name in &rules.report_order {
+            let a = segs.get(name.as_str()).copied().unwrap_or_default();
+            let mean = |s: f64| (a.0 > 0).then(|| s / a.0 as f64);
+            rows.push(SegmentRow {
+                group: g.clone(),
+                segment: name.clone(),
+                customers: a.0,
+                share_customers: (n > 0).then(|| a.0 as f64 / n as f64),
+                revenue: a.1,
+                share_revenue: (rev > 0.0).then(|| a.1 / rev),
+                mean_recency_days: mean(a.2),
+                mean_frequency: mean(a.3),
+                mean_monetary: mean(a.1),
+                action: rules.action(name).to_string(),
+            });
+        }
+    }
+    rows
+}
+
+fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
+    let mut cols = Vec::new();
+    if let Some(b) = by {
+        cols.push(Column::new(
+            b.into(),
+            rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
+        ));
+    }
+    macro_rules! c {
+        ($name:expr, $f:expr) => {
+            cols.push(Column::new(
+                $name.into(),
+                rows.iter().map($f).collect::<Vec<_>>(),
+            ))
+        };
+    }
+    c!("segment", |r| r.segment.as_str());
+    c!("customers", |r| r.customers);
+    c!("share_customers", |r| r.share_customers);
+    c!("revenue", |r| r.revenue);
+    c!("share_revenue", |r| r.share_revenue);
+    c!("mean_recency_days", |r| r.mean_recency_days);
+    c!("mean_frequency", |r| r.mean_frequency);
+    c!("mean_monetary", |r| r.mean_monetary);
+    c!("action", |r| r.action.as_str());
+    frame_of(cols, by.map(|_| 0), rows.len())
+}
+
+fn customers_frame(
+    table: &[Rfm],
+    groups: Option<(&str, &HashMap<String, String>)>,
+    bins: u32,
+) -> Result<DataFrame> {
+    let mut cols = Vec::new();
+    if let Some((b, m)) = groups {
+        cols.push(Column::new(
+            b.into(),
+            table
+                .iter()
+                .map(|x| group_of(m, &x.customer_id))
+                .collect::<Vec<_>>(),
+        ));
+    }
+    macro_rules! c {
+        ($name:expr, $f:expr) => {
+            cols.push(Column::new(
+                $name.into(),
+                table.iter().map($f).collect::<Vec<_>>(),
+            ))
+        };
+    }
+    c!("customer_id", |x| x.customer_id.as_str());
+    c!("recency_days", |x| x.recency_days);
+    c!("frequency", |x| x.frequency);
+    c!("monetary", |x| x.monetary);
+    c!("r_score", |x| x.r as i64);
+    c!("f_score", |x| x.f as i64);
+    c!("m_score", |x| x.m as i64);
+    c!("rfm", |x| x.rfm(bins));
+    c!("segment", |x| x.segment.as_str());
+    frame_of(cols, groups.map(|_| 0), table.len())
+}
+
+fn report_views(rows: &[SegmentRow], p: &SegmentParams, title: &str) -> Vec<View> {
+    let mut groups: BTreeMap<&str, Vec<&SegmentRow>> = BTreeMap::new();
+    for r in rows {
+        groups.entry(r.group.as_str()).or_default().push(r);
+    }
+    let header: Vec<String> = [
+        "segment",
+        "customers",
+        "% customers",
+        "revenue",
+        "% revenue",
+        "recency (days)",
+        "frequency",
+        "monetary",
+        "action",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+    groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, (g, rs))| {
+            let sub = p.by.as_ref().map(|b| format!("{b} = {g}"));
+            let title = match (i, sub) {
+                (0, Some(s)) => Some(format!("{title}\n{s}")),
+                (0, None) => Some(title.to_string()),
+                (_, s) => s,
+            };
+            View {
+                title,
+                header: header.clone(),
+                rows: rs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.segment.clone(),
+                            num(r.customers as f64),
+                            pct(r.share_customers),
+                            num(r.revenue),
+                            pct(r.share_revenue),
+                            opt(r.mean_recency_days),
+                            opt(r.mean_frequency),
+                            opt(r.mean_monetary),
+                            r.action.clone(),
+                        ]
+                    })
+                    .collect(),
+                fixed_columns: 2,
+            }
+        })
+        .collect()
+}
+
+/// The `segment` report: the segment table (default) or the per-customer RFM table.
+/// Customers in the customers file without a purchase are counted in a note.
+pub fn run(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SegmentParams,
+) -> Result<Report> {
+    if p.bins == 0 {
+        return Err(bad("--bins must be at least 1"));
+    }
+    let table = rfm_table(tx, as_of, p.bins, &p.rules)?;
+    if table.is_empty() {
+        return Err(bad(
+            "no customer made a purchase (an order with a positive net amount)",
+        ));
+    }
+    let groups =
+        p.by.as_deref()
+            .map(|b| group_map(tx, customers, b))
+            .transpose()?;
+    let mut notes = Vec::new();
+    let scored: std::collections::HashSet<&str> =
+        table.iter().map(|x| x.customer_id.as_str()).collect();
+    let mut unscored: std::collections::HashSet<String> = col_str(tx, "customer_id")?
+        .into_iter()
+        .filter(|c| !scored.contains(c.as_str()))
+        .collect();
+    if let Some(c) = customers {
+        unscored.extend(
+            col_str(c, "customer_id")?
+                .into_iter()
+                .filter(|c| !scored.contains(c.as_str())),
+        );
+    }
+    if !unscored.is_empty() {
+        notes.push(format!(
+            "{} customers without a purchase (never bought, or only returns) are not scored",
+            unscored.len()
+        ));
+    }
+    if p.bins != p.rules.scale {
+        notes.push(format!(
+            "scores run 1..{}; the segment table is written on 1..{} and scores are mapped \
+             onto it as ceil(score·{}/{})",
+            p.bins, p.rules.scale, p.rules.scale, p.bins
+        ));
+    }
+    if p.per_customer {
+        let data = customers_frame(&table, p.by.as_deref().zip(groups.as_ref()), p.bins)?;
+        return Ok(Report {
+            data,
+            views: vec![],
+            percent_columns: vec![],
+            notes,
+        });
+    }
+    let rows = segment_rows(&table, groups.as_ref(), &p.rules);
+    let data = rows_frame(&rows, p.by.as_deref())?;
+    let title = format!(
+        "RFM segments of {} customers as of {as_of} (scores 1..{}, {} best)",
+        table.len(),
+        p.bins,
+        p.bins
+    );
+    Ok(Report {
+        views: report_views(&rows, p, &title),
+        data,
+        percent_columns: vec!["share_customers", "share_revenue"],
+        notes,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// customer, date, amount, order, category
+    pub(crate) fn tx(rows: &[(&str, &str, f64, &str, &str)]) -> DataFrame {
+        let days: Vec<i32> = rows.iter().map(|r| days_since_epoch(d(r.1))).collect();
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "customer_id".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new("date".into(), days)
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new(
+                "amount".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_id".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "category".into(),
+                rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn scores_break_ties_by_customer_id() {
+        // n = 5, bins = 5: score = rank. Values 10, 10, 5, 20, 10 for ids e, a, c, b, d.
+        let ids = ["e", "a", "c", "b", "d"];
+        let v = [10.0, 10.0, 5.0, 20.0, 10.0];
+        // Ascending: c(5)=1, then the 10s by id: a=2, d=3, e=4, then b(20)=5.
+        assert_eq!(scores(&ids, &v, false, 5), vec![4, 2, 1, 5, 3]);
+        // Descending: b=1, then the 10s by id a=2, d=3, e=4, then c=5.
+        assert_eq!(scores(&ids, &v, true, 5), vec![4, 2, 5, 1, 3]);
+        // n = 4, bins = 3: floor((rank-1)*3/4)+1 = 1, 1, 2, 3.
+        assert_eq!(
+            scores(&["a", "b", "c", "d"], &[1.0, 2.0, 3.0, 4.0], false, 3),
+            vec![1, 1, 2, 3]
+        );
+        // n = 2, bins = 5: ranks 1, 2 → 1 and floor(5/2)+1 = 3.
+        assert_eq!(scores(&["a", "b"], &[1.0, 2.0], false, 5), vec![1, 3]);
+    }
+
+    /// a: 3 purchases (Jan, Feb, Apr 1), 60 → recent and frequent.
+    /// b: 2 purchases + a return in March: net 40 + 10 − 10 = 40, last purchase Mar 3.
+    /// c: 1 purchase of 50 on Jan 31 (single-purchase customer).
+    /// d: 2 purchases of 5 (Feb 1, Mar 15).
+    /// e: only a return: not scored.
+    fn fixture() -> DataFrame {
+        tx(&[
+            ("a", "2024-01-05", 10.0, "o1", "apparel"),
+            ("a", "2024-02-10", 20.0, "o2", "shoes"),
+            ("a", "2024-04-01", 30.0, "o3", "apparel"),
+            ("b", "2024-01-20", 40.0, "o4", "home"),
+            ("b", "2024-03-03", 10.0, "o5", "home"),
+            ("b", "2024-03-04", -10.0, "r5", "home"),
+            ("c", "2024-01-31", 50.0, "o6", "beauty"),
+            ("d", "2024-02-01", 5.0, "o7", "shoes"),
+            ("d", "2024-03-15", 5.0, "o8", "shoes"),
+            ("e", "2024-02-02", -5.0, "r9", "shoes"),
+        ])
+    }
+
+    #[test]
+    fn rfm_by_hand() {
+        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &Rules::builtin()).unwrap();
+        let ids: Vec<&str> = t.iter().map(|x| x.customer_id.as_str()).collect();
+        assert_eq!(ids, vec!["a", "b", "c", "d"]);
+        let rfm: Vec<(i64, i64, f64)> = t
+            .iter()
+            .map(|x| (x.recency_days, x.frequency, x.monetary))
+            .collect();
+        assert_eq!(
+            rfm,
+            vec![(0, 3, 60.0), (29, 2, 40.0), (61, 1, 50.0), (17, 2, 10.0)]
+        );
+        // n = 4, bins = 5: score by rank 1..4 = 1, 2, 3, 4.
+        // Recency descending: c(61)=1, b(29)=2, d(17)=3, a(0)=4.
+        // Frequency ascending: c(1)=1, then b, d tied at 2 → b=2, d=3, a(3)=4.
+        // Monetary ascending: d(10)=1, b(40)=2, c(50)=3, a(60)=4.
+        let s: Vec<String> = t.iter().map(|x| x.rfm(5)).collect();
+        assert_eq!(s, vec!["444", "222", "113", "331"]);
+        let seg: Vec<&str> = t.iter().map(|x| x.segment.as_str()).collect();
+        // a 444: Champions. b 222: Hibernating (R1-2 F1-2 M1-2, tried before Need
+        // Attention). c 113: R1 F1 M3 matches nothing (Hibernating/Lost need M ≤ 2) →
+        // Others. d 331: Potential Loyalist (R3-5 F1-3 M1-3).
+        assert_eq!(
+            seg,
+            vec!["Champions", "Hibernating", "Others", "Potential Loyalist"]
+        );
+    }
+
+    #[test]
+    fn narrow_segments_win_over_wide_ones() {
+        let r = Rules::builtin();
+        assert_eq!(r.segment(5, 1, 1, 5), "New");
+        assert_eq!(r.segment(3, 1, 1, 5), "Promising");
+        assert_eq!(r.segment(4, 2, 1, 5), "Potential Loyalist");
+        assert_eq!(r.segment(3, 2, 1, 5), "About To Sleep");
+        assert_eq!(r.segment(1, 5, 4, 5), "Can't Lose Them");
+        assert_eq!(r.segment(2, 5, 4, 5), "Loyal");
+        assert_eq!(r.segment(1, 3, 3, 5), "At Risk");
+        assert_eq!(r.segment(1, 1, 2, 5), "Lost");
+        assert_eq!(r.segment(2, 1, 2, 5), "Hibernating");
+        assert_eq!(r.segment(3, 1, 2, 5), "About To Sleep");
+        assert_eq!(r.segment(2, 2, 3, 5), "Need Attention");
+        assert_eq!(r.segment(1, 2, 1, 5), "Lost");
+        assert_eq!(r.segment(5, 5, 1, 5), "Others");
+        // Every built-in segment is reachable.
+        let mut seen = std::collections::HashSet::new();
+        for a in 1..=5 {
+            for b in 1..=5 {
+                for c in 1..=5 {
+                    seen.insert(r.segment(a, b, c, 5).to_string());
+                }
+            }
+        }
+        assert_eq!(seen.len(), r.report_order.len(), "{seen:?}");
+        // Ten bins map onto five: 10 → 5, 7 → 4, 1 → 1.
+        assert_eq!(r.segment(10, 10, 7, 10), "Champions");
+        assert_eq!(r.segment(10, 1, 2, 10), "New");
+    }
+
+    #[test]
+    fn segment_report_by_hand() {
+        let rules = Rules::builtin();
+        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let rows = segment_rows(&t, None, &rules);
+        assert_eq!(rows.len(), 12);
+        assert_eq!(rows[0].segment, "Champions");
+        assert_eq!(rows.last().unwrap().segment, "Others");
+        let by: HashMap<&str, &SegmentRow> = rows.iter().map(|r| (r.segment.as_str(), r)).collect();
+        // Total revenue 60 + 40 + 50 + 10 = 160.
+        let ch = by["Champions"];
+        assert_eq!((ch.customers, ch.revenue), (1, 60.0));
+        assert_eq!(ch.share_customers, Some(0.25));
+        assert_eq!(ch.share_revenue, Some(60.0 / 160.0));
+        assert_eq!(ch.mean_recency_days, Some(0.0));
+        assert_eq!(ch.action, "reward, early access, ask for referrals");
+        let lost = by["Lost"];
+        assert_eq!((lost.customers, lost.share_customers), (0, Some(0.0)));
+        assert_eq!(lost.mean_monetary, None);
+        let total: i64 = rows.iter().map(|r| r.customers).sum();
+        assert_eq!(total, 4);
+    }
+
+    #[test]
+    fn groups_split_the_report() {
+        let rules = Rules::builtin();
+        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let g: HashMap<String, String> = [("a", "ads"), ("b", "seo"), ("c", "ads")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let rows = segment_rows(&t, Some(&g), &rules);
+        let groups: std::collections::BTreeSet<&str> =
+            rows.iter().map(|r| r.group.as_str()).collect();
+        assert_eq!(
+            groups.into_iter().collect::<Vec<_>>(),
+            ["(none)", "ads", "seo"]
+        );
+        let ads_ch = rows
+            .iter()
+            .find(|r| r.group == "ads" && r.segment == "Champions")
+            .unwrap();
+        // ads = a (60) and c (50): shares within the group.
+        assert_eq!(ads_ch.share_customers, Some(0.5));
+        assert_eq!(ads_ch.share_revenue, Some(60.0 / 110.0));
+    }
+
+    #[test]
+    fn rules_file_replaces_the_table() {
+        let text = "others_action = \"look\"\n\
+                    [[segment]]\nname = \"Top\"\nr = [3, 5]\nf = 4\naction = \"thank\"\n\
+                    [[segment]]\nname = \"Rest\"\nr = [1, 2]\n";
+        let rules = Rules::parse(text, "rules file 'x'", 5).unwrap();
+        assert_eq!(rules.segment(4, 4, 1, 5), "Top");
+        assert_eq!(rules.segment(2, 5, 5, 5), "Rest");
+        // Not covered: R3 with F ≠ 4.
+        assert_eq!(rules.segment(3, 1, 1, 5), OTHERS);
+        assert_eq!(rules.action(OTHERS), "look");
+        assert_eq!(rules.action("Top"), "thank");
+        assert_eq!(rules.report_order, vec!["Top", "Rest", "Others"]);
+    }
+
+    #[test]
+    fn malformed_rules_are_clear_errors() {
+        let cases = [
+            (
+                "[[segment]]\nname = \"X\"\nr = [0, 5]\n",
+                "segment 1 ('X'): r = [0, 5]",
+            ),
+            ("[[segment]]\nname = \"X\"\nf = [4, 2]\n", "f = [4, 2]"),
+            ("[[segment]]\nname = \"X\"\nm = 6\n", "m = [6, 6]"),
+            ("[[segment]]\nname = \"X\"\nq = 1\n", "unknown field `q`"),
+            ("[[segment]]\nr = 1\n", "missing field `name`"),
+            ("segment = 3\n", "rules file 'x'"),
+            ("", "no [[segment]]"),
+            (
+                "[[segment]]\nname = \"X\"\n[[segment]]\nname = \"X\"\n",
+                "used twice",
+            ),
+            (
+                "[[segment]]\nname = \"X\"\nr = \"high\"\n",
+                "rules file 'x'",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Rules::parse(text, "rules file 'x'", 5)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+            assert!(e.starts_with("rules file 'x'"), "{e}");
+        }
+    }
+
+    #[test]
+    fn run_reports_unscored_customers() {
+        let customers =
+            DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ["a", "z"])])
+                .unwrap();
+        let p = SegmentParams {
+            per_customer: true,
+            ..Default::default()
+        };
+        let r = run(&fixture(), Some(&customers), d("2024-04-01"), &p).unwrap();
+        assert_eq!(r.data.height(), 4);
+        // e (only a return) and z (never bought).
+        assert_eq!(
+            r.notes,
+            vec!["2 customers without a purchase (never bought, or only returns) are not scored"]
+        );
+        let only_returns = tx(&[("e", "2024-02-02", -5.0, "r9", "x")]);
+        let e = run(&only_returns, None, d("2024-04-01"), &p).unwrap_err();
+        assert!(e.to_string().contains("no customer made a purchase"));
+    }
+}

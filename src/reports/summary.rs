@@ -1,0 +1,652 @@
+//! `retention summary`: the KPI table (METRICS.md, section summary), over the whole window
+//! or one row per period, optionally per group.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use anyhow::Result;
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::error::bad;
+use crate::output::{num, pct, Report, View};
+use crate::period::{date_from_days, days_since_epoch, Period};
+use crate::reports::segment::{col_days, col_f64, col_str, group_map, purchase_rows, tx_rows};
+
+#[derive(Clone, Debug)]
+pub struct SummaryParams {
+    /// One row per period; None = the whole window.
+    pub period: Option<Period>,
+    pub by: Option<String>,
+    /// Margin as a fraction of revenue, for the historical LTV.
+    pub margin: f64,
+    /// Days after signup within which a first purchase counts as a conversion.
+    pub convert_within: u32,
+}
+
+impl Default for SummaryParams {
+    fn default() -> Self {
+        SummaryParams {
+            period: None,
+            by: None,
+            margin: 1.0,
+            convert_within: 30,
+        }
+    }
+}
+
+/// One KPI row. `None` is a KPI undefined for the row (no base); KPIs whose inputs are
+/// missing altogether are left out of the frame.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    pub group: String,
+    pub period: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub customers: i64,
+    pub active: i64,
+    pub new: i64,
+    pub retention_rate: Option<f64>,
+    pub churn_rate: Option<f64>,
+    pub repeat_purchase_rate: Option<f64>,
+    pub orders: i64,
+    pub revenue: f64,
+    pub aov: Option<f64>,
+    pub purchase_frequency: Option<f64>,
+    pub conversion_rate: Option<f64>,
+    pub cac: Option<f64>,
+    pub ltv: Option<f64>,
+    pub ltv_cac: Option<f64>,
+}
+
+/// Which optional KPIs the inputs support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Available {
+    pub conversion: bool,
+    pub cac: bool,
+}
+
+#[derive(Default, Clone)]
+struct Acc {
+    /// Purchases per active customer in the window.
+    orders: HashMap<String, u32>,
+    revenue: f64,
+    new: i64,
+    ltv_revenue: f64,
+    spend: f64,
+    /// Customers with a recorded acquisition cost attributed to the window.
+    costed: i64,
+    signups: i64,
+    converted: i64,
+}
+
+/// Compute the KPI rows (pure). `warnings` receives the note on KPIs left out.
+pub fn summary_rows(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+) -> Result<(Vec<Row>, Available)> {
+    let asof = days_since_epoch(as_of);
+    let purchases = purchase_rows(tx)?;
+    let rows = tx_rows(tx)?;
+    let groups =
+        p.by.as_deref()
+            .map(|b| group_map(tx, customers, b))
+            .transpose()?;
+    let group = |id: &str| -> String {
+        groups
+            .as_ref()
+            .map_or(String::new(), |m| crate::reports::segment::group_of(m, id))
+    };
+
+    // Customers file: signup day and acquisition cost.
+    let mut signup: HashMap<String, i32> = HashMap::new();
+    let mut cost: Vec<(String, Option<i32>, f64)> = Vec::new();
+    let mut avail = Available {
+        conversion: false,
+        cac: false,
+    };
+    let mut cust_ids: Vec<String> = Vec::new();
+    if let Some(c) = customers {
+        cust_ids = col_str(c, "customer_id")?;
+        if c.column("signup_date").is_ok() {
+            avail.conversion = true;
+            for (id, d) in cust_ids.iter().zip(col_days(c, "signup_date")?) {
+                if let Some(d) = d {
+                    signup.insert(id.clone(), d);
+                }
+            }
+        }
+        if c.column("acquisition_cost").is_ok() {
+            avail.cac = true;
+            for (id, v) in cust_ids.iter().zip(col_f64(c, "acquisition_cost")?) {
+                if let Some(v) = v {
+                    cost.push((id.clone(), None, v));
+                }
+            }
+        }
+    }
+
+    // Sorted, so that float sums do not depend on hash order.
+    let mut first: BTreeMap<&str, i32> = BTreeMap::new();
+    for (c, d, _) in &purchases {
+        let e = first.entry(c.as_str()).or_insert(*d);
+        *e = (*e).min(*d);
+    }
+    let mut total_rev: HashMap<&str, f64> = HashMap::new();
+    let mut first_tx = asof;
+    for (c, d, a) in &rows {
+        *total_rev.entry(c.as_str()).or_default() += a;
+        first_tx = first_tx.min(*d);
+    }
+    // Cost attribution date: signup, else first purchase; undated costs count only in
+    // the whole-window row.
+    for (id, when, _) in cost.iter_mut() {
+        *when = signup
+            .get(id.as_str())
+            .copied()
+            .or_else(|| first.get(id.as_str()).copied());
+    }
+
+    // Windows: (label, start day, end day), inclusive.
+    let windows: Vec<(String, i32, i32)> = match p.period {
+        // The whole window: first transaction to as-of (signups and costs: any date up to
+        // as-of, so that earlier signups still count).
+        None => vec![("all".to_string(), first_tx, asof)],
+        Some(per) => {
+            let a = per.index(date_from_days(first_tx));
+            let b = per.index(as_of);
+            (a..=b)
+                .map(|i| {
+                    (
+                        per.label(i),
+                        days_since_epoch(per.start(i)),
+                        days_since_epoch(per.end(i)).min(asof),
+                    )
+                })
+                .collect()
+        }
+    };
+    let nw = windows.len();
+    let win = |d: i32| -> Option<usize> {
+        if p.period.is_none() {
+            return (d <= windows[0].2).then_some(0);
+        }
+        windows.iter().position(|w| d >= w.1 && d <= w.2)
+    };
+    // Period lookups by index arithmetic would be faster; the number of periods is small
+    // and a day → window cache keeps this linear in the rows.
+    let mut cache: HashMap<i32, Option<usize>> = HashMap::new();
+    let mut win_c = |d: i32| *cache.entry(d).or_insert_with(|| win(d));
+
+    let mut acc: HashMap<String, Vec<Acc>> = HashMap::new();
+    fn slot(acc: &mut HashMap<String, Vec<Acc>>, g: String, nw: usize) -> &mut Vec<Acc> {
+        acc.entry(g).or_insert_with(|| vec![Acc::default(); nw])
+    }
+    for (c, d, _) in &purchases {
+        if let Some(w) = win_c(*d) {
+            *slot(&mut acc, group(c), nw)[w]
+                .orders
+                .entry(c.clone())
+                .or_default() += 1;
+        }
+    }
+    for (c, d, a) in &rows {
+        if let Some(w) = win_c(*d) {
+            slot(&mut acc, group(c), nw)[w].revenue += a;
+        }
+    }
+    for (c, d) in &first {
+        if let Some(w) = win_c(*d) {
+            let s = &mut slot(&mut acc, group(c), nw)[w];
+            s.new += 1;
+            s.ltv_revenue += total_rev.get(c).copied().unwrap_or(0.0) * p.margin;
+        }
+    }
+    for (id, when, v) in &cost {
+        let w = match (when, p.period) {
+            (Some(d), _) => win_c(*d),
+            (None, None) => Some(0),
+            (None, Some(_)) => None,
+        };
+        if let Some(w) = w {
+            let a = &mut slot(&mut acc, group(id), nw)[w];
+            a.spend += v;
+            a.costed += 1;
+        }
+    }
+    let within = p.convert_within as i32;
+    for id in &cust_ids {
+        let Some(&s) = signup.get(id) else { continue };
+        // Only signups whose conversion window has ended by as-of count.
+        if s + within > asof {
+            continue;
+        }
+        if let Some(w) = win_c(s) {
+            let a = &mut slot(&mut acc, group(id), nw)[w];
+            a.signups += 1;
+            if first.get(id.as_str()).is_some_and(|f| *f <= s + within) {
+                a.converted += 1;
+            }
+        }
+    }
+    // Whole window: retention between its two halves.
+    let halves = if p.period.is_none() {
+        let (s, e) = (windows[0].1, windows[0].2);
+        let mid = s + (e - s) / 2;
+        let mut h: HashMap<String, [HashSet<&str>; 2]> = HashMap::new();
+        for (c, d, _) in &purchases {
+            if *d < s || *d > e {
+                continue;
+            }
+            let k = usize::from(*d > mid);
+            h.entry(group(c)).or_default()[k].insert(c.as_str());
+        }
+        Some(h)
+    } else {
+        None
+    };
+
+    let all_groups: BTreeSet<String> = acc.keys().cloned().collect();
+    let mut out = Vec::new();
+    for g in all_groups {
+        let a = &acc[&g];
+        let mut base = 0i64;
+        for (w, (label, start, end)) in windows.iter().enumerate() {
+            let x = &a[w];
+            base += x.new;
+            let active = x.orders.len() as i64;
+            let orders: i64 = x.orders.values().map(|&n| n as i64).sum();
+            let repeaters = x.orders.values().filter(|&&n| n >= 2).count() as i64;
+            let ratio = |n: f64, d: f64| (d > 0.0).then(|| n / d);
+            let retention_rate = match &halves {
+                Some(h) => h
+                    .get(&g)
+                    .and_then(|[s, t]| ratio(s.intersection(t).count() as f64, s.len() as f64)),
+                None if w == 0 => None,
+                None => {
+                    let prev = &a[w - 1].orders;
+                    ratio(
+                        prev.keys().filter(|c| x.orders.contains_key(*c)).count() as f64,
+                        prev.len() as f64,
+                    )
+                }
+            };
+            // No recorded cost in the row: unknown, not 0.
+            let cac = if avail.cac && x.costed > 0 {
+                ratio(x.spend, x.new as f64)
+            } else {
+                None
+            };
+            let ltv = ratio(x.ltv_revenue, x.new as f64);
+            out.push(Row {
+                group: g.clone(),
+                period: label.clone(),
+                start: date_from_days(*start),
+                end: date_from_days(*end),
+                customers: base,
+                active,
+                new: x.new,
+                retention_rate,
+                churn_rate: retention_rate.map(|r| 1.0 - r),
+                repeat_purchase_rate: ratio(repeaters as f64, active as f64),
+                orders,
+                revenue: x.revenue,
+                aov: ratio(x.revenue, orders as f64),
+                purchase_frequency: ratio(orders as f64, active as f64),
+                conversion_rate: if avail.conversion {
+                    ratio(x.converted as f64, x.signups as f64)
+                } else {
+                    None
+                },
+                cac,
+                ltv,
+                ltv_cac: match (ltv, cac) {
+                    (Some(l), Some(c)) if c > 0.0 => Some(l / c),
+                    _ => None,
+                },
+            });
+        }
+    }
+    Ok((out, avail))
+}
+
+fn frame(
+    rows: &[Row],
+    by: Option<&str>,
+    avail: Available,
+    partial: Option<&str>,
+) -> Result<DataFrame> {
+    let mut cols = Vec::new();
+    if let Some(b) = by {
+        cols.push(Column::new(
+            b.into(),
+            rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
+        ));
+    }
+    macro_rules! c {
+        ($name:expr, $f:expr) => {
+            cols.push(Column::new(
+                $name.into(),
+                rows.iter().map($f).collect::<Vec<_>>(),
+            ))
+        };
+    }
+    c!("period", |r| r.period.as_str());
+    c!("start", |r| r.start.to_string());
+    c!("end", |r| r.end.to_string());
+    c!("customers", |r| r.customers);
+    c!("active", |r| r.active);
+    c!("new", |r| r.new);
+    c!("retention_rate", |r| r.retention_rate);
+    c!("churn_rate", |r| r.churn_rate);
+    c!("repeat_purchase_rate", |r| r.repeat_purchase_rate);
+    c!("orders", |r| r.orders);
+    c!("revenue", |r| r.revenue);
+    c!("aov", |r| r.aov);
+    c!("purchase_frequency", |r| r.purchase_frequency);
+    if avail.conversion {
+        c!("conversion_rate", |r| r.conversion_rate);
+    }
+    if avail.cac {
+        c!("cac", |r| r.cac);
+    }
+    c!("ltv", |r| r.ltv);
+    if avail.cac {
+        c!("ltv_cac", |r| r.ltv_cac);
+    }
+    // Per-period rows: the as-of period is usually partial (as in cohort).
+    if let Some(last) = partial {
+        c!("partial_period", |r| r.period == last);
+    }
+    crate::reports::segment::frame_of(cols, by.map(|_| 0), rows.len())
+}
+
+const PERCENT: [&str; 4] = [
+    "retention_rate",
+    "churn_rate",
+    "repeat_purchase_rate",
+    "conversion_rate",
+];
+
+/// The `summary` report; `warnings` receives one note naming the KPIs left out.
+pub fn run(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+    warnings: &mut Vec<String>,
+) -> Result<Report> {
+    if !(p.margin.is_finite() && p.margin >= 0.0) {
+        return Err(bad(format!(
+            "--margin {}: expected a fraction of revenue (1.0 = revenue)",
+            p.margin
+        )));
+    }
+    let (rows, avail) = summary_rows(tx, customers, as_of, p)?;
+    let mut left_out = Vec::new();
+    if !avail.conversion {
+        left_out.push("conversion_rate (needs a customers file with signup_date)");
+    }
+    if !avail.cac {
+        left_out.push("cac and ltv_cac (need a customers file with acquisition_cost)");
+    }
+    if !left_out.is_empty() {
+        warnings.push(format!("left out: {}", left_out.join("; ")));
+    }
+    let partial = p
+        .period
+        .filter(|per| as_of < per.end(per.index(as_of)))
+        .map(|per| per.label(per.index(as_of)));
+    let data = match p.period {
+        Some(_) => frame(
+            &rows,
+            p.by.as_deref(),
+            avail,
+            Some(partial.as_deref().unwrap_or("")),
+        )?,
+        None => frame(&rows, p.by.as_deref(), avail, None)?,
+    };
+    let mut notes = Vec::new();
+    if p.period.is_none() {
+        notes.push(
+            "retention_rate: of the customers active in the first half of the window, the \
+             share also active in the second half"
+                .to_string(),
+        );
+    } else if let Some(per) = p.period {
+        if as_of < per.end(per.index(as_of)) {
+            notes.push(format!(
+                "{} is a partial period (data up to {as_of})",
+                per.label(per.index(as_of))
+            ));
+        }
+    }
+    let views = if p.period.is_none() && p.by.is_none() && rows.len() == 1 {
+        // One row: show it as a KPI list.
+        let names: Vec<String> = data
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut vrows = Vec::new();
+        for (n, c) in names.iter().zip(data.columns()) {
+            let v = c.get(0)?;
+            let text = match v {
+                AnyValue::Float64(f) if PERCENT.contains(&n.as_str()) => pct(Some(f)),
+                AnyValue::Float64(f) => num(f),
+                AnyValue::Int64(i) => num(i as f64),
+                AnyValue::Null => String::new(),
+                AnyValue::String(s) => s.to_string(),
+                other => other.to_string(),
+            };
+            vrows.push(vec![n.clone(), text]);
+        }
+        vec![View {
+            title: Some(format!("KPIs as of {as_of}")),
+            header: vec!["kpi".into(), "value".into()],
+            rows: vrows,
+            fixed_columns: 2,
+        }]
+    } else {
+        vec![]
+    };
+    Ok(Report {
+        data,
+        views,
+        percent_columns: PERCENT.to_vec(),
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::segment::tests::{d, tx};
+
+    /// The shared fixture (see testdata/README.md): a Jan 5, Feb 10, Apr 1; b Jan 20,
+    /// Mar 3 (+ return Mar 4); c Jan 31; d Feb 1, Mar 15; e only a return (Feb 2).
+    fn fixture() -> DataFrame {
+        tx(&[
+            ("a", "2024-01-05", 10.0, "o1", "apparel"),
+            ("a", "2024-02-10", 20.0, "o2", "shoes"),
+            ("a", "2024-04-01", 30.0, "o3", "apparel"),
+            ("b", "2024-01-20", 40.0, "o4", "home"),
+            ("b", "2024-03-03", 10.0, "o5", "home"),
+            ("b", "2024-03-04", -10.0, "r5", "home"),
+            ("c", "2024-01-31", 50.0, "o6", "beauty"),
+            ("d", "2024-02-01", 5.0, "o7", "shoes"),
+            ("d", "2024-03-15", 5.0, "o8", "shoes"),
+            ("e", "2024-02-02", -5.0, "r9", "shoes"),
+        ])
+    }
+
+    fn customers() -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["a", "b", "z"]),
+            Column::new(
+                "signup_date".into(),
+                [d("2024-01-01"), d("2023-12-15"), d("2024-01-10")]
+                    .map(days_since_epoch)
+                    .to_vec(),
+            )
+            .cast(&DataType::Date)
+            .unwrap(),
+            Column::new("channel".into(), ["ads", "seo", "ads"]),
+            Column::new("acquisition_cost".into(), [20.0, 0.0, 25.0]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn whole_window_by_hand() {
+        let (rows, avail) =
+            summary_rows(&fixture(), None, d("2024-04-01"), &SummaryParams::default()).unwrap();
+        assert_eq!(
+            avail,
+            Available {
+                conversion: false,
+                cac: false
+            }
+        );
+        assert_eq!(rows.len(), 1);
+        let r = &rows[0];
+        // Buyers a, b, c, d (e never purchased).
+        assert_eq!((r.customers, r.active, r.new), (4, 4, 4));
+        // 8 purchases (170) and returns of 10 (b) and 5 (e): net revenue 155.
+        assert_eq!((r.orders, r.revenue), (8, 155.0));
+        assert_eq!(r.aov, Some(155.0 / 8.0));
+        assert_eq!(r.purchase_frequency, Some(2.0));
+        // a, b, d have ≥ 2 purchases: 3 of 4.
+        assert_eq!(r.repeat_purchase_rate, Some(0.75));
+        // Window 2024-01-05..2024-04-01 (87 days), mid = Jan 5 + 43 = Feb 17.
+        // First half active {a, b, c, d}; second half {a (Apr 1), b (Mar 3), d (Mar 15)}.
+        assert_eq!(r.retention_rate, Some(0.75));
+        assert_eq!(r.churn_rate, Some(0.25));
+        assert_eq!((r.start, r.end), (d("2024-01-05"), d("2024-04-01")));
+        // Historical LTV: net revenue of the 4 buyers (60 + 40 + 50 + 10; e is not a
+        // customer) / 4.
+        assert_eq!(r.ltv, Some(40.0));
+        assert_eq!(r.cac, None);
+    }
+
+    #[test]
+    fn monthly_rows_by_hand() {
+        let p = SummaryParams {
+            period: Some(Period::Month),
+            ..Default::default()
+        };
+        let (rows, _) = summary_rows(&fixture(), None, d("2024-04-01"), &p).unwrap();
+        let labels: Vec<&str> = rows.iter().map(|r| r.period.as_str()).collect();
+        assert_eq!(labels, ["2024-01", "2024-02", "2024-03", "2024-04"]);
+        let got: Vec<(i64, i64, i64, i64, f64)> = rows
+            .iter()
+            .map(|r| (r.customers, r.active, r.new, r.orders, r.revenue))
+            .collect();
+        // Jan: a, b, c new (60). Feb: a, d active, d new; revenue 20 + 5 − 5 (e) = 20.
+        // Mar: b, d (10 − 10 + 5 = 5). Apr: a (30).
+        assert_eq!(
+            got,
+            vec![
+                (3, 3, 3, 3, 100.0),
+                (4, 2, 1, 2, 20.0),
+                (4, 2, 0, 2, 5.0),
+                (4, 1, 0, 1, 30.0)
+            ]
+        );
+        let ret: Vec<Option<f64>> = rows.iter().map(|r| r.retention_rate).collect();
+        // Feb: of {a, b, c}, a → 1/3. Mar: of {a, d}, d → 1/2. Apr: of {b, d}, none → 0.
+        assert_eq!(ret, vec![None, Some(1.0 / 3.0), Some(0.5), Some(0.0)]);
+        assert_eq!(rows[3].churn_rate, Some(1.0));
+        // LTV of the January cohort: (60 + 40 + 50) / 3 = 50; February (d): 10.
+        assert_eq!(rows[0].ltv, Some(50.0));
+        assert_eq!(rows[1].ltv, Some(10.0));
+        assert_eq!(rows[2].ltv, None);
+    }
+
+    #[test]
+    fn customers_file_kpis_by_hand() {
+        let p = SummaryParams {
+            by: Some("channel".into()),
+            convert_within: 30,
+            margin: 0.5,
+            ..Default::default()
+        };
+        let (rows, avail) =
+            summary_rows(&fixture(), Some(&customers()), d("2024-04-01"), &p).unwrap();
+        assert_eq!(
+            avail,
+            Available {
+                conversion: true,
+                cac: true
+            }
+        );
+        let g: Vec<&str> = rows.iter().map(|r| r.group.as_str()).collect();
+        assert_eq!(g, ["(none)", "ads", "seo"]);
+        let ads = &rows[1];
+        // ads: a (signup Jan 1, first purchase Jan 5: converted), z (never buys).
+        assert_eq!(ads.conversion_rate, Some(0.5));
+        // Spend 20 + 25 over 1 new buyer (a): cac 45; ltv 0.5 · 60 = 30; ltv/cac = 2/3.
+        assert_eq!((ads.new, ads.cac), (1, Some(45.0)));
+        assert_eq!(ads.ltv, Some(30.0));
+        assert_eq!(ads.ltv_cac, Some(30.0 / 45.0));
+        let seo = &rows[2];
+        // b: signup Dec 15, first purchase Jan 20 = 36 days > 30: not converted.
+        assert_eq!(seo.conversion_rate, Some(0.0));
+        // Cost 0 → cac 0 and no ltv_cac (division by zero is not a KPI).
+        assert_eq!((seo.cac, seo.ltv_cac), (Some(0.0), None));
+        // The whole window starts at the first transaction (b's earlier signup counts).
+        assert_eq!(rows[0].start, d("2024-01-05"));
+        // (none): c, d, e; no customers-file row, so no signups and no spend.
+        assert_eq!(rows[0].conversion_rate, None);
+        assert_eq!(rows[0].cac, None);
+    }
+
+    #[test]
+    fn missing_inputs_leave_kpis_out_with_one_note() {
+        let mut w = Vec::new();
+        let r = run(
+            &fixture(),
+            None,
+            d("2024-04-01"),
+            &SummaryParams::default(),
+            &mut w,
+        )
+        .unwrap();
+        let names: Vec<String> = r
+            .data
+            .get_column_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert!(!names.contains(&"cac".to_string()));
+        assert!(!names.contains(&"conversion_rate".to_string()));
+        assert!(!names.contains(&"ltv_cac".to_string()));
+        assert!(names.contains(&"ltv".to_string()));
+        assert_eq!(w.len(), 1);
+        assert!(
+            w[0].contains("conversion_rate") && w[0].contains("cac"),
+            "{w:?}"
+        );
+        let mut w = Vec::new();
+        run(
+            &fixture(),
+            Some(&customers()),
+            d("2024-04-01"),
+            &SummaryParams::default(),
+            &mut w,
+        )
+        .unwrap();
+        assert!(w.is_empty(), "{w:?}");
+    }
+
+    #[test]
+    fn immature_signups_are_not_counted() {
+        // z signed up Jan 10: as of Jan 20 with 30 days, its window is still open.
+        let p = SummaryParams::default();
+        let (rows, _) = summary_rows(&fixture(), Some(&customers()), d("2024-01-20"), &p).unwrap();
+        // a (Jan 1 + 30 = Jan 31 > Jan 20) and z are immature; b (Dec 15 + 30 = Jan 14) is
+        // mature and not converted by Jan 14.
+        assert_eq!(rows[0].conversion_rate, Some(0.0));
+    }
+}
