@@ -327,3 +327,195 @@ fn usage_errors_exit_2() {
         assert!(!r.stderr.contains("panicked"));
     }
 }
+
+fn rel_close(got: f64, want: f64, tol: f64, what: &str) {
+    let err = (got - want).abs() / want.abs().max(1e-6);
+    assert!(
+        err <= tol,
+        "{what}: {got} vs lifetimes {want} (relative error {err:.2e})"
+    );
+}
+
+/// The whole pipeline (purchases → summary → BG/NBD and Gamma-Gamma fits → scores) against
+/// Python lifetimes on the bundled shop (`tests/reference/shop_lifetimes.py`).
+#[test]
+fn bgnbd_matches_lifetimes_on_shop() {
+    let w = tempfile::tempdir().unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "-t",
+            &root("examples/shop/transactions.csv"),
+            "--model",
+            "bgnbd",
+            "--per-customer",
+            "--params",
+            "p.json",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0);
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/shop_lifetimes.json")).unwrap(),
+    )
+    .unwrap();
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap()).unwrap();
+    for k in ["r", "alpha", "a", "b"] {
+        rel_close(
+            params["bgnbd"][k].as_f64().unwrap(),
+            reference["bgnbd"][k].as_f64().unwrap(),
+            1e-3,
+            k,
+        );
+    }
+    for k in ["p", "q", "v"] {
+        rel_close(
+            params["gamma_gamma"][k].as_f64().unwrap(),
+            reference["gamma_gamma"][k].as_f64().unwrap(),
+            1e-3,
+            k,
+        );
+    }
+    rel_close(
+        params["bgnbd"]["lifetimes_negative_log_likelihood"]
+            .as_f64()
+            .unwrap(),
+        reference["bgnbd_negative_log_likelihood"].as_f64().unwrap(),
+        1e-4,
+        "BG/NBD log-likelihood",
+    );
+    rel_close(
+        params["gamma_gamma"]["lifetimes_negative_log_likelihood"]
+            .as_f64()
+            .unwrap(),
+        reference["gamma_gamma_negative_log_likelihood"]
+            .as_f64()
+            .unwrap(),
+        1e-4,
+        "Gamma-Gamma log-likelihood",
+    );
+    let got: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let got: std::collections::HashMap<String, &serde_json::Value> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["customer_id"].as_str().unwrap().to_string(), c))
+        .collect();
+    let want = reference["customers"].as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for c in want {
+        let id = c["customer_id"].as_str().unwrap();
+        let g = got[id];
+        for (ours, theirs) in [
+            ("frequency", "frequency"),
+            ("recency", "recency"),
+            ("T", "T"),
+            ("p_alive", "p_alive"),
+            ("expected_purchases", "expected_purchases"),
+            ("expected_avg_value", "expected_avg_value"),
+            ("clv", "clv"),
+        ] {
+            let (x, y) = (g[ours].as_f64().unwrap(), c[theirs].as_f64().unwrap());
+            // Relative 1e-4, or absolute 1e-8 for values that are (nearly) zero.
+            assert!(
+                (x - y).abs() <= 1e-4 * y.abs() || (x - y).abs() < 1e-8,
+                "{id} {ours}: {x} vs lifetimes {y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn at_risk_ranks_by_p_alive() {
+    let r = run(&[
+        "churn",
+        "-t",
+        &root("examples/shop/transactions.csv"),
+        "--at-risk",
+        "--top",
+        "25",
+    ]);
+    assert_eq!(r.code, 0);
+    let df = csv_frame(&r.stdout);
+    assert_eq!(df.height(), 25);
+    let p: Vec<f64> = floats(&df, "p_alive")
+        .into_iter()
+        .map(|v| v.unwrap())
+        .collect();
+    assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+    assert!(p.iter().all(|v| (0.0..=1.0).contains(v)));
+    // Nobody repeats: the model cannot be identified, a clear error (exit 2).
+    let w = tempfile::tempdir().unwrap();
+    std::fs::write(
+        w.path().join("once.csv"),
+        "customer_id,date,amount\na,2024-01-01,5\nb,2024-02-01,6\nc,2024-03-01,7\n",
+    )
+    .unwrap();
+    let r = run_in(w.path(), &["churn", "-t", "once.csv", "--at-risk"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("cannot be fitted"), "{}", r.stderr);
+}
+
+#[test]
+fn calibration_holdout_totals() {
+    let r = run(&[
+        "ltv",
+        "-t",
+        &root("examples/shop/transactions.csv"),
+        "--model",
+        "bgnbd",
+        "--calibration-end",
+        "2024-06-30",
+    ]);
+    assert_eq!(r.code, 0);
+    let df = csv_frame(&r.stdout);
+    let labels: Vec<String> = df
+        .column("calibration_repeats")
+        .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap().to_string())
+        .collect();
+    assert_eq!(labels.last().map(String::as_str), Some("total"));
+    let n = floats(&df, "customers");
+    let actual = floats(&df, "actual_purchases");
+    let last = n.len() - 1;
+    let sum = |v: &[Option<f64>]| v[..last].iter().map(|x| x.unwrap()).sum::<f64>();
+    assert_eq!(sum(&n), n[last].unwrap());
+    assert_eq!(sum(&actual), actual[last].unwrap());
+    // Holdout purchases counted independently: distinct purchase days after 2024-06-30 of
+    // customers who bought by then (orders with a positive net amount).
+    let tx = std::fs::read_to_string(root("examples/shop/transactions.csv")).unwrap();
+    let mut orders: std::collections::HashMap<(String, String), (String, f64)> = Default::default();
+    for l in tx.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        let e = orders
+            .entry((f[1].to_string(), f[0].to_string()))
+            .or_insert((f[2].to_string(), 0.0));
+        e.0 = e.0.clone().min(f[2].to_string());
+        e.1 += f[4].parse::<f64>().unwrap();
+    }
+    let mut first: std::collections::HashMap<&str, &str> = Default::default();
+    for ((c, _), (d, a)) in &orders {
+        if *a > 0.0 {
+            let e = first.entry(c.as_str()).or_insert(d.as_str());
+            if d.as_str() < *e {
+                *e = d.as_str();
+            }
+        }
+    }
+    let holdout: std::collections::HashSet<(&str, &str)> = orders
+        .iter()
+        .filter(|((c, _), (d, a))| {
+            *a > 0.0 && d.as_str() > "2024-06-30" && first[c.as_str()] <= "2024-06-30"
+        })
+        .map(|((c, _), (d, _))| (c.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(actual[last].unwrap(), holdout.len() as f64);
+}

@@ -192,7 +192,9 @@ fn gamma_ratio(c: f64, d: f64, e: f64, f: f64) -> Option<LogValue> {
 
 /// The Gaussian hypergeometric function 2F1(a, b; c; z) for real z < 1, as sign and log
 /// of the absolute value. None when it cannot be evaluated reliably (c a non-positive
-/// integer, z ≥ 1, non-finite input, or no convergence).
+/// integer, z ≥ 1, non-finite input, or no convergence). Relative accuracy ~1e-13 on the
+/// tested grid (mpmath reference), ~1e-9 when z > 0.99995 and c − a − b is within 1e-3 of
+/// an integer.
 pub fn hyp2f1_log(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
     if !(a.is_finite() && b.is_finite() && c.is_finite() && z.is_finite()) || z >= 1.0 {
         return None;
@@ -215,27 +217,30 @@ pub fn hyp2f1_log(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
     }
     // Near 1: the linear 1 − z transformation when c − a − b is away from an integer
     // (falling back on the slow series if its two terms cancel). Otherwise the direct
-    // series while it converges fast enough (z ≤ 0.999), and beyond that the
-    // transformation at four nearby values of c, interpolated back to c (2F1 is analytic
-    // in c; the integer case is a removable singularity of the transformation).
+    // series while it converges (z ≤ 0.99995), and beyond that the transformation at
+    // four nearby values of c, interpolated back to c (2F1 is analytic in c; the integer
+    // case is a removable singularity of the transformation).
     let s = c - a - b;
     let m = s.round();
     let delta = s - m;
     if delta.abs() > 1e-3 {
-        if let Some(v) = one_minus_z(a, b, c, z) {
+        if let Some(v) = one_minus_z(a, b, c, z, 5.0) {
             return Some(v);
         }
         return series(a, b, c, z);
     }
-    if z <= 0.999 {
+    if z <= 0.99995 {
+        // up to some 10⁶ terms: slow, but only reached this close to 1 in this case
         return series(a, b, c, z);
     }
+    // Interpolation in c: each node loses ~ln(1/ε) nats to cancellation, hence the
+    // relaxed guard; relative accuracy ~1e-9 here.
     let eps = 5e-4;
     let hs = [-2.0 * eps, -eps, eps, 2.0 * eps];
     let mut vals = [0.0; 4];
     let mut sign = 0.0;
     for (k, h) in hs.iter().enumerate() {
-        let v = one_minus_z(a, b, c - delta + h, z)?;
+        let v = one_minus_z(a, b, c - delta + h, z, 12.0)?;
         if sign == 0.0 {
             sign = v.sign;
         } else if v.sign != sign {
@@ -259,7 +264,8 @@ pub fn hyp2f1_log(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
 
 /// A&S 15.3.6: 2F1(a,b;c;z) = Γ(c)Γ(c−a−b)/(Γ(c−a)Γ(c−b)) 2F1(a,b;a+b−c+1;1−z)
 ///   + (1−z)^(c−a−b) Γ(c)Γ(a+b−c)/(Γ(a)Γ(b)) 2F1(c−a,c−b;c−a−b+1;1−z).
-fn one_minus_z(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
+/// None if the two terms cancel by more than `max_loss` nats.
+fn one_minus_z(a: f64, b: f64, c: f64, z: f64, max_loss: f64) -> Option<LogValue> {
     let s = c - a - b;
     let w = 1.0 - z;
     let g1 = gamma_ratio(c, s, c - a, c - b)?;
@@ -279,7 +285,7 @@ fn one_minus_z(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
     let total = t1.add(t2);
     // guard against catastrophic cancellation between the two terms
     let biggest = t1.ln_abs.max(t2.ln_abs);
-    if total.sign == 0.0 || biggest - total.ln_abs > 5.0 {
+    if total.sign == 0.0 || biggest - total.ln_abs > max_loss {
         return None;
     }
     Some(total)
@@ -448,8 +454,15 @@ mod tests {
         assert!(cases.cases.len() > 50);
         for k in &cases.cases {
             let got = hyp2f1(k.a, k.b, k.c, k.z).unwrap();
+            // c − a − b within 1e-3 of an integer and z > 0.99995: interpolated in c
+            let s = k.c - k.a - k.b;
+            let tol = if k.z > 0.99995 && (s - s.round()).abs() <= 1e-3 {
+                1e-8
+            } else {
+                1e-11
+            };
             assert!(
-                rel(got, k.value) < 1e-11,
+                rel(got, k.value) < tol,
                 "2F1({}, {}; {}; {}) = {got}, mpmath {}",
                 k.a,
                 k.b,
