@@ -264,6 +264,7 @@ pub fn hyp2f1_log(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
 
 /// A&S 15.3.6: 2F1(a,b;c;z) = Γ(c)Γ(c−a−b)/(Γ(c−a)Γ(c−b)) 2F1(a,b;a+b−c+1;1−z)
 ///   + (1−z)^(c−a−b) Γ(c)Γ(a+b−c)/(Γ(a)Γ(b)) 2F1(c−a,c−b;c−a−b+1;1−z).
+///
 /// None if the two terms cancel by more than `max_loss` nats.
 fn one_minus_z(a: f64, b: f64, c: f64, z: f64, max_loss: f64) -> Option<LogValue> {
     let s = c - a - b;
