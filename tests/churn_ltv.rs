@@ -519,3 +519,32 @@ fn calibration_holdout_totals() {
         .collect();
     assert_eq!(actual[last].unwrap(), holdout.len() as f64);
 }
+
+/// BG/NBD is scale-equivariant (α scales with the unit): day, week and month summaries give
+/// the same predictions for the same horizon.
+#[test]
+fn bgnbd_units_agree() {
+    let out = |unit: &str| {
+        let r = run(&[
+            "ltv",
+            "-t",
+            &root("examples/shop/transactions.csv"),
+            "--model",
+            "bgnbd",
+            "--unit",
+            unit,
+        ]);
+        assert_eq!(r.code, 0);
+        let df = csv_frame(&r.stdout);
+        (
+            floats(&df, "expected_purchases")[0].unwrap(),
+            floats(&df, "predicted_clv")[0].unwrap(),
+        )
+    };
+    let day = out("day");
+    for unit in ["week", "month"] {
+        let u = out(unit);
+        rel_close(u.0, day.0, 1e-6, unit);
+        rel_close(u.1, day.1, 1e-6, unit);
+    }
+}
