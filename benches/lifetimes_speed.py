@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Time Python lifetimes 0.11.3 on a simulated BG/NBD summary (fit + scoring), for the
-comparison with src/models (see the #[ignore] test `models::tests::bench_from_csv`).
+comparison with src/models.
 
     /work/venv-lifetimes/bin/python benches/lifetimes_speed.py [N_CUSTOMERS] [OUT_DIR]
+
+and the same steps in Rust on the same CSV (the #[ignore] test in src/models/mod.rs):
+
+    RETENTION_BENCH_SUMMARY=/tmp/retention-bench/summary_1000000.csv \
+      cargo test --release --lib models::tests::bench_from_csv -- --ignored --nocapture
+
+(numpy's OpenBLAS settings: unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for this run.)
 
 N_CUSTOMERS defaults to 1,000,000; OUT_DIR to /tmp/retention-bench. Writes
 OUT_DIR/summary_N.csv (x,t_x,T,m: integer days, like a daily summary) once and prints the
