@@ -425,6 +425,16 @@ fn markdown_table(v: &View) -> String {
     s
 }
 
+/// The human layouts of a report (its views, else the data frame with percentages), for
+/// HTML (issue 7, `retention report`).
+pub fn human_views(report: &Report) -> Result<Vec<View>> {
+    if report.views.is_empty() {
+        Ok(vec![default_view(report)?])
+    } else {
+        Ok(report.views.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
