@@ -534,3 +534,30 @@ fn no_progress_when_quiet_or_piped() {
     assert_eq!(r.code, 0);
     assert!(r.stderr.is_empty(), "{:?}", r.stderr);
 }
+
+#[test]
+fn bash_completion_completes() {
+    if std::process::Command::new("bash")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("no bash: skipped");
+        return;
+    }
+    let d = workdir();
+    let r = run(d.path(), &["completions", "bash"]);
+    std::fs::write(d.path().join("retention.bash"), &r.stdout).unwrap();
+    let script = r#"source ./retention.bash
+COMP_WORDS=(retention co); COMP_CWORD=1; _retention retention co retention; echo "1:${COMPREPLY[*]}"
+COMP_WORDS=(retention report --format ""); COMP_CWORD=3; _retention retention "" --format; echo "2:${COMPREPLY[*]}""#;
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(d.path())
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("1:cohort completions"), "{s}");
+    assert!(s.contains("2:csv parquet"), "{s}");
+}
