@@ -126,6 +126,8 @@ impl Destination {
 
     /// Render and write the report; a file is renamed into place only when complete.
     pub fn write(self, report: &Report) -> Result<()> {
+        // The spinner (issue 7) goes before the result is printed.
+        crate::progress::clear();
         // On a terminal fit its width; elsewhere honour $COLUMNS when set.
         let width = if self.terminal {
             terminal_width()

@@ -3,13 +3,25 @@
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Shown after this long.
 const DELAY: Duration = Duration::from_millis(1000);
+
+/// The spinner on screen, if any, so that output can clear it first ([`clear`]).
+static ACTIVE: Mutex<Option<(ProgressBar, Arc<AtomicBool>)>> = Mutex::new(None);
+
+/// Remove the spinner for good (before the result is printed on a terminal).
+pub fn clear() {
+    let active = ACTIVE.lock().ok().and_then(|mut a| a.take());
+    if let Some((bar, done)) = active {
+        done.store(true, Ordering::SeqCst);
+        bar.finish_and_clear();
+    }
+}
 
 /// A spinner with a message; cleared when dropped.
 pub struct Progress {
@@ -43,6 +55,9 @@ impl Progress {
                 b.enable_steady_tick(Duration::from_millis(120));
             }
         });
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some((bar.clone(), done.clone()));
+        }
         Progress {
             bar: Some(bar),
             done,
@@ -55,18 +70,11 @@ impl Progress {
             b.set_message(msg.to_string());
         }
     }
-
-    /// Print a line on stderr without tearing the spinner.
-    pub fn println(&self, line: &str) {
-        match &self.bar {
-            Some(b) if !b.is_hidden() => b.suspend(|| eprintln!("{line}")),
-            _ => eprintln!("{line}"),
-        }
-    }
 }
 
 impl Drop for Progress {
     fn drop(&mut self) {
+        clear();
         self.done.store(true, Ordering::SeqCst);
         if let Some(b) = &self.bar {
             b.finish_and_clear();

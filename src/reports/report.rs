@@ -39,6 +39,8 @@ struct Section {
     /// None: the report could not be computed on this data (the reason).
     report: std::result::Result<Report, String>,
     chart: Option<Chart>,
+    /// Time taken by the report's core.
+    seconds: f64,
 }
 
 /// `retention report`.
@@ -76,6 +78,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
     let started = std::time::Instant::now();
     let ds = crate::load_input("report", &a.input, vec![])?;
     let loaded = started.elapsed().as_secs_f64();
+    progress.set("computing");
     let data = charts::data_name(a.input.transactions.as_deref());
     let as_of = ds.as_of.to_string();
     let period = a
@@ -141,7 +144,8 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
         }
         let _ = writeln!(
             html_sections,
-            "<p class=\"file\">Table: <a href=\"{file}\">{file}</a></p>\n</section>"
+            "<p class=\"file\">Table: <a href=\"{file}\">{file}</a> · computed in {:.2} s</p>\n</section>",
+            s.seconds
         );
     }
 
@@ -168,6 +172,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
             "name": s.name,
             "title": s.title,
             "error": s.report.as_ref().err(),
+            "seconds": (s.seconds * 100.0).round() / 100.0,
         })).collect::<Vec<_>>(),
         "files": files,
     });
@@ -202,6 +207,12 @@ fn compute(
     let tx = &ds.tx;
     let cust = ds.customers.as_ref();
     let mut out = Vec::new();
+    let mut mark = std::time::Instant::now();
+    let mut lap = move || {
+        let s = mark.elapsed().as_secs_f64();
+        mark = std::time::Instant::now();
+        s
+    };
     // A report that fails on bad input is left out with its reason (a nightly job still
     // gets the others); an internal error fails the whole run.
     let keep = |r: Result<Report>| -> Result<std::result::Result<Report, String>> {
@@ -226,6 +237,7 @@ fn compute(
         title: "Key figures over the whole window".into(),
         report: summary,
         chart: None,
+        seconds: lap(),
     });
 
     progress.set("summary per period");
@@ -239,6 +251,7 @@ fn compute(
         title: format!("Key figures per {period}"),
         report: keep(reports::summary::run(tx, cust, ds.as_of, &p, &mut notes))?,
         chart: None,
+        seconds: lap(),
     });
 
     progress.set("cohorts");
@@ -256,6 +269,7 @@ fn compute(
         title: format!("Cohort retention (by {period} of first purchase)"),
         report,
         chart,
+        seconds: lap(),
     });
 
     progress.set("churn");
@@ -265,6 +279,7 @@ fn compute(
         title: format!("Retention and churn per {period}"),
         report: keep(reports::churn::command(ds, &ca))?,
         chart: None,
+        seconds: lap(),
     });
 
     progress.set("survival curves");
@@ -279,6 +294,7 @@ fn compute(
         title: "Customer survival (Kaplan–Meier)".into(),
         report,
         chart,
+        seconds: lap(),
     });
 
     progress.set("LTV curves");
@@ -293,6 +309,7 @@ fn compute(
         title: "Historical LTV per cohort".into(),
         report,
         chart,
+        seconds: lap(),
     });
 
     progress.set("BG/NBD model");
@@ -302,6 +319,7 @@ fn compute(
         title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
         report: keep(reports::ltv::command(ds, &la))?,
         chart: None,
+        seconds: lap(),
     });
 
     progress.set("RFM segments");
@@ -320,6 +338,7 @@ fn compute(
         title: "RFM segments".into(),
         report,
         chart,
+        seconds: lap(),
     });
 
     progress.set("wallet");
@@ -338,6 +357,7 @@ fn compute(
         title: "Breadth, cross-sell and depth per RFM segment".into(),
         report: wallet,
         chart: None,
+        seconds: lap(),
     });
 
     progress.set("what-if");
@@ -352,6 +372,7 @@ fn compute(
         title: "The 5/25 rule: CLV at the measured and a lifted retention".into(),
         report: keep(reports::whatif::run(tx, ds.as_of, &p))?,
         chart: None,
+        seconds: lap(),
     });
     Ok(out)
 }
