@@ -467,20 +467,66 @@ pub fn render(chart: &Chart, format: ChartFormat) -> Result<Vec<u8>> {
                 draw(&root, chart)?;
                 root.present().map_err(err)?;
             }
-            let mut out = Vec::new();
-            {
-                let mut enc = png::Encoder::new(&mut out, w, h);
-                enc.set_color(png::ColorType::Rgb);
-                enc.set_depth(png::BitDepth::Eight);
-                let mut wr = enc
-                    .write_header()
-                    .map_err(|e| anyhow!("cannot encode PNG: {e}"))?;
-                wr.write_image_data(&px)
-                    .map_err(|e| anyhow!("cannot encode PNG: {e}"))?;
-            }
+            let out = encode_png(&px, w, h)?;
             Ok(out)
         }
     }
+}
+
+/// Encode 8-bit RGB pixels as a PNG (one IDAT, filter 0 on every row), with the zlib
+/// stream of `flate2`, already used for gzip input (no extra image crate).
+pub fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let row = w as usize * 3;
+    if rgb.len() != row * h as usize {
+        return Err(anyhow!(
+            "cannot encode PNG: {} bytes for {w}x{h}",
+            rgb.len()
+        ));
+    }
+    let mut raw = Vec::with_capacity((row + 1) * h as usize);
+    for line in rgb.chunks(row) {
+        raw.push(0u8);
+        raw.extend_from_slice(line);
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(&raw)?;
+    let idat = z.finish()?;
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    // 8 bits per channel, colour type 2 (RGB), deflate, adaptive filtering, no interlace.
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [
+        (b"IHDR", &ihdr[..]),
+        (b"IDAT", &idat[..]),
+        (b"IEND", &[][..]),
+    ] {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = out.len();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(data);
+        let crc = crc32(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+    Ok(out)
+}
+
+/// CRC-32 (ISO-HDLC, as PNG chunks use).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }
 
 /// Render and write atomically.
@@ -904,6 +950,16 @@ mod tests {
         let f = FontDesc::new(FontFamily::Name(FONT), 20.0, FontStyle::Normal);
         let (w, _) = f.box_size("สวัสดี").unwrap();
         assert!(w > 20, "{w}");
+    }
+
+    #[test]
+    fn png_checksums() {
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        let png = encode_png(&[255, 0, 0, 0, 0, 255], 2, 1).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(png.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]));
+        assert!(encode_png(&[0; 5], 2, 1).is_err());
     }
 
     #[test]

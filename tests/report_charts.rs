@@ -151,17 +151,60 @@ fn svg_text(path: &Path) -> String {
     s
 }
 
-/// Width, height and the number of distinct colours of a PNG (decoded).
+/// Width, height and the number of distinct colours of a PNG (decoded: chunks, CRCs,
+/// inflated image data; the writer uses filter 0 on every row of 8-bit RGB).
 fn png_info(path: &Path) -> (u32, u32, usize) {
+    use std::io::Read;
     let bytes = std::fs::read(path).unwrap();
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
-    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut reader = dec.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let px = &buf[..info.buffer_size()];
-    let colours: std::collections::HashSet<&[u8]> = px.chunks(3).collect();
-    (info.width, info.height, colours.len())
+    let (mut w, mut h, mut idat, mut end) = (0u32, 0u32, Vec::new(), false);
+    let mut at = 8;
+    while at < bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &bytes[at + 4..at + 8];
+        let data = &bytes[at + 8..at + 8 + len];
+        let crc = u32::from_be_bytes(bytes[at + 8 + len..at + 12 + len].try_into().unwrap());
+        assert_eq!(crc, crc32(&bytes[at + 4..at + 8 + len]), "chunk CRC");
+        match kind {
+            b"IHDR" => {
+                w = u32::from_be_bytes(data[0..4].try_into().unwrap());
+                h = u32::from_be_bytes(data[4..8].try_into().unwrap());
+                assert_eq!(&data[8..10], &[8, 2], "8-bit RGB");
+            }
+            b"IDAT" => idat.extend_from_slice(data),
+            b"IEND" => end = true,
+            _ => {}
+        }
+        at += 12 + len;
+    }
+    assert!(end, "IEND");
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    let row = w as usize * 3 + 1;
+    assert_eq!(raw.len(), row * h as usize);
+    let mut colours = std::collections::HashSet::new();
+    for line in raw.chunks(row) {
+        assert_eq!(line[0], 0, "filter type");
+        colours.extend(line[1..].chunks(3));
+    }
+    (w, h, colours.len())
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
 }
 
 #[test]
