@@ -612,7 +612,7 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> Re
         if (y - r).abs() > 1e-6 || r < 0.0 {
             return None;
         }
-        rows.get(nrows - 1 - r as usize)
+        rows.get((nrows - 1).checked_sub(r as usize)?)
     };
     let col_of = |x: f64| -> Option<&String> {
         let r = x.round();
@@ -638,6 +638,9 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> Re
         .map_err(err)?;
     let mut cells = Vec::new();
     let mut texts = Vec::new();
+    // Values in the cells while they fit (the size is clamped for long daily matrices).
+    let (pw, ph) = chart.plotting_area().dim_in_pixel();
+    let cell_text = pw as usize / ncols >= 30 && ph as usize / nrows >= 14;
     for (r, row) in h.values.iter().enumerate() {
         let y = (nrows - 1 - r) as f64;
         for (k, v) in row.iter().enumerate() {
@@ -649,6 +652,9 @@ fn heatmap<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heatmap) -> Re
                 [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
                 blue(v).filled(),
             ));
+            if !cell_text {
+                continue;
+            }
             let fg = if v > 0.55 { WHITE } else { BLACK };
             texts.push(Text::new(
                 format!("{:.0}%", v * 100.0),
@@ -883,7 +889,11 @@ fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &BarChart) -> Resu
     let yf = |y: &f64| {
         let r = y.round();
         if (y - r).abs() < 1e-6 && r >= 0.0 {
-            cats.get(n - 1 - r as usize).cloned().unwrap_or_default()
+            (n - 1)
+                .checked_sub(r as usize)
+                .and_then(|i| cats.get(i))
+                .cloned()
+                .unwrap_or_default()
         } else {
             String::new()
         }
