@@ -260,6 +260,17 @@ fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
     match &a.chart {
         Some(p) => {
             charts::format_of(p)?;
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if !dir.is_dir() {
+                return Err(error::bad(format!(
+                    "--chart '{}': the directory '{}' does not exist",
+                    p.display(),
+                    dir.display()
+                )));
+            }
             Ok(Some(p.as_path()))
         }
         None => Ok(None),

@@ -339,6 +339,12 @@ fn segment_bars_and_bad_chart_names() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains(".svg or .png"), "{}", r.stderr);
     assert!(!d.path().join("seg.jpg").exists());
+    let r = run(
+        d.path(),
+        &["segment", "-t", &tx(), "--chart", "no/such/dir/s.svg"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
 }
 
 #[test]
