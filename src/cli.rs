@@ -536,13 +536,16 @@ pub struct ReportArgs {
     /// Directory of the report (replaced atomically when the new report is complete).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Format of the per-report tables.
-    #[arg(short = 'f', long, value_enum, default_value_t = ReportFormat::Csv)]
-    pub format: ReportFormat,
-    /// Period of the cohort, churn and LTV reports.
-    #[arg(long, value_enum, default_value_t = Period::Month)]
-    pub period: Period,
-    /// Charts as PNG instead of SVG (index.html embeds them either way).
+    /// Format of the per-report tables [default: [report] format in the config file, else
+    /// csv].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Period of the cohort, churn, LTV and per-period summary reports [default: [report]
+    /// period in the config file, else month].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// Charts as PNG instead of SVG (index.html embeds them either way) [default: [report]
+    /// charts = "png" in the config file].
     #[arg(long)]
     pub png: bool,
 }

@@ -610,3 +610,37 @@ COMP_WORDS=(retention report --format ""); COMP_CWORD=3; _retention retention ""
     assert!(s.contains("1:cohort completions"), "{s}");
     assert!(s.contains("2:csv parquet"), "{s}");
 }
+
+#[test]
+fn report_takes_its_defaults_from_the_config_file() {
+    let d = workdir();
+    let (t, c) = (tx(), customers());
+    std::fs::write(
+        d.path().join("retention.toml"),
+        "[report]\nperiod = \"quarter\"\ncharts = \"png\"\n",
+    )
+    .unwrap();
+    let r = run(d.path(), &report_args("rep", &t, &c));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = d.path().join("rep");
+    let cohort = std::fs::read_to_string(rep.join("cohort.csv")).unwrap();
+    assert!(cohort.contains("\n2023-Q1,0,"), "{cohort}");
+    png_info(&rep.join("cohort.png"));
+    assert!(!rep.join("cohort.svg").exists());
+
+    // Flags win.
+    let mut args = report_args("rep", &t, &c);
+    args.extend(["--period", "month", "--format", "parquet"]);
+    assert_eq!(run(d.path(), &args).code, 0);
+    assert!(rep.join("cohort.parquet").is_file() && rep.join("cohort.png").is_file());
+
+    std::fs::write(
+        d.path().join("retention.toml"),
+        "[report]\ncharts = \"gif\"\n",
+    )
+    .unwrap();
+    let r = run(d.path(), &report_args("rep", &t, &c));
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("charts"), "{}", r.stderr);
+    assert!(rep.join("cohort.parquet").is_file(), "previous report kept");
+}

@@ -16,6 +16,7 @@ use crate::cli::{ChurnArgs, LtvArgs, ReportArgs, ReportFormat};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{self, Format, Report, View};
+use crate::period::Period;
 use crate::progress::Progress;
 use crate::reports;
 
@@ -67,6 +68,28 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
             parent.display()
         )));
     }
+    // Flags win over the config file's [report] section.
+    let cfg = crate::config::report_config(&a.input)?;
+    let period_v = a.period.or(cfg.period).unwrap_or(Period::Month);
+    let format_v = match (a.format, cfg.format.as_deref()) {
+        (Some(f), _) => f,
+        (None, Some(s)) => ReportFormat::from_str(s, true).map_err(|_| {
+            bad(format!(
+                "config file: [report] format = \"{s}\": expected csv or parquet"
+            ))
+        })?,
+        (None, None) => ReportFormat::Csv,
+    };
+    let png = match (a.png, cfg.charts.as_deref()) {
+        (true, _) => true,
+        (false, None) | (false, Some("svg")) => false,
+        (false, Some("png")) => true,
+        (false, Some(s)) => {
+            return Err(bad(format!(
+                "config file: [report] charts = \"{s}\": expected svg or png"
+            )))
+        }
+    };
     // Created first so that an unwritable place fails before the data is read; removed
     // on any failure (dropped).
     let tmp = tempfile::Builder::new()
@@ -81,20 +104,19 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
     progress.set("computing");
     let data = charts::data_name(a.input.transactions.as_deref());
     let as_of = ds.as_of.to_string();
-    let period = a
-        .period
+    let period = period_v
         .to_possible_value()
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| "month".into());
 
-    let sections = compute(&ds, a, &period, &data, &as_of, progress)?;
+    let sections = compute(&ds, period_v, &period, &data, &as_of, progress)?;
 
     progress.set("writing");
-    let (ext, format) = match a.format {
+    let (ext, format) = match format_v {
         ReportFormat::Csv => ("csv", Format::Csv),
         ReportFormat::Parquet => ("parquet", Format::Parquet),
     };
-    let chart_format = if a.png {
+    let chart_format = if png {
         ChartFormat::Png
     } else {
         ChartFormat::Svg
@@ -198,7 +220,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
 /// Run every report's core on the loaded data.
 fn compute(
     ds: &Dataset,
-    a: &ReportArgs,
+    period_v: Period,
     period: &str,
     data: &str,
     as_of: &str,
@@ -243,7 +265,7 @@ fn compute(
     progress.set("summary per period");
     let mut notes = Vec::new();
     let p = reports::summary::SummaryParams {
-        period: Some(a.period),
+        period: Some(period_v),
         ..Default::default()
     };
     out.push(Section {
@@ -256,7 +278,7 @@ fn compute(
 
     progress.set("cohorts");
     let p = reports::cohort::CohortParams {
-        period: a.period,
+        period: period_v,
         ..Default::default()
     };
     let report = keep(reports::cohort::run(tx, cust, ds.as_of, &p))?;
