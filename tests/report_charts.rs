@@ -644,3 +644,30 @@ fn report_takes_its_defaults_from_the_config_file() {
     assert!(r.stderr.contains("charts"), "{}", r.stderr);
     assert!(rep.join("cohort.parquet").is_file(), "previous report kept");
 }
+
+#[test]
+fn quiet_on_a_terminal_prints_no_progress() {
+    // `script` gives the command a terminal; skipped where it is missing.
+    let bin = assert_cmd::cargo::cargo_bin("retention");
+    let d = workdir();
+    let cmd = format!(
+        "{} report -t {} -c {} --out rep -q",
+        bin.display(),
+        tx(),
+        customers()
+    );
+    let out = match std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(d.path())
+        .output()
+    {
+        Ok(o) if o.status.success() => o,
+        _ => {
+            eprintln!("no script(1): skipped");
+            return;
+        }
+    };
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(!s.contains("retention report:"), "{s}");
+    assert!(d.path().join("rep/index.html").is_file());
+}
