@@ -18,6 +18,9 @@ Exit codes: 0 ok, 2 bad input or usage (the message names the file, column and r
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// No progress indicator on stderr (it only ever shows on a terminal, after a second).
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,6 +117,41 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Wallet(WalletArgs),
+
+    // ---- issue 7: report, completions, man page ----
+    /// Every report at once into a directory: one CSV (or Parquet) per report, summary.json,
+    /// the charts and a self-contained index.html; swapped in atomically when complete.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention report -t examples/shop/transactions.csv -c examples/shop/customers.csv \\\n",
+        "      --out /tmp/retention-report\n",
+        "  retention report -t examples/shop/transactions.csv --out report --format parquet\n\n",
+        "Nightly (cron):\n",
+        "  0 2 * * * retention report -t /data/transactions.csv -c /data/customers.csv \\\n",
+        "      --out /var/reports/retention --quiet\n\n",
+        "The report is written to a temporary directory beside DIR and renamed into place only\n",
+        "when complete: on failure the previous report is left untouched.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Report(ReportArgs),
+    /// Shell completion script on stdout (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention completions bash > ~/.local/share/bash-completion/completions/retention\n",
+        "  retention completions zsh > ~/.zfunc/_retention   # with fpath+=(~/.zfunc)\n",
+        "  retention completions fish > ~/.config/fish/completions/retention.fish\n",
+        "  retention completions powershell >> $PROFILE\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Completions(CompletionsArgs),
+    /// Man page (roff) on stdout, or one page per command into a directory.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention man | man -l -\n",
+        "  retention man --dir /usr/local/share/man/man1\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Man(ManArgs),
 }
 
 impl Command {
@@ -126,6 +164,9 @@ impl Command {
             Command::Whatif(_) => "whatif",
             Command::Summary(_) => "summary",
             Command::Wallet(_) => "wallet",
+            Command::Report(_) => "report",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
 }
@@ -269,6 +310,9 @@ pub struct CohortArgs {
     /// One matrix per value of this customers or transactions column (e.g. channel).
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
+    // issue 7
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -301,6 +345,9 @@ pub struct ChurnArgs {
     pub top: usize,
     #[command(flatten)]
     pub model: ModelArgs,
+    // issue 7
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -363,6 +410,9 @@ pub struct LtvArgs {
     pub calibration_end: Option<String>,
     #[command(flatten)]
     pub model_args: ModelArgs,
+    // issue 7
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -386,6 +436,9 @@ pub struct SegmentArgs {
     /// column, its value on the customer's first transaction.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
+    // issue 7
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -457,4 +510,57 @@ pub struct WalletArgs {
     /// One row per customer (and category) instead of the overview.
     #[arg(long)]
     pub per_customer: bool,
+}
+
+// ---- issue 7: charts, report, completions, man page ----
+
+/// `--chart FILE` of the commands that draw one.
+#[derive(Args, Debug, Clone, Default)]
+#[command(next_help_heading = "Output")]
+pub struct ChartArgs {
+    /// Also draw the result as a chart into FILE (.svg or .png), written atomically.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Parquet,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Directory of the report (replaced atomically when the new report is complete).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Format of the per-report tables [default: [report] format in the config file, else
+    /// csv].
+    #[arg(short = 'f', long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// Period of the cohort, churn, LTV and per-period summary reports [default: [report]
+    /// period in the config file, else month].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// Charts as PNG instead of SVG (index.html embeds them either way) [default: [report]
+    /// charts = "png" in the config file].
+    #[arg(long)]
+    pub png: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionsArgs {
+    /// Shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ManArgs {
+    /// Write retention.1 and one retention-COMMAND.1 per command into DIR instead of
+    /// printing retention.1.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }

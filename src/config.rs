@@ -30,6 +30,9 @@ pub struct ConfigFile {
     pub columns: ColumnsConfig,
     #[serde(default)]
     pub input: InputConfig,
+    /// `retention report` defaults (issue 7).
+    #[serde(default)]
+    pub report: ReportConfig,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -171,5 +174,35 @@ mod tests {
         assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
         assert_eq!(parse_delimiter(";").unwrap(), b';');
         assert!(parse_delimiter(";;").is_err());
+    }
+}
+
+// ---- issue 7: `[report]` settings ----
+
+/// `[report]` in retention.toml: defaults of `retention report` (flags win).
+///
+/// ```toml
+/// [report]
+/// period = "quarter"     # day, week, month, quarter, year
+/// format = "parquet"     # csv, parquet
+/// charts = "png"         # svg, png
+/// ```
+#[derive(Deserialize, Default, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    pub period: Option<crate::period::Period>,
+    pub format: Option<String>,
+    pub charts: Option<String>,
+}
+
+/// The `[report]` section of the config file in effect (explicit, else ./retention.toml).
+pub fn report_config(a: &InputArgs) -> Result<ReportConfig> {
+    let path: Option<PathBuf> = match &a.config {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    };
+    match path {
+        Some(p) => Ok(read_config(&p)?.report),
+        None => Ok(ReportConfig::default()),
     }
 }

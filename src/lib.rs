@@ -3,6 +3,7 @@
 //! `run` is the whole program: load the input (`load`), compute one report
 //! (`reports::*`), write it (`output`). `main.rs` only maps errors to exit codes.
 
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod dates;
@@ -11,6 +12,7 @@ pub mod load;
 pub mod models;
 pub mod output;
 pub mod period;
+pub mod progress;
 pub mod reports;
 
 use anyhow::Result;
@@ -20,7 +22,11 @@ use load::Dataset;
 use output::Destination;
 
 /// Load the input of a command and print its warnings (and, with --verbose, the mapping).
-fn load_input(name: &str, input: &InputArgs, extra_columns: Vec<String>) -> Result<Dataset> {
+pub(crate) fn load_input(
+    name: &str,
+    input: &InputArgs,
+    extra_columns: Vec<String>,
+) -> Result<Dataset> {
     let opts = config::load_options(input, extra_columns)?;
     let started = std::time::Instant::now();
     let ds = load::load(&opts)?;
@@ -42,10 +48,14 @@ fn load_input(name: &str, input: &InputArgs, extra_columns: Vec<String>) -> Resu
 /// Run one command.
 pub fn run(cli: Cli) -> Result<()> {
     let name = cli.command.name();
+    // issue 7: a spinner on a terminal for work longer than a second.
+    let progress = progress::Progress::start(name, cli.quiet);
     match cli.command {
         Command::Cohort(a) => {
             let dest = Destination::prepare(&a.output)?;
+            let chart = chart_target(&a.chart)?;
             let ds = load_input(name, &a.input, a.group.iter().cloned().collect())?;
+            let revenue = a.metric == cli::CohortMetric::Revenue;
             let params = reports::cohort::CohortParams {
                 period: a.period,
                 by: a.by,
@@ -55,23 +65,59 @@ pub fn run(cli: Cli) -> Result<()> {
                 group: a.group,
             };
             let report = reports::cohort::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
+            if let Some(path) = chart {
+                let (data, as_of) = chart_names(&a.input, &ds);
+                charts::write(&charts::from_cohort(&report, revenue, &data, &as_of)?, path)?;
+            }
             dest.write(&report)
         }
         Command::Churn(a) => {
             let dest = Destination::prepare(&a.output)?;
+            let chart = chart_target(&a.chart)?;
+            if chart.is_some() && !a.survival {
+                return Err(error::bad(
+                    "--chart needs --survival (the chart draws the survival curves)",
+                ));
+            }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
             let report = reports::churn::command(&ds, &a)?;
+            if let Some(path) = chart {
+                let (data, as_of) = chart_names(&a.input, &ds);
+                charts::write(&charts::from_survival(&report, &data, &as_of)?, path)?;
+            }
             dest.write(&report)
         }
         Command::Ltv(a) => {
             let dest = Destination::prepare(&a.output)?;
+            let chart = chart_target(&a.chart)?;
+            if chart.is_some() && a.per_customer {
+                return Err(error::bad("--chart: not available with --per-customer"));
+            }
+            if chart.is_some() && a.model == cli::LtvModel::Bgnbd && a.calibration_end.is_none() {
+                return Err(error::bad(
+                    "--chart with --model bgnbd needs --calibration-end (the chart compares \
+                     predicted with actual holdout purchases)",
+                ));
+            }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
             let report = reports::ltv::command(&ds, &a)?;
+            if let Some(path) = chart {
+                let (data, as_of) = chart_names(&a.input, &ds);
+                let c = match a.model {
+                    cli::LtvModel::Historical => charts::from_ltv(&report, &data, &as_of)?,
+                    cli::LtvModel::Bgnbd => charts::from_calibration(&report, &data, &as_of)?,
+                };
+                charts::write(&c, path)?;
+            }
             dest.write(&report)
         }
 
         Command::Segment(a) => {
             let dest = Destination::prepare(&a.output)?;
+            let chart = chart_target(&a.chart)?;
+            if chart.is_some() && a.per_customer {
+                return Err(error::bad("--chart: not available with --per-customer"));
+            }
             // A bad rules file fails before the data is read.
             let rules = match &a.rules {
                 Some(path) => reports::segment::Rules::from_file(path, a.bins)?,
@@ -85,6 +131,10 @@ pub fn run(cli: Cli) -> Result<()> {
                 per_customer: a.per_customer,
             };
             let report = reports::segment::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &params)?;
+            if let Some(path) = chart {
+                let (data, as_of) = chart_names(&a.input, &ds);
+                charts::write(&charts::from_segments(&report, &data, &as_of)?, path)?;
+            }
             dest.write(&report)
         }
         Command::Whatif(a) => {
@@ -146,5 +196,91 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             dest.write(&report)
         }
+
+        // ---- issue 7 ----
+        Command::Report(a) => reports::report::command(&a, &progress),
+        Command::Completions(a) => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(a.shell, &mut cmd, "retention", &mut out);
+            write_stdout(&out)
+        }
+        Command::Man(a) => man(a.dir.as_deref()),
     }
+}
+
+// ---- issue 7: man page, stdout ----
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `retention man`: retention.1 on stdout, or every page into a directory.
+fn man(dir: Option<&std::path::Path>) -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let render = |c: clap::Command| -> Result<Vec<u8>> {
+        let mut v = Vec::new();
+        clap_mangen::Man::new(c).render(&mut v)?;
+        Ok(v)
+    };
+    let Some(dir) = dir else {
+        return write_stdout(&render(cmd)?);
+    };
+    if !dir.is_dir() {
+        return Err(error::bad(format!(
+            "--dir '{}': not a directory",
+            dir.display()
+        )));
+    }
+    output::write_atomic(&dir.join("retention.1"), &render(cmd.clone())?)?;
+    for sub in cmd.get_subcommands() {
+        let name = format!("retention-{}", sub.get_name());
+        let page = sub
+            .clone()
+            .bin_name(format!("retention {}", sub.get_name()));
+        let mut v = Vec::new();
+        clap_mangen::Man::new(page)
+            .title(name.clone())
+            .render(&mut v)?;
+        output::write_atomic(&dir.join(format!("{name}.1")), &v)?;
+    }
+    Ok(())
+}
+
+// ---- issue 7: charts ----
+
+/// `--chart FILE`: check the extension before any work.
+fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
+    match &a.chart {
+        Some(p) => {
+            charts::format_of(p)?;
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if !dir.is_dir() {
+                return Err(error::bad(format!(
+                    "--chart '{}': the directory '{}' does not exist",
+                    p.display(),
+                    dir.display()
+                )));
+            }
+            Ok(Some(p.as_path()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The data's name and the as-of date for chart titles.
+fn chart_names(input: &InputArgs, ds: &Dataset) -> (String, String) {
+    (
+        charts::data_name(input.transactions.as_deref()),
+        ds.as_of.to_string(),
+    )
 }

@@ -126,6 +126,8 @@ impl Destination {
 
     /// Render and write the report; a file is renamed into place only when complete.
     pub fn write(self, report: &Report) -> Result<()> {
+        // The spinner (issue 7) goes before the result is printed.
+        crate::progress::clear();
         // On a terminal fit its width; elsewhere honour $COLUMNS when set.
         let width = if self.terminal {
             terminal_width()
@@ -423,6 +425,16 @@ fn markdown_table(v: &View) -> String {
         s.push_str(&row(r));
     }
     s
+}
+
+/// The human layouts of a report (its views, else the data frame with percentages), for
+/// HTML (issue 7, `retention report`).
+pub fn human_views(report: &Report) -> Result<Vec<View>> {
+    if report.views.is_empty() {
+        Ok(vec![default_view(report)?])
+    } else {
+        Ok(report.views.clone())
+    }
 }
 
 #[cfg(test)]

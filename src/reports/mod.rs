@@ -171,3 +171,4 @@ pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
     let i = days.partition_point(|&d| d < from);
     i < days.len() && days[i] < to
 }
+pub mod report;

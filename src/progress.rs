@@ -1,0 +1,83 @@
+//! A progress indicator on stderr: only when stderr is a terminal and not `--quiet`, and
+//! only once the work has taken about a second (never in pipes or cron logs).
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// Shown after this long.
+const DELAY: Duration = Duration::from_millis(1000);
+
+/// The spinner on screen, if any, so that output can clear it first ([`clear`]).
+static ACTIVE: Mutex<Option<(ProgressBar, Arc<AtomicBool>)>> = Mutex::new(None);
+
+/// Remove the spinner for good (before the result is printed on a terminal).
+pub fn clear() {
+    let active = ACTIVE.lock().ok().and_then(|mut a| a.take());
+    if let Some((bar, done)) = active {
+        done.store(true, Ordering::SeqCst);
+        bar.finish_and_clear();
+    }
+}
+
+/// A spinner with a message; cleared when dropped.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    done: Arc<AtomicBool>,
+}
+
+impl Progress {
+    /// A spinner for `name` when stderr is a terminal and `quiet` is off; else nothing.
+    pub fn start(name: &str, quiet: bool) -> Progress {
+        Progress::start_on(name, !quiet && std::io::stderr().is_terminal())
+    }
+
+    fn start_on(name: &str, enabled: bool) -> Progress {
+        let done = Arc::new(AtomicBool::new(false));
+        if !enabled {
+            return Progress { bar: None, done };
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        let style = ProgressStyle::with_template("{spinner} retention {prefix}: {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_prefix(name.to_string());
+        bar.set_message("working");
+        let (b, d) = (bar.clone(), done.clone());
+        // Appear only for work longer than DELAY.
+        std::thread::spawn(move || {
+            std::thread::sleep(DELAY);
+            if !d.load(Ordering::SeqCst) {
+                b.set_draw_target(ProgressDrawTarget::stderr());
+                b.enable_steady_tick(Duration::from_millis(120));
+            }
+        });
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some((bar.clone(), done.clone()));
+        }
+        Progress {
+            bar: Some(bar),
+            done,
+        }
+    }
+
+    /// What is being done now.
+    pub fn set(&self, msg: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(msg.to_string());
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        clear();
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
