@@ -19,6 +19,7 @@ def main():
     sql = open(sql_file).read().strip().rstrip(";")
     t0 = time.perf_counter()
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     src = f"read_parquet('{tx}')" if tx.endswith(".parquet") else f"read_csv_auto('{tx}')"
     con.execute(f"CREATE VIEW tx AS SELECT * FROM {src}")
     con.execute(f"COPY ({sql}) TO '{out}' (HEADER, DELIMITER ',')")
