@@ -14,7 +14,7 @@
 #   LIFETIMES  1 = also time Python lifetimes on the same summary (default 1; slow at 1M)
 #   BENCH_DIR  data, venv and raw outputs (default /tmp/retention-bench)
 #   OUT        the markdown table (default benches/RESULTS.md)
-#   CARGO_TARGET_DIR  where the release build goes (default ~/.cache/retention-target)
+#   CARGO_TARGET_DIR  where the release build goes (default: cargo's, ./target)
 #   BUILD=0, RETENTION_BIN=PATH  skip the build / time another binary (development only)
 #
 # What it does: creates a Python venv in $BENCH_DIR/venv with pinned duckdb and lifetimes
@@ -34,7 +34,7 @@ REPORTS=${REPORTS:-"cohort churn segment summary wallet ltv ltv_bgnbd"}
 LIFETIMES=${LIFETIMES:-1}
 BENCH_DIR=${BENCH_DIR:-/tmp/retention-bench}
 OUT=${OUT:-$repo/benches/RESULTS.md}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retention-target}"
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}   # cargo's own default unless set
 DUCKDB_VERSION=2.0.0
 mkdir -p "$BENCH_DIR"
 log() { echo "bench: $*" >&2; }
@@ -52,12 +52,13 @@ if ! "$py" -c "import duckdb, lifetimes; assert duckdb.__version__ == '$DUCKDB_V
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q "duckdb==$DUCKDB_VERSION" -r tests/reference/requirements.txt
 fi
-if [ "${BUILD:-1}" = 1 ]; then
-  log "building the release binary and the generator in $CARGO_TARGET_DIR"
+BUILD=${BUILD:-1}
+if [ "$BUILD" = 1 ]; then
+  log "building the release binary and the generator in $target_dir"
   cargo build --release --bin retention --example generate >&2
 fi
-bin=${RETENTION_BIN:-$CARGO_TARGET_DIR/release/retention}
-gen=$CARGO_TARGET_DIR/release/examples/generate
+bin=${RETENTION_BIN:-$target_dir/release/retention}
+gen=$target_dir/release/examples/generate
 
 # --- helpers ----------------------------------------------------------------------------
 median() { sort -g | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]}'; }
@@ -154,7 +155,15 @@ for n in $SIZES; do
         fi
         tdl=$(awk -v a="$td" -v b="$tl" 'BEGIN {print a + b}')
         rows+=("| \`retention ltv --model bgnbd\` vs DuckDB summary + lifetimes fit & score (1 run) | $n $fmt | $tr | $tdl | $(ratio "$tr" "$tdl") | | $mr | $((ml / 1024)) | $lagree |")
-        extra+=("- $n customers: lifetimes' BG/NBD + Gamma-Gamma fit and scoring alone (in-process, summary given) took $fit s; the whole \`retention ltv --model bgnbd\` process (load, summary, fit, scoring) $tr s: lifetimes / retention = $(ratio "$fit" "$tr").")
+        # The same fit and scoring in retention alone (src/models, the #[ignore] test
+        # models::tests::bench_from_csv), on the same summary: the "100x lifetimes" target.
+        cut -d, -f2-5 "$ref" >"$res/summary_xtm.csv"
+        ours="?"
+        if [ "$BUILD" = 1 ] && RETENTION_BENCH_SUMMARY="$res/summary_xtm.csv" cargo test -q --release --lib \
+          models::tests::bench_from_csv -- --ignored --nocapture >"$res/model_fit.txt" 2>&1; then
+          ours=$(grep -o 'total=[0-9.]*' "$res/model_fit.txt" | cut -d= -f2)
+        fi
+        extra+=("- $n customers: BG/NBD + Gamma-Gamma fit and scoring (12-month CLV) on the same summary, in-process: lifetimes $fit s, retention (src/models) $ours s ($(grep -o 'bgnbd_fit.*' "$res/model_fit.txt" 2>/dev/null || echo 'not run')): lifetimes / retention = $(ratio "$fit" "$ours") (target ≥ 100). The whole \`retention ltv --model bgnbd\` process (load, summary, fit, scoring): $tr s.")
       fi
     done
   done

@@ -18,8 +18,8 @@ shift || true
 reports=("$@")
 [ ${#reports[@]} -eq 0 ] && reports=(cohort)
 BENCH_DIR=${BENCH_DIR:-/tmp/retention-bench}
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/retention-target}"
-bin=${RETENTION_BIN:-$CARGO_TARGET_DIR/release/retention}
+target_dir=${CARGO_TARGET_DIR:-$PWD/target}   # cargo's own default unless set
+bin=${RETENTION_BIN:-$target_dir/release/retention}
 csv=$BENCH_DIR/$n/transactions.csv
 [ -s "$csv" ] || { echo "no $csv: run SIZES=$n bash benches/bench.sh first" >&2; exit 2; }
 csv_mib=$(du -m "$csv" | cut -f1)
