@@ -7,7 +7,9 @@
 #   1. systemd-run --scope -p MemoryMax=LIMIT (an RSS limit; needs systemd as init),
 #   2. prlimit --as=LIMIT (an address-space limit: counts every mapping, also a mapped
 #      input file and thread stacks, so it is stricter than an RSS limit),
-#   3. prlimit --as at 2x, 3x and 4x the CSV size, to show where it starts to work.
+#   3. prlimit --as at 4x, 8x and 16x the CSV size, to show where it starts to work,
+#   4. for comparison, DuckDB (benches/sql/REPORT.sql) with SET memory_limit = LIMIT and a
+#      temp directory to spill to (not an OS limit: DuckDB's own buffer manager).
 # Prints, for each, the exit code, wall seconds, peak RSS and the last line of stderr.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +49,11 @@ for r in "${reports[@]}"; do
   try "no limit" - "$bin" "$r" -t "$csv" -f csv
   try "systemd-run MemoryMax" "$limit" systemd-run --scope -q -p MemoryMax="${limit}M" -p MemorySwapMax=0 \
     "$bin" "$r" -t "$csv" -f csv
-  for lim in "$limit" $((csv_mib * 2)) $((csv_mib * 3)) $((csv_mib * 4)); do
+  for lim in "$limit" $((csv_mib * 4)) $((csv_mib * 8)) $((csv_mib * 16)); do
     try "prlimit --as" "$lim" prlimit --as=$((lim * 1024 * 1024)) "$bin" "$r" -t "$csv" -f csv
   done
+  if [ -x "$BENCH_DIR/venv/bin/python" ] && [ -f "benches/sql/$r.sql" ]; then
+    DUCKDB_MEMORY_LIMIT="${limit}MB" try "DuckDB SET memory_limit (spills)" "$limit" \
+      "$BENCH_DIR/venv/bin/python" benches/run_sql.py "benches/sql/$r.sql" "$csv" "${TMPDIR:-/tmp}/memlimit_$r.csv"
+  fi
 done

@@ -8,6 +8,7 @@ here over read_csv_auto(...) or read_parquet(...), so DuckDB scans the file itse
 the query, like `retention` does. Prints the in-process query seconds on stderr (the
 benchmark times the whole process, Python start-up included).
 """
+import os
 import sys
 import time
 
@@ -20,6 +21,9 @@ def main():
     t0 = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
+    if os.environ.get("DUCKDB_MEMORY_LIMIT"):  # benches/memlimit.sh: spill past the limit
+        con.execute(f"SET memory_limit = '{os.environ['DUCKDB_MEMORY_LIMIT']}'")
+        con.execute(f"SET temp_directory = '{out}.duckdb-tmp'")
     src = f"read_parquet('{tx}')" if tx.endswith(".parquet") else f"read_csv_auto('{tx}')"
     con.execute(f"CREATE VIEW tx AS SELECT * FROM {src}")
     con.execute(f"COPY ({sql}) TO '{out}' (HEADER, DELIMITER ',')")
