@@ -2,73 +2,10 @@
 //! and reference numbers computed independently with pandas/lifelines on the bundled shop
 //! (`tests/reference/churn_reference.py`).
 
-use std::path::Path;
-
-use assert_cmd::Command;
 use polars::prelude::*;
 
-fn root(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(p)
-        .to_string_lossy()
-        .to_string()
-}
-
-fn data(p: &str) -> String {
-    root(&format!("testdata/{p}"))
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_in(dir: &Path, args: &[&str]) -> Run {
-    let mut c = Command::cargo_bin("retention").unwrap();
-    c.current_dir(dir)
-        .env_remove("COLUMNS")
-        .env_remove("RUST_BACKTRACE")
-        .args(args);
-    let out = c.output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    };
-    eprintln!(
-        "$ retention {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    r
-}
-
-fn run(args: &[&str]) -> Run {
-    let w = tempfile::tempdir().unwrap();
-    run_in(w.path(), args)
-}
-
-fn csv_frame(text: &str) -> DataFrame {
-    CsvReadOptions::default()
-        .with_has_header(true)
-        .into_reader_with_file_handle(std::io::Cursor::new(text.as_bytes().to_vec()))
-        .finish()
-        .unwrap()
-}
-
-fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
-    df.column(name)
-        .unwrap()
-        .cast(&DataType::Float64)
-        .unwrap()
-        .f64()
-        .unwrap()
-        .iter()
-        .collect()
-}
+mod common;
+use common::*;
 
 fn close(a: &[Option<f64>], b: &[Option<f64>], tol: f64) {
     assert_eq!(a.len(), b.len());
@@ -82,7 +19,7 @@ fn close(a: &[Option<f64>], b: &[Option<f64>], tol: f64) {
 
 #[test]
 fn churn_month_golden() {
-    let r = run(&["churn", "-t", &data("transactions.csv")]);
+    let r = run_tmp(&["churn", "-t", &data("transactions.csv")]);
     assert_eq!(r.code, 0);
     let want = std::fs::read_to_string(data("expected/churn_month.csv")).unwrap();
     assert_eq!(r.stdout, want);
@@ -90,7 +27,7 @@ fn churn_month_golden() {
 
 #[test]
 fn churn_matches_pandas_reference_on_shop() {
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &root("examples/shop/transactions.csv"),
@@ -120,7 +57,7 @@ fn churn_matches_pandas_reference_on_shop() {
 
 #[test]
 fn survival_matches_lifelines_on_shop() {
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &root("examples/shop/transactions.csv"),
@@ -149,12 +86,12 @@ fn survival_matches_lifelines_on_shop() {
 
 #[test]
 fn survival_by_hand_and_by_group() {
-    let r = run(&["churn", "-t", &data("transactions.csv"), "--survival"]);
+    let r = run_tmp(&["churn", "-t", &data("transactions.csv"), "--survival"]);
     assert_eq!(r.code, 0);
     let want = std::fs::read_to_string(data("expected/survival_month.csv")).unwrap();
     assert_eq!(r.stdout, want);
     // Per group: the overall curve first, then one per channel (customers file).
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &data("transactions.csv"),
@@ -177,7 +114,7 @@ fn survival_by_hand_and_by_group() {
     }
     assert!(r.stdout.starts_with("channel,period_index,"));
     // By first-purchase cohort.
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &data("transactions.csv"),
@@ -191,16 +128,16 @@ fn survival_by_hand_and_by_group() {
 
 #[test]
 fn churn_formats_and_table() {
-    let r = run(&["churn", "-t", &data("transactions.csv"), "-f", "table"]);
+    let r = run_tmp(&["churn", "-t", &data("transactions.csv"), "-f", "table"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("2024-04*"), "partial period marked");
     assert!(r.stdout.contains("33.3%"));
     assert!(r.stdout.contains("* 2024-04 is a partial period"));
-    let r = run(&["churn", "-t", &data("transactions.csv"), "-f", "json"]);
+    let r = run_tmp(&["churn", "-t", &data("transactions.csv"), "-f", "json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!((v[1]["retention_rate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
     assert_eq!(v[0]["retention_rate"], serde_json::Value::Null);
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &data("transactions.csv"),
@@ -235,7 +172,7 @@ fn churn_formats_and_table() {
 fn churn_inactivity_window() {
     // 60 days: a stays active Jan–Apr; b's March purchase keeps it active in March/April;
     // c (Jan 31) is still active at the end of February.
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &data("transactions.csv"),
@@ -263,7 +200,7 @@ fn churn_inactivity_window() {
 
 #[test]
 fn ltv_historical_golden_and_per_customer() {
-    let r = run(&[
+    let r = run_tmp(&[
         "ltv",
         "-t",
         &data("transactions.csv"),
@@ -273,7 +210,7 @@ fn ltv_historical_golden_and_per_customer() {
     assert_eq!(r.code, 0);
     let want = std::fs::read_to_string(data("expected/ltv_month.csv")).unwrap();
     assert_eq!(r.stdout, want);
-    let r = run(&[
+    let r = run_tmp(&[
         "ltv",
         "-t",
         &data("transactions.csv"),
@@ -286,7 +223,7 @@ fn ltv_historical_golden_and_per_customer() {
     // a: 10 + 20 + 30 = 60 × 0.5; b: 40 + 10 − 10 = 40 × 0.5; e bought nothing.
     assert_eq!(floats(&df, "ltv")[..2], [Some(30.0), Some(25.0)]);
     assert_eq!(df.height(), 4);
-    let r = run(&[
+    let r = run_tmp(&[
         "ltv",
         "-t",
         &data("transactions.csv"),
@@ -321,7 +258,7 @@ fn usage_errors_exit_2() {
         let mut a = args.clone();
         let tx = data("transactions.csv");
         a.extend(["-t", tx.as_str()]);
-        let r = run(&a);
+        let r = run_tmp(&a);
         assert_eq!(r.code, 2, "{args:?}");
         assert!(r.stderr.contains(msg), "{args:?}: {}", r.stderr);
         assert!(!r.stderr.contains("panicked"));
@@ -430,7 +367,7 @@ fn bgnbd_matches_lifetimes_on_shop() {
 
 #[test]
 fn at_risk_ranks_by_p_alive() {
-    let r = run(&[
+    let r = run_tmp(&[
         "churn",
         "-t",
         &root("examples/shop/transactions.csv"),
@@ -461,7 +398,7 @@ fn at_risk_ranks_by_p_alive() {
 
 #[test]
 fn calibration_holdout_totals() {
-    let r = run(&[
+    let r = run_tmp(&[
         "ltv",
         "-t",
         &root("examples/shop/transactions.csv"),
@@ -525,7 +462,7 @@ fn calibration_holdout_totals() {
 #[test]
 fn bgnbd_units_agree() {
     let out = |unit: &str| {
-        let r = run(&[
+        let r = run_tmp(&[
             "ltv",
             "-t",
             &root("examples/shop/transactions.csv"),

@@ -3,61 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use polars::prelude::*;
 
-fn data(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(p)
-        .to_string_lossy()
-        .to_string()
-}
-
-fn expected(name: &str) -> String {
-    std::fs::read_to_string(data(&format!("expected/{name}"))).unwrap()
-}
-
-/// The binary with a clean environment in a fresh work directory.
-fn retention(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("retention").unwrap();
-    c.current_dir(dir)
-        .env_remove("COLUMNS")
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-    let mut c = retention(dir);
-    c.args(args);
-    if let Some(s) = stdin {
-        c.write_stdin(s);
-    }
-    let out = c.output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    };
-    eprintln!(
-        "$ retention {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    r
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
+mod common;
+use common::*;
 
 #[test]
 fn cohort_csv_matches_hand_computation() {

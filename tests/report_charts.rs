@@ -3,15 +3,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn example(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/shop")
-        .join(p)
-        .to_string_lossy()
-        .to_string()
-}
+mod common;
+use common::*;
 
 fn tx() -> String {
     example("transactions.csv")
@@ -19,42 +12,6 @@ fn tx() -> String {
 
 fn customers() -> String {
     example("customers.csv")
-}
-
-/// The binary with a clean environment in a fresh work directory.
-fn retention(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("retention").unwrap();
-    c.current_dir(dir)
-        .env_remove("COLUMNS")
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str]) -> Run {
-    let out = retention(dir).args(args).output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    };
-    eprintln!(
-        "$ retention {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        r.code,
-        &r.stdout[..r.stdout.len().min(2000)],
-        r.stderr
-    );
-    r
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
 }
 
 /// Well-formed XML: every tag closed in order, attributes quoted (a small checker; the
@@ -210,7 +167,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 #[test]
 fn cohort_heatmap_svg_and_png() {
     let d = workdir();
-    let r = run(
+    let r = run_in(
         d.path(),
         &["cohort", "-t", &tx(), "--chart", "c.svg", "-o", "c.csv"],
     );
@@ -226,7 +183,7 @@ fn cohort_heatmap_svg_and_png() {
     assert!(has_text(&s, "retention"), "the colour-scale legend");
     assert!(d.path().join("c.csv").is_file());
 
-    let r = run(
+    let r = run_in(
         d.path(),
         &["cohort", "-t", &tx(), "--chart", "c.png", "-f", "csv"],
     );
@@ -239,7 +196,7 @@ fn cohort_heatmap_svg_and_png() {
 #[test]
 fn survival_curves_per_group() {
     let d = workdir();
-    let r = run(
+    let r = run_in(
         d.path(),
         &[
             "churn",
@@ -266,7 +223,7 @@ fn survival_curves_per_group() {
     assert!(s.contains("<polygon"), "interval bands");
     assert!(s.contains("<polyline"), "curves");
 
-    let r = run(d.path(), &["churn", "-t", &tx(), "--chart", "x.svg"]);
+    let r = run_in(d.path(), &["churn", "-t", &tx(), "--chart", "x.svg"]);
     assert_eq!(r.code, 2, "chart needs --survival");
     assert!(r.stderr.contains("--survival"));
 }
@@ -274,14 +231,14 @@ fn survival_curves_per_group() {
 #[test]
 fn ltv_curves_and_calibration() {
     let d = workdir();
-    let r = run(
+    let r = run_in(
         d.path(),
         &["ltv", "-t", &tx(), "--chart", "l.png", "-f", "csv"],
     );
     assert_eq!(r.code, 0);
     let (w, h, _) = png_info(&d.path().join("l.png"));
     assert!(w >= 800 && h >= 600, "{w}x{h}");
-    let r = run(
+    let r = run_in(
         d.path(),
         &["ltv", "-t", &tx(), "--chart", "l.svg", "-f", "csv"],
     );
@@ -290,7 +247,7 @@ fn ltv_curves_and_calibration() {
     assert!(s.contains("Cumulative LTV per customer by cohort — transactions.csv"));
     assert!(has_text(&s, "2023-01"), "legend names the cohorts");
 
-    let r = run(
+    let r = run_in(
         d.path(),
         &[
             "ltv",
@@ -312,7 +269,7 @@ fn ltv_curves_and_calibration() {
     assert!(has_text(&s, "actual") && has_text(&s, "predicted"));
     assert!(has_text(&s, "7+"));
 
-    let r = run(
+    let r = run_in(
         d.path(),
         &["ltv", "-t", &tx(), "--model", "bgnbd", "--chart", "m.svg"],
     );
@@ -323,7 +280,7 @@ fn ltv_curves_and_calibration() {
 #[test]
 fn segment_bars_and_bad_chart_names() {
     let d = workdir();
-    let r = run(
+    let r = run_in(
         d.path(),
         &["segment", "-t", &tx(), "--chart", "seg.svg", "-f", "csv"],
     );
@@ -335,11 +292,11 @@ fn segment_bars_and_bad_chart_names() {
     assert!(has_text(&s, "Champions") && has_text(&s, "Loyal"));
     assert!(s.contains("share of customers") && s.contains("share of revenue"));
 
-    let r = run(d.path(), &["segment", "-t", &tx(), "--chart", "seg.jpg"]);
+    let r = run_in(d.path(), &["segment", "-t", &tx(), "--chart", "seg.jpg"]);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains(".svg or .png"), "{}", r.stderr);
     assert!(!d.path().join("seg.jpg").exists());
-    let r = run(
+    let r = run_in(
         d.path(),
         &["segment", "-t", &tx(), "--chart", "no/such/dir/s.svg"],
     );
@@ -373,10 +330,10 @@ fn thai_labels_are_kept_in_svg_and_drawn_in_png() {
             "csv",
         ]
     };
-    assert_eq!(run(d.path(), &args("th.svg")).code, 0);
+    assert_eq!(run_in(d.path(), &args("th.svg")).code, 0);
     let s = svg_text(&d.path().join("th.svg"));
     assert!(s.contains("ออนไลน์") && s.contains("หน้าร้าน"));
-    assert_eq!(run(d.path(), &args("th.png")).code, 0);
+    assert_eq!(run_in(d.path(), &args("th.png")).code, 0);
     png_info(&d.path().join("th.png"));
 }
 
@@ -388,7 +345,7 @@ fn report_args<'a>(out: &'a str, t: &'a str, c: &'a str) -> Vec<&'a str> {
 fn report_writes_every_file_and_a_self_contained_index() {
     let d = workdir();
     let (t, c) = (tx(), customers());
-    let r = run(d.path(), &report_args("rep", &t, &c));
+    let r = run_in(d.path(), &report_args("rep", &t, &c));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = d.path().join("rep");
     for f in [
@@ -441,7 +398,7 @@ fn report_parquet_and_png() {
     let (t, c) = (tx(), customers());
     let mut args = report_args("rep", &t, &c);
     args.extend(["--format", "parquet", "--png"]);
-    let r = run(d.path(), &args);
+    let r = run_in(d.path(), &args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = d.path().join("rep");
     let pq = std::fs::read(rep.join("cohort.parquet")).unwrap();
@@ -455,7 +412,7 @@ fn report_parquet_and_png() {
 fn failed_report_leaves_the_previous_one_untouched() {
     let d = workdir();
     let (t, c) = (tx(), customers());
-    assert_eq!(run(d.path(), &report_args("rep", &t, &c)).code, 0);
+    assert_eq!(run_in(d.path(), &report_args("rep", &t, &c)).code, 0);
     let rep = d.path().join("rep");
     std::fs::write(rep.join("marker"), "previous").unwrap();
     let before = std::fs::read(rep.join("index.html")).unwrap();
@@ -465,9 +422,9 @@ fn failed_report_leaves_the_previous_one_untouched() {
         "customer_id,date,amount\nc1,not a date,x\n",
     )
     .unwrap();
-    let r = run(d.path(), &report_args("rep", "broken.csv", &c));
+    let r = run_in(d.path(), &report_args("rep", "broken.csv", &c));
     assert_eq!(r.code, 2, "{}", r.stderr);
-    let r2 = run(d.path(), &report_args("rep", "missing.csv", &c));
+    let r2 = run_in(d.path(), &report_args("rep", "missing.csv", &c));
     assert_eq!(r2.code, 2);
     assert_eq!(
         std::fs::read_to_string(rep.join("marker")).unwrap(),
@@ -486,12 +443,12 @@ fn failed_report_leaves_the_previous_one_untouched() {
     );
 
     // A successful run replaces it entirely.
-    assert_eq!(run(d.path(), &report_args("rep", &t, &c)).code, 0);
+    assert_eq!(run_in(d.path(), &report_args("rep", &t, &c)).code, 0);
     assert!(!rep.join("marker").exists());
 
     // --out naming a file is a usage error.
     std::fs::write(d.path().join("file"), "x").unwrap();
-    assert_eq!(run(d.path(), &report_args("file", &t, &c)).code, 2);
+    assert_eq!(run_in(d.path(), &report_args("file", &t, &c)).code, 2);
 }
 
 #[test]
@@ -503,7 +460,7 @@ fn completions_for_each_shell_and_man_page() {
         ("fish", "complete -c retention"),
         ("powershell", "Register-ArgumentCompleter"),
     ] {
-        let r = run(d.path(), &["completions", shell]);
+        let r = run_in(d.path(), &["completions", shell]);
         assert_eq!(r.code, 0);
         assert!(r.stdout.contains(marker), "{shell}");
         assert!(
@@ -511,13 +468,13 @@ fn completions_for_each_shell_and_man_page() {
             "{shell}"
         );
     }
-    let r = run(d.path(), &["completions", "tcsh"]);
+    let r = run_in(d.path(), &["completions", "tcsh"]);
     assert_eq!(r.code, 2);
 
-    let r = run(d.path(), &["man"]);
+    let r = run_in(d.path(), &["man"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains(".TH retention 1"), "{}", &r.stdout[..200]);
-    let r = run(d.path(), &["man", "--dir", "."]);
+    let r = run_in(d.path(), &["man", "--dir", "."]);
     assert_eq!(r.code, 0);
     for p in ["retention.1", "retention-cohort.1", "retention-report.1"] {
         assert!(d.path().join(p).is_file(), "{p}");
@@ -539,7 +496,7 @@ fn every_command_help_has_a_runnable_example() {
         "completions",
         "man",
     ] {
-        let r = run(d.path(), &[cmd, "--help"]);
+        let r = run_in(d.path(), &[cmd, "--help"]);
         assert_eq!(r.code, 0);
         let line = r
             .stdout
@@ -559,7 +516,7 @@ fn every_command_help_has_a_runnable_example() {
                 })
                 .collect();
             let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-            let r = run(d.path(), &args);
+            let r = run_in(d.path(), &args);
             assert_eq!(r.code, 0, "{line}");
         }
     }
@@ -575,11 +532,11 @@ fn no_progress_when_quiet_or_piped() {
         if quiet {
             args.push("--quiet");
         }
-        let r = run(d.path(), &args);
+        let r = run_in(d.path(), &args);
         assert_eq!(r.code, 0);
         assert!(r.stderr.is_empty(), "{:?}", r.stderr);
     }
-    let r = run(d.path(), &["cohort", "-t", &t, "-q", "-f", "csv"]);
+    let r = run_in(d.path(), &["cohort", "-t", &t, "-q", "-f", "csv"]);
     assert_eq!(r.code, 0);
     assert!(r.stderr.is_empty(), "{:?}", r.stderr);
 }
@@ -595,7 +552,7 @@ fn bash_completion_completes() {
         return;
     }
     let d = workdir();
-    let r = run(d.path(), &["completions", "bash"]);
+    let r = run_in(d.path(), &["completions", "bash"]);
     std::fs::write(d.path().join("retention.bash"), &r.stdout).unwrap();
     let script = r#"source ./retention.bash
 COMP_WORDS=(retention co); COMP_CWORD=1; _retention retention co retention; echo "1:${COMPREPLY[*]}"
@@ -620,7 +577,7 @@ fn report_takes_its_defaults_from_the_config_file() {
         "[report]\nperiod = \"quarter\"\ncharts = \"png\"\n",
     )
     .unwrap();
-    let r = run(d.path(), &report_args("rep", &t, &c));
+    let r = run_in(d.path(), &report_args("rep", &t, &c));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let rep = d.path().join("rep");
     let cohort = std::fs::read_to_string(rep.join("cohort.csv")).unwrap();
@@ -631,7 +588,7 @@ fn report_takes_its_defaults_from_the_config_file() {
     // Flags win.
     let mut args = report_args("rep", &t, &c);
     args.extend(["--period", "month", "--format", "parquet"]);
-    assert_eq!(run(d.path(), &args).code, 0);
+    assert_eq!(run_in(d.path(), &args).code, 0);
     assert!(rep.join("cohort.parquet").is_file() && rep.join("cohort.png").is_file());
 
     std::fs::write(
@@ -639,7 +596,7 @@ fn report_takes_its_defaults_from_the_config_file() {
         "[report]\ncharts = \"gif\"\n",
     )
     .unwrap();
-    let r = run(d.path(), &report_args("rep", &t, &c));
+    let r = run_in(d.path(), &report_args("rep", &t, &c));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("charts"), "{}", r.stderr);
     assert!(rep.join("cohort.parquet").is_file(), "previous report kept");

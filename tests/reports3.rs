@@ -4,81 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use polars::prelude::*;
 
-fn data(p: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(p)
-        .to_string_lossy()
-        .to_string()
-}
+mod common;
+use common::*;
 
-fn expected(name: &str) -> String {
-    std::fs::read_to_string(data(&format!("expected/{name}"))).unwrap()
-}
-
-fn example(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/shop")
-        .join(name)
-        .to_string_lossy()
-        .to_string()
-}
-
-/// The binary with a clean environment in a fresh work directory.
-fn retention(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("retention").unwrap();
-    c.current_dir(dir)
-        .env_remove("COLUMNS")
-        .env_remove("RUST_BACKTRACE");
-    c
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(dir: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> Run {
-    let mut c = retention(dir);
-    c.args(args);
-    if let Some(s) = stdin {
-        c.write_stdin(s);
-    }
-    let out = c.output().unwrap();
-    let r = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    };
-    eprintln!(
-        "$ retention {}\nexit {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        r.code,
-        r.stdout,
-        r.stderr
-    );
-    r
-}
-
-fn workdir() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-fn read_parquet(path: &Path) -> DataFrame {
-    LazyFrame::scan_parquet(
-        PlRefPath::new(path.to_string_lossy().to_string()),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .collect()
-    .unwrap()
-}
-
-/// json and ndjson carry the same rows; returns them.
 fn json_rows(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let mut a = args.to_vec();
     a.extend(["-f", "json"]);
