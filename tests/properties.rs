@@ -2,7 +2,7 @@
 //! detector/parser and the amount parser (cargo-fuzz needs a nightly toolchain, which this
 //! project's machines do not have; proptest runs the same idea on stable, in `cargo test`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Days, NaiveDate};
 use polars::prelude::*;
@@ -13,6 +13,7 @@ use retention::load::{self, LoadOptions, Source};
 use retention::period::{days_since_epoch, Period, Window};
 use retention::reports::churn::{churn_rows, survival, ChurnParams};
 use retention::reports::cohort::{cohort_cells, CohortParams};
+use retention::reports::segment::{rfm_table, segment_rows, Rules};
 use retention::reports::Histories;
 
 fn base() -> NaiveDate {
@@ -242,5 +243,74 @@ proptest! {
             bytes.extend_from_slice(c.as_bytes());
         }
         let _ = load_bytes(&bytes);
+    }
+}
+
+// Segment: counts sum to the scored customers (those with a purchase), every score lies in
+// 1..=bins, quantile bins are balanced (ties broken by customer id), rules files route the
+// rest to Others.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn segment_invariants(rows in rows(), bins in 1u32..=10, extra in 0u16..60, by in any::<bool>()) {
+        let tx = frame(&rows);
+        let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
+        let as_of = base() + Days::new((last + extra) as u64);
+        let rules = Rules::builtin();
+        let table = rfm_table(&tx, as_of, bins, &rules).unwrap();
+        prop_assert_eq!(table.len(), buyers(&rows));
+        let n = table.len();
+        for x in &table {
+            for s in [x.r, x.f, x.m] {
+                prop_assert!((1..=bins).contains(&s), "score {} outside 1..={}", s, bins);
+            }
+            prop_assert!(x.recency_days >= 0);
+            prop_assert!(x.frequency >= 1);
+            prop_assert!(rules.report_order.contains(&x.segment));
+        }
+        // Balanced bins: each score's count is floor(n/bins) or ceil(n/bins).
+        if n > 0 {
+            for pick in [0usize, 1, 2] {
+                let mut count: HashMap<u32, usize> = HashMap::new();
+                for x in &table {
+                    *count.entry([x.r, x.f, x.m][pick]).or_default() += 1;
+                }
+                let lo = n / bins as usize;
+                let hi = n.div_ceil(bins as usize);
+                for c in count.values() {
+                    prop_assert!(*c >= lo && *c <= hi, "bin of {} with n = {}, bins = {}", c, n, bins);
+                }
+            }
+        }
+        // Segment counts sum to the number of customers, overall and within each group.
+        let groups: Option<HashMap<String, String>> = by.then(|| {
+            table
+                .iter()
+                .map(|x| (x.customer_id.clone(), format!("g{}", x.customer_id.len() % 2)))
+                .collect()
+        });
+        let seg = segment_rows(&table, groups.as_ref(), &rules);
+        let total: i64 = seg.iter().map(|r| r.customers).sum();
+        prop_assert_eq!(total as usize, n);
+        let mut per_group: HashMap<&str, f64> = HashMap::new();
+        for r in &seg {
+            *per_group.entry(r.group.as_str()).or_default() += r.share_customers.unwrap_or(0.0);
+        }
+        for share in per_group.values() {
+            prop_assert!((share - 1.0).abs() < 1e-9);
+        }
+        // Rules files: a table covering one corner sends everything else to Others.
+        let corner = Rules::parse(
+            &format!("[[segment]]\nname = \"Top\"\nr = {bins}\nf = {bins}\nm = {bins}\n"),
+            "rules",
+            bins,
+        )
+        .unwrap();
+        let t2 = rfm_table(&tx, as_of, bins, &corner).unwrap();
+        for x in &t2 {
+            let top = x.r == bins && x.f == bins && x.m == bins;
+            prop_assert_eq!(x.segment.as_str(), if top { "Top" } else { "Others" });
+        }
     }
 }
