@@ -433,7 +433,7 @@ pub struct SegmentArgs {
     #[arg(long, value_name = "FILE")]
     pub rules: Option<PathBuf>,
     /// Split the report by a customers column (e.g. channel) or, for a transactions
-    /// column, its value on the customer's first transaction.
+    /// column, its value on the customer's first transaction that has one.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
     // issue 7
@@ -477,7 +477,7 @@ pub struct SummaryArgs {
     #[arg(long, value_enum)]
     pub period: Option<Period>,
     /// One set of rows per value of a customers column (e.g. channel) or, for a
-    /// transactions column, its value on the customer's first transaction.
+    /// transactions column, its value on the customer's first transaction that has one.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
     /// Margin as a fraction of net revenue, for the historical LTV.
@@ -504,7 +504,7 @@ pub struct WalletArgs {
     #[arg(long)]
     pub estimate_wallet: bool,
     /// Group by a customers column (e.g. channel) or, for a transactions column, its
-    /// value on the customer's first transaction [default: the RFM segment].
+    /// value on the customer's first transaction that has one [default: the RFM segment].
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
     /// One row per customer (and category) instead of the overview.

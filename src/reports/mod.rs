@@ -38,9 +38,9 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
 pub const GROUP: &str = "__group";
 
 /// Each customer's value of a grouping column (`--by`/`--group`): `customer_id`,
-/// [`GROUP`] (a string). A customers-file column wins; otherwise a transactions column is
-/// read from the customer's first transaction. Customers without a value are "(none)"
-/// once joined with [`fill_group`].
+/// [`GROUP`]. A customers-file column wins; otherwise a transactions column is read from
+/// the customer's first transaction that has a value. Empty values count as missing;
+/// customers without a value become "(none)" in [`with_group`].
 pub fn customer_groups(
     tx: &DataFrame,
     customers: Option<&DataFrame>,
@@ -51,7 +51,8 @@ pub fn customer_groups(
         return Ok(c
             .clone()
             .lazy()
-            .select([col("customer_id"), col(name).alias(GROUP)])
+            .select([col("customer_id"), non_empty(name).alias(GROUP)])
+            .filter(col(GROUP).is_not_null())
             .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First));
     }
     if tx.column(name).is_ok() {
@@ -62,8 +63,10 @@ pub fn customer_groups(
                 ["date"],
                 SortMultipleOptions::default().with_maintain_order(true),
             )
+            .select([col("customer_id"), non_empty(name).alias(GROUP)])
+            .filter(col(GROUP).is_not_null())
             .group_by([col("customer_id")])
-            .agg([col(name).first().alias(GROUP)]));
+            .agg([col(GROUP).first()]));
     }
     let mut cols: Vec<String> = tx
         .get_column_names()
@@ -77,6 +80,14 @@ pub fn customer_groups(
         "{flag} {name}: no such column in the customers or transactions file (columns: {})",
         cols.join(", ")
     )))
+}
+
+/// A column as strings, with empty strings as null.
+fn non_empty(name: &str) -> Expr {
+    let v = col(name).cast(DataType::String);
+    when(v.clone().eq(lit("")))
+        .then(lit(NULL).cast(DataType::String))
+        .otherwise(v)
 }
 
 /// Left-join `groups` (from [`customer_groups`]) onto `lf` by customer and make the group a

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::purchases;
+use crate::reports::{customer_groups, purchases, GROUP};
 
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
@@ -67,55 +67,21 @@ pub(crate) fn tx_rows(tx: &DataFrame) -> Result<Vec<(String, i32, f64)>> {
         .collect())
 }
 
-/// The `--by COL` value of each customer: a customers-file column, or else a transactions
-/// column's value on the customer's first transaction. Customers without a value get
-/// "(none)" from [`group_of`].
+/// The `--by COL` value of each customer ([`customer_groups`]) as a map; customers without
+/// a value get "(none)" from [`group_of`].
 pub(crate) fn group_map(
     tx: &DataFrame,
     customers: Option<&DataFrame>,
     by: &str,
 ) -> Result<HashMap<String, String>> {
-    if let Some(c) = customers.filter(|c| c.column(by).is_ok()) {
-        let ids = col_str(c, "customer_id")?;
-        let vals = c.column(by)?.cast(&DataType::String)?;
-        let vals = vals.str()?;
-        return Ok(ids
-            .into_iter()
-            .zip(vals.iter())
-            .filter_map(|(id, v)| v.filter(|v| !v.is_empty()).map(|v| (id, v.to_string())))
-            .collect());
-    }
-    if tx.column(by).is_ok() {
-        let ids = col_str(tx, "customer_id")?;
-        let days = col_days(tx, "date")?;
-        let vals = tx.column(by)?.cast(&DataType::String)?;
-        let vals = vals.str()?;
-        let mut first: HashMap<String, (i32, String)> = HashMap::new();
-        for ((id, d), v) in ids.into_iter().zip(days).zip(vals.iter()) {
-            let (Some(d), Some(v)) = (d, v.filter(|v| !v.is_empty())) else {
-                continue;
-            };
-            match first.get(&id) {
-                Some((d0, _)) if *d0 <= d => {}
-                _ => {
-                    first.insert(id, (d, v.to_string()));
-                }
-            }
-        }
-        return Ok(first.into_iter().map(|(k, (_, v))| (k, v)).collect());
-    }
-    let mut cols: Vec<String> = tx
-        .get_column_names()
+    let df = customer_groups(tx, customers, by, "--by")?.collect()?;
+    let ids = df.column("customer_id")?.str()?;
+    let vals = df.column(GROUP)?.cast(&DataType::String)?;
+    Ok(ids
         .iter()
-        .map(|s| s.to_string())
-        .collect();
-    if let Some(c) = customers {
-        cols.extend(c.get_column_names().iter().map(|s| s.to_string()));
-    }
-    Err(bad(format!(
-        "--by {by}: no such column in the customers or transactions file (columns: {})",
-        cols.join(", ")
-    )))
+        .zip(vals.str()?.iter())
+        .filter_map(|(id, v)| Some((id?.to_string(), v?.to_string())))
+        .collect())
 }
 
 /// Build a frame; a `--by` column (at `group`) named like another output column is
