@@ -806,7 +806,7 @@ pub(crate) mod tests {
     /// c: 1 purchase of 50 on Jan 31 (single-purchase customer).
     /// d: 2 purchases of 5 (Feb 1, Mar 15).
     /// e: only a return: not scored.
-    fn fixture() -> DataFrame {
+    pub(crate) fn fixture() -> DataFrame {
         tx(&[
             ("a", "2024-01-05", 10.0, "o1", "apparel"),
             ("a", "2024-02-10", 20.0, "o2", "shoes"),

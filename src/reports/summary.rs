@@ -462,24 +462,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::segment::tests::{d, tx};
-
-    /// The shared fixture (see testdata/README.md): a Jan 5, Feb 10, Apr 1; b Jan 20,
-    /// Mar 3 (+ return Mar 4); c Jan 31; d Feb 1, Mar 15; e only a return (Feb 2).
-    fn fixture() -> DataFrame {
-        tx(&[
-            ("a", "2024-01-05", 10.0, "o1", "apparel"),
-            ("a", "2024-02-10", 20.0, "o2", "shoes"),
-            ("a", "2024-04-01", 30.0, "o3", "apparel"),
-            ("b", "2024-01-20", 40.0, "o4", "home"),
-            ("b", "2024-03-03", 10.0, "o5", "home"),
-            ("b", "2024-03-04", -10.0, "r5", "home"),
-            ("c", "2024-01-31", 50.0, "o6", "beauty"),
-            ("d", "2024-02-01", 5.0, "o7", "shoes"),
-            ("d", "2024-03-15", 5.0, "o8", "shoes"),
-            ("e", "2024-02-02", -5.0, "r9", "shoes"),
-        ])
-    }
+    use crate::reports::segment::tests::{d, fixture};
 
     fn customers() -> DataFrame {
         DataFrame::new_infer_height(vec![

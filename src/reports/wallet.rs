@@ -640,25 +640,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::segment::tests::{d, tx};
-
-    /// a: apparel 10 + 30, shoes 20 (3 purchases, 2 categories).
-    /// b: home 40 + 10, return −10 (2 purchases, 1 category).
-    /// c: beauty 50 (1 purchase). d: shoes 5 + 5. e: only a return (shoes −5).
-    fn fixture() -> DataFrame {
-        tx(&[
-            ("a", "2024-01-05", 10.0, "o1", "apparel"),
-            ("a", "2024-02-10", 20.0, "o2", "shoes"),
-            ("a", "2024-04-01", 30.0, "o3", "apparel"),
-            ("b", "2024-01-20", 40.0, "o4", "home"),
-            ("b", "2024-03-03", 10.0, "o5", "home"),
-            ("b", "2024-03-04", -10.0, "r5", "home"),
-            ("c", "2024-01-31", 50.0, "o6", "beauty"),
-            ("d", "2024-02-01", 5.0, "o7", "shoes"),
-            ("d", "2024-03-15", 5.0, "o8", "shoes"),
-            ("e", "2024-02-02", -5.0, "r9", "shoes"),
-        ])
-    }
+    use crate::reports::segment::tests::{d, fixture};
 
     fn wallet(rows: &[(&str, &str, f64)]) -> DataFrame {
         DataFrame::new_infer_height(vec![
