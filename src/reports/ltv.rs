@@ -50,6 +50,18 @@ impl CurvePoint {
     }
 }
 
+/// `customer_id`, `acquisition_cost` (one row per customer) when the customers file has
+/// costs.
+fn cost_frame(customers: Option<&DataFrame>) -> Option<LazyFrame> {
+    let c = customers.filter(|c| c.column("acquisition_cost").is_ok())?;
+    Some(
+        c.clone()
+            .lazy()
+            .select([col("customer_id"), col("acquisition_cost")])
+            .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First),
+    )
+}
+
 /// Mean acquisition cost per (group, first-purchase cohort), from the customers file.
 fn cohort_cac(
     tx: &DataFrame,
@@ -57,18 +69,13 @@ fn cohort_cac(
     groups: Option<LazyFrame>,
     period: Period,
 ) -> Result<HashMap<(String, i32), f64>> {
-    let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) else {
+    let Some(cost) = cost_frame(customers) else {
         return Ok(HashMap::new());
     };
     let first = purchases(tx)
         .group_by([col("customer_id")])
         .agg([col("date").min()])
         .select([col("customer_id"), period.expr(col("date")).alias("cohort")]);
-    let cost = c
-        .clone()
-        .lazy()
-        .select([col("customer_id"), col("acquisition_cost")])
-        .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First);
     let df = with_group(first, groups)
         .join(
             cost,
@@ -474,12 +481,7 @@ fn run_per_customer(
         col("revenue"),
         col("ltv"),
     ]);
-    if let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) {
-        let cost = c
-            .clone()
-            .lazy()
-            .select([col("customer_id"), col("acquisition_cost")])
-            .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First);
+    if let Some(cost) = cost_frame(customers) {
         lf = lf.join(
             cost,
             [col("customer_id")],
@@ -894,9 +896,10 @@ fn net_revenue(tx: &DataFrame) -> Result<HashMap<String, f64>> {
 
 /// Acquisition cost per customer, when the customers file has one.
 fn acquisition_costs(customers: Option<&DataFrame>) -> Result<HashMap<String, f64>> {
-    let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) else {
+    let Some(cost) = cost_frame(customers) else {
         return Ok(HashMap::new());
     };
+    let c = cost.collect()?;
     let ids = c.column("customer_id")?.str()?;
     let v = c.column("acquisition_cost")?.f64()?;
     Ok(ids
