@@ -47,13 +47,6 @@ impl ChurnRow {
     }
 }
 
-/// Whether a customer with these purchase days is "active" at the instant `at` (the start
-/// of day `at`): with a window W, a purchase in [at − W, at); with the one-period default,
-/// a purchase in the period before the one starting at `at`, i.e. in [`from`, at).
-fn active_at(days: &[i32], from: i32, at: i32) -> bool {
-    any_in(days, from, at)
-}
-
 /// The period table: for each period t from the first purchase period to the as-of
 /// period, S = customers active at the start of t, retained = those of S active at its
 /// end, churned = S − retained, new = first purchase in t, reactivated = active at the end
@@ -75,16 +68,18 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
     let starts: Vec<i32> = (0..=n)
         .map(|j| days_since_epoch(period.start(first_p + j as i32)))
         .collect();
-    let lookback = |at: i32| match p.inactive_after {
-        Some(w) => w.before(at),
-        None => days_since_epoch(period.start(period.index(date_from_days(at)) - 1)),
-    };
     let ends: Vec<i32> = (0..n).map(|j| starts[j + 1].min(asof_end)).collect();
-    let start_from: Vec<i32> = (0..n).map(|j| lookback(starts[j])).collect();
+    // Active at instant `at` (the start of day `at`) = a purchase in [from, at): with a
+    // window W, from = at − W; by default, in the period before `at`.
+    let start_from: Vec<i32> = (0..n)
+        .map(|j| match p.inactive_after {
+            Some(w) => w.before(starts[j]),
+            None => days_since_epoch(period.start(first_p + j as i32 - 1)),
+        })
+        .collect();
     let end_from: Vec<i32> = (0..n)
         .map(|j| match p.inactive_after {
             Some(w) => w.before(ends[j]),
-            // One period: active in the period itself.
             None => starts[j],
         })
         .collect();
@@ -107,8 +102,8 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
         });
         let j0 = starts.partition_point(|&s| s <= first).saturating_sub(1);
         for j in j0..n {
-            let s = active_at(days, start_from[j], starts[j]);
-            let e = active_at(days, end_from[j], ends[j]);
+            let s = any_in(days, start_from[j], starts[j]);
+            let e = any_in(days, end_from[j], ends[j]);
             let is_new = first >= starts[j] && first < starts[j + 1];
             let r = &mut rows[j];
             if s {
