@@ -287,56 +287,93 @@ pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Resul
     Ok(DataFrame::new(cells.len(), cols)?)
 }
 
+/// The cohort × k matrices for people, shared by the reports that have them (cohort, ltv):
+/// one view per group, a row per cohort with the `lead` cells (size, …) first, then one
+/// cell per k. `key` gives an item's (group, cohort, k).
+pub struct Matrix<'a> {
+    pub period: Period,
+    /// The grouping column's name, when grouped (a subtitle per group).
+    pub by: Option<&'a str>,
+    pub title: &'a str,
+    /// Headers of the leading cells after "cohort".
+    pub lead: &'a [&'a str],
+}
+
+impl Matrix<'_> {
+    pub fn views<T>(
+        &self,
+        items: &[T],
+        key: impl Fn(&T) -> (&str, i32, i32),
+        lead: impl Fn(&T) -> Vec<String>,
+        cell: impl Fn(&T) -> String,
+    ) -> Vec<View> {
+        let mut groups: BTreeMap<&str, BTreeMap<i32, Vec<&T>>> = BTreeMap::new();
+        for x in items {
+            let (g, c, _) = key(x);
+            groups.entry(g).or_default().entry(c).or_default().push(x);
+        }
+        let ks: BTreeSet<i32> = items.iter().map(|x| key(x).2).collect();
+        let mut header = vec!["cohort".to_string()];
+        header.extend(self.lead.iter().map(|h| h.to_string()));
+        header.extend(ks.iter().map(|k| k.to_string()));
+        groups
+            .into_iter()
+            .enumerate()
+            .map(|(i, (g, rows))| {
+                let sub = self.by.map(|col| format!("{col} = {g}"));
+                let title = match (i, sub) {
+                    (0, Some(s)) => Some(format!("{}\n{s}", self.title)),
+                    (0, None) => Some(self.title.to_string()),
+                    (_, s) => s,
+                };
+                let rows = rows
+                    .into_iter()
+                    .map(|(c, xs)| {
+                        let mut r = vec![self.period.label(c)];
+                        r.extend(lead(xs[0]));
+                        r.extend(xs.iter().map(|x| cell(x)));
+                        r
+                    })
+                    .collect();
+                View {
+                    title,
+                    header: header.clone(),
+                    rows,
+                    fixed_columns: 1 + self.lead.len(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A matrix cell: the value, marked `*` in the partial as-of period.
+pub fn mark_partial(mut s: String, partial: bool) -> String {
+    if partial && !s.is_empty() {
+        s.push('*');
+    }
+    s
+}
+
 /// Matrices for people: one per group, rows cohorts, columns k.
 fn views(cells: &[Cell], p: &CohortParams, title: &str) -> Vec<View> {
-    let mut groups: BTreeMap<&str, BTreeMap<i32, Vec<&Cell>>> = BTreeMap::new();
-    for c in cells {
-        groups
-            .entry(&c.group)
-            .or_default()
-            .entry(c.cohort)
-            .or_default()
-            .push(c);
-    }
-    let ks: BTreeSet<i32> = cells.iter().map(|c| c.k).collect();
-    let mut header = vec!["cohort".to_string(), "size".to_string()];
-    header.extend(ks.iter().map(|k| k.to_string()));
-    groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, (g, rows))| {
-            let sub = p.group.as_ref().map(|col| format!("{col} = {g}"));
-            let title = match (i, sub) {
-                (0, Some(s)) => Some(format!("{title}\n{s}")),
-                (0, None) => Some(title.to_string()),
-                (_, s) => s,
+    let m = Matrix {
+        period: p.period,
+        by: p.group.as_deref(),
+        title,
+        lead: &["size"],
+    };
+    m.views(
+        cells,
+        |x| (x.group.as_str(), x.cohort, x.k),
+        |x| vec![num(x.size as f64)],
+        |x| {
+            let v = match p.metric {
+                CohortMetric::Customers => x.retention,
+                CohortMetric::Revenue => x.revenue_retention,
             };
-            let rows = rows
-                .into_iter()
-                .map(|(c, cs)| {
-                    let mut r = vec![p.period.label(c), num(cs[0].size as f64)];
-                    r.extend(cs.iter().map(|x| {
-                        let v = match p.metric {
-                            CohortMetric::Customers => x.retention,
-                            CohortMetric::Revenue => x.revenue_retention,
-                        };
-                        let mut s = pct(v);
-                        if x.partial && !s.is_empty() {
-                            s.push('*');
-                        }
-                        s
-                    }));
-                    r
-                })
-                .collect();
-            View {
-                title,
-                header: header.clone(),
-                rows,
-                fixed_columns: 2,
-            }
-        })
-        .collect()
+            mark_partial(pct(v), x.partial)
+        },
+    )
 }
 
 /// The `cohort` report.

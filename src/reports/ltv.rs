@@ -1,7 +1,7 @@
 //! `retention ltv`: historical LTV curves (and LTV:CAC) per cohort and group, and the
 //! predictive BG/NBD + Gamma-Gamma customer lifetime value (METRICS.md, section ltv).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -15,7 +15,7 @@ use crate::models::gamma_gamma::{self, GammaGammaFit};
 use crate::models::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
 use crate::period::{days_since_epoch, Period};
-use crate::reports::cohort::{cohort_cells, CohortParams};
+use crate::reports::cohort::{cohort_cells, mark_partial, CohortParams, Matrix};
 use crate::reports::{customer_groups, purchases, with_group, Histories, GROUP};
 
 #[derive(Clone, Debug)]
@@ -246,57 +246,25 @@ fn money(v: Option<f64>) -> String {
 }
 
 fn curve_views(points: &[CurvePoint], p: &HistoricalParams, title: &str) -> Vec<View> {
-    let mut groups: BTreeMap<&str, BTreeMap<i32, Vec<&CurvePoint>>> = BTreeMap::new();
-    for x in points {
-        groups
-            .entry(&x.group)
-            .or_default()
-            .entry(x.cohort)
-            .or_default()
-            .push(x);
-    }
     let has_cac = points.iter().any(|x| x.cac.is_some());
-    let ks: BTreeSet<i32> = points.iter().map(|x| x.k).collect();
-    let mut header = vec!["cohort".to_string(), "size".to_string()];
-    if has_cac {
-        header.push("cac".to_string());
-    }
-    header.extend(ks.iter().map(|k| k.to_string()));
-    let mut views: Vec<View> = groups
-        .into_iter()
-        .enumerate()
-        .map(|(i, (g, rows))| {
-            let sub = p.by.as_ref().map(|col| format!("{col} = {g}"));
-            let title = match (i, sub) {
-                (0, Some(s)) => Some(format!("{title}\n{s}")),
-                (0, None) => Some(title.to_string()),
-                (_, s) => s,
-            };
-            let rows = rows
-                .into_iter()
-                .map(|(c, xs)| {
-                    let mut r = vec![p.period.label(c), num(xs[0].size as f64)];
-                    if has_cac {
-                        r.push(money(xs[0].cac));
-                    }
-                    r.extend(xs.iter().map(|x| {
-                        let mut s = money(x.ltv);
-                        if x.partial && !s.is_empty() {
-                            s.push('*');
-                        }
-                        s
-                    }));
-                    r
-                })
-                .collect();
-            View {
-                title,
-                header: header.clone(),
-                rows,
-                fixed_columns: 2 + usize::from(has_cac),
+    let m = Matrix {
+        period: p.period,
+        by: p.by.as_deref(),
+        title,
+        lead: if has_cac { &["size", "cac"] } else { &["size"] },
+    };
+    let mut views = m.views(
+        points,
+        |x| (x.group.as_str(), x.cohort, x.k),
+        |x| {
+            let mut lead = vec![num(x.size as f64)];
+            if has_cac {
+                lead.push(money(x.cac));
             }
-        })
-        .collect();
+            lead
+        },
+        |x| mark_partial(money(x.ltv), x.partial),
+    );
     if has_cac || p.by.is_some() {
         let summary = group_summary(points);
         let mut header = vec![
