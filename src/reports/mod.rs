@@ -34,6 +34,15 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
     orders.filter(col("amount").gt(lit(0.0)))
 }
 
+/// An output column computed row by row: `column("revenue", &rows, |r| r.revenue)`.
+pub fn column<'a, T, V, P>(name: &str, rows: &'a [T], f: impl FnMut(&'a T) -> V) -> Column
+where
+    P: ?Sized,
+    Series: NamedFrom<Vec<V>, P>,
+{
+    Column::new(name.into(), rows.iter().map(f).collect::<Vec<V>>())
+}
+
 /// Name of the grouping column that [`customer_groups`] produces.
 pub const GROUP: &str = "__group";
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{customer_groups, purchases, GROUP};
+use crate::reports::{column, customer_groups, purchases, GROUP};
 
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
@@ -565,23 +565,15 @@ fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
             rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
         ));
     }
-    macro_rules! c {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                rows.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    c!("segment", |r| r.segment.as_str());
-    c!("customers", |r| r.customers);
-    c!("share_customers", |r| r.share_customers);
-    c!("revenue", |r| r.revenue);
-    c!("share_revenue", |r| r.share_revenue);
-    c!("mean_recency_days", |r| r.mean_recency_days);
-    c!("mean_frequency", |r| r.mean_frequency);
-    c!("mean_monetary", |r| r.mean_monetary);
-    c!("action", |r| r.action.as_str());
+    cols.push(column("segment", rows, |r| r.segment.as_str()));
+    cols.push(column("customers", rows, |r| r.customers));
+    cols.push(column("share_customers", rows, |r| r.share_customers));
+    cols.push(column("revenue", rows, |r| r.revenue));
+    cols.push(column("share_revenue", rows, |r| r.share_revenue));
+    cols.push(column("mean_recency_days", rows, |r| r.mean_recency_days));
+    cols.push(column("mean_frequency", rows, |r| r.mean_frequency));
+    cols.push(column("mean_monetary", rows, |r| r.mean_monetary));
+    cols.push(column("action", rows, |r| r.action.as_str()));
     frame_of(cols, by.map(|_| 0), rows.len())
 }
 
@@ -600,23 +592,15 @@ fn customers_frame(
                 .collect::<Vec<_>>(),
         ));
     }
-    macro_rules! c {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                table.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    c!("customer_id", |x| x.customer_id.as_str());
-    c!("recency_days", |x| x.recency_days);
-    c!("frequency", |x| x.frequency);
-    c!("monetary", |x| x.monetary);
-    c!("r_score", |x| x.r as i64);
-    c!("f_score", |x| x.f as i64);
-    c!("m_score", |x| x.m as i64);
-    c!("rfm", |x| x.rfm(bins));
-    c!("segment", |x| x.segment.as_str());
+    cols.push(column("customer_id", table, |x| x.customer_id.as_str()));
+    cols.push(column("recency_days", table, |x| x.recency_days));
+    cols.push(column("frequency", table, |x| x.frequency));
+    cols.push(column("monetary", table, |x| x.monetary));
+    cols.push(column("r_score", table, |x| x.r as i64));
+    cols.push(column("f_score", table, |x| x.f as i64));
+    cols.push(column("m_score", table, |x| x.m as i64));
+    cols.push(column("rfm", table, |x| x.rfm(bins)));
+    cols.push(column("segment", table, |x| x.segment.as_str()));
     frame_of(cols, groups.map(|_| 0), table.len())
 }
 

@@ -10,6 +10,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
+use crate::reports::column;
 use crate::reports::segment::{col_days, col_f64, col_str, group_map, purchase_rows, tx_rows};
 
 #[derive(Clone, Debug)]
@@ -324,40 +325,34 @@ fn frame(
             rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
         ));
     }
-    macro_rules! c {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                rows.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    c!("period", |r| r.period.as_str());
-    c!("start", |r| r.start.to_string());
-    c!("end", |r| r.end.to_string());
-    c!("customers", |r| r.customers);
-    c!("active", |r| r.active);
-    c!("new", |r| r.new);
-    c!("retention_rate", |r| r.retention_rate);
-    c!("churn_rate", |r| r.churn_rate);
-    c!("repeat_purchase_rate", |r| r.repeat_purchase_rate);
-    c!("orders", |r| r.orders);
-    c!("revenue", |r| r.revenue);
-    c!("aov", |r| r.aov);
-    c!("purchase_frequency", |r| r.purchase_frequency);
+    cols.push(column("period", rows, |r| r.period.as_str()));
+    cols.push(column("start", rows, |r| r.start.to_string()));
+    cols.push(column("end", rows, |r| r.end.to_string()));
+    cols.push(column("customers", rows, |r| r.customers));
+    cols.push(column("active", rows, |r| r.active));
+    cols.push(column("new", rows, |r| r.new));
+    cols.push(column("retention_rate", rows, |r| r.retention_rate));
+    cols.push(column("churn_rate", rows, |r| r.churn_rate));
+    cols.push(column("repeat_purchase_rate", rows, |r| {
+        r.repeat_purchase_rate
+    }));
+    cols.push(column("orders", rows, |r| r.orders));
+    cols.push(column("revenue", rows, |r| r.revenue));
+    cols.push(column("aov", rows, |r| r.aov));
+    cols.push(column("purchase_frequency", rows, |r| r.purchase_frequency));
     if avail.conversion {
-        c!("conversion_rate", |r| r.conversion_rate);
+        cols.push(column("conversion_rate", rows, |r| r.conversion_rate));
     }
     if avail.cac {
-        c!("cac", |r| r.cac);
+        cols.push(column("cac", rows, |r| r.cac));
     }
-    c!("ltv", |r| r.ltv);
+    cols.push(column("ltv", rows, |r| r.ltv));
     if avail.cac {
-        c!("ltv_cac", |r| r.ltv_cac);
+        cols.push(column("ltv_cac", rows, |r| r.ltv_cac));
     }
     // Per-period rows: the as-of period is usually partial (as in cohort).
     if let Some(last) = partial {
-        c!("partial_period", |r| r.period == last);
+        cols.push(column("partial_period", rows, |r| r.period == last));
     }
     crate::reports::segment::frame_of(cols, by.map(|_| 0), rows.len())
 }

@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
+use crate::reports::column;
 use crate::reports::segment::{
     col_f64, col_str, frame_of, group_map, group_of, purchase_rows, rfm_table, Rules,
 };
@@ -456,31 +457,23 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
 fn customers_frame(c: &Computed, by: Option<&str>, estimated: bool) -> Result<DataFrame> {
     let rows = &c.rows;
     let mut cols = Vec::new();
-    macro_rules! col_ {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                rows.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    col_!("customer_id", |r| r.customer_id.as_str());
-    col_!(by.unwrap_or("segment"), |r| r.group.as_str());
+    cols.push(column("customer_id", rows, |r| r.customer_id.as_str()));
+    cols.push(column(by.unwrap_or("segment"), rows, |r| r.group.as_str()));
     if c.has_categories && rows.iter().any(|r| !r.category.is_empty()) {
-        col_!("category", |r| r.category.as_str());
-        col_!("share_of_customer", |r| r.share_of_customer);
+        cols.push(column("category", rows, |r| r.category.as_str()));
+        cols.push(column("share_of_customer", rows, |r| r.share_of_customer));
     }
-    col_!("spend", |r| r.spend);
+    cols.push(column("spend", rows, |r| r.spend));
     if c.has_wallet {
-        col_!("wallet", |r| r.wallet);
-        col_!("share_of_wallet", |r| r.share_of_wallet);
-        col_!("wallet_estimated", |_| estimated);
+        cols.push(column("wallet", rows, |r| r.wallet));
+        cols.push(column("share_of_wallet", rows, |r| r.share_of_wallet));
+        cols.push(column("wallet_estimated", rows, |_| estimated));
     }
     if c.has_categories {
-        col_!("breadth", |r| r.breadth);
-        col_!("cross_sell", |r| r.breadth.map(|b| b >= 2));
+        cols.push(column("breadth", rows, |r| r.breadth));
+        cols.push(column("cross_sell", rows, |r| r.breadth.map(|b| b >= 2)));
     }
-    col_!("depth", |r| r.depth);
+    cols.push(column("depth", rows, |r| r.depth));
     frame_of(cols, Some(1), rows.len())
 }
 
@@ -490,25 +483,18 @@ fn overview_frame(
     wallet: bool,
     estimated: bool,
 ) -> Result<DataFrame> {
-    let mut cols = Vec::new();
-    macro_rules! col_ {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                d.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    col_!(by.unwrap_or("segment"), |r| r.group.as_str());
-    col_!("category", |r| r.category.as_str());
-    col_!("metric", |r| r.metric);
-    col_!("customers", |r| r.customers);
-    col_!("mean", |r| r.mean);
-    col_!("p25", |r| r.p25);
-    col_!("median", |r| r.median);
-    col_!("p75", |r| r.p75);
+    let mut cols = vec![
+        column(by.unwrap_or("segment"), d, |r| r.group.as_str()),
+        column("category", d, |r| r.category.as_str()),
+        column("metric", d, |r| r.metric),
+        column("customers", d, |r| r.customers),
+        column("mean", d, |r| r.mean),
+        column("p25", d, |r| r.p25),
+        column("median", d, |r| r.median),
+        column("p75", d, |r| r.p75),
+    ];
     if wallet {
-        col_!("wallet_estimated", |_| estimated);
+        cols.push(column("wallet_estimated", d, |_| estimated));
     }
     frame_of(cols, Some(0), d.len())
 }

@@ -12,6 +12,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
+use crate::reports::column;
 use crate::reports::segment::{purchase_rows, tx_rows};
 
 #[derive(Clone, Debug)]
@@ -206,23 +207,16 @@ pub fn scenarios(ms: &Measured, p: &WhatifParams) -> Result<Vec<Scenario>> {
 }
 
 fn frame(s: &[Scenario]) -> Result<DataFrame> {
-    let mut cols = Vec::new();
-    macro_rules! c {
-        ($name:expr, $f:expr) => {
-            cols.push(Column::new(
-                $name.into(),
-                s.iter().map($f).collect::<Vec<_>>(),
-            ))
-        };
-    }
-    c!("scenario", |x| x.name.as_str());
-    c!("retention_rate", |x| x.retention_rate);
-    c!("margin_per_customer", |x| x.margin_per_customer);
-    c!("discount_rate", |x| x.discount_rate);
-    c!("clv", |x| x.clv);
-    c!("customers", |x| x.customers);
-    c!("customer_equity", |x| x.customer_equity);
-    c!("change", |x| x.change);
+    let cols = vec![
+        column("scenario", s, |x| x.name.as_str()),
+        column("retention_rate", s, |x| x.retention_rate),
+        column("margin_per_customer", s, |x| x.margin_per_customer),
+        column("discount_rate", s, |x| x.discount_rate),
+        column("clv", s, |x| x.clv),
+        column("customers", s, |x| x.customers),
+        column("customer_equity", s, |x| x.customer_equity),
+        column("change", s, |x| x.change),
+    ];
     Ok(DataFrame::new(s.len(), cols)?)
 }
 
