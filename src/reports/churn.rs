@@ -12,7 +12,7 @@ use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period, Window};
-use crate::reports::{any_in, customer_groups, Histories};
+use crate::reports::{any_in, column, customer_groups, Histories};
 
 #[derive(Clone, Debug)]
 pub struct ChurnParams {
@@ -320,12 +320,7 @@ fn rows_frame(rows: &[ChurnRow], p: &ChurnParams) -> Result<DataFrame> {
     let ints = |name: &str, f: fn(&ChurnRow) -> i64| {
         Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
     };
-    cols.push(Column::new(
-        "period".into(),
-        rows.iter()
-            .map(|r| p.period.label(r.period))
-            .collect::<Vec<_>>(),
-    ));
+    cols.push(column("period", rows, |r| p.period.label(r.period)));
     cols.extend([
         ints("start_customers", |r| r.start),
         ints("retained", |r| r.retained),
@@ -333,18 +328,9 @@ fn rows_frame(rows: &[ChurnRow], p: &ChurnParams) -> Result<DataFrame> {
         ints("new", |r| r.new),
         ints("reactivated", |r| r.reactivated),
         ints("end_customers", |r| r.end),
-        Column::new(
-            "retention_rate".into(),
-            rows.iter().map(|r| r.retention_rate()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "churn_rate".into(),
-            rows.iter().map(|r| r.churn_rate()).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "partial_period".into(),
-            rows.iter().map(|r| r.partial).collect::<Vec<_>>(),
-        ),
+        column("retention_rate", rows, |r| r.retention_rate()),
+        column("churn_rate", rows, |r| r.churn_rate()),
+        column("partial_period", rows, |r| r.partial),
     ]);
     Ok(DataFrame::new(rows.len(), cols)?)
 }
@@ -468,49 +454,17 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
     let pts = survival(h, as_of, w, p.period, p.by.is_some());
     let step = grid_days(p.period);
     let group_name = p.by.clone().unwrap_or_else(|| "group".to_string());
-    let mut cols = vec![Column::new(
-        group_name.as_str().into(),
-        pts.iter().map(|x| x.group.as_str()).collect::<Vec<_>>(),
-    )];
+    let mut cols = vec![column(&group_name, &pts, |x| x.group.as_str())];
     cols.extend([
-        Column::new(
-            "period_index".into(),
-            pts.iter().map(|x| x.k as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "time_days".into(),
-            pts.iter().map(|x| x.time as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "at_risk".into(),
-            pts.iter().map(|x| x.at_risk).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "events".into(),
-            pts.iter().map(|x| x.events).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "censored".into(),
-            pts.iter().map(|x| x.censored).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "survival".into(),
-            pts.iter().map(|x| x.survival).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "ci_lower".into(),
-            pts.iter().map(|x| x.lower).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "ci_upper".into(),
-            pts.iter().map(|x| x.upper).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "median_lifetime_days".into(),
-            pts.iter()
-                .map(|x| x.median.map(i64::from))
-                .collect::<Vec<_>>(),
-        ),
+        column("period_index", &pts, |x| x.k as i64),
+        column("time_days", &pts, |x| x.time as i64),
+        column("at_risk", &pts, |x| x.at_risk),
+        column("events", &pts, |x| x.events),
+        column("censored", &pts, |x| x.censored),
+        column("survival", &pts, |x| x.survival),
+        column("ci_lower", &pts, |x| x.lower),
+        column("ci_upper", &pts, |x| x.upper),
+        column("median_lifetime_days", &pts, |x| x.median.map(i64::from)),
     ]);
     let data = DataFrame::new(pts.len(), cols)?;
 

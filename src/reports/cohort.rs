@@ -10,7 +10,7 @@ use crate::cli::{CohortBy, CohortMetric, CohortMode};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::Period;
-use crate::reports::{customer_groups, purchases, with_group, GROUP};
+use crate::reports::{column, customer_groups, purchases, with_group, GROUP};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -245,44 +245,14 @@ pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Resul
         ));
     }
     cols.extend([
-        Column::new(
-            "cohort".into(),
-            cells
-                .iter()
-                .map(|c| period.label(c.cohort))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "period_index".into(),
-            cells.iter().map(|c| c.k as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "cohort_size".into(),
-            cells.iter().map(|c| c.size).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "active".into(),
-            cells.iter().map(|c| c.active).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "retention".into(),
-            cells.iter().map(|c| c.retention).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "revenue".into(),
-            cells.iter().map(|c| c.revenue).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "revenue_retention".into(),
-            cells
-                .iter()
-                .map(|c| c.revenue_retention)
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "partial_period".into(),
-            cells.iter().map(|c| c.partial).collect::<Vec<_>>(),
-        ),
+        column("cohort", cells, |c| period.label(c.cohort)),
+        column("period_index", cells, |c| c.k as i64),
+        column("cohort_size", cells, |c| c.size),
+        column("active", cells, |c| c.active),
+        column("retention", cells, |c| c.retention),
+        column("revenue", cells, |c| c.revenue),
+        column("revenue_retention", cells, |c| c.revenue_retention),
+        column("partial_period", cells, |c| c.partial),
     ]);
     Ok(DataFrame::new(cells.len(), cols)?)
 }

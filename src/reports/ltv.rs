@@ -16,7 +16,7 @@ use crate::models::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm}
 use crate::output::{num, Report, View};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{cohort_cells, mark_partial, CohortParams, Matrix};
-use crate::reports::{customer_groups, purchases, with_group, Histories, GROUP};
+use crate::reports::{column, customer_groups, purchases, with_group, Histories, GROUP};
 
 #[derive(Clone, Debug)]
 pub struct HistoricalParams {
@@ -194,48 +194,18 @@ fn curves_frame(points: &[CurvePoint], p: &HistoricalParams) -> Result<DataFrame
     }
     let has_cac = points.iter().any(|x| x.cac.is_some());
     cols.extend([
-        Column::new(
-            "cohort".into(),
-            points
-                .iter()
-                .map(|x| p.period.label(x.cohort))
-                .collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "period_index".into(),
-            points.iter().map(|x| x.k as i64).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "cohort_size".into(),
-            points.iter().map(|x| x.size).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "revenue".into(),
-            points.iter().map(|x| x.revenue).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "cumulative_revenue".into(),
-            points.iter().map(|x| x.cumulative).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "ltv".into(),
-            points.iter().map(|x| x.ltv).collect::<Vec<_>>(),
-        ),
+        column("cohort", points, |x| p.period.label(x.cohort)),
+        column("period_index", points, |x| x.k as i64),
+        column("cohort_size", points, |x| x.size),
+        column("revenue", points, |x| x.revenue),
+        column("cumulative_revenue", points, |x| x.cumulative),
+        column("ltv", points, |x| x.ltv),
     ]);
     if has_cac {
-        cols.push(Column::new(
-            "cac".into(),
-            points.iter().map(|x| x.cac).collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
-            "ltv_cac".into(),
-            points.iter().map(|x| x.ltv_cac()).collect::<Vec<_>>(),
-        ));
+        cols.push(column("cac", points, |x| x.cac));
+        cols.push(column("ltv_cac", points, |x| x.ltv_cac()));
     }
-    cols.push(Column::new(
-        "partial_period".into(),
-        points.iter().map(|x| x.partial).collect::<Vec<_>>(),
-    ));
+    cols.push(column("partial_period", points, |x| x.partial));
     Ok(DataFrame::new(points.len(), cols)?)
 }
 
@@ -789,46 +759,28 @@ pub fn run_model(
     let has_cac = acc.values().any(|e| e.n_cost > 0);
     let names: Vec<&str> = acc.keys().copied().collect();
     let rows: Vec<&Acc> = acc.values().collect();
-    let f = |g: fn(&Acc) -> f64| rows.iter().map(|e| g(e)).collect::<Vec<f64>>();
     let mut cols = vec![
-        Column::new(a.by.as_deref().unwrap_or("group").into(), names.clone()),
-        Column::new(
-            "customers".into(),
-            rows.iter().map(|e| e.n).collect::<Vec<_>>(),
-        ),
-        Column::new(
-            "repeat_customers".into(),
-            rows.iter().map(|e| e.repeat).collect::<Vec<_>>(),
-        ),
-        Column::new("mean_p_alive".into(), f(|e| e.p_alive / e.n as f64)),
-        Column::new("expected_purchases".into(), f(|e| e.purchases)),
+        column(a.by.as_deref().unwrap_or("group"), &names, |g| *g),
+        column("customers", &rows, |e| e.n),
+        column("repeat_customers", &rows, |e| e.repeat),
+        column("mean_p_alive", &rows, |e| e.p_alive / e.n as f64),
+        column("expected_purchases", &rows, |e| e.purchases),
     ];
     if has_gg {
-        cols.push(Column::new("predicted_clv".into(), f(|e| e.clv)));
-        cols.push(Column::new(
-            "mean_predicted_clv".into(),
-            f(|e| e.clv / e.n as f64),
-        ));
+        cols.push(column("predicted_clv", &rows, |e| e.clv));
+        cols.push(column("mean_predicted_clv", &rows, |e| e.clv / e.n as f64));
     }
-    cols.push(Column::new(
-        "mean_historical_ltv".into(),
-        f(|e| e.hist / e.n as f64),
-    ));
+    cols.push(column("mean_historical_ltv", &rows, |e| {
+        e.hist / e.n as f64
+    }));
     if has_gg && has_cac {
-        let cac: Vec<Option<f64>> = rows
-            .iter()
-            .map(|e| (e.n_cost > 0).then(|| e.cost / e.n_cost as f64))
-            .collect();
-        let ratio: Vec<Option<f64>> = rows
-            .iter()
-            .zip(&cac)
-            .map(|(e, c)| {
-                c.filter(|c| *c > 0.0)
-                    .map(|c| (e.hist + e.clv) / e.n as f64 / c)
-            })
-            .collect();
-        cols.push(Column::new("cac".into(), cac));
-        cols.push(Column::new("ltv_cac".into(), ratio));
+        let cac = |e: &Acc| (e.n_cost > 0).then(|| e.cost / e.n_cost as f64);
+        cols.push(column("cac", &rows, |e| cac(e)));
+        cols.push(column("ltv_cac", &rows, |e| {
+            cac(e)
+                .filter(|c| *c > 0.0)
+                .map(|c| (e.hist + e.clv) / e.n as f64 / c)
+        }));
     }
     let data = DataFrame::new(names.len(), cols)?;
     notes.push(format!(
@@ -886,62 +838,28 @@ fn per_customer_frame(
 ) -> Result<DataFrame> {
     let all: Vec<usize> = (0..run.index.len()).collect();
     let rows = order.unwrap_or(&all);
-    let pick = |f: &dyn Fn(usize) -> f64| rows.iter().map(|&k| f(k)).collect::<Vec<f64>>();
-    let mut cols = vec![Column::new(
-        "customer_id".into(),
-        rows.iter()
-            .map(|&k| h.ids[run.index[k]].as_str())
-            .collect::<Vec<_>>(),
-    )];
+    let sum = |k: &usize| &run.summaries[*k];
+    let score = |k: &usize| &run.scores[*k];
+    let mut cols = vec![column("customer_id", rows, |&k| {
+        h.ids[run.index[k]].as_str()
+    })];
     if let Some(b) = by {
-        cols.push(Column::new(
-            b.into(),
-            rows.iter()
-                .map(|&k| h.groups[run.index[k]].as_str())
-                .collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, rows, |&k| h.groups[run.index[k]].as_str()));
     }
-    cols.push(
-        Column::new(
-            "last_purchase".into(),
-            rows.iter()
-                .map(|&k| run.summaries[k].last)
-                .collect::<Vec<i32>>(),
-        )
-        .cast(&DataType::Date)?,
-    );
     cols.extend([
-        Column::new("frequency".into(), pick(&|k| run.summaries[k].x)),
-        Column::new("recency".into(), pick(&|k| run.summaries[k].t_x)),
-        Column::new("T".into(), pick(&|k| run.summaries[k].t)),
-        Column::new(
-            "monetary".into(),
-            rows.iter()
-                .map(|&k| {
-                    let s = &run.summaries[k];
-                    (s.x > 0.0).then_some(s.m)
-                })
-                .collect::<Vec<_>>(),
-        ),
-        Column::new("p_alive".into(), pick(&|k| run.scores[k].p_alive)),
-        Column::new(
-            "expected_purchases".into(),
-            pick(&|k| run.scores[k].expected_purchases),
-        ),
+        column("last_purchase", rows, |k| sum(k).last).cast(&DataType::Date)?,
+        column("frequency", rows, |k| sum(k).x),
+        column("recency", rows, |k| sum(k).t_x),
+        column("T", rows, |k| sum(k).t),
+        column("monetary", rows, |k| (sum(k).x > 0.0).then_some(sum(k).m)),
+        column("p_alive", rows, |k| score(k).p_alive),
+        column("expected_purchases", rows, |k| score(k).expected_purchases),
     ]);
     if run.gg.is_some() {
-        cols.push(Column::new(
-            "expected_avg_value".into(),
-            rows.iter()
-                .map(|&k| opt_f(run.scores[k].expected_average_value))
-                .collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
-            "clv".into(),
-            rows.iter()
-                .map(|&k| opt_f(run.scores[k].clv))
-                .collect::<Vec<_>>(),
-        ));
+        cols.push(column("expected_avg_value", rows, |k| {
+            opt_f(score(k).expected_average_value)
+        }));
+        cols.push(column("clv", rows, |k| opt_f(score(k).clv)));
     }
     Ok(DataFrame::new(rows.len(), cols)?)
 }
@@ -1023,29 +941,18 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
         j if j == TOP => format!("{TOP}+"),
         _ => "total".to_string(),
     };
-    let col_f = |name: &str, f: &dyn Fn(&Bucket) -> f64| {
-        Column::new(
-            name.into(),
-            keep.iter().map(|&j| f(&acc[j])).collect::<Vec<f64>>(),
-        )
-    };
+    let rows: Vec<(String, Bucket)> = keep.iter().map(|&j| (label(j), acc[j])).collect();
     let data = DataFrame::new(
-        keep.len(),
+        rows.len(),
         vec![
-            Column::new(
-                "calibration_repeats".into(),
-                keep.iter().map(|&j| label(j)).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "customers".into(),
-                keep.iter().map(|&j| acc[j].0).collect::<Vec<_>>(),
-            ),
-            col_f("actual_purchases", &|e| e.1),
-            col_f("predicted_purchases", &|e| e.2),
-            col_f("actual_mean", &|e| e.1 / e.0 as f64),
-            col_f("predicted_mean", &|e| e.2 / e.0 as f64),
-            col_f("mae", &|e| e.3 / e.0 as f64),
-            col_f("rmse", &|e| (e.4 / e.0 as f64).sqrt()),
+            column("calibration_repeats", &rows, |r| r.0.as_str()),
+            column("customers", &rows, |r| r.1 .0),
+            column("actual_purchases", &rows, |r| r.1 .1),
+            column("predicted_purchases", &rows, |r| r.1 .2),
+            column("actual_mean", &rows, |r| r.1 .1 / r.1 .0 as f64),
+            column("predicted_mean", &rows, |r| r.1 .2 / r.1 .0 as f64),
+            column("mae", &rows, |r| r.1 .3 / r.1 .0 as f64),
+            column("rmse", &rows, |r| (r.1 .4 / r.1 .0 as f64).sqrt()),
         ],
     )?;
     let notes = vec![format!(
