@@ -312,22 +312,16 @@ pub fn survival(
 fn rows_frame(rows: &[ChurnRow], p: &ChurnParams) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(b) = &p.by {
-        cols.push(Column::new(
-            b.as_str().into(),
-            rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, rows, |r| r.group.as_str()));
     }
-    let ints = |name: &str, f: fn(&ChurnRow) -> i64| {
-        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
-    };
     cols.push(column("period", rows, |r| p.period.label(r.period)));
     cols.extend([
-        ints("start_customers", |r| r.start),
-        ints("retained", |r| r.retained),
-        ints("churned", |r| r.churned),
-        ints("new", |r| r.new),
-        ints("reactivated", |r| r.reactivated),
-        ints("end_customers", |r| r.end),
+        column("start_customers", rows, |r| r.start),
+        column("retained", rows, |r| r.retained),
+        column("churned", rows, |r| r.churned),
+        column("new", rows, |r| r.new),
+        column("reactivated", rows, |r| r.reactivated),
+        column("end_customers", rows, |r| r.end),
         column("retention_rate", rows, |r| r.retention_rate()),
         column("churn_rate", rows, |r| r.churn_rate()),
         column("partial_period", rows, |r| r.partial),

@@ -239,10 +239,7 @@ pub fn cohort_cells(
 pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(g) = group {
-        cols.push(Column::new(
-            g.into(),
-            cells.iter().map(|c| c.group.as_str()).collect::<Vec<_>>(),
-        ));
+        cols.push(column(g, cells, |c| c.group.as_str()));
     }
     cols.extend([
         column("cohort", cells, |c| period.label(c.cohort)),

@@ -187,10 +187,7 @@ pub fn group_summary(points: &[CurvePoint]) -> Vec<GroupLtv> {
 fn curves_frame(points: &[CurvePoint], p: &HistoricalParams) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(b) = &p.by {
-        cols.push(Column::new(
-            b.as_str().into(),
-            points.iter().map(|x| x.group.as_str()).collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, points, |x| x.group.as_str()));
     }
     let has_cac = points.iter().any(|x| x.cac.is_some());
     cols.extend([
