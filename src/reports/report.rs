@@ -295,18 +295,24 @@ fn compute(
     });
 
     progress.set("churn");
+    // Churn, survival and the model share the purchase histories: built once.
+    let histories = reports::Histories::from_tx(tx, None)?;
     let ca: ChurnArgs = args_of(&["--period", period])?;
+    let cp = reports::churn::ChurnParams {
+        period: ca.period,
+        inactive_after: None,
+        by: None,
+    };
     out.push(Section {
         name: "churn",
         title: format!("Retention and churn per {period}"),
-        report: keep(reports::churn::command(ds, &ca))?,
+        report: keep(reports::churn::run(&histories, ds.as_of, &cp))?,
         chart: None,
         seconds: lap(),
     });
 
     progress.set("survival curves");
-    let ca: ChurnArgs = args_of(&["--period", period, "--survival"])?;
-    let report = keep(reports::churn::command(ds, &ca))?;
+    let report = keep(reports::churn::run_survival(&histories, ds.as_of, &cp))?;
     let chart = match &report {
         Ok(r) => Some(charts::from_survival(r, data, as_of)?),
         Err(_) => None,
@@ -339,7 +345,7 @@ fn compute(
     out.push(Section {
         name: "ltv_model",
         title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
-        report: keep(reports::ltv::command(ds, &la))?,
+        report: keep(reports::ltv::run_model(ds, &histories, &la, None))?,
         chart: None,
         seconds: lap(),
     });
