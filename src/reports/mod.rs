@@ -17,7 +17,12 @@ use polars::prelude::*;
 /// (customer, order_id), or one row where there is no order id.
 pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
-    let orders = if tx.column("order_id").is_ok() {
+    // Every row its own order (distinct, non-null ids; the usual one-line-per-order export):
+    // no grouping needed.
+    let one_row_orders = tx.column("order_id").is_ok_and(|c| {
+        c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height())
+    });
+    let orders = if tx.column("order_id").is_ok() && !one_row_orders {
         lf.with_row_index("__row", None)
             .with_column(
                 when(col("order_id").is_null())
@@ -32,6 +37,109 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
         lf.select([col("customer_id"), col("date"), col("amount")])
     };
     orders.filter(col("amount").gt(lit(0.0)))
+}
+
+/// A fast, deterministic hash map (foldhash with a fixed seed).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// Customer ids as dense `u32` codes numbered in id order, so that walking codes
+/// 0..n walks the ids sorted (deterministic sums, sorted output) and per-customer state
+/// lives in plain vectors instead of string-keyed maps.
+pub struct Ids<'a> {
+    /// Code → id, sorted.
+    pub names: Vec<&'a str>,
+    map: FastMap<&'a str, u32>,
+}
+
+impl<'a> Ids<'a> {
+    /// The distinct non-null ids of `customer_id` in the transactions and, when given,
+    /// the customers file.
+    pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Ids<'a>> {
+        let mut map: FastMap<&'a str, u32> = FastMap::default();
+        for df in std::iter::once(tx).chain(customers) {
+            for id in df.column("customer_id")?.str()?.iter().flatten() {
+                let n = map.len() as u32;
+                map.entry(id).or_insert(n);
+            }
+        }
+        let mut names: Vec<&'a str> = map.keys().copied().collect();
+        names.sort_unstable();
+        for (i, id) in names.iter().enumerate() {
+            if let Some(c) = map.get_mut(id) {
+                *c = i as u32;
+            }
+        }
+        Ok(Ids { names, map })
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    pub fn code(&self, id: &str) -> Option<u32> {
+        self.map.get(id).copied()
+    }
+
+    /// Each row's code (None for a null or unknown id).
+    pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
+        let c = df.column("customer_id")?.cast(&DataType::String)?;
+        Ok(c.str()?.iter().map(|v| v.and_then(|v| self.code(v))).collect())
+    }
+
+    /// Each code's `--by` group as an index into the returned names (sorted); customers
+    /// without a value get "(none)".
+    pub fn groups(
+        &self,
+        tx: &DataFrame,
+        customers: Option<&DataFrame>,
+        by: &str,
+    ) -> anyhow::Result<(Vec<u32>, Vec<String>)> {
+        let df = customer_groups(tx, customers, by, "--by")?.collect()?;
+        let vals = df.column(GROUP)?.cast(&DataType::String)?;
+        let mut of: Vec<Option<&str>> = vec![None; self.len()];
+        for (c, v) in self.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
+            if let (Some(c), Some(v)) = (c, v) {
+                of[c as usize] = Some(v);
+            }
+        }
+        let mut names: Vec<String> = of
+            .iter()
+            .map(|v| v.unwrap_or("(none)").to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if names.is_empty() {
+            names.push("(none)".to_string());
+        }
+        let idx: FastMap<&str, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let codes = of
+            .iter()
+            .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
+            .collect();
+        Ok((codes, names))
+    }
+}
+
+/// Rows as (customer code, day, amount); rows with a null or unknown customer or a null
+/// date are skipped, a null amount counts 0.
+pub fn coded_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
+    let codes = ids.codes(df)?;
+    let days = df.column("date")?.cast(&DataType::Date)?;
+    let amounts = df.column("amount")?.cast(&DataType::Float64)?;
+    Ok(codes
+        .into_iter()
+        .zip(days.date()?.physical().iter())
+        .zip(amounts.f64()?.iter())
+        .filter_map(|((c, d), a)| Some((c?, d?, a.unwrap_or(0.0))))
+        .collect())
 }
 
 /// An output column computed row by row: `column("revenue", &rows, |r| r.revenue)`.

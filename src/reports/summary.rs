@@ -1,7 +1,6 @@
 //! `retention summary`: the KPI table (METRICS.md, section summary), over the whole window
 //! or one row per period, optionally per group.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -10,8 +9,8 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
-use crate::reports::column;
-use crate::reports::segment::{col_days, col_f64, col_str, group_map, purchase_rows, tx_rows};
+use crate::reports::segment::{col_days, col_f64};
+use crate::reports::{coded_rows, column, purchases, FastMap, Ids};
 
 #[derive(Clone, Debug)]
 pub struct SummaryParams {
@@ -68,8 +67,8 @@ pub struct Available {
 
 #[derive(Default, Clone)]
 struct Acc {
-    /// Purchases per active customer in the window.
-    orders: HashMap<String, u32>,
+    /// Purchases per active customer (code) in the window.
+    orders: FastMap<u32, u32>,
     revenue: f64,
     new: i64,
     ltv_revenue: f64,
@@ -88,65 +87,59 @@ pub fn summary_rows(
     p: &SummaryParams,
 ) -> Result<(Vec<Row>, Available)> {
     let asof = days_since_epoch(as_of);
-    let purchases = purchase_rows(tx)?;
-    let rows = tx_rows(tx)?;
-    let groups =
-        p.by.as_deref()
-            .map(|b| group_map(tx, customers, b))
-            .transpose()?;
-    let group = |id: &str| -> String {
-        groups
-            .as_ref()
-            .map_or(String::new(), |m| crate::reports::segment::group_of(m, id))
+    // Customers as codes in id order: per-customer state in vectors, sums in id order.
+    let ids = Ids::new(tx, customers)?;
+    let n = ids.len();
+    let purchases = coded_rows(&ids, &purchases(tx).collect()?)?;
+    let rows = coded_rows(&ids, tx)?;
+    let (group, group_names) = match p.by.as_deref() {
+        Some(b) => ids.groups(tx, customers, b)?,
+        None => (vec![0; n], vec![String::new()]),
     };
 
     // Customers file: signup day and acquisition cost.
-    let mut signup: HashMap<String, i32> = HashMap::new();
-    let mut cost: Vec<(String, Option<i32>, f64)> = Vec::new();
+    let mut signup: Vec<Option<i32>> = vec![None; n];
+    let mut cost: Vec<(u32, Option<i32>, f64)> = Vec::new();
     let mut avail = Available {
         conversion: false,
         cac: false,
     };
-    let mut cust_ids: Vec<String> = Vec::new();
+    let mut cust_codes: Vec<Option<u32>> = Vec::new();
     if let Some(c) = customers {
-        cust_ids = col_str(c, "customer_id")?;
+        cust_codes = ids.codes(c)?;
         if c.column("signup_date").is_ok() {
             avail.conversion = true;
-            for (id, d) in cust_ids.iter().zip(col_days(c, "signup_date")?) {
-                if let Some(d) = d {
-                    signup.insert(id.clone(), d);
+            for (id, d) in cust_codes.iter().zip(col_days(c, "signup_date")?) {
+                if let (Some(id), Some(d)) = (id, d) {
+                    signup[*id as usize] = Some(d);
                 }
             }
         }
         if c.column("acquisition_cost").is_ok() {
             avail.cac = true;
-            for (id, v) in cust_ids.iter().zip(col_f64(c, "acquisition_cost")?) {
-                if let Some(v) = v {
-                    cost.push((id.clone(), None, v));
+            for (id, v) in cust_codes.iter().zip(col_f64(c, "acquisition_cost")?) {
+                if let (Some(id), Some(v)) = (id, v) {
+                    cost.push((*id, None, v));
                 }
             }
         }
     }
 
-    // Sorted, so that float sums do not depend on hash order.
-    let mut first: BTreeMap<&str, i32> = BTreeMap::new();
-    for (c, d, _) in &purchases {
-        let e = first.entry(c.as_str()).or_insert(*d);
-        *e = (*e).min(*d);
+    let mut first: Vec<Option<i32>> = vec![None; n];
+    for &(c, d, _) in &purchases {
+        let e = &mut first[c as usize];
+        *e = Some(e.map_or(d, |f| f.min(d)));
     }
-    let mut total_rev: HashMap<&str, f64> = HashMap::new();
+    let mut total_rev: Vec<f64> = vec![0.0; n];
     let mut first_tx = asof;
-    for (c, d, a) in &rows {
-        *total_rev.entry(c.as_str()).or_default() += a;
-        first_tx = first_tx.min(*d);
+    for &(c, d, a) in &rows {
+        total_rev[c as usize] += a;
+        first_tx = first_tx.min(d);
     }
     // Cost attribution date: signup, else first purchase; undated costs count only in
     // the whole-window row.
     for (id, when, _) in cost.iter_mut() {
-        *when = signup
-            .get(id.as_str())
-            .copied()
-            .or_else(|| first.get(id.as_str()).copied());
+        *when = signup[*id as usize].or(first[*id as usize]);
     }
 
     // Windows: (label, start day, end day), inclusive.
@@ -175,83 +168,94 @@ pub fn summary_rows(
         }
         windows.iter().position(|w| d >= w.1 && d <= w.2)
     };
-    // Period lookups by index arithmetic would be faster; the number of periods is small
-    // and a day → window cache keeps this linear in the rows.
-    let mut cache: HashMap<i32, Option<usize>> = HashMap::new();
+    // Day → window, looked up once per distinct day.
+    let mut cache: FastMap<i32, Option<usize>> = FastMap::default();
     let mut win_c = |d: i32| *cache.entry(d).or_insert_with(|| win(d));
 
-    let mut acc: HashMap<String, Vec<Acc>> = HashMap::new();
-    fn slot(acc: &mut HashMap<String, Vec<Acc>>, g: String, nw: usize) -> &mut Vec<Acc> {
-        acc.entry(g).or_insert_with(|| vec![Acc::default(); nw])
+    // Per group (index into group_names), per window; created on first use.
+    let mut acc: Vec<Option<Vec<Acc>>> = vec![None; group_names.len()];
+    fn slot<'a>(acc: &'a mut [Option<Vec<Acc>>], group: &[u32], c: u32, nw: usize) -> &'a mut [Acc] {
+        acc[group[c as usize] as usize].get_or_insert_with(|| vec![Acc::default(); nw])
     }
-    for (c, d, _) in &purchases {
-        if let Some(w) = win_c(*d) {
-            *slot(&mut acc, group(c), nw)[w]
-                .orders
-                .entry(c.clone())
-                .or_default() += 1;
+    for &(c, d, _) in &purchases {
+        if let Some(w) = win_c(d) {
+            *slot(&mut acc, &group, c, nw)[w].orders.entry(c).or_default() += 1;
         }
     }
-    for (c, d, a) in &rows {
-        if let Some(w) = win_c(*d) {
-            slot(&mut acc, group(c), nw)[w].revenue += a;
+    for &(c, d, a) in &rows {
+        if let Some(w) = win_c(d) {
+            slot(&mut acc, &group, c, nw)[w].revenue += a;
         }
     }
-    for (c, d) in &first {
-        if let Some(w) = win_c(*d) {
-            let s = &mut slot(&mut acc, group(c), nw)[w];
+    for (c, f) in first.iter().enumerate() {
+        let Some(d) = *f else { continue };
+        if let Some(w) = win_c(d) {
+            let s = &mut slot(&mut acc, &group, c as u32, nw)[w];
             s.new += 1;
-            s.ltv_revenue += total_rev.get(c).copied().unwrap_or(0.0) * p.margin;
+            s.ltv_revenue += total_rev[c] * p.margin;
         }
     }
-    for (id, when, v) in &cost {
+    for &(id, when, v) in &cost {
         let w = match (when, p.period) {
-            (Some(d), _) => win_c(*d),
+            (Some(d), _) => win_c(d),
             (None, None) => Some(0),
             (None, Some(_)) => None,
         };
         if let Some(w) = w {
-            let a = &mut slot(&mut acc, group(id), nw)[w];
+            let a = &mut slot(&mut acc, &group, id, nw)[w];
             a.spend += v;
             a.costed += 1;
         }
     }
     let within = p.convert_within as i32;
-    for id in &cust_ids {
-        let Some(&s) = signup.get(id) else { continue };
+    for id in cust_codes.iter().flatten() {
+        let Some(s) = signup[*id as usize] else {
+            continue;
+        };
         // Only signups whose conversion window has ended by as-of count.
         if s + within > asof {
             continue;
         }
         if let Some(w) = win_c(s) {
-            let a = &mut slot(&mut acc, group(id), nw)[w];
+            let converted = first[*id as usize].is_some_and(|f| f <= s + within);
+            let a = &mut slot(&mut acc, &group, *id, nw)[w];
             a.signups += 1;
-            if first.get(id.as_str()).is_some_and(|f| *f <= s + within) {
+            if converted {
                 a.converted += 1;
             }
         }
     }
-    // Whole window: retention between its two halves.
-    let halves = if p.period.is_none() {
+    // Whole window: retention between its two halves (per group: customers active in
+    // the first half, and of those, active in the second).
+    let halves: Option<Vec<(i64, i64)>> = if p.period.is_none() {
         let (s, e) = (windows[0].1, windows[0].2);
         let mid = s + (e - s) / 2;
-        let mut h: HashMap<String, [HashSet<&str>; 2]> = HashMap::new();
-        for (c, d, _) in &purchases {
-            if *d < s || *d > e {
+        let mut seen = vec![0u8; n];
+        for &(c, d, _) in &purchases {
+            if d < s || d > e {
                 continue;
             }
-            let k = usize::from(*d > mid);
-            h.entry(group(c)).or_default()[k].insert(c.as_str());
+            seen[c as usize] |= 1 << u8::from(d > mid);
+        }
+        let mut h = vec![(0i64, 0i64); group_names.len()];
+        for (c, &bits) in seen.iter().enumerate() {
+            let g = &mut h[group[c] as usize];
+            if bits & 1 != 0 {
+                g.0 += 1;
+                if bits & 2 != 0 {
+                    g.1 += 1;
+                }
+            }
         }
         Some(h)
     } else {
         None
     };
 
-    let all_groups: BTreeSet<String> = acc.keys().cloned().collect();
     let mut out = Vec::new();
-    for g in all_groups {
-        let a = &acc[&g];
+    for (gi, a) in acc.iter().enumerate() {
+        let Some(a) = a else { continue };
+        let g = &group_names[gi];
         let mut base = 0i64;
         for (w, (label, start, end)) in windows.iter().enumerate() {
             let x = &a[w];
@@ -261,9 +265,7 @@ pub fn summary_rows(
             let repeaters = x.orders.values().filter(|&&n| n >= 2).count() as i64;
             let ratio = |n: f64, d: f64| (d > 0.0).then(|| n / d);
             let retention_rate = match &halves {
-                Some(h) => h
-                    .get(&g)
-                    .and_then(|[s, t]| ratio(s.intersection(t).count() as f64, s.len() as f64)),
+                Some(h) => ratio(h[gi].1 as f64, h[gi].0 as f64),
                 None if w == 0 => None,
                 None => {
                     let prev = &a[w - 1].orders;
