@@ -20,6 +20,8 @@ use crate::dates::{self, DateFormat, DetectError};
 use crate::error::bad;
 use crate::period::{date_from_days, days_since_epoch};
 
+type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
+
 /// A column's meaning. Each maps to a canonical output name, a flag and the header
 /// spellings recognised automatically (compared lower-case with non-alphanumerics removed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -543,8 +545,7 @@ pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
     let t = raw.trim();
     if !t.is_empty()
         && t.len() < 24
-        && t
-            .bytes()
+        && t.bytes()
             .all(|b| b.is_ascii_digit() || b == b'-' || (b == b'.' && !decimal_comma))
     {
         if let Ok(v) = t.parse::<f64>() {
@@ -674,7 +675,10 @@ fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
             DataType::Float64 => {
                 for (a, v) in h.iter_mut().zip(c.f64()?.iter()) {
                     // 0.0 and -0.0 compare equal.
-                    mix(a, v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }));
+                    mix(
+                        a,
+                        v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }),
+                    );
                 }
             }
             _ => {
@@ -922,7 +926,12 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     let mask = BooleanChunked::new("mask".into(), mask);
     let t_mask = t0.elapsed().as_secs_f64();
     ds.tx = dedupe(out.filter(&mask)?, &op.label, opts, &mut ds.warnings)?;
-    eprintln!("TIMING read {t_read:.3} parse {t_parse:.3} mask {t_mask:.3} dedupe {:.3}", t0.elapsed().as_secs_f64());
+    ds.info.push(format!(
+        "{}: read in {t_read:.2} s, parsed by {t_parse:.2} s, checked by {t_mask:.2} s, \
+         duplicates checked by {:.2} s",
+        op.label,
+        t0.elapsed().as_secs_f64()
+    ));
     if ds.tx.height() == 0 {
         return Err(bad(format!(
             "{}: no transactions on or before as-of {}",
@@ -987,7 +996,7 @@ fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<
         cols.push(str_column(&df, o)?);
     }
     // Keep the first row of each customer id.
-    let mut seen = HashSet::with_capacity(n);
+    let mut seen: FastSet<&str> = FastSet::with_capacity_and_hasher(n, Default::default());
     let mut dups = 0;
     for (m, id) in mask.iter_mut().zip(customer.str()?.iter()) {
         if *m && !seen.insert(id.unwrap_or_default()) {
@@ -1007,14 +1016,13 @@ fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<
             op.label
         ));
     }
-    let tx_ids: HashSet<&str> = ds
-        .tx
-        .column("customer_id")?
-        .str()?
-        .iter()
-        .flatten()
-        .collect();
-    let unknown = tx_ids.iter().filter(|id| !seen.contains(*id)).count();
+    let mut unknown_ids: FastSet<&str> = FastSet::default();
+    for id in ds.tx.column("customer_id")?.str()?.iter().flatten() {
+        if !seen.contains(id) {
+            unknown_ids.insert(id);
+        }
+    }
+    let unknown = unknown_ids.len();
     if unknown > 0 {
         ds.warnings.push(format!(
             "{unknown} customers in the transactions are missing from {}",

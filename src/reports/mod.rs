@@ -19,9 +19,9 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
     // Every row its own order (distinct, non-null ids; the usual one-line-per-order export):
     // no grouping needed.
-    let one_row_orders = tx.column("order_id").is_ok_and(|c| {
-        c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height())
-    });
+    let one_row_orders = tx
+        .column("order_id")
+        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()));
     let orders = if tx.column("order_id").is_ok() && !one_row_orders {
         lf.with_row_index("__row", None)
             .with_column(
@@ -55,15 +55,29 @@ impl<'a> Ids<'a> {
     /// The distinct non-null ids of `customer_id` in the transactions and, when given,
     /// the customers file.
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Ids<'a>> {
-        let mut map: FastMap<&'a str, u32> = FastMap::default();
-        for df in std::iter::once(tx).chain(customers) {
+        let rows = customers.map_or(tx.height() / 4, |c| c.height());
+        Ids::of(std::iter::once(tx).chain(customers), rows)
+    }
+
+    /// The distinct non-null ids of `customer_id` in `frames` (a text column);
+    /// `capacity` is a guess of their number.
+    pub fn of(
+        frames: impl Iterator<Item = &'a DataFrame>,
+        capacity: usize,
+    ) -> anyhow::Result<Ids<'a>> {
+        let mut map: FastMap<&'a str, u32> =
+            FastMap::with_capacity_and_hasher(capacity, Default::default());
+        for df in frames {
             for id in df.column("customer_id")?.str()?.iter().flatten() {
                 let n = map.len() as u32;
                 map.entry(id).or_insert(n);
             }
         }
         let mut names: Vec<&'a str> = map.keys().copied().collect();
-        names.sort_unstable();
+        {
+            use rayon::slice::ParallelSliceMut;
+            names.par_sort_unstable();
+        }
         for (i, id) in names.iter().enumerate() {
             if let Some(c) = map.get_mut(id) {
                 *c = i as u32;
@@ -87,7 +101,10 @@ impl<'a> Ids<'a> {
     /// Each row's code (None for a null or unknown id).
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
         let c = df.column("customer_id")?.cast(&DataType::String)?;
-        Ok(c.str()?.iter().map(|v| v.and_then(|v| self.code(v))).collect())
+        Ok(c.str()?
+            .iter()
+            .map(|v| v.and_then(|v| self.code(v)))
+            .collect())
     }
 
     /// Each code's `--by` group as an index into the returned names (sorted); customers

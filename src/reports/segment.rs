@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{column, customer_groups, purchases, GROUP};
+use crate::reports::{coded_rows, column, customer_groups, purchases, Ids, GROUP};
 
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
@@ -117,10 +117,18 @@ pub(crate) fn group_of(map: &HashMap<String, String>, id: &str) -> String {
 pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<u32> {
     let n = values.len();
     let mut order: Vec<usize> = (0..n).collect();
+    // Ids given in order (the usual case): break ties by position, without comparing strings.
+    let in_order = ids.is_sorted();
     order.sort_by(|&a, &b| {
         let c = values[a].total_cmp(&values[b]);
         let c = if descending { c.reverse() } else { c };
-        c.then_with(|| ids[a].cmp(ids[b]))
+        c.then_with(|| {
+            if in_order {
+                a.cmp(&b)
+            } else {
+                ids[a].cmp(ids[b])
+            }
+        })
     });
     let mut out = vec![0; n];
     for (rank0, &i) in order.iter().enumerate() {
@@ -456,24 +464,38 @@ impl Rfm {
 /// the last purchase to as-of; frequency = purchases; monetary = net spend (returns
 /// included) up to as-of. Customers without a purchase are not scored.
 pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
+    rfm_of(&Ids::new(tx, None)?, tx, as_of, bins, rules)
+}
+
+/// [`rfm_table`] with the customer codes given (`ids` must hold every id of `tx`).
+pub fn rfm_of(
+    ids: &Ids,
+    tx: &DataFrame,
+    as_of: NaiveDate,
+    bins: u32,
+    rules: &Rules,
+) -> Result<Vec<Rfm>> {
     let asof = days_since_epoch(as_of) as i64;
-    let mut last: BTreeMap<String, (i32, i64)> = BTreeMap::new();
-    for (c, d, _) in purchase_rows(tx)? {
-        let e = last.entry(c).or_insert((d, 0));
+    // Per customer code (id order): last purchase day, purchases, net spend.
+    let mut last: Vec<(i32, i64)> = vec![(i32::MIN, 0); ids.len()];
+    for (c, d, _) in coded_rows(&ids, &purchases(tx).collect()?)? {
+        let e = &mut last[c as usize];
         e.0 = e.0.max(d);
         e.1 += 1;
     }
-    let mut spend: HashMap<String, f64> = HashMap::new();
-    for (c, _, a) in tx_rows(tx)? {
-        *spend.entry(c).or_default() += a;
+    let mut spend: Vec<f64> = vec![0.0; ids.len()];
+    for (c, _, a) in coded_rows(&ids, tx)? {
+        spend[c as usize] += a;
     }
     let mut out: Vec<Rfm> = last
-        .into_iter()
-        .map(|(c, (d, n))| Rfm {
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(c, &(d, n))| Rfm {
             recency_days: asof - d as i64,
             frequency: n,
-            monetary: spend.get(&c).copied().unwrap_or(0.0),
-            customer_id: c,
+            monetary: spend[c],
+            customer_id: ids.names[c].to_string(),
             r: 0,
             f: 0,
             m: 0,
@@ -670,7 +692,8 @@ pub fn run(
     if p.bins == 0 {
         return Err(bad("--bins must be at least 1"));
     }
-    let table = rfm_table(tx, as_of, p.bins, &p.rules)?;
+    let all = Ids::new(tx, customers)?;
+    let table = rfm_of(&all, tx, as_of, p.bins, &p.rules)?;
     if table.is_empty() {
         return Err(bad(
             "no customer made a purchase (an order with a positive net amount)",
@@ -681,23 +704,11 @@ pub fn run(
             .map(|b| group_map(tx, customers, b))
             .transpose()?;
     let mut notes = Vec::new();
-    let scored: std::collections::HashSet<&str> =
-        table.iter().map(|x| x.customer_id.as_str()).collect();
-    let mut unscored: std::collections::HashSet<String> = col_str(tx, "customer_id")?
-        .into_iter()
-        .filter(|c| !scored.contains(c.as_str()))
-        .collect();
-    if let Some(c) = customers {
-        unscored.extend(
-            col_str(c, "customer_id")?
-                .into_iter()
-                .filter(|c| !scored.contains(c.as_str())),
-        );
-    }
-    if !unscored.is_empty() {
+    // Customers (transactions and customers file) without a score.
+    let unscored = all.len() - table.len();
+    if unscored > 0 {
         notes.push(format!(
-            "{} customers without a purchase (never bought, or only returns) are not scored",
-            unscored.len()
+            "{unscored} customers without a purchase (never bought, or only returns) are not scored"
         ));
     }
     if p.bins != p.rules.scale {

@@ -1,7 +1,6 @@
 //! `retention summary`: the KPI table (METRICS.md, section summary), over the whole window
 //! or one row per period, optionally per group.
 
-
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -174,12 +173,20 @@ pub fn summary_rows(
 
     // Per group (index into group_names), per window; created on first use.
     let mut acc: Vec<Option<Vec<Acc>>> = vec![None; group_names.len()];
-    fn slot<'a>(acc: &'a mut [Option<Vec<Acc>>], group: &[u32], c: u32, nw: usize) -> &'a mut [Acc] {
+    fn slot<'a>(
+        acc: &'a mut [Option<Vec<Acc>>],
+        group: &[u32],
+        c: u32,
+        nw: usize,
+    ) -> &'a mut [Acc] {
         acc[group[c as usize] as usize].get_or_insert_with(|| vec![Acc::default(); nw])
     }
     for &(c, d, _) in &purchases {
         if let Some(w) = win_c(d) {
-            *slot(&mut acc, &group, c, nw)[w].orders.entry(c).or_default() += 1;
+            *slot(&mut acc, &group, c, nw)[w]
+                .orders
+                .entry(c)
+                .or_default() += 1;
         }
     }
     for &(c, d, a) in &rows {

@@ -1,7 +1,7 @@
 //! `retention wallet`: share of wallet, share of customer, breadth, cross-sell and depth
 //! (METRICS.md, section wallet).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -9,10 +9,9 @@ use polars::prelude::*;
 
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
-use crate::reports::column;
-use crate::reports::segment::{
-    col_f64, col_str, frame_of, group_map, group_of, purchase_rows, rfm_table, Rules,
-};
+use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
+use crate::reports::{coded_rows, column, purchases, FastMap, Ids};
+use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,13 +46,14 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo]))
 }
 
-/// One customer (× category) of the per-customer output.
+/// One customer (× category) of the per-customer output. Customers, categories and
+/// groups are codes into [`Computed`]'s name tables.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomerRow {
-    pub customer_id: String,
-    pub group: String,
-    /// "" when there are no categories.
-    pub category: String,
+    pub customer: u32,
+    pub group: u32,
+    /// The category code; the empty category ("", code 0) when there are none.
+    pub category: u32,
     /// Net spend with us in the window (returns included).
     pub spend: f64,
     pub share_of_customer: Option<f64>,
@@ -77,160 +77,212 @@ pub fn depth(amounts_in_date_order: &[f64]) -> Option<f64> {
 }
 
 /// Everything per customer, before grouping.
-pub struct Computed {
+pub struct Computed<'a> {
+    /// Rows sorted by (customer id, category).
     pub rows: Vec<CustomerRow>,
+    /// Customer code → id (sorted).
+    pub customers: Vec<&'a str>,
+    /// Category code → name (sorted; code 0 is "", no category).
+    pub categories: Vec<&'a str>,
+    /// Group code → label.
+    pub groups: Vec<String>,
     pub has_categories: bool,
     pub has_wallet: bool,
     /// Shares above 1 that were capped.
     pub capped: usize,
     /// Customers with purchases but no wallet row.
     pub without_wallet: usize,
-    /// Group labels in report order (RFM segments best to worst; else sorted).
-    pub group_order: Vec<String>,
+    /// Group codes in report order (RFM segments best to worst; else sorted).
+    pub group_order: Vec<u32>,
     /// Share of customer of every (customer with positive spend, category): (group,
     /// category, share), zeros included, whatever the wallet's granularity.
-    pub soc: Vec<(String, String, f64)>,
+    pub soc: Vec<(u32, u32, f64)>,
     /// Customers with at least one purchase.
     pub buyers: usize,
 }
 
+impl Computed<'_> {
+    pub fn customer_id(&self, r: &CustomerRow) -> &str {
+        self.customers[r.customer as usize]
+    }
+    pub fn category(&self, r: &CustomerRow) -> &str {
+        self.categories[r.category as usize]
+    }
+    pub fn group(&self, r: &CustomerRow) -> &str {
+        &self.groups[r.group as usize]
+    }
+}
+
+/// A text column's values (null → "") borrowed from the frame.
+fn texts<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<&'a str>> {
+    let c = df.column(name)?;
+    let ca = c
+        .str()
+        .map_err(|_| bad(format!("column '{name}' must be text, not {}", c.dtype())))?;
+    Ok(ca.iter().map(Option::unwrap_or_default).collect())
+}
+
 /// Compute the per-customer rows (pure).
-pub fn compute(
-    tx: &DataFrame,
+pub fn compute<'a>(
+    tx: &'a DataFrame,
     customers: Option<&DataFrame>,
     as_of: NaiveDate,
-    p: &WalletParams,
-) -> Result<Computed> {
+    p: &'a WalletParams,
+) -> Result<Computed<'a>> {
     let has_categories = tx.column("category").is_ok();
-    if let WalletSource::File(w) = &p.wallet {
-        if w.column("category").is_ok() && !has_categories {
-            return Err(bad(
-                "the wallet file has a category column but the transactions have none; \
-                 map it with --category-col NAME or drop the wallet file's category",
-            ));
-        }
-    }
-    let by_category = has_categories
-        && match &p.wallet {
-            WalletSource::File(w) => w.column("category").is_ok(),
-            _ => true,
-        };
-
-    // Net spend per customer and per (customer, category).
-    let ids = col_str(tx, "customer_id")?;
-    let amounts = col_f64(tx, "amount")?;
-    let cats = if has_categories {
-        Some(col_str(tx, "category")?)
-    } else {
-        None
+    let wallet_file = match &p.wallet {
+        WalletSource::File(w) => Some(w),
+        _ => None,
     };
-    let mut spend: BTreeMap<String, f64> = BTreeMap::new();
-    let mut cat_spend: BTreeMap<(String, String), f64> = BTreeMap::new();
-    // Distinct categories with a positive amount (bought), per customer.
-    let mut bought: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for i in 0..ids.len() {
-        let a = amounts[i].unwrap_or(0.0);
-        *spend.entry(ids[i].clone()).or_default() += a;
-        if let Some(c) = &cats {
-            *cat_spend.entry((ids[i].clone(), c[i].clone())).or_default() += a;
-            if a > 0.0 && !c[i].is_empty() {
-                bought
-                    .entry(ids[i].clone())
-                    .or_default()
-                    .insert(c[i].clone());
-            }
+    let wallet_has_cat = wallet_file.is_some_and(|w| w.column("category").is_ok());
+    if wallet_has_cat && !has_categories {
+        return Err(bad(
+            "the wallet file has a category column but the transactions have none; \
+             map it with --category-col NAME or drop the wallet file's category",
+        ));
+    }
+    let by_category = has_categories && (wallet_file.is_none() || wallet_has_cat);
+
+    // Customers (transactions and wallet file) and categories as codes in sorted order,
+    // so that walking codes walks ids and names sorted, as the output is.
+    let ids = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
+    let n = ids.len();
+    let tx_cats = if has_categories {
+        texts(tx, "category")?
+    } else {
+        Vec::new()
+    };
+    let w_cats = if wallet_has_cat {
+        texts(wallet_file.unwrap_or(tx), "category")?
+    } else {
+        Vec::new()
+    };
+    let categories: Vec<&str> = std::iter::once("")
+        .chain(tx_cats.iter().copied())
+        .chain(w_cats.iter().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let cat_code: FastMap<&str, u32> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, i as u32))
+        .collect();
+    let kc = |k: &str| cat_code.get(k).copied().unwrap_or(0);
+
+    // Net spend per customer (row order) and per (customer, category).
+    let codes = ids.codes(tx)?;
+    let amounts = col_f64(tx, "amount")?;
+    let mut spend = vec![0.0; n];
+    let mut in_tx = vec![false; n];
+    let mut lines: Vec<(u32, u32, f64)> = Vec::new();
+    for (i, (c, a)) in codes.iter().zip(&amounts).enumerate() {
+        let Some(c) = *c else { continue };
+        let a = a.unwrap_or(0.0);
+        spend[c as usize] += a;
+        in_tx[c as usize] = true;
+        if has_categories {
+            lines.push((c, kc(tx_cats[i]), a));
         }
     }
-    // Purchases in date order per customer (depth).
-    let mut seq: HashMap<String, Vec<(i32, f64)>> = HashMap::new();
-    for (c, d, a) in purchase_rows(tx)? {
-        seq.entry(c).or_default().push((d, a));
+    // Stable: each (customer, category) sums its rows in row order.
+    lines.par_sort_by_key(|x| (x.0, x.1));
+    // (customer, category) → net spend, sorted; distinct categories bought (a positive
+    // amount) per customer.
+    let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
+    let mut bought = vec![0i64; n];
+    for chunk in lines.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
+        let (c, k) = (chunk[0].0, chunk[0].1);
+        cat_spend.push(((c, k), chunk.iter().map(|x| x.2).sum()));
+        if k != 0 && chunk.iter().any(|x| x.2 > 0.0) {
+            bought[c as usize] += 1;
+        }
     }
-    let depth_of: HashMap<String, Option<f64>> = seq
-        .iter_mut()
-        .map(|(c, v)| {
-            v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-            let amounts: Vec<f64> = v.iter().map(|x| x.1).collect();
-            (c.clone(), depth(&amounts))
-        })
-        .collect();
+    drop(lines);
+
+    // Purchases in date order per customer (depth).
+    let mut seq = coded_rows(&ids, &purchases(tx).collect()?)?;
+    seq.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+    let mut depth_of: Vec<Option<Option<f64>>> = vec![None; n];
+    let mut buyers = 0;
+    for chunk in seq.chunk_by(|x, y| x.0 == y.0) {
+        let amounts: Vec<f64> = chunk.iter().map(|x| x.2).collect();
+        depth_of[chunk[0].0 as usize] = Some(depth(&amounts));
+        buyers += 1;
+    }
+    drop(seq);
 
     // Groups: --by, else the RFM segment (built-in table, 5 bins).
-    let groups: HashMap<String, String> = match &p.by {
-        Some(b) => {
-            let m = group_map(tx, customers, b)?;
-            spend.keys().map(|c| (c.clone(), group_of(&m, c))).collect()
-        }
-        None => rfm_table(tx, as_of, 5, &Rules::builtin())?
-            .into_iter()
-            .map(|x| (x.customer_id, x.segment))
-            .collect(),
-    };
-    let by_map = match &p.by {
-        Some(b) => Some(group_map(tx, customers, b)?),
-        None => None,
-    };
-    let group = |c: &str| -> String {
-        match &by_map {
-            Some(m) => group_of(m, c),
-            None => groups
-                .get(c)
-                .cloned()
-                .unwrap_or_else(|| NO_PURCHASE.to_string()),
+    let (group_of, mut groups) = match &p.by {
+        Some(b) => ids.groups(tx, customers, b)?,
+        None => {
+            let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
+            let mut index: FastMap<String, u32> = FastMap::default();
+            let mut of = vec![0u32; n];
+            for x in rfm_of(&ids, tx, as_of, 5, &Rules::builtin())? {
+                let Some(c) = ids.code(&x.customer_id) else {
+                    continue;
+                };
+                let g = *index.entry(x.segment).or_insert_with_key(|s| {
+                    names.push(s.clone());
+                    names.len() as u32 - 1
+                });
+                of[c as usize] = g;
+            }
+            (of, names)
         }
     };
 
     // Wallet lookup.
-    let mut wallet: HashMap<(String, String), f64> = HashMap::new();
-    let mut wallet_customers: BTreeSet<String> = BTreeSet::new();
-    if let WalletSource::File(w) = &p.wallet {
-        let wid = col_str(w, "customer_id")?;
-        let wcat = if w.column("category").is_ok() {
-            col_str(w, "category")?
-        } else {
-            vec![String::new(); wid.len()]
-        };
+    let mut wallet: FastMap<(u32, u32), f64> = FastMap::default();
+    let mut wallet_customers = vec![false; n];
+    if let Some(w) = wallet_file {
         let wv = col_f64(w, "wallet")?;
-        for ((c, k), v) in wid.into_iter().zip(wcat).zip(wv) {
-            wallet_customers.insert(c.clone());
+        for (i, (c, v)) in ids.codes(w)?.into_iter().zip(wv).enumerate() {
+            let Some(c) = c else { continue };
+            let k = if wallet_has_cat { kc(w_cats[i]) } else { 0 };
+            wallet_customers[c as usize] = true;
             wallet.insert((c, k), v.unwrap_or(0.0));
         }
     }
 
     // The (customer, category) cells: every category a customer spent in, plus every
     // wallet row (a wallet customer who never bought with us has spend 0).
-    let mut cells: BTreeSet<(String, String)> = BTreeSet::new();
-    if by_category {
-        cells.extend(cat_spend.keys().cloned());
+    let mut cells: Vec<(u32, u32)> = if by_category {
+        cat_spend.iter().map(|x| x.0).collect()
     } else {
-        cells.extend(spend.keys().map(|c| (c.clone(), String::new())));
-    }
-    cells.extend(wallet.keys().cloned());
+        (0..n as u32)
+            .filter(|c| in_tx[*c as usize])
+            .map(|c| (c, 0))
+            .collect()
+    };
+    cells.extend(wallet.keys().copied());
+    cells.par_sort_unstable();
+    cells.dedup();
 
-    let spend_of = |c: &str, k: &str| -> f64 {
+    let spend_of = |c: u32, k: u32| -> f64 {
         if by_category {
             cat_spend
-                .get(&(c.to_string(), k.to_string()))
-                .copied()
-                .unwrap_or(0.0)
+                .binary_search_by_key(&(c, k), |x| x.0)
+                .map_or(0.0, |i| cat_spend[i].1)
         } else {
-            spend.get(c).copied().unwrap_or(0.0)
+            spend[c as usize]
         }
     };
     // Positive spend per customer over categories (share of customer's denominator).
-    let mut positive_total: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut positive_total: Vec<Option<f64>> = vec![None; n];
     for ((c, _), v) in &cat_spend {
-        *positive_total.entry(c.as_str()).or_default() += v.max(0.0);
+        *positive_total[*c as usize].get_or_insert(0.0) += v.max(0.0);
     }
 
     // Estimated wallets: P90 of positive spend per (group, category).
-    let mut estimate: HashMap<(String, String), f64> = HashMap::new();
+    let mut estimate: FastMap<(u32, u32), f64> = FastMap::default();
     if p.wallet == WalletSource::Estimate {
-        let mut pools: HashMap<(String, String), Vec<f64>> = HashMap::new();
-        for (c, k) in &cells {
+        let mut pools: FastMap<(u32, u32), Vec<f64>> = FastMap::default();
+        for &(c, k) in &cells {
             let s = spend_of(c, k);
             if s > 0.0 {
-                pools.entry((group(c), k.clone())).or_default().push(s);
+                pools.entry((group_of[c as usize], k)).or_default().push(s);
             }
         }
         for (key, mut v) in pools {
@@ -243,13 +295,13 @@ pub fn compute(
 
     let mut capped = 0;
     let mut rows = Vec::with_capacity(cells.len());
-    for (c, k) in &cells {
-        let g = group(c);
+    for &(c, k) in &cells {
+        let g = group_of[c as usize];
         let s = spend_of(c, k);
         let w = match &p.wallet {
             WalletSource::None => None,
-            WalletSource::File(_) => wallet.get(&(c.clone(), k.clone())).copied(),
-            WalletSource::Estimate => estimate.get(&(g.clone(), k.clone())).copied(),
+            WalletSource::File(_) => wallet.get(&(c, k)).copied(),
+            WalletSource::Estimate => estimate.get(&(g, k)).copied(),
         };
         let share_of_wallet = w.and_then(|w| {
             let s = s.max(0.0);
@@ -266,69 +318,84 @@ pub fn compute(
                 None
             }
         });
-        let share_of_customer = if has_categories && by_category {
-            positive_total
-                .get(c.as_str())
-                .filter(|t| **t > 0.0)
+        let share_of_customer = if by_category {
+            positive_total[c as usize]
+                .filter(|t| *t > 0.0)
                 .map(|t| s.max(0.0) / t)
         } else {
             None
         };
+        let d = depth_of[c as usize];
         rows.push(CustomerRow {
-            customer_id: c.clone(),
+            customer: c,
             group: g,
-            category: k.clone(),
+            category: k,
             spend: s,
             share_of_customer,
             wallet: w,
             share_of_wallet,
-            breadth: (has_categories && depth_of.contains_key(c.as_str()))
-                .then(|| bought.get(c.as_str()).map_or(0, |b| b.len() as i64)),
-            depth: depth_of.get(c.as_str()).copied().flatten(),
+            breadth: (has_categories && d.is_some()).then(|| bought[c as usize]),
+            depth: d.flatten(),
         });
     }
     let without_wallet = match &p.wallet {
-        WalletSource::File(_) => spend
-            .keys()
-            .filter(|c| !wallet_customers.contains(*c))
-            .count(),
+        WalletSource::File(_) => (0..n).filter(|&c| in_tx[c] && !wallet_customers[c]).count(),
         _ => 0,
     };
-    let mut group_order: Vec<String> = rows
-        .iter()
-        .map(|r| r.group.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+    // Groups that have rows, in report order.
+    let mut used = vec![false; groups.len()];
+    for r in &rows {
+        used[r.group as usize] = true;
+    }
+    let mut group_order: Vec<u32> = (0..groups.len() as u32)
+        .filter(|g| used[*g as usize])
         .collect();
+    group_order.sort_by(|a, b| groups[*a as usize].cmp(&groups[*b as usize]));
     if p.by.is_none() {
         let mut rank: Vec<String> = Rules::builtin().report_order;
         rank.push(NO_PURCHASE.to_string());
-        group_order.sort_by_key(|g| rank.iter().position(|x| x == g).unwrap_or(rank.len()));
+        group_order.sort_by_key(|g| {
+            rank.iter()
+                .position(|x| *x == groups[*g as usize])
+                .unwrap_or(rank.len())
+        });
     }
-    let all_cats: BTreeSet<&str> = cat_spend
-        .keys()
-        .map(|(_, k)| k.as_str())
-        .filter(|k| !k.is_empty())
+    // Categories (non-empty) with transactions.
+    let mut in_cats = vec![false; categories.len()];
+    for ((_, k), _) in &cat_spend {
+        in_cats[*k as usize] = true;
+    }
+    let all_cats: Vec<u32> = (1..categories.len() as u32)
+        .filter(|k| in_cats[*k as usize])
         .collect();
     let mut soc = Vec::new();
-    for (c, t) in &positive_total {
-        if *t <= 0.0 {
+    let mut at = 0;
+    for (c, t) in positive_total.iter().enumerate() {
+        let Some(t) = t.filter(|t| *t > 0.0) else {
             continue;
-        }
-        let g = group(c);
-        for k in &all_cats {
-            let v = cat_spend
-                .get(&(c.to_string(), k.to_string()))
-                .copied()
-                .unwrap_or(0.0);
-            soc.push((g.clone(), k.to_string(), v.max(0.0) / t));
+        };
+        let g = group_of[c];
+        for &k in &all_cats {
+            // cat_spend is sorted: advance to (c, k).
+            while at < cat_spend.len() && cat_spend[at].0 < (c as u32, k) {
+                at += 1;
+            }
+            let v = match cat_spend.get(at) {
+                Some(((cc, kk), v)) if (*cc, *kk) == (c as u32, k) => *v,
+                _ => 0.0,
+            };
+            soc.push((g, k, v.max(0.0) / t));
         }
     }
+    groups.shrink_to_fit();
     Ok(Computed {
-        buyers: seq.len(),
+        buyers,
         soc,
         group_order,
         rows,
+        customers: ids.names,
+        categories,
+        groups,
         has_categories,
         has_wallet: p.wallet != WalletSource::None,
         capped,
@@ -376,66 +443,90 @@ fn dist(
 /// The overview: per group, share_of_wallet (per category and overall), share_of_customer
 /// per category, breadth, cross_sell (mean = the cross-sell rate) and depth.
 pub fn overview(c: &Computed) -> Vec<Dist> {
-    let mut by_group: BTreeMap<&str, Vec<&CustomerRow>> = BTreeMap::new();
+    let ng = c.groups.len();
+    let nk = c.categories.len();
+    let mut by_group: Vec<Vec<&CustomerRow>> = vec![Vec::new(); ng];
     for r in &c.rows {
-        by_group.entry(r.group.as_str()).or_default().push(r);
+        by_group[r.group as usize].push(r);
     }
-    let groups = c
-        .group_order
-        .iter()
-        .filter_map(|g| by_group.remove(g.as_str()).map(|rows| (g.as_str(), rows)));
-    let mut out = Vec::new();
-    let cats: BTreeSet<&str> = c
-        .rows
-        .iter()
-        .map(|r| r.category.as_str())
-        .filter(|k| !k.is_empty())
-        .collect();
-    for (g, rows) in groups {
-        if c.has_wallet {
-            for k in &cats {
-                let v = rows
-                    .iter()
-                    .filter(|r| r.category == *k)
-                    .filter_map(|r| r.share_of_wallet)
-                    .collect();
-                out.push(dist(g, k, "share_of_wallet", v, true));
+    // Share of customer per (group, category).
+    let mut soc: Vec<Vec<Vec<f64>>> = vec![Vec::new(); ng];
+    if c.has_categories {
+        for &(g, k, v) in &c.soc {
+            let per = &mut soc[g as usize];
+            if per.is_empty() {
+                per.resize(nk, Vec::new());
             }
-            // Overall: the customer's spend over their wallet, summed over categories.
-            let mut per: BTreeMap<&str, (f64, f64, bool)> = BTreeMap::new();
-            for r in &rows {
-                if let Some(w) = r.wallet {
-                    let e = per.entry(r.customer_id.as_str()).or_default();
-                    e.0 += r.spend.max(0.0);
-                    e.1 += w;
-                    e.2 = true;
+            per[k as usize].push(v);
+        }
+    }
+    let mut in_rows = vec![false; nk];
+    for r in &c.rows {
+        in_rows[r.category as usize] = true;
+    }
+    // Non-empty categories of the rows, sorted.
+    let cats: Vec<usize> = (1..nk).filter(|k| in_rows[*k]).collect();
+    let mut out = Vec::new();
+    for &gi in &c.group_order {
+        let rows = &by_group[gi as usize];
+        if rows.is_empty() {
+            continue;
+        }
+        let g = c.groups[gi as usize].as_str();
+        if c.has_wallet {
+            let mut per_cat: Vec<Vec<f64>> = vec![Vec::new(); nk];
+            for r in rows {
+                if let Some(v) = r.share_of_wallet {
+                    per_cat[r.category as usize].push(v);
                 }
             }
-            let v = per
-                .values()
-                .filter(|x| x.2 && (x.1 > 0.0 || x.0 > 0.0))
-                .map(|x| if x.1 > 0.0 { (x.0 / x.1).min(1.0) } else { 1.0 })
+            for &k in &cats {
+                let v = std::mem::take(&mut per_cat[k]);
+                out.push(dist(g, c.categories[k], "share_of_wallet", v, true));
+            }
+            // Overall: the customer's spend over their wallet, summed over categories
+            // (rows are sorted by customer, so a customer's rows are adjacent).
+            let v = rows
+                .chunk_by(|a, b| a.customer == b.customer)
+                .filter_map(|rs| {
+                    let mut x = (0.0, 0.0, false);
+                    for r in rs {
+                        if let Some(w) = r.wallet {
+                            x.0 += r.spend.max(0.0);
+                            x.1 += w;
+                            x.2 = true;
+                        }
+                    }
+                    (x.2 && (x.1 > 0.0 || x.0 > 0.0)).then(|| {
+                        if x.1 > 0.0 {
+                            (x.0 / x.1).min(1.0)
+                        } else {
+                            1.0
+                        }
+                    })
+                })
                 .collect();
             out.push(dist(g, ALL, "share_of_wallet", v, true));
         }
         if c.has_categories {
             // Customers of the group who spent but not in a category count as 0 there.
-            let mut per_cat: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-            for (_, k, v) in c.soc.iter().filter(|x| x.0 == g) {
-                per_cat.entry(k.as_str()).or_default().push(*v);
-            }
-            for (k, v) in per_cat {
-                out.push(dist(g, k, "share_of_customer", v, true));
+            for (k, v) in std::mem::take(&mut soc[gi as usize])
+                .into_iter()
+                .enumerate()
+            {
+                if !v.is_empty() {
+                    out.push(dist(g, c.categories[k], "share_of_customer", v, true));
+                }
             }
         }
-        // Customer-level metrics: one value per customer.
-        let mut seen: BTreeMap<&str, &CustomerRow> = BTreeMap::new();
-        for r in &rows {
-            seen.entry(r.customer_id.as_str()).or_insert(r);
-        }
+        // Customer-level metrics: one value per customer (its first row).
+        let first: Vec<&CustomerRow> = rows
+            .chunk_by(|a, b| a.customer == b.customer)
+            .map(|rs| rs[0])
+            .collect();
         if c.has_categories {
-            let breadth: Vec<f64> = seen
-                .values()
+            let breadth: Vec<f64> = first
+                .iter()
                 .filter_map(|r| r.breadth)
                 .map(|b| b as f64)
                 .collect();
@@ -446,7 +537,7 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
             out.push(dist(g, ALL, "breadth", breadth, true));
             out.push(dist(g, ALL, "cross_sell", cross, false));
         }
-        let depth: Vec<f64> = seen.values().filter_map(|r| r.depth).collect();
+        let depth: Vec<f64> = first.iter().filter_map(|r| r.depth).collect();
         out.push(dist(g, ALL, "depth", depth, true));
     }
     // A metric no customer of the group has (e.g. a category nobody in it buys) is not a row.
@@ -457,10 +548,10 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
 fn customers_frame(c: &Computed, by: Option<&str>, estimated: bool) -> Result<DataFrame> {
     let rows = &c.rows;
     let mut cols = Vec::new();
-    cols.push(column("customer_id", rows, |r| r.customer_id.as_str()));
-    cols.push(column(by.unwrap_or("segment"), rows, |r| r.group.as_str()));
-    if c.has_categories && rows.iter().any(|r| !r.category.is_empty()) {
-        cols.push(column("category", rows, |r| r.category.as_str()));
+    cols.push(column("customer_id", rows, |r| c.customer_id(r)));
+    cols.push(column(by.unwrap_or("segment"), rows, |r| c.group(r)));
+    if c.has_categories && rows.iter().any(|r| r.category != 0) {
+        cols.push(column("category", rows, |r| c.category(r)));
         cols.push(column("share_of_customer", rows, |r| r.share_of_customer));
     }
     cols.push(column("spend", rows, |r| r.spend));
@@ -590,7 +681,7 @@ pub fn run(
         None => "by RFM segment".to_string(),
     };
     if p.per_customer {
-        if c.has_categories && c.rows.iter().all(|r| r.category.is_empty()) {
+        if c.has_categories && c.rows.iter().all(|r| r.category == 0) {
             warnings.push(
                 "the wallet file has no category column: one row per customer; share_of_customer \
                  per category is in the overview (without --per-customer)"
@@ -657,7 +748,7 @@ mod tests {
     fn row<'a>(c: &'a Computed, id: &str, cat: &str) -> &'a CustomerRow {
         c.rows
             .iter()
-            .find(|r| r.customer_id == id && r.category == cat)
+            .find(|r| c.customer_id(r) == id && c.category(r) == cat)
             .unwrap()
     }
 
@@ -698,7 +789,7 @@ mod tests {
         // z never bought: spend 0, share 0, group "No purchase".
         let z = row(&c, "z", "home");
         assert_eq!((z.spend, z.share_of_wallet), (0.0, Some(0.0)));
-        assert_eq!(z.group, NO_PURCHASE);
+        assert_eq!(c.group(z), NO_PURCHASE);
         // c, d, e have transactions but no wallet rows.
         assert_eq!(row(&c, "c", "beauty").share_of_wallet, None);
         assert_eq!(c.without_wallet, 3);
@@ -735,11 +826,12 @@ mod tests {
         assert!(compute(&fixture(), None, d("2024-04-01"), &by).is_err());
         let mut one = c;
         for r in &mut one.rows {
-            r.group = "all".into();
+            r.group = 0;
         }
-        one.group_order = vec!["all".into()];
+        one.groups = vec!["all".into()];
+        one.group_order = vec![0];
         for x in &mut one.soc {
-            x.0 = "all".into();
+            x.0 = 0;
         }
         let o = overview(&one);
         let get = |m: &str, k: &str| o.iter().find(|x| x.metric == m && x.category == k).unwrap();
