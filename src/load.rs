@@ -1214,6 +1214,36 @@ mod tests {
         assert!(parse_amount("NaN", false).is_err());
         assert!(parse_amount("inf", false).is_err());
         assert!(parse_amount("1e300", false).is_err());
+        // The plain-number fast path and its edges.
+        assert_eq!(parse_amount("0.10", false), Ok(0.1));
+        assert_eq!(parse_amount("-0", false), Ok(0.0));
+        assert!(parse_amount("-", false).is_err());
+        assert!(parse_amount("1.2.3", false).is_err());
+        assert!(parse_amount("9999999999999999", false).is_err());
+        // With --decimal-comma a point is a thousands separator, not a decimal point.
+        assert_eq!(parse_amount("1.234", true), Ok(1234.0));
+    }
+
+    fn frame(ids: &[&str], days: &[i32], amounts: &[f64]) -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ids),
+            Column::new("date".into(), days)
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new("amount".into(), amounts),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn duplicate_check_finds_exact_duplicates_only() {
+        let distinct = frame(&["a", "a", "b"], &[1, 1, 1], &[5.0, 6.0, 5.0]);
+        assert!(!may_have_duplicates(&distinct).unwrap());
+        let dup = frame(&["a", "b", "a"], &[1, 1, 1], &[5.0, 6.0, 5.0]);
+        assert!(may_have_duplicates(&dup).unwrap());
+        // 0.0 and -0.0 are equal values.
+        let zeros = frame(&["a", "a"], &[1, 1], &[0.0, -0.0]);
+        assert!(may_have_duplicates(&zeros).unwrap());
     }
 
     #[test]

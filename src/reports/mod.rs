@@ -317,3 +317,31 @@ pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
     i < days.len() && days[i] < to
 }
 pub mod report;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tx(ids: &[&str]) -> DataFrame {
+        DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ids)]).unwrap()
+    }
+
+    #[test]
+    fn ids_are_numbered_in_id_order() {
+        let t = tx(&["c", "a", "c", "b"]);
+        let cust = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["z", "a"]),
+            Column::new("channel".into(), ["ads", "seo"]),
+        ])
+        .unwrap();
+        let ids = Ids::new(&t, Some(&cust)).unwrap();
+        assert_eq!(ids.names, ["a", "b", "c", "z"]);
+        assert_eq!(ids.code("c"), Some(2));
+        assert_eq!(ids.code("nobody"), None);
+        assert_eq!(ids.codes(&t).unwrap(), [Some(2), Some(0), Some(2), Some(1)]);
+        // Groups from the customers file; customers without one are "(none)".
+        let (of, names) = ids.groups(&t, Some(&cust), "channel").unwrap();
+        assert_eq!(names, ["(none)", "ads", "seo"]);
+        assert_eq!(of, [2, 0, 0, 1]);
+    }
+}

@@ -19,15 +19,6 @@ use crate::reports::{coded_rows, column, customer_groups, purchases, Ids, GROUP}
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
 
-/// A string column as owned strings (null → "").
-pub(crate) fn col_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
-}
-
 /// A numeric column as f64 (null → None).
 pub(crate) fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let c = df.column(name)?.cast(&DataType::Float64)?;
@@ -38,33 +29,6 @@ pub(crate) fn col_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
 pub(crate) fn col_days(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
     let c = df.column(name)?.cast(&DataType::Date)?;
     Ok(c.date()?.physical().iter().collect())
-}
-
-/// Orders with a positive net amount (METRICS "purchase") as (customer, day, amount).
-pub(crate) fn purchase_rows(tx: &DataFrame) -> Result<Vec<(String, i32, f64)>> {
-    let p = purchases(tx).collect()?;
-    let ids = col_str(&p, "customer_id")?;
-    let days = col_days(&p, "date")?;
-    let amounts = col_f64(&p, "amount")?;
-    Ok(ids
-        .into_iter()
-        .zip(days)
-        .zip(amounts)
-        .filter_map(|((c, d), a)| Some((c, d?, a.unwrap_or(0.0))))
-        .collect())
-}
-
-/// Every transaction row as (customer, day, amount) — returns included.
-pub(crate) fn tx_rows(tx: &DataFrame) -> Result<Vec<(String, i32, f64)>> {
-    let ids = col_str(tx, "customer_id")?;
-    let days = col_days(tx, "date")?;
-    let amounts = col_f64(tx, "amount")?;
-    Ok(ids
-        .into_iter()
-        .zip(days)
-        .zip(amounts)
-        .filter_map(|((c, d), a)| Some((c, d?, a.unwrap_or(0.0))))
-        .collect())
 }
 
 /// The `--by COL` value of each customer ([`customer_groups`]) as a map; customers without

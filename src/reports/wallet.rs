@@ -774,13 +774,8 @@ mod tests {
             ("b", "home", 100.0),
             ("z", "home", 30.0),
         ]);
-        let c = compute(
-            &fixture(),
-            None,
-            d("2024-04-01"),
-            &params(WalletSource::File(w)),
-        )
-        .unwrap();
+        let (tx, p) = (fixture(), params(WalletSource::File(w)));
+        let c = compute(&tx, None, d("2024-04-01"), &p).unwrap();
         // a apparel: 40 / 80. a shoes: 20 / 10 → capped at 1. b home: 40 / 100.
         assert_eq!(row(&c, "a", "apparel").share_of_wallet, Some(0.5));
         assert_eq!(row(&c, "a", "shoes").share_of_wallet, Some(1.0));
@@ -801,13 +796,8 @@ mod tests {
 
     #[test]
     fn breadth_cross_sell_depth_by_hand() {
-        let c = compute(
-            &fixture(),
-            None,
-            d("2024-04-01"),
-            &params(WalletSource::None),
-        )
-        .unwrap();
+        let (tx, p) = (fixture(), params(WalletSource::None));
+        let c = compute(&tx, None, d("2024-04-01"), &p).unwrap();
         assert_eq!(row(&c, "a", "shoes").breadth, Some(2));
         assert_eq!(row(&c, "b", "home").breadth, Some(1));
         // e made no purchase: no breadth.
@@ -860,7 +850,8 @@ mod tests {
             Column::new("category_free".into(), ["g", "g", "g", "g", "g"]),
         ])
         .unwrap();
-        let c = compute(&fixture(), Some(&customers), d("2024-04-01"), &p).unwrap();
+        let tx = fixture();
+        let c = compute(&tx, Some(&customers), d("2024-04-01"), &p).unwrap();
         // Shoes spenders: a 20, d 10 → P90 = 10 + 0.9·10 = 19; a capped at 1, d 10/19.
         assert_eq!(row(&c, "a", "shoes").wallet, Some(19.0));
         assert_eq!(row(&c, "a", "shoes").share_of_wallet, Some(1.0));
@@ -882,7 +873,11 @@ mod tests {
             ..params(WalletSource::None)
         };
         let r = run(&t, None, d("2024-04-01"), &p, &mut w).unwrap();
-        let metrics: BTreeSet<String> = col_str(&r.data, "metric").unwrap().into_iter().collect();
+        let metrics: BTreeSet<String> = (r.data.column("metric").unwrap().str().unwrap())
+            .iter()
+            .flatten()
+            .map(String::from)
+            .collect();
         assert_eq!(metrics.into_iter().collect::<Vec<_>>(), ["depth"]);
         assert_eq!(w.len(), 1);
         assert!(

@@ -3,8 +3,6 @@
 //! Margin-multiple model (Gupta & Lehmann): CLV = m·r / (1 + d − r), with m the annual
 //! margin per customer, r the annual retention rate and d the annual discount rate.
 
-use std::collections::HashSet;
-
 use anyhow::Result;
 use chrono::{Months, NaiveDate};
 use polars::prelude::*;
@@ -13,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::column;
-use crate::reports::segment::{purchase_rows, tx_rows};
+use crate::reports::{coded_rows, purchases, Ids};
 
 #[derive(Clone, Debug)]
 pub struct WhatifParams {
@@ -77,29 +75,34 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
         days_since_epoch(y1),
         days_since_epoch(y2),
     );
-    let mut prev: HashSet<String> = HashSet::new();
-    let mut last: HashSet<String> = HashSet::new();
-    for (c, d, _) in purchase_rows(tx)? {
+    let ids = Ids::new(tx, None)?;
+    // Per customer code: bit 0 = active in the year before, bit 1 = in the last year.
+    let mut active = vec![0u8; ids.len()];
+    for (c, d, _) in coded_rows(&ids, &purchases(tx).collect()?)? {
         if d > d2 && d <= d1 {
-            prev.insert(c);
+            active[c as usize] |= 1;
         } else if d > d1 && d <= d0 {
-            last.insert(c);
+            active[c as usize] |= 2;
         }
     }
+    let count = |bits: u8| active.iter().filter(|a| **a & bits == bits).count();
     let mut revenue_last = 0.0;
     let mut first = i32::MAX;
-    for (_, d, a) in tx_rows(tx)? {
+    let days = tx.column("date")?.cast(&DataType::Date)?;
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    for (d, a) in days.date()?.physical().iter().zip(amounts.f64()?.iter()) {
+        let Some(d) = d else { continue };
         first = first.min(d);
         if d > d1 && d <= d0 {
-            revenue_last += a;
+            revenue_last += a.unwrap_or(0.0);
         }
     }
     Ok(Measured {
         prev: (y2, y1),
         last: (y1, as_of),
-        base: prev.len(),
-        retained: prev.intersection(&last).count(),
-        active_last: last.len(),
+        base: count(1),
+        retained: count(3),
+        active_last: count(2),
         revenue_last,
         first_day: crate::period::date_from_days(if first == i32::MAX { d0 } else { first }),
     })
