@@ -442,13 +442,13 @@ pub fn rfm_of(
     let asof = days_since_epoch(as_of) as i64;
     // Per customer code (id order): last purchase day, purchases, net spend.
     let mut last: Vec<(i32, i64)> = vec![(i32::MIN, 0); ids.len()];
-    for (c, d, _) in coded_rows(&ids, &purchases(tx).collect()?)? {
+    for (c, d, _) in coded_rows(ids, &purchases(tx).collect()?)? {
         let e = &mut last[c as usize];
         e.0 = e.0.max(d);
         e.1 += 1;
     }
     let mut spend: Vec<f64> = vec![0.0; ids.len()];
-    for (c, _, a) in coded_rows(&ids, tx)? {
+    for (c, _, a) in coded_rows(ids, tx)? {
         spend[c as usize] += a;
     }
     let mut out: Vec<Rfm> = last
