@@ -12,17 +12,19 @@ pub mod whatif;
 
 use polars::prelude::*;
 
+/// Every row is its own order (distinct, non-null order ids; the usual
+/// one-line-per-order export), so purchases need no grouping.
+fn one_row_orders(tx: &DataFrame) -> bool {
+    tx.column("order_id")
+        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()))
+}
+
 /// Orders with a positive net amount (METRICS.md "purchase"): `customer_id`, `date`
 /// (the order's first date), `amount` (its net amount). An order is a distinct
 /// (customer, order_id), or one row where there is no order id.
 pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
-    // Every row its own order (distinct, non-null ids; the usual one-line-per-order export):
-    // no grouping needed.
-    let one_row_orders = tx
-        .column("order_id")
-        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()));
-    let orders = if tx.column("order_id").is_ok() && !one_row_orders {
+    let orders = if tx.column("order_id").is_ok() && !one_row_orders(tx) {
         lf.with_row_index("__row", None)
             .with_column(
                 when(col("order_id").is_null())
@@ -55,35 +57,62 @@ impl<'a> Ids<'a> {
     /// The distinct non-null ids of `customer_id` in the transactions and, when given,
     /// the customers file.
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Ids<'a>> {
+        Ok(Ids::with_codes(tx, customers)?.0)
+    }
+
+    /// [`Ids::new`], with each transaction row's code (None for a null id) from the same
+    /// pass over the ids.
+    pub fn with_codes(
+        tx: &'a DataFrame,
+        customers: Option<&'a DataFrame>,
+    ) -> anyhow::Result<(Ids<'a>, Vec<Option<u32>>)> {
         let rows = customers.map_or(tx.height() / 4, |c| c.height());
         Ids::of(std::iter::once(tx).chain(customers), rows)
     }
 
-    /// The distinct non-null ids of `customer_id` in `frames` (a text column);
-    /// `capacity` is a guess of their number.
+    /// The distinct non-null ids of `customer_id` (a text column) in `frames`, and the
+    /// codes of the first frame's rows; `capacity` is a guess of their number.
     pub fn of(
         frames: impl Iterator<Item = &'a DataFrame>,
         capacity: usize,
-    ) -> anyhow::Result<Ids<'a>> {
+    ) -> anyhow::Result<(Ids<'a>, Vec<Option<u32>>)> {
+        use rayon::slice::ParallelSliceMut;
         let mut map: FastMap<&'a str, u32> =
             FastMap::with_capacity_and_hasher(capacity, Default::default());
+        // Codes in order of appearance first, renumbered in id order below.
+        let mut seen: Vec<&'a str> = Vec::with_capacity(capacity);
+        let mut first_rows: Option<Vec<Option<u32>>> = None;
         for df in frames {
-            for id in df.column("customer_id")?.str()?.iter().flatten() {
-                let n = map.len() as u32;
-                map.entry(id).or_insert(n);
+            let ca = df.column("customer_id")?.str()?;
+            let mut codes = Vec::with_capacity(if first_rows.is_none() { ca.len() } else { 0 });
+            for id in ca.iter() {
+                let code = id.map(|id| {
+                    *map.entry(id).or_insert_with(|| {
+                        seen.push(id);
+                        seen.len() as u32 - 1
+                    })
+                });
+                if first_rows.is_none() {
+                    codes.push(code);
+                }
             }
+            first_rows.get_or_insert(codes);
         }
-        let mut names: Vec<&'a str> = map.keys().copied().collect();
-        {
-            use rayon::slice::ParallelSliceMut;
-            names.par_sort_unstable();
+        let mut order: Vec<u32> = (0..seen.len() as u32).collect();
+        order.par_sort_unstable_by(|a, b| seen[*a as usize].cmp(seen[*b as usize]));
+        let mut rank = vec![0u32; seen.len()];
+        for (new, old) in order.iter().enumerate() {
+            rank[*old as usize] = new as u32;
         }
-        for (i, id) in names.iter().enumerate() {
-            if let Some(c) = map.get_mut(id) {
-                *c = i as u32;
-            }
+        for v in map.values_mut() {
+            *v = rank[*v as usize];
         }
-        Ok(Ids { names, map })
+        let names = order.iter().map(|o| seen[*o as usize]).collect();
+        let mut rows = first_rows.unwrap_or_default();
+        for c in rows.iter_mut().flatten() {
+            *c = rank[*c as usize];
+        }
+        Ok((Ids { names, map }, rows))
     }
 
     pub fn len(&self) -> usize {
@@ -148,7 +177,30 @@ impl<'a> Ids<'a> {
 /// Rows as (customer code, day, amount); rows with a null or unknown customer or a null
 /// date are skipped, a null amount counts 0.
 pub fn coded_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
-    let codes = ids.codes(df)?;
+    rows_with_codes(ids.codes(df)?, df)
+}
+
+/// The transactions and their purchases ([`purchases`]) as (customer code, day, amount)
+/// rows; `codes` are the transaction rows' codes from [`Ids::with_codes`].
+pub fn coded_tx(
+    ids: &Ids,
+    codes: Vec<Option<u32>>,
+    tx: &DataFrame,
+) -> anyhow::Result<(Vec<(u32, i32, f64)>, Vec<(u32, i32, f64)>)> {
+    let rows = rows_with_codes(codes, tx)?;
+    // Without multi-row orders a purchase is a row with a positive amount: no grouping.
+    let purchases = if tx.column("order_id").is_err() || one_row_orders(tx) {
+        rows.iter().copied().filter(|r| r.2 > 0.0).collect()
+    } else {
+        coded_rows(ids, &purchases(tx).collect()?)?
+    };
+    Ok((rows, purchases))
+}
+
+fn rows_with_codes(
+    codes: Vec<Option<u32>>,
+    df: &DataFrame,
+) -> anyhow::Result<Vec<(u32, i32, f64)>> {
     let days = df.column("date")?.cast(&DataType::Date)?;
     let amounts = df.column("amount")?.cast(&DataType::Float64)?;
     Ok(codes

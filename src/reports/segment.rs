@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{coded_rows, column, customer_groups, purchases, Ids, GROUP};
+use crate::reports::{coded_tx, column, customer_groups, Ids, GROUP};
 
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
@@ -428,27 +428,30 @@ impl Rfm {
 /// the last purchase to as-of; frequency = purchases; monetary = net spend (returns
 /// included) up to as-of. Customers without a purchase are not scored.
 pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
-    rfm_of(&Ids::new(tx, None)?, tx, as_of, bins, rules)
+    let (ids, codes) = Ids::with_codes(tx, None)?;
+    let (rows, purchases) = coded_tx(&ids, codes, tx)?;
+    Ok(rfm_of(&ids, &rows, &purchases, as_of, bins, rules))
 }
 
-/// [`rfm_table`] with the customer codes given (`ids` must hold every id of `tx`).
+/// [`rfm_table`] from the transactions' and purchases' coded rows ([`coded_tx`]).
 pub fn rfm_of(
     ids: &Ids,
-    tx: &DataFrame,
+    rows: &[(u32, i32, f64)],
+    purchases: &[(u32, i32, f64)],
     as_of: NaiveDate,
     bins: u32,
     rules: &Rules,
-) -> Result<Vec<Rfm>> {
+) -> Vec<Rfm> {
     let asof = days_since_epoch(as_of) as i64;
     // Per customer code (id order): last purchase day, purchases, net spend.
     let mut last: Vec<(i32, i64)> = vec![(i32::MIN, 0); ids.len()];
-    for (c, d, _) in coded_rows(ids, &purchases(tx).collect()?)? {
+    for &(c, d, _) in purchases {
         let e = &mut last[c as usize];
         e.0 = e.0.max(d);
         e.1 += 1;
     }
     let mut spend: Vec<f64> = vec![0.0; ids.len()];
-    for (c, _, a) in coded_rows(ids, tx)? {
+    for &(c, _, a) in rows {
         spend[c as usize] += a;
     }
     let mut out: Vec<Rfm> = last
@@ -479,7 +482,7 @@ pub fn rfm_of(
         x.m = ms[i];
         x.segment = rules.segment(x.r, x.f, x.m, bins).to_string();
     }
-    Ok(out)
+    out
 }
 
 /// One row of the segment report.
@@ -656,8 +659,9 @@ pub fn run(
     if p.bins == 0 {
         return Err(bad("--bins must be at least 1"));
     }
-    let all = Ids::new(tx, customers)?;
-    let table = rfm_of(&all, tx, as_of, p.bins, &p.rules)?;
+    let (all, codes) = Ids::with_codes(tx, customers)?;
+    let (rows, purchases) = coded_tx(&all, codes, tx)?;
+    let table = rfm_of(&all, &rows, &purchases, as_of, p.bins, &p.rules);
     if table.is_empty() {
         return Err(bad(
             "no customer made a purchase (an order with a positive net amount)",

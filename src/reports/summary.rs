@@ -9,7 +9,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
-use crate::reports::{coded_rows, column, purchases, FastMap, Ids};
+use crate::reports::{coded_tx, column, FastMap, Ids};
 
 #[derive(Clone, Debug)]
 pub struct SummaryParams {
@@ -66,8 +66,8 @@ pub struct Available {
 
 #[derive(Default, Clone)]
 struct Acc {
-    /// Purchases per active customer (code) in the window.
-    orders: FastMap<u32, u32>,
+    /// The customer code of every purchase in the window (sorted before use).
+    orders: Vec<u32>,
     revenue: f64,
     new: i64,
     ltv_revenue: f64,
@@ -76,6 +76,23 @@ struct Acc {
     costed: i64,
     signups: i64,
     converted: i64,
+}
+
+/// How many values two sorted, distinct lists share.
+fn sorted_overlap(a: &[u32], b: &[u32]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// Compute the KPI rows (pure). `warnings` receives the note on KPIs left out.
@@ -87,10 +104,9 @@ pub fn summary_rows(
 ) -> Result<(Vec<Row>, Available)> {
     let asof = days_since_epoch(as_of);
     // Customers as codes in id order: per-customer state in vectors, sums in id order.
-    let ids = Ids::new(tx, customers)?;
+    let (ids, codes) = Ids::with_codes(tx, customers)?;
     let n = ids.len();
-    let purchases = coded_rows(&ids, &purchases(tx).collect()?)?;
-    let rows = coded_rows(&ids, tx)?;
+    let (rows, purchases) = coded_tx(&ids, codes, tx)?;
     let (group, group_names) = match p.by.as_deref() {
         Some(b) => ids.groups(tx, customers, b)?,
         None => (vec![0; n], vec![String::new()]),
@@ -183,10 +199,7 @@ pub fn summary_rows(
     }
     for &(c, d, _) in &purchases {
         if let Some(w) = win_c(d) {
-            *slot(&mut acc, &group, c, nw)[w]
-                .orders
-                .entry(c)
-                .or_default() += 1;
+            slot(&mut acc, &group, c, nw)[w].orders.push(c);
         }
     }
     for &(c, d, a) in &rows {
@@ -259,27 +272,39 @@ pub fn summary_rows(
         None
     };
 
+    // Per window: the distinct active customers (sorted) and their purchase counts.
+    let runs = |orders: &mut Vec<u32>| -> (Vec<u32>, i64) {
+        orders.sort_unstable();
+        let mut active = Vec::new();
+        let mut repeaters = 0;
+        for run in orders.chunk_by(|a, b| a == b) {
+            active.push(run[0]);
+            if run.len() >= 2 {
+                repeaters += 1;
+            }
+        }
+        (active, repeaters)
+    };
     let mut out = Vec::new();
-    for (gi, a) in acc.iter().enumerate() {
+    for (gi, a) in acc.iter_mut().enumerate() {
         let Some(a) = a else { continue };
+        let counted: Vec<(Vec<u32>, i64)> = a.iter_mut().map(|x| runs(&mut x.orders)).collect();
         let g = &group_names[gi];
         let mut base = 0i64;
         for (w, (label, start, end)) in windows.iter().enumerate() {
             let x = &a[w];
             base += x.new;
-            let active = x.orders.len() as i64;
-            let orders: i64 = x.orders.values().map(|&n| n as i64).sum();
-            let repeaters = x.orders.values().filter(|&&n| n >= 2).count() as i64;
+            let (ids, repeaters) = &counted[w];
+            let active = ids.len() as i64;
+            let orders = x.orders.len() as i64;
+            let repeaters = *repeaters;
             let ratio = |n: f64, d: f64| (d > 0.0).then(|| n / d);
             let retention_rate = match &halves {
                 Some(h) => ratio(h[gi].1 as f64, h[gi].0 as f64),
                 None if w == 0 => None,
                 None => {
-                    let prev = &a[w - 1].orders;
-                    ratio(
-                        prev.keys().filter(|c| x.orders.contains_key(*c)).count() as f64,
-                        prev.len() as f64,
-                    )
+                    let prev = &counted[w - 1].0;
+                    ratio(sorted_overlap(prev, ids) as f64, prev.len() as f64)
                 }
             };
             // No recorded cost in the row: unknown, not 0.

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
-use crate::reports::{coded_rows, column, purchases, FastMap, Ids};
+use crate::reports::{coded_tx, column, FastMap, Ids};
 use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
@@ -145,7 +145,7 @@ pub fn compute<'a>(
 
     // Customers (transactions and wallet file) and categories as codes in sorted order,
     // so that walking codes walks ids and names sorted, as the output is.
-    let ids = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
+    let (ids, codes) = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
     let n = ids.len();
     let tx_cats = if has_categories {
         texts(tx, "category")?
@@ -171,7 +171,6 @@ pub fn compute<'a>(
     let kc = |k: &str| cat_code.get(k).copied().unwrap_or(0);
 
     // Net spend per customer (row order) and per (customer, category).
-    let codes = ids.codes(tx)?;
     let amounts = col_f64(tx, "amount")?;
     let mut spend = vec![0.0; n];
     let mut in_tx = vec![false; n];
@@ -201,7 +200,8 @@ pub fn compute<'a>(
     drop(lines);
 
     // Purchases in date order per customer (depth).
-    let mut seq = coded_rows(&ids, &purchases(tx).collect()?)?;
+    let (tx_rows, purchases) = coded_tx(&ids, codes, tx)?;
+    let mut seq = purchases.clone();
     seq.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
     let mut depth_of: Vec<Option<Option<f64>>> = vec![None; n];
     let mut buyers = 0;
@@ -219,7 +219,7 @@ pub fn compute<'a>(
             let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
             let mut index: FastMap<String, u32> = FastMap::default();
             let mut of = vec![0u32; n];
-            for x in rfm_of(&ids, tx, as_of, 5, &Rules::builtin())? {
+            for x in rfm_of(&ids, &tx_rows, &purchases, as_of, 5, &Rules::builtin()) {
                 let Some(c) = ids.code(&x.customer_id) else {
                     continue;
                 };

@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::column;
-use crate::reports::{coded_rows, purchases, Ids};
+use crate::reports::{coded_tx, Ids};
 
 #[derive(Clone, Debug)]
 pub struct WhatifParams {
@@ -75,10 +75,11 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
         days_since_epoch(y1),
         days_since_epoch(y2),
     );
-    let ids = Ids::new(tx, None)?;
+    let (ids, codes) = Ids::with_codes(tx, None)?;
+    let (_, purchases) = coded_tx(&ids, codes, tx)?;
     // Per customer code: bit 0 = active in the year before, bit 1 = in the last year.
     let mut active = vec![0u8; ids.len()];
-    for (c, d, _) in coded_rows(&ids, &purchases(tx).collect()?)? {
+    for (c, d, _) in purchases {
         if d > d2 && d <= d1 {
             active[c as usize] |= 1;
         } else if d > d1 && d <= d0 {
