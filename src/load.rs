@@ -465,6 +465,34 @@ fn where_row(op: &Opened, has_header: bool, i: usize) -> String {
     }
 }
 
+/// Map every value of a text column in parallel (a few contiguous parts, one per
+/// thread), in row order; the first error (lowest row) wins, with its row.
+fn par_map<T: Send, E: Send>(
+    ca: &StringChunked,
+    f: impl Fn(Option<&str>) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, (usize, E)> {
+    use rayon::prelude::*;
+    let n = ca.len();
+    let parts = rayon::current_num_threads().max(1) * 4;
+    let size = n.div_ceil(parts).max(1 << 16);
+    let chunks: Vec<Result<Vec<T>, (usize, E)>> = (0..n.div_ceil(size))
+        .into_par_iter()
+        .map(|p| {
+            let start = p * size;
+            let part = ca.slice(start as i64, size.min(n - start));
+            part.iter()
+                .enumerate()
+                .map(|(i, v)| f(v).map_err(|e| (start + i, e)))
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for c in chunks {
+        out.extend(c?);
+    }
+    Ok(out)
+}
+
 /// Parse a date column into days since epoch (null where the source is null).
 fn parse_dates(
     c: &Column,
@@ -484,6 +512,9 @@ fn parse_dates(
     }
     let s = c.cast(&DataType::String)?;
     let ca = s.str()?;
+    if let Some(done) = parse_dates_fast(ca, opts) {
+        return Ok(done);
+    }
     let fmt = match &opts.date_format {
         Some(f) => f.clone(),
         None => dates::detect(
@@ -536,6 +567,35 @@ fn parse_dates(
         out.push(Some(days_since_epoch(d)));
     }
     Ok((out, fmt.describe()))
+}
+
+/// The common case in parallel: the format detected from the first values (or given)
+/// parses every value to an in-range date. None sends the column to the full, sequential
+/// detection and parse, which finds and words any error.
+fn parse_dates_fast(
+    ca: &StringChunked,
+    opts: &LoadOptions,
+) -> Option<(Vec<Option<i32>>, String)> {
+    let fmt = match &opts.date_format {
+        Some(f) => f.clone(),
+        None => dates::detect(
+            ca.iter()
+                .flatten()
+                .filter(|v| !v.trim().is_empty())
+                .take(10_000)
+                .enumerate(),
+        )
+        .ok()?,
+    };
+    let days = par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => match dates::parse(&fmt, v) {
+            Some(d) if dates::in_range(d) => Ok(Some(days_since_epoch(d))),
+            _ => Err(()),
+        },
+    })
+    .ok()?;
+    Some((days, fmt.describe()))
 }
 
 /// Parse an amount: `1234.5`, `-3`, `$1,234.50`, `(12.00)`; with `decimal_comma`,
@@ -609,20 +669,17 @@ fn parse_numbers(
     }
     let s = c.cast(&DataType::String)?;
     let ca = s.str()?;
-    let mut out = Vec::with_capacity(ca.len());
-    for (i, v) in ca.iter().enumerate() {
-        match v.filter(|v| !v.trim().is_empty()) {
-            None => out.push(None),
-            Some(v) => out.push(Some(parse_amount(v, opts.decimal_comma).map_err(|e| {
-                bad(format!(
-                    "{} {}, column '{src}': {e}",
-                    op.label,
-                    where_row(op, opts.has_header, i)
-                ))
-            })?)),
-        }
-    }
-    Ok(out)
+    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_amount(v, opts.decimal_comma).map(Some),
+    })
+    .map_err(|(i, e)| {
+        bad(format!(
+            "{} {}, column '{src}': {e}",
+            op.label,
+            where_row(op, opts.has_header, i)
+        ))
+    })
 }
 
 fn names_of(lf: &mut LazyFrame, label: &str) -> Result<Vec<String>> {
@@ -923,9 +980,13 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
         cols.push(str_column(&df, e)?);
     }
     let out = DataFrame::new(n, cols)?;
-    let mask = BooleanChunked::new("mask".into(), mask);
     let t_mask = t0.elapsed().as_secs_f64();
-    ds.tx = dedupe(out.filter(&mask)?, &op.label, opts, &mut ds.warnings)?;
+    let kept = if mask.iter().all(|m| *m) {
+        out
+    } else {
+        out.filter(&BooleanChunked::new("mask".into(), mask))?
+    };
+    ds.tx = dedupe(kept, &op.label, opts, &mut ds.warnings)?;
     ds.info.push(format!(
         "{}: read in {t_read:.2} s, parsed by {t_parse:.2} s, checked by {t_mask:.2} s, \
          duplicates checked by {:.2} s",
