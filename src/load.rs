@@ -1,7 +1,8 @@
 //! Loading: CSV/TSV/gzip/Parquet/stdin sources → polars frames with canonical columns.
 //!
 //! Every command reads its input through [`load`]. Transactions come out as
-//! `customer_id` (str), `date` (Date), `amount` (f64) and, when present, `order_id`,
+//! `customer_id` (str), `date` (Date), `amount` (f64) and, when present, `order_id` (dropped
+//! when every order is one row),
 //! `category` (str) plus any extra columns a command asked for; customers as
 //! `customer_id`, `signup_date` (Date), `channel`, `acquisition_cost` (f64) when present,
 //! plus all their other columns (str).
@@ -572,10 +573,7 @@ fn parse_dates(
 /// The common case in parallel: the format detected from the first values (or given)
 /// parses every value to an in-range date. None sends the column to the full, sequential
 /// detection and parse, which finds and words any error.
-fn parse_dates_fast(
-    ca: &StringChunked,
-    opts: &LoadOptions,
-) -> Option<(Vec<Option<i32>>, String)> {
+fn parse_dates_fast(ca: &StringChunked, opts: &LoadOptions) -> Option<(Vec<Option<i32>>, String)> {
     let fmt = match &opts.date_format {
         Some(f) => f.clone(),
         None => dates::detect(
@@ -986,7 +984,20 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     } else {
         out.filter(&BooleanChunked::new("mask".into(), mask))?
     };
-    ds.tx = dedupe(kept, &op.label, opts, &mut ds.warnings)?;
+    // Distinct, non-null order ids: no two rows can be equal, and every row is its own
+    // order, so the column is not needed (reports::purchases then takes rows as orders).
+    let one_row_orders = kept
+        .column("order_id")
+        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|u| u == kept.height()));
+    ds.tx = if one_row_orders {
+        ds.info.push(format!(
+            "{}: every order id is on one row: each row is an order",
+            op.label
+        ));
+        kept.drop("order_id")?
+    } else {
+        dedupe(kept, &op.label, opts, &mut ds.warnings)?
+    };
     ds.info.push(format!(
         "{}: read in {t_read:.2} s, parsed by {t_parse:.2} s, checked by {t_mask:.2} s, \
          duplicates checked by {:.2} s",
