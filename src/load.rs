@@ -2,8 +2,8 @@
 //!
 //! Every command reads its input through [`load`]. Transactions come out as
 //! `customer_id` (str), `date` (Date), `amount` (f64) and, when present, `order_id` (dropped
-//! when every order is one row),
-//! `category` (str) plus any extra columns a command asked for; customers as
+//! when every order is one row), `category` (str) plus any extra columns a command asked
+//! for; customers as
 //! `customer_id`, `signup_date` (Date), `channel`, `acquisition_cost` (f64) when present,
 //! plus all their other columns (str).
 
