@@ -712,6 +712,29 @@ fn describe_mapping(label: &str, map: &BTreeMap<Role, String>, extra: &str) -> S
     s + extra
 }
 
+/// Whether a column's values are all distinct and non-null: 64-bit hashes computed in
+/// parallel and sorted; only equal hashes need polars' exact (and slower) count.
+pub(crate) fn all_distinct(c: &Column) -> bool {
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+    if c.null_count() > 0 {
+        return false;
+    }
+    let Ok(s) = c.cast(&DataType::String) else {
+        return false;
+    };
+    let Ok(ca) = s.str() else { return false };
+    let state = foldhash::fast::FixedState::with_seed(0x5eed);
+    let Ok(mut h) = par_map(ca, |v| Ok::<u64, ()>(state.hash_one(v))) else {
+        return false;
+    };
+    h.par_sort_unstable();
+    if h.windows(2).all(|w| w[0] != w[1]) {
+        return true;
+    }
+    c.n_unique().is_ok_and(|u| u == c.len())
+}
+
 /// Whether two rows could be equal: a 64-bit hash of every row, sorted; distinct hashes
 /// prove there are no duplicates (the common case) without polars' row-wise `unique`.
 fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
@@ -986,9 +1009,7 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     };
     // Distinct, non-null order ids: no two rows can be equal, and every row is its own
     // order, so the column is not needed (reports::purchases then takes rows as orders).
-    let one_row_orders = kept
-        .column("order_id")
-        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|u| u == kept.height()));
+    let one_row_orders = kept.column("order_id").is_ok_and(all_distinct);
     ds.tx = if one_row_orders {
         ds.info.push(format!(
             "{}: every order id is on one row: each row is an order",

@@ -15,8 +15,7 @@ use polars::prelude::*;
 /// Every row is its own order (distinct, non-null order ids; the usual
 /// one-line-per-order export), so purchases need no grouping.
 fn one_row_orders(tx: &DataFrame) -> bool {
-    tx.column("order_id")
-        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()))
+    tx.column("order_id").is_ok_and(crate::load::all_distinct)
 }
 
 /// Orders with a positive net amount (METRICS.md "purchase"): `customer_id`, `date`
