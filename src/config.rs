@@ -152,6 +152,7 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         strict: a.strict,
         dedupe: a.dedupe,
         extra_columns,
+        skip_category: false,
     })
 }
 

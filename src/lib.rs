@@ -27,7 +27,10 @@ pub(crate) fn load_input(
     input: &InputArgs,
     extra_columns: Vec<String>,
 ) -> Result<Dataset> {
-    let opts = config::load_options(input, extra_columns)?;
+    let mut opts = config::load_options(input, extra_columns)?;
+    // Only wallet (and report, which runs it) and a `--by category` use the category.
+    opts.skip_category =
+        !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category");
     let started = std::time::Instant::now();
     let ds = load::load(&opts)?;
     if opts.verbose {

@@ -202,6 +202,9 @@ pub struct LoadOptions {
     pub dedupe: bool,
     /// Transactions columns to keep besides the roles (e.g. a `--group` column).
     pub extra_columns: Vec<String>,
+    /// Do not read the transactions' category (the command does not use it): less to
+    /// parse and hold.
+    pub skip_category: bool,
 }
 
 /// The loaded input of a command.
@@ -834,6 +837,16 @@ fn open_mapped(
 }
 
 fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+    // A skipped category is read after all when rows might be duplicates without it
+    // (below); standard input cannot be read twice.
+    if opts.skip_category && *src == Source::Stdin {
+        let all = LoadOptions {
+            skip_category: false,
+            ..opts.clone()
+        };
+        return load_transactions(src, &all, ds);
+    }
+    let (messages, notes) = (ds.warnings.len(), ds.info.len());
     let (op, lf, names, map) = open_mapped(
         src,
         "transactions",
@@ -855,6 +868,7 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     }
     let mut exprs: Vec<Expr> = map
         .iter()
+        .filter(|(r, _)| !(opts.skip_category && **r == Role::Category))
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     let taken: Vec<&String> = map.values().collect();
@@ -1016,6 +1030,16 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
             op.label
         ));
         kept.drop("order_id")?
+    } else if opts.skip_category && map.contains_key(&Role::Category) && may_have_duplicates(&kept)?
+    {
+        // Rows equal but for the category we did not read: read it, and judge whole rows.
+        ds.warnings.truncate(messages);
+        ds.info.truncate(notes);
+        let all = LoadOptions {
+            skip_category: false,
+            ..opts.clone()
+        };
+        return load_transactions(src, &all, ds);
     } else {
         dedupe(kept, &op.label, opts, &mut ds.warnings)?
     };

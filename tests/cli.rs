@@ -549,6 +549,36 @@ fn messy_but_valid_csv_is_read() {
 }
 
 #[test]
+fn rows_differing_only_in_the_unread_category_are_not_duplicates() {
+    // cohort does not read the category; without order ids, two rows equal but for the
+    // category must not be called duplicates (the loader reads the category after all).
+    let w = workdir();
+    std::fs::write(
+        w.path().join("tx.csv"),
+        "customer_id,date,category,amount\na,2024-01-05,shoes,10\na,2024-01-05,home,10\n\
+         b,2024-01-06,home,5\nb,2024-01-06,home,5\n",
+    )
+    .unwrap();
+    let r = run(w.path(), &["cohort", "-t", "tx.csv"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Only b's two rows are exact duplicates.
+    assert!(
+        r.stderr
+            .contains("1 exact duplicate rows were kept (use --dedupe to drop them)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(w.path(), &["cohort", "-t", "tx.csv", "--dedupe"], None);
+    assert!(
+        r.stderr.contains("1 exact duplicate rows were dropped"),
+        "{}",
+        r.stderr
+    );
+    // a keeps both rows (20) and b one (5): revenue 25 in January.
+    assert!(r.stdout.contains("\n2024-01,0,2,2,1,25,"), "{}", r.stdout);
+}
+
+#[test]
 fn decimal_comma_amounts() {
     let w = workdir();
     std::fs::write(
