@@ -15,6 +15,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::{coded_tx, column, customer_groups, Ids, GROUP};
+use rayon::slice::ParallelSliceMut;
 
 // ---------------------------------------------------------------------------------------
 // Column helpers (shared by segment, wallet, summary, whatif).
@@ -83,7 +84,8 @@ pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<
     let mut order: Vec<usize> = (0..n).collect();
     // Ids given in order (the usual case): break ties by position, without comparing strings.
     let in_order = ids.is_sorted();
-    order.sort_by(|&a, &b| {
+    // Ties end in the id (or the position): a total order, so an unstable sort is exact.
+    order.par_sort_unstable_by(|&a, &b| {
         let c = values[a].total_cmp(&values[b]);
         let c = if descending { c.reverse() } else { c };
         c.then_with(|| {
