@@ -546,6 +546,63 @@ mod tests {
         h
     }
 
+    /// customer, date, amount, order
+    fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "customer_id".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "date".into(),
+                rows.iter().map(|r| d(r.1)).collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .unwrap(),
+            Column::new(
+                "amount".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_id".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn histories_from_transactions() {
+        // b first in the file; a's days out of order, with three purchases and a return
+        // on one day; c only returns.
+        let t = tx(&[
+            ("b", "2024-01-03", 5.0, "o1"),
+            ("a", "2024-01-09", 0.1, "o2"),
+            ("a", "2024-01-02", 2.0, "o3"),
+            ("a", "2024-01-09", 0.2, "o4"),
+            ("a", "2024-01-09", -3.0, "r1"),
+            ("a", "2024-01-09", 0.3, "o5"),
+            ("c", "2024-01-05", -1.0, "r2"),
+        ]);
+        let h = Histories::from_tx(&t, None).unwrap();
+        assert_eq!(h.ids, ["a", "b"]);
+        assert_eq!(h.codes, [0, 1]);
+        assert_eq!(h.groups, ["", ""]);
+        assert_eq!(h.days(0), [d("2024-01-02"), d("2024-01-09")]);
+        // Same-day purchases summed in row order: (0.1 + 0.2) + 0.3.
+        assert_eq!(h.values(0), [2.0, 0.1 + 0.2 + 0.3]);
+        assert_eq!(h.days(1), [d("2024-01-03")]);
+        assert_eq!(h.values(1), [5.0]);
+
+        let groups = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["a", "z"]),
+            Column::new(crate::reports::GROUP.into(), ["x", "y"]),
+        ])
+        .unwrap();
+        let h = Histories::from_tx(&t, Some(groups.lazy())).unwrap();
+        assert_eq!(h.groups, ["x", "(none)"]);
+    }
+
     fn params(w: Option<Window>) -> ChurnParams {
         ChurnParams {
             period: Period::Month,

@@ -19,9 +19,9 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
     // Every row its own order (distinct, non-null ids; the usual one-line-per-order export):
     // no grouping needed.
-    let one_row_orders = tx.column("order_id").is_ok_and(|c| {
-        c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height())
-    });
+    let one_row_orders = tx
+        .column("order_id")
+        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()));
     let orders = if tx.column("order_id").is_ok() && !one_row_orders {
         lf.with_row_index("__row", None)
             .with_column(
@@ -87,7 +87,10 @@ impl<'a> Ids<'a> {
     /// Each row's code (None for a null or unknown id).
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
         let c = df.column("customer_id")?.cast(&DataType::String)?;
-        Ok(c.str()?.iter().map(|v| v.and_then(|v| self.code(v))).collect())
+        Ok(c.str()?
+            .iter()
+            .map(|v| v.and_then(|v| self.code(v)))
+            .collect())
     }
 
     /// Each code's `--by` group as an index into the returned names (sorted); customers
@@ -223,12 +226,82 @@ pub fn with_group(lf: LazyFrame, groups: Option<LazyFrame>) -> LazyFrame {
     }
 }
 
+/// The transactions with their customers as [`Ids`] codes, so that the reports built on
+/// purchase histories (cohort, churn, ltv) hash the string ids once and keep
+/// per-customer state in vectors.
+pub struct CodedTx<'a> {
+    pub ids: Ids<'a>,
+    /// Each transaction row's customer code (None: a null id).
+    pub rows: Vec<Option<u32>>,
+}
+
+impl<'a> CodedTx<'a> {
+    pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
+        let ids = Ids::new(tx, customers)?;
+        let rows = ids.codes(tx)?;
+        Ok(CodedTx { ids, rows })
+    }
+
+    /// [`purchases`] as (code, day, amount), in its row order: run on a copy of the
+    /// transactions whose `customer_id` is the code, so that its grouping (when orders
+    /// span rows) works on integers. Rows with a null customer or date are left out.
+    pub fn purchases(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
+        let mut df = tx.clone();
+        df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
+        let p = purchases(&df).collect()?;
+        let codes = p.column("customer_id")?.cast(&DataType::UInt32)?;
+        let days = p.column("date")?.cast(&DataType::Date)?;
+        let amounts = p.column("amount")?.cast(&DataType::Float64)?;
+        Ok(codes
+            .u32()?
+            .iter()
+            .zip(days.date()?.physical().iter())
+            .zip(amounts.f64()?.iter())
+            .filter_map(|((c, d), a)| Some((c?, d?, a.unwrap_or(0.0))))
+            .collect())
+    }
+
+    /// Each code's group (an index into the returned names, sorted) from a
+    /// [`customer_groups`] frame; customers without a value are "(none)", as in
+    /// [`with_group`].
+    pub fn groups(&self, groups: LazyFrame) -> anyhow::Result<(Vec<u32>, Vec<String>)> {
+        let df = groups.collect()?;
+        let vals = df.column(GROUP)?.cast(&DataType::String)?;
+        let mut of: Vec<Option<&str>> = vec![None; self.ids.len()];
+        for (c, v) in self.ids.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
+            if let (Some(c), Some(v)) = (c, v) {
+                of[c as usize] = Some(v);
+            }
+        }
+        let names: Vec<String> = of
+            .iter()
+            .map(|v| v.unwrap_or("(none)"))
+            .chain((of.is_empty()).then_some("(none)"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let idx: FastMap<&str, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let codes = of
+            .iter()
+            .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
+            .collect();
+        Ok((codes, names))
+    }
+}
+
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of
 /// the purchases made that day: the input of churn, survival and the BG/NBD summary.
-/// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`.
+/// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`; customers are in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histories {
     pub ids: Vec<String>,
+    /// Each customer's [`Ids`] code (when built from coded transactions).
+    pub codes: Vec<u32>,
     pub groups: Vec<String>,
     pub offsets: Vec<usize>,
     /// Days since 1970-01-01.
@@ -239,39 +312,53 @@ pub struct Histories {
 impl Histories {
     /// Build from the transactions (purchases only, per METRICS.md), optionally grouped.
     pub fn from_tx(tx: &DataFrame, groups: Option<LazyFrame>) -> anyhow::Result<Histories> {
-        let daily = purchases(tx)
-            .group_by([col("customer_id"), col("date")])
-            .agg([col("amount").sum()]);
-        let df = with_group(daily, groups)
-            .sort(["customer_id", "date"], SortMultipleOptions::default())
-            .collect()?;
-        let ids = df.column("customer_id")?.str()?;
-        let dates = df.column("date")?.cast(&DataType::Int32)?;
-        let dates = dates.i32()?;
-        let amounts = df.column("amount")?.f64()?;
-        let grp = df.column(GROUP)?.str()?;
+        let coded = CodedTx::new(tx, None)?;
+        let groups = groups.map(|g| coded.groups(g)).transpose()?;
+        let rows = coded.purchases(tx)?;
+        Ok(Histories::from_coded(
+            &coded,
+            &rows,
+            groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
+        ))
+    }
+
+    /// Build from coded purchases ([`CodedTx::purchases`]); `groups` is each code's group
+    /// index and the group names ([`CodedTx::groups`]); without groups the group is "".
+    pub fn from_coded(
+        coded: &CodedTx,
+        rows: &[(u32, i32, f64)],
+        groups: Option<(&[u32], &[String])>,
+    ) -> Histories {
+        let (start, days, values) = by_customer(coded.ids.len(), rows);
         let mut h = Histories::default();
-        let mut last: Option<&str> = None;
-        for (((id, d), a), g) in ids
-            .iter()
-            .zip(dates.iter())
-            .zip(amounts.iter())
-            .zip(grp.iter())
-        {
-            let (Some(id), Some(d)) = (id, d) else {
+        for c in 0..coded.ids.len() {
+            let (a, b) = (start[c], start[c + 1]);
+            if a == b {
                 continue;
-            };
-            if last != Some(id) {
-                h.offsets.push(h.days.len());
-                h.ids.push(id.to_string());
-                h.groups.push(g.unwrap_or_default().to_string());
-                last = Some(id);
             }
-            h.days.push(d);
-            h.values.push(a.unwrap_or(0.0));
+            h.offsets.push(h.days.len());
+            h.ids.push(coded.ids.names[c].to_string());
+            h.codes.push(c as u32);
+            h.groups.push(match groups {
+                Some((of, names)) => names[of[c] as usize].clone(),
+                None => String::new(),
+            });
+            // Same-day purchases summed in row order (as polars' group-by sums them).
+            let mut last = None;
+            for (&d, &v) in days[a..b].iter().zip(&values[a..b]) {
+                if last == Some(d) {
+                    if let Some(s) = h.values.last_mut() {
+                        *s += v;
+                    }
+                } else {
+                    h.days.push(d);
+                    h.values.push(v);
+                    last = Some(d);
+                }
+            }
         }
         h.offsets.push(h.days.len());
-        Ok(h)
+        h
     }
 
     /// Number of customers.
@@ -292,6 +379,35 @@ impl Histories {
     pub fn values(&self, i: usize) -> &[f64] {
         &self.values[self.offsets[i]..self.offsets[i + 1]]
     }
+}
+
+/// Rows (code, day, value) grouped by code (a counting sort, so in row order within a
+/// code) and then sorted by day within each code, stably (same-day rows stay in row
+/// order): code `c` owns `[start[c], start[c + 1])` of the returned days and values.
+fn by_customer(n: usize, rows: &[(u32, i32, f64)]) -> (Vec<usize>, Vec<i32>, Vec<f64>) {
+    let mut start = vec![0usize; n + 1];
+    for &(c, _, _) in rows {
+        start[c as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut next = start.clone();
+    let mut pairs = vec![(0i32, 0f64); rows.len()];
+    for &(c, d, v) in rows {
+        let at = &mut next[c as usize];
+        pairs[*at] = (d, v);
+        *at += 1;
+    }
+    for c in 0..n {
+        let s = &mut pairs[start[c]..start[c + 1]];
+        // Usually already in day order (exports list a customer's orders by date).
+        if !s.is_sorted_by_key(|p| p.0) {
+            s.sort_by_key(|p| p.0);
+        }
+    }
+    let (days, values) = pairs.into_iter().unzip();
+    (start, days, values)
 }
 
 /// Whether sorted `days` hold a day in `[from, to)`.
