@@ -238,27 +238,71 @@ pub struct CodedTx<'a> {
 impl<'a> CodedTx<'a> {
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
         let ids = Ids::new(tx, customers)?;
-        let rows = ids.codes(tx)?;
+        // A customer's rows usually come together: look up each run of equal ids once.
+        let col = tx.column("customer_id")?.cast(&DataType::String)?;
+        let mut prev: Option<(&str, Option<u32>)> = None;
+        let rows = col
+            .str()?
+            .iter()
+            .map(|v| {
+                let v = v?;
+                match prev {
+                    Some((p, c)) if p == v => c,
+                    _ => {
+                        let c = ids.code(v);
+                        prev = Some((v, c));
+                        c
+                    }
+                }
+            })
+            .collect();
         Ok(CodedTx { ids, rows })
     }
 
-    /// [`purchases`] as (code, day, amount), in its row order: run on a copy of the
-    /// transactions whose `customer_id` is the code, so that its grouping (when orders
-    /// span rows) works on integers. Rows with a null customer or date are left out.
+    /// [`purchases`] as (code, day, amount), in its row order. Rows with a null customer
+    /// or date are left out.
     pub fn purchases(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
-        let mut df = tx.clone();
-        df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
-        let p = purchases(&df).collect()?;
-        let codes = p.column("customer_id")?.cast(&DataType::UInt32)?;
-        let days = p.column("date")?.cast(&DataType::Date)?;
-        let amounts = p.column("amount")?.cast(&DataType::Float64)?;
-        Ok(codes
-            .u32()?
-            .iter()
-            .zip(days.date()?.physical().iter())
-            .zip(amounts.f64()?.iter())
-            .filter_map(|((c, d), a)| Some((c?, d?, a.unwrap_or(0.0))))
-            .collect())
+        // Without order ids, or with distinct ones, every row is its own order and the
+        // purchases are the rows with a positive amount, as purchases() selects them: one
+        // pass here instead of polars counting the distinct order ids (string hashing)
+        // and filtering the frame.
+        let p;
+        let df = if tx.column("order_id").map_or(true, distinct_text) {
+            tx
+        } else {
+            // Orders that span rows: purchases() groups them, on a copy of the
+            // transactions whose `customer_id` is the code (grouping on integers).
+            let mut df = tx.clone();
+            df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
+            p = purchases(&df).collect()?;
+            &p
+        };
+        let days = df.column("date")?.cast(&DataType::Date)?;
+        let amounts = df.column("amount")?.cast(&DataType::Float64)?;
+        let days = days.date()?.physical().iter();
+        let amounts = amounts.f64()?.iter();
+        let keep = |((c, d), a): ((Option<u32>, Option<i32>), Option<f64>)| {
+            let a = a.filter(|a| *a > 0.0)?;
+            Some((c?, d?, a))
+        };
+        Ok(if std::ptr::eq(df, tx) {
+            self.rows
+                .iter()
+                .copied()
+                .zip(days)
+                .zip(amounts)
+                .filter_map(keep)
+                .collect()
+        } else {
+            let codes = df.column("customer_id")?.cast(&DataType::UInt32)?;
+            codes
+                .u32()?
+                .iter()
+                .zip(days)
+                .zip(amounts)
+                .filter_map(keep)
+                .collect()
+        })
     }
 
     /// Each code's group (an index into the returned names, sorted) from a
@@ -292,6 +336,33 @@ impl<'a> CodedTx<'a> {
             .collect();
         Ok((codes, names))
     }
+}
+
+/// Whether a text column's values are non-null and distinct: increasing values are;
+/// otherwise, whether no two of them share a 64-bit hash (a shared hash only means
+/// "maybe not": the caller then takes the general path).
+fn distinct_text(c: &Column) -> bool {
+    use std::hash::BuildHasher;
+    let Ok(s) = c.str() else {
+        return false;
+    };
+    if s.null_count() > 0 {
+        return false;
+    }
+    let mut prev: Option<&str> = None;
+    if s.iter()
+        .flatten()
+        .all(|v| prev.replace(v).is_none_or(|p| p < v))
+    {
+        return true;
+    }
+    let state = foldhash::fast::FixedState::default();
+    let mut hashes: Vec<u64> = s.iter().flatten().map(|v| state.hash_one(v)).collect();
+    {
+        use rayon::slice::ParallelSliceMut;
+        hashes.par_sort_unstable();
+    }
+    hashes.windows(2).all(|w| w[0] != w[1])
 }
 
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of
