@@ -526,6 +526,7 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reports::{ByCustomer, CodedTx};
 
     fn d(s: &str) -> i32 {
         days_since_epoch(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
@@ -569,6 +570,50 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn by_customer_sorts_days_stably() {
+        let b = ByCustomer::new(3, &[(2, 5, 1.0), (0, 3, 2.0), (2, 4, 3.0), (2, 5, 4.0)]);
+        assert_eq!(b.days(0), [3]);
+        assert!(b.days(1).is_empty());
+        assert_eq!(b.days(2), [4, 5, 5]);
+        // Same-day rows keep their row order.
+        assert_eq!(b.values(2), [3.0, 1.0, 4.0]);
+    }
+
+    #[test]
+    fn codes_match_the_id_map() {
+        let t = tx(&[
+            ("b", "2024-01-01", 1.0, "o1"),
+            ("b", "2024-01-02", 1.0, "o2"),
+            ("a", "2024-01-03", 1.0, "o3"),
+            ("c", "2024-01-04", 1.0, "o4"),
+            ("a", "2024-01-05", -1.0, "r1"),
+            ("e", "2024-01-06", 1.0, "o5"),
+            ("d", "2024-01-07", 1.0, "o6"),
+            ("b", "2024-01-08", 1.0, "o7"),
+        ]);
+        let coded = CodedTx::new(&t, None).unwrap();
+        assert_eq!(coded.rows, coded.ids.codes(&t).unwrap());
+        // In id order with gaps, unknown ids, repeats and a null.
+        let other = DataFrame::new_infer_height(vec![Column::new(
+            "customer_id".into(),
+            [
+                Some("a"),
+                Some("b"),
+                Some("x"),
+                Some("d"),
+                Some("d"),
+                Some("e"),
+                Some("a"),
+                None,
+            ],
+        )])
+        .unwrap();
+        let want = coded.ids.codes(&other).unwrap();
+        assert_eq!(want[2], None);
+        assert_eq!(coded.codes(&other).unwrap(), want);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::cli::{CohortBy, CohortMetric, CohortMode};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, Period};
-use crate::reports::{column, customer_groups, CodedTx, FastMap, Histories};
+use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -119,20 +119,20 @@ pub fn cohort_cells(
         CohortBy::FirstPurchase => CodedTx::new(tx, None)?,
         CohortBy::Signup => CodedTx::new(tx, customers)?,
     };
-    let h = Histories::from_coded(&coded, &coded.purchases(tx)?, None);
-    let cohort = assign_cohorts(&coded, &h, tx, customers, as_of, p, notes)?;
+    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
     let groups = match &p.group {
         Some(g) => Some(coded.groups(customer_groups(tx, customers, g, "--group")?)?),
         None => None,
     };
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
-    coded_cells(&coded, &h, tx, &cohort, groups, as_of, p)
+    coded_cells(&coded, &bought, tx, &cohort, groups, as_of, p)
 }
 
-/// Each code's cohort period (None: in no cohort). `h` holds the purchase histories.
+/// Each code's cohort period (None: in no cohort). `bought` holds the purchase days.
 pub(crate) fn assign_cohorts(
     coded: &CodedTx,
-    h: &Histories,
+    bought: &ByCustomer,
     tx: &DataFrame,
     customers: Option<&DataFrame>,
     as_of: NaiveDate,
@@ -145,9 +145,9 @@ pub(crate) fn assign_cohorts(
         CohortBy::FirstPurchase => {
             let (_, lo, hi) = tx_days(tx)?;
             let table = PeriodTable::new(period, lo, hi);
-            for i in 0..h.len() {
-                if let Some(&d) = h.days(i).first() {
-                    cohort[h.codes[i] as usize] = Some(table.get(d));
+            for (c, cohort) in cohort.iter_mut().enumerate() {
+                if let Some(&d) = bought.days(c).first() {
+                    *cohort = Some(table.get(d));
                 }
             }
         }
@@ -166,7 +166,6 @@ pub(crate) fn assign_cohorts(
             let asof_p = period.index(as_of);
             let days = c.column("signup_date")?.cast(&DataType::Date)?;
             for (code, d) in coded
-                .ids
                 .codes(c)?
                 .into_iter()
                 .zip(days.date()?.physical().iter())
@@ -188,7 +187,7 @@ pub(crate) fn assign_cohorts(
 /// in one pass each over the customers, their purchase days and the transaction rows.
 pub(crate) fn coded_cells(
     coded: &CodedTx,
-    h: &Histories,
+    bought: &ByCustomer,
     tx: &DataFrame,
     cohort: &[Option<i32>],
     groups: Option<(&[u32], &[String])>,
@@ -225,8 +224,7 @@ pub(crate) fn coded_cells(
     let at = |s: u32, k: i32| s as usize * nk + k as usize;
 
     let mut count = vec![0i64; slots.len() * nk];
-    for i in 0..h.len() {
-        let s = cust_slot[h.codes[i] as usize];
+    for (code, &s) in cust_slot.iter().enumerate() {
         if s == u32::MAX {
             continue;
         }
@@ -234,7 +232,7 @@ pub(crate) fn coded_cells(
         // Days are sorted: periods come in order, each distinct one once.
         let mut prev = None;
         let mut latest = None;
-        for &d in h.days(i) {
+        for &d in bought.days(code) {
             let k = table.get(d) - c;
             if prev == Some(k) || k < 0 {
                 continue;

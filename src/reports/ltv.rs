@@ -18,7 +18,9 @@ use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{
     assign_cohorts, coded_cells, mark_partial, CohortParams, KahanSum, Matrix,
 };
-use crate::reports::{column, customer_groups, purchases, with_group, CodedTx, Histories, GROUP};
+use crate::reports::{
+    column, customer_groups, purchases, with_group, ByCustomer, CodedTx, Histories, GROUP,
+};
 
 #[derive(Clone, Debug)]
 pub struct HistoricalParams {
@@ -111,11 +113,11 @@ pub fn curves(
     };
     let mut notes = Vec::new();
     let coded = CodedTx::new(tx, None)?;
-    let h = Histories::from_coded(&coded, &coded.purchases(tx)?, None);
-    let cohort = assign_cohorts(&coded, &h, tx, customers, as_of, &cp, &mut notes)?;
+    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
     let groups = groups.map(|g| coded.groups(g)).transpose()?;
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
-    let cells = coded_cells(&coded, &h, tx, &cohort, groups, as_of, &cp)?;
+    let cells = coded_cells(&coded, &bought, tx, &cohort, groups, as_of, &cp)?;
     let cac = cohort_cac(&coded, customers, &cohort, groups)?;
     let mut out = Vec::with_capacity(cells.len());
     let mut cum: HashMap<(String, i32), f64> = HashMap::new();
@@ -835,7 +837,7 @@ fn acquisition_costs(coded: &CodedTx, customers: Option<&DataFrame>) -> Result<V
     };
     let cost = c.column("acquisition_cost")?.cast(&DataType::Float64)?;
     let mut seen = vec![false; coded.ids.len()];
-    for (code, v) in coded.ids.codes(c)?.into_iter().zip(cost.f64()?.iter()) {
+    for (code, v) in coded.codes(c)?.into_iter().zip(cost.f64()?.iter()) {
         if let Some(code) = code.map(|c| c as usize) {
             if !seen[code] {
                 seen[code] = true;

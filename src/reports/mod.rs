@@ -238,24 +238,7 @@ pub struct CodedTx<'a> {
 impl<'a> CodedTx<'a> {
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
         let ids = Ids::new(tx, customers)?;
-        // A customer's rows usually come together: look up each run of equal ids once.
-        let col = tx.column("customer_id")?.cast(&DataType::String)?;
-        let mut prev: Option<(&str, Option<u32>)> = None;
-        let rows = col
-            .str()?
-            .iter()
-            .map(|v| {
-                let v = v?;
-                match prev {
-                    Some((p, c)) if p == v => c,
-                    _ => {
-                        let c = ids.code(v);
-                        prev = Some((v, c));
-                        c
-                    }
-                }
-            })
-            .collect();
+        let rows = code_rows(&ids, tx)?;
         Ok(CodedTx { ids, rows })
     }
 
@@ -305,6 +288,11 @@ impl<'a> CodedTx<'a> {
         })
     }
 
+    /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
+    pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
+        code_rows(&self.ids, df)
+    }
+
     /// Each code's group (an index into the returned names, sorted) from a
     /// [`customer_groups`] frame; customers without a value are "(none)", as in
     /// [`with_group`].
@@ -312,7 +300,7 @@ impl<'a> CodedTx<'a> {
         let df = groups.collect()?;
         let vals = df.column(GROUP)?.cast(&DataType::String)?;
         let mut of: Vec<Option<&str>> = vec![None; self.ids.len()];
-        for (c, v) in self.ids.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
+        for (c, v) in self.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
             if let (Some(c), Some(v)) = (c, v) {
                 of[c as usize] = Some(v);
             }
@@ -336,6 +324,41 @@ impl<'a> CodedTx<'a> {
             .collect();
         Ok((codes, names))
     }
+}
+
+/// Each row's code, as [`Ids::codes`], for files that list a customer's rows together
+/// and customers in id order (the usual exports): a repeat of the previous id costs a
+/// comparison, and so does the id at or just after the last one coded (the names are
+/// sorted); other ids are looked up in the hash map.
+fn code_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
+    let col = df.column("customer_id")?.cast(&DataType::String)?;
+    let names = &ids.names;
+    let mut at = 0;
+    let mut prev: Option<(&str, Option<u32>)> = None;
+    Ok(col
+        .str()?
+        .iter()
+        .map(|v| {
+            let v = v?;
+            if let Some((p, c)) = prev {
+                if p == v {
+                    return c;
+                }
+            }
+            let near = names.get(at..(at + 2).min(names.len()));
+            let c = match near.and_then(|w| w.iter().position(|n| *n == v)) {
+                Some(i) => Some((at + i) as u32),
+                None => ids.code(v),
+            };
+            // The cursor only moves forward: rows out of order (returns listed after
+            // the other customers' orders) do not pull it back.
+            if let Some(c) = c {
+                at = at.max(c as usize);
+            }
+            prev = Some((v, c));
+            c
+        })
+        .collect())
 }
 
 /// Whether a text column's values are non-null and distinct: increasing values are;
@@ -400,11 +423,11 @@ impl Histories {
         rows: &[(u32, i32, f64)],
         groups: Option<(&[u32], &[String])>,
     ) -> Histories {
-        let (start, days, values) = by_customer(coded.ids.len(), rows);
+        let rows = ByCustomer::new(coded.ids.len(), rows);
         let mut h = Histories::default();
         for c in 0..coded.ids.len() {
-            let (a, b) = (start[c], start[c + 1]);
-            if a == b {
+            let (days, values) = (rows.days(c), rows.values(c));
+            if days.is_empty() {
                 continue;
             }
             h.offsets.push(h.days.len());
@@ -416,7 +439,7 @@ impl Histories {
             });
             // Same-day purchases summed in row order (as polars' group-by sums them).
             let mut last = None;
-            for (&d, &v) in days[a..b].iter().zip(&values[a..b]) {
+            for (&d, &v) in days.iter().zip(values) {
                 if last == Some(d) {
                     if let Some(s) = h.values.last_mut() {
                         *s += v;
@@ -452,33 +475,56 @@ impl Histories {
     }
 }
 
-/// Rows (code, day, value) grouped by code (a counting sort, so in row order within a
-/// code) and then sorted by day within each code, stably (same-day rows stay in row
-/// order): code `c` owns `[start[c], start[c + 1])` of the returned days and values.
-fn by_customer(n: usize, rows: &[(u32, i32, f64)]) -> (Vec<usize>, Vec<i32>, Vec<f64>) {
-    let mut start = vec![0usize; n + 1];
-    for &(c, _, _) in rows {
-        start[c as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut next = start.clone();
-    let mut pairs = vec![(0i32, 0f64); rows.len()];
-    for &(c, d, v) in rows {
-        let at = &mut next[c as usize];
-        pairs[*at] = (d, v);
-        *at += 1;
-    }
-    for c in 0..n {
-        let s = &mut pairs[start[c]..start[c + 1]];
-        // Usually already in day order (exports list a customer's orders by date).
-        if !s.is_sorted_by_key(|p| p.0) {
-            s.sort_by_key(|p| p.0);
+/// Rows (code, day, value) grouped by customer code (a counting sort, so in row order
+/// within a code) and then sorted by day within each code, stably (same-day rows stay in
+/// row order).
+pub struct ByCustomer {
+    start: Vec<usize>,
+    days: Vec<i32>,
+    values: Vec<f64>,
+}
+
+impl ByCustomer {
+    /// `n` is the number of codes.
+    pub fn new(n: usize, rows: &[(u32, i32, f64)]) -> ByCustomer {
+        let mut start = vec![0usize; n + 1];
+        for &(c, _, _) in rows {
+            start[c as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut pairs = vec![(0i32, 0f64); rows.len()];
+        for &(c, d, v) in rows {
+            let at = &mut next[c as usize];
+            pairs[*at] = (d, v);
+            *at += 1;
+        }
+        for c in 0..n {
+            let s = &mut pairs[start[c]..start[c + 1]];
+            // Usually already in day order (exports list a customer's orders by date).
+            if !s.is_sorted_by_key(|p| p.0) {
+                s.sort_by_key(|p| p.0);
+            }
+        }
+        let (days, values) = pairs.into_iter().unzip();
+        ByCustomer {
+            start,
+            days,
+            values,
         }
     }
-    let (days, values) = pairs.into_iter().unzip();
-    (start, days, values)
+
+    /// Code `c`'s days, sorted (a day once per row).
+    pub fn days(&self, c: usize) -> &[i32] {
+        &self.days[self.start[c]..self.start[c + 1]]
+    }
+
+    /// Code `c`'s values, in the order of its days.
+    pub fn values(&self, c: usize) -> &[f64] {
+        &self.values[self.start[c]..self.start[c + 1]]
+    }
 }
 
 /// Whether sorted `days` hold a day in `[from, to)`.
