@@ -12,7 +12,7 @@ use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period, Window};
-use crate::reports::{any_in, column, customer_groups, Histories};
+use crate::reports::{column, customer_groups, Histories};
 
 #[derive(Clone, Debug)]
 pub struct ChurnParams {
@@ -84,26 +84,44 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
         })
         .collect();
 
-    let mut acc: BTreeMap<&str, Vec<ChurnRow>> = BTreeMap::new();
+    // Rows per group, looked up once per run of customers with the same group.
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut acc: Vec<Vec<ChurnRow>> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
     for i in 0..h.len() {
         let days = h.days(i);
         let Some(&first) = days.first() else {
             continue;
         };
-        let rows = acc.entry(h.groups[i].as_str()).or_insert_with(|| {
-            (0..n)
-                .map(|j| ChurnRow {
-                    group: h.groups[i].clone(),
-                    period: first_p + j as i32,
-                    partial: j + 1 == n && ends[j] < starts[j + 1],
-                    ..ChurnRow::default()
-                })
-                .collect()
-        });
+        let g = h.groups[i].as_str();
+        let k = match last {
+            Some((l, k)) if l == g => k,
+            _ => {
+                let k = *index.entry(g).or_insert_with(|| {
+                    acc.push(
+                        (0..n)
+                            .map(|j| ChurnRow {
+                                group: g.to_string(),
+                                period: first_p + j as i32,
+                                partial: j + 1 == n && ends[j] < starts[j + 1],
+                                ..ChurnRow::default()
+                            })
+                            .collect(),
+                    );
+                    acc.len() - 1
+                });
+                last = Some((g, k));
+                k
+            }
+        };
+        let rows = &mut acc[k];
         let j0 = starts.partition_point(|&s| s <= first).saturating_sub(1);
+        // The window starts grow with j: cursors into the days replace a binary search
+        // per period (`any_in`).
+        let (mut at_s, mut at_e) = (Cursor::default(), Cursor::default());
         for j in j0..n {
-            let s = any_in(days, start_from[j], starts[j]);
-            let e = any_in(days, end_from[j], ends[j]);
+            let s = at_s.any_in(days, start_from[j], starts[j]);
+            let e = at_e.any_in(days, end_from[j], ends[j]);
             let is_new = first >= starts[j] && first < starts[j + 1];
             let r = &mut rows[j];
             if s {
@@ -125,7 +143,34 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
             }
         }
     }
-    acc.into_values().flatten().collect()
+    // Groups in order.
+    index
+        .into_values()
+        .flat_map(|k| std::mem::take(&mut acc[k]))
+        .collect()
+}
+
+/// [`any_in`](crate::reports::any_in) for windows whose start does not decrease from one
+/// call to the next: the first day at or after the start is found by moving forward from
+/// the last one (a window that starts earlier falls back on a binary search).
+#[derive(Default)]
+struct Cursor {
+    at: usize,
+    from: Option<i32>,
+}
+
+impl Cursor {
+    fn any_in(&mut self, days: &[i32], from: i32, to: i32) -> bool {
+        if self.from.is_some_and(|f| from < f) {
+            self.at = days.partition_point(|&d| d < from);
+        } else {
+            while self.at < days.len() && days[self.at] < from {
+                self.at += 1;
+            }
+        }
+        self.from = Some(from);
+        self.at < days.len() && days[self.at] < to
+    }
 }
 
 /// One Kaplan–Meier step at a distinct event time.
@@ -526,7 +571,7 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reports::{ByCustomer, CodedTx};
+    use crate::reports::{any_in, ByCustomer, CodedTx};
 
     fn d(s: &str) -> i32 {
         days_since_epoch(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
@@ -570,6 +615,29 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn cursor_matches_any_in() {
+        let days = [3, 5, 5, 9, 12];
+        let windows = [
+            (0, 3),
+            (0, 4),
+            (4, 6),
+            (6, 9),
+            (6, 10),
+            (10, 20),
+            (2, 6),
+            (13, 30),
+        ];
+        let mut c = Cursor::default();
+        for (from, to) in windows {
+            assert_eq!(
+                c.any_in(&days, from, to),
+                any_in(&days, from, to),
+                "{from}..{to}"
+            );
+        }
     }
 
     #[test]

@@ -361,9 +361,11 @@ fn code_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
         .collect())
 }
 
-/// Whether a text column's values are non-null and distinct: increasing values are;
-/// otherwise, whether no two of them share a 64-bit hash (a shared hash only means
-/// "maybe not": the caller then takes the general path).
+/// Whether a text column's values are non-null and distinct. Exports usually number
+/// their orders in sequence, maybe in a few interleaved series (orders and returns): the
+/// values are dealt into at most four increasing lanes, which are distinct when no two
+/// lanes share a value (a merge). Otherwise, distinct when no two values share a 64-bit
+/// hash (a shared hash only means "maybe not": the caller then takes the general path).
 fn distinct_text(c: &Column) -> bool {
     use std::hash::BuildHasher;
     let Ok(s) = c.str() else {
@@ -372,12 +374,11 @@ fn distinct_text(c: &Column) -> bool {
     if s.null_count() > 0 {
         return false;
     }
-    let mut prev: Option<&str> = None;
-    if s.iter()
-        .flatten()
-        .all(|v| prev.replace(v).is_none_or(|p| p < v))
-    {
-        return true;
+    if let Some(lanes) = increasing_lanes(s.iter().flatten(), 4) {
+        return lanes
+            .iter()
+            .enumerate()
+            .all(|(i, a)| lanes[i + 1..].iter().all(|b| disjoint(a, b)));
     }
     let state = foldhash::fast::FixedState::default();
     let mut hashes: Vec<u64> = s.iter().flatten().map(|v| state.hash_one(v)).collect();
@@ -386,6 +387,71 @@ fn distinct_text(c: &Column) -> bool {
         hashes.par_sort_unstable();
     }
     hashes.windows(2).all(|w| w[0] != w[1])
+}
+
+/// The values dealt in order into strictly increasing lanes (each to the first lane it
+/// extends), or None when that takes more than `max` lanes.
+fn increasing_lanes<'a>(
+    values: impl Iterator<Item = &'a str>,
+    max: usize,
+) -> Option<Vec<Vec<&'a str>>> {
+    let mut lanes: Vec<Vec<&str>> = Vec::new();
+    for v in values {
+        match lanes
+            .iter()
+            .position(|l| l.last().is_some_and(|last| *last < v))
+        {
+            Some(i) => lanes[i].push(v),
+            None if lanes.len() < max => lanes.push(vec![v]),
+            None => return None,
+        }
+    }
+    Some(lanes)
+}
+
+/// Whether two increasing sequences have no value in common.
+fn disjoint(a: &[&str], b: &[&str]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod coded_tests {
+    use super::*;
+
+    fn text(v: &[Option<&str>]) -> Column {
+        Column::new("order_id".into(), v.to_vec())
+    }
+
+    #[test]
+    fn distinct_order_ids() {
+        let some = |v: &[&'static str]| text(&v.iter().map(|s| Some(*s)).collect::<Vec<_>>());
+        // Increasing; two interleaved series; out of order; repeats across and within.
+        assert!(distinct_text(&some(&["O1", "O2", "O3"])));
+        assert!(distinct_text(&some(&["O1", "O2", "R1", "O3", "R2"])));
+        assert!(distinct_text(&some(&["e", "d", "c", "b", "a", "f"])));
+        assert!(!distinct_text(&some(&["O1", "O2", "R1", "O3", "O2"])));
+        assert!(!distinct_text(&some(&["e", "d", "c", "b", "a", "c"])));
+        assert!(!distinct_text(&some(&["a", "a"])));
+        assert!(!distinct_text(&text(&[Some("a"), None])));
+        assert!(distinct_text(&text(&[])));
+        // Each value goes to the first lane it extends.
+        let lanes = increasing_lanes(["O1", "O2", "R1", "O3", "R2", "O4"].into_iter(), 4);
+        assert_eq!(
+            lanes,
+            Some(vec![vec!["O1", "O2", "R1", "R2"], vec!["O3", "O4"]])
+        );
+        assert!(increasing_lanes(["c", "b", "a"].into_iter(), 2).is_none());
+        assert!(disjoint(&["a", "c"], &["b", "d"]));
+        assert!(!disjoint(&["a", "c"], &["b", "c"]));
+    }
 }
 
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of
