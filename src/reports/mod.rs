@@ -19,9 +19,9 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
     // Every row its own order (distinct, non-null ids; the usual one-line-per-order export):
     // no grouping needed.
-    let one_row_orders = tx
-        .column("order_id")
-        .is_ok_and(|c| c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height()));
+    let one_row_orders = tx.column("order_id").is_ok_and(|c| {
+        c.null_count() == 0 && c.n_unique().is_ok_and(|n| n == tx.height())
+    });
     let orders = if tx.column("order_id").is_ok() && !one_row_orders {
         lf.with_row_index("__row", None)
             .with_column(
@@ -87,10 +87,7 @@ impl<'a> Ids<'a> {
     /// Each row's code (None for a null or unknown id).
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
         let c = df.column("customer_id")?.cast(&DataType::String)?;
-        Ok(c.str()?
-            .iter()
-            .map(|v| v.and_then(|v| self.code(v)))
-            .collect())
+        Ok(c.str()?.iter().map(|v| v.and_then(|v| self.code(v))).collect())
     }
 
     /// Each code's `--by` group as an index into the returned names (sorted); customers
