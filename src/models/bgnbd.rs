@@ -11,7 +11,6 @@
 //!   They differ by the time scaling (Σ x · ln max T), the mean and the penalty.
 
 use anyhow::{anyhow, bail, Result};
-use rayon::prelude::*;
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{group, minimise, FitOptions, Rfm, ValueIndex};
@@ -225,15 +224,14 @@ impl Prepared {
         let part = if self.rows.len() < 50_000 {
             row_part(&self.rows)
         } else {
-            self.rows.par_chunks(16_384).map(row_part).reduce(
-                || [0.0; 5],
-                |mut u, v| {
-                    for k in 0..5 {
-                        u[k] += v[k];
-                    }
-                    u
-                },
-            )
+            // In a fixed tree (not rayon's reduce, whose tree follows the work stealing):
+            // the same fit on every run.
+            super::par_chunk_sum(&self.rows, 16_384, &row_part, &|mut u, v| {
+                for k in 0..5 {
+                    u[k] += v[k];
+                }
+                u
+            })
         };
         for k in 0..5 {
             acc[k] += part[k];

@@ -73,7 +73,6 @@ struct Row {
 
 /// Σ w ln f and its gradient with respect to (ln p, ln q, ln v).
 fn log_likelihood_and_grad(prep: &Prepared, par: &GammaGammaParams) -> (f64, [f64; 3]) {
-    use rayon::prelude::*;
     let GammaGammaParams { p, q, v } = *par;
     let nx = prep.xs.len();
     // per distinct x: S1 = Σ w ln(x m + v), S2 = Σ w / (x m + v)
@@ -90,16 +89,15 @@ fn log_likelihood_and_grad(prep: &Prepared, par: &GammaGammaParams) -> (f64, [f6
     let sums = if prep.rows.len() < 50_000 {
         part(&prep.rows)
     } else {
-        prep.rows.par_chunks(16_384).map(part).reduce(
-            || vec![[0.0; 2]; nx],
-            |mut u, w| {
-                for (a, b) in u.iter_mut().zip(&w) {
-                    a[0] += b[0];
-                    a[1] += b[1];
-                }
-                u
-            },
-        )
+        // In a fixed tree (not rayon's reduce, whose tree follows the work stealing): the
+        // same fit on every run.
+        crate::models::par_chunk_sum(&prep.rows, 16_384, &part, &|mut u, w| {
+            for (a, b) in u.iter_mut().zip(&w) {
+                a[0] += b[0];
+                a[1] += b[1];
+            }
+            u
+        })
     };
     let (ln_v, lg_q, dg_q) = (v.ln(), ln_gamma(q), digamma(q));
     let (mut ll, mut gp, mut gq, mut gv) = (0.0, 0.0, 0.0, 0.0);

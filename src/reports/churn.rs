@@ -12,7 +12,7 @@ use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period, Window};
-use crate::reports::{any_in, column, customer_groups, Histories};
+use crate::reports::{column, customer_groups, Histories};
 
 #[derive(Clone, Debug)]
 pub struct ChurnParams {
@@ -84,26 +84,44 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
         })
         .collect();
 
-    let mut acc: BTreeMap<&str, Vec<ChurnRow>> = BTreeMap::new();
+    // Rows per group, looked up once per run of customers with the same group.
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut acc: Vec<Vec<ChurnRow>> = Vec::new();
+    let mut last: Option<(&str, usize)> = None;
     for i in 0..h.len() {
         let days = h.days(i);
         let Some(&first) = days.first() else {
             continue;
         };
-        let rows = acc.entry(h.groups[i].as_str()).or_insert_with(|| {
-            (0..n)
-                .map(|j| ChurnRow {
-                    group: h.groups[i].clone(),
-                    period: first_p + j as i32,
-                    partial: j + 1 == n && ends[j] < starts[j + 1],
-                    ..ChurnRow::default()
-                })
-                .collect()
-        });
+        let g = h.groups[i].as_str();
+        let k = match last {
+            Some((l, k)) if l == g => k,
+            _ => {
+                let k = *index.entry(g).or_insert_with(|| {
+                    acc.push(
+                        (0..n)
+                            .map(|j| ChurnRow {
+                                group: g.to_string(),
+                                period: first_p + j as i32,
+                                partial: j + 1 == n && ends[j] < starts[j + 1],
+                                ..ChurnRow::default()
+                            })
+                            .collect(),
+                    );
+                    acc.len() - 1
+                });
+                last = Some((g, k));
+                k
+            }
+        };
+        let rows = &mut acc[k];
         let j0 = starts.partition_point(|&s| s <= first).saturating_sub(1);
+        // The window starts grow with j: cursors into the days replace a binary search
+        // per period (`any_in`).
+        let (mut at_s, mut at_e) = (Cursor::default(), Cursor::default());
         for j in j0..n {
-            let s = any_in(days, start_from[j], starts[j]);
-            let e = any_in(days, end_from[j], ends[j]);
+            let s = at_s.any_in(days, start_from[j], starts[j]);
+            let e = at_e.any_in(days, end_from[j], ends[j]);
             let is_new = first >= starts[j] && first < starts[j + 1];
             let r = &mut rows[j];
             if s {
@@ -125,7 +143,34 @@ pub fn churn_rows(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Vec<Churn
             }
         }
     }
-    acc.into_values().flatten().collect()
+    // Groups in order.
+    index
+        .into_values()
+        .flat_map(|k| std::mem::take(&mut acc[k]))
+        .collect()
+}
+
+/// [`any_in`](crate::reports::any_in) for windows whose start does not decrease from one
+/// call to the next: the first day at or after the start is found by moving forward from
+/// the last one (a window that starts earlier falls back on a binary search).
+#[derive(Default)]
+struct Cursor {
+    at: usize,
+    from: Option<i32>,
+}
+
+impl Cursor {
+    fn any_in(&mut self, days: &[i32], from: i32, to: i32) -> bool {
+        if self.from.is_some_and(|f| from < f) {
+            self.at = days.partition_point(|&d| d < from);
+        } else {
+            while self.at < days.len() && days[self.at] < from {
+                self.at += 1;
+            }
+        }
+        self.from = Some(from);
+        self.at < days.len() && days[self.at] < to
+    }
 }
 
 /// One Kaplan–Meier step at a distinct event time.
@@ -526,6 +571,7 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reports::{any_in, ByCustomer, CodedTx};
 
     fn d(s: &str) -> i32 {
         days_since_epoch(NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap())
@@ -544,6 +590,130 @@ mod tests {
         }
         h.offsets.push(h.days.len());
         h
+    }
+
+    /// customer, date, amount, order
+    fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "customer_id".into(),
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "date".into(),
+                rows.iter().map(|r| d(r.1)).collect::<Vec<_>>(),
+            )
+            .cast(&DataType::Date)
+            .unwrap(),
+            Column::new(
+                "amount".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_id".into(),
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn cursor_matches_any_in() {
+        let days = [3, 5, 5, 9, 12];
+        let windows = [
+            (0, 3),
+            (0, 4),
+            (4, 6),
+            (6, 9),
+            (6, 10),
+            (10, 20),
+            (2, 6),
+            (13, 30),
+        ];
+        let mut c = Cursor::default();
+        for (from, to) in windows {
+            assert_eq!(
+                c.any_in(&days, from, to),
+                any_in(&days, from, to),
+                "{from}..{to}"
+            );
+        }
+    }
+
+    #[test]
+    fn by_customer_sorts_days_stably() {
+        let b = ByCustomer::new(3, &[(2, 5, 1.0), (0, 3, 2.0), (2, 4, 3.0), (2, 5, 4.0)]);
+        assert_eq!(b.days(0), [3]);
+        assert!(b.days(1).is_empty());
+        assert_eq!(b.days(2), [4, 5, 5]);
+        // Same-day rows keep their row order.
+        assert_eq!(b.values(2), [3.0, 1.0, 4.0]);
+    }
+
+    #[test]
+    fn codes_match_the_id_map() {
+        let t = tx(&[
+            ("b", "2024-01-01", 1.0, "o1"),
+            ("b", "2024-01-02", 1.0, "o2"),
+            ("a", "2024-01-03", 1.0, "o3"),
+            ("c", "2024-01-04", 1.0, "o4"),
+            ("a", "2024-01-05", -1.0, "r1"),
+            ("e", "2024-01-06", 1.0, "o5"),
+            ("d", "2024-01-07", 1.0, "o6"),
+            ("b", "2024-01-08", 1.0, "o7"),
+        ]);
+        let coded = CodedTx::new(&t, None).unwrap();
+        assert_eq!(coded.rows, coded.ids.codes(&t).unwrap());
+        // In id order with gaps, unknown ids, repeats and a null.
+        let other = DataFrame::new_infer_height(vec![Column::new(
+            "customer_id".into(),
+            [
+                Some("a"),
+                Some("b"),
+                Some("x"),
+                Some("d"),
+                Some("d"),
+                Some("e"),
+                Some("a"),
+                None,
+            ],
+        )])
+        .unwrap();
+        let want = coded.ids.codes(&other).unwrap();
+        assert_eq!(want[2], None);
+        assert_eq!(coded.codes(&other).unwrap(), want);
+    }
+
+    #[test]
+    fn histories_from_transactions() {
+        // b first in the file; a's days out of order, with three purchases and a return
+        // on one day; c only returns.
+        let t = tx(&[
+            ("b", "2024-01-03", 5.0, "o1"),
+            ("a", "2024-01-09", 0.1, "o2"),
+            ("a", "2024-01-02", 2.0, "o3"),
+            ("a", "2024-01-09", 0.2, "o4"),
+            ("a", "2024-01-09", -3.0, "r1"),
+            ("a", "2024-01-09", 0.3, "o5"),
+            ("c", "2024-01-05", -1.0, "r2"),
+        ]);
+        let h = Histories::from_tx(&t, None).unwrap();
+        assert_eq!(h.ids, ["a", "b"]);
+        assert_eq!(h.codes, [0, 1]);
+        assert_eq!(h.groups, ["", ""]);
+        assert_eq!(h.days(0), [d("2024-01-02"), d("2024-01-09")]);
+        // Same-day purchases summed in row order: (0.1 + 0.2) + 0.3.
+        assert_eq!(h.values(0), [2.0, 0.1 + 0.2 + 0.3]);
+        assert_eq!(h.days(1), [d("2024-01-03")]);
+        assert_eq!(h.values(1), [5.0]);
+
+        let groups = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["a", "z"]),
+            Column::new(crate::reports::GROUP.into(), ["x", "y"]),
+        ])
+        .unwrap();
+        let h = Histories::from_tx(&t, Some(groups.lazy())).unwrap();
+        assert_eq!(h.groups, ["x", "(none)"]);
     }
 
     fn params(w: Option<Window>) -> ChurnParams {

@@ -1,6 +1,6 @@
 //! `retention cohort`: cohort retention matrices (METRICS.md, section cohort).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -9,8 +9,8 @@ use polars::prelude::*;
 use crate::cli::{CohortBy, CohortMetric, CohortMode};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
-use crate::period::Period;
-use crate::reports::{column, customer_groups, purchases, with_group, GROUP};
+use crate::period::{date_from_days, Period};
+use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -49,25 +49,108 @@ pub struct Cell {
     pub partial: bool,
 }
 
-const G: &str = GROUP;
+/// Day → period index over a range of days: a table lookup per row instead of a date
+/// conversion (days outside the range are converted).
+pub(crate) struct PeriodTable {
+    period: Period,
+    first: i32,
+    idx: Vec<i32>,
+}
 
-/// Each cohort customer's cohort period and group: `customer_id`, `cohort`, `__group`.
-/// `active` holds the distinct (customer_id, p) purchase periods.
-fn assign_cohorts(
+impl PeriodTable {
+    /// A table for the days `lo..=hi`.
+    pub(crate) fn new(period: Period, lo: i32, hi: i32) -> PeriodTable {
+        let idx = (lo..=hi).map(|d| period.index(date_from_days(d))).collect();
+        PeriodTable {
+            period,
+            first: lo,
+            idx,
+        }
+    }
+
+    pub(crate) fn get(&self, day: i32) -> i32 {
+        usize::try_from(i64::from(day) - i64::from(self.first))
+            .ok()
+            .and_then(|i| self.idx.get(i))
+            .copied()
+            .unwrap_or_else(|| self.period.index(date_from_days(day)))
+    }
+}
+
+/// Compensated summation exactly as polars' group-by `sum` does it (Kahan, in row order),
+/// so that the revenue cells keep the digits they had when polars summed them.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KahanSum {
+    pub sum: f64,
+    err: f64,
+}
+
+impl KahanSum {
+    pub(crate) fn add(&mut self, x: f64) {
+        let y = x - self.err;
+        let t = self.sum + y;
+        let e = (t - self.sum) - y;
+        self.sum = t;
+        // as polars: keep the error finite so that Inf − Inf does not make a NaN
+        if e.is_finite() {
+            self.err = e;
+        }
+    }
+}
+
+/// The transactions' days (a `Date` column as days) and the smallest and largest day.
+pub(crate) fn tx_days(tx: &DataFrame) -> Result<(Column, i32, i32)> {
+    let c = tx.column("date")?.cast(&DataType::Date)?;
+    let d = c.date()?.physical();
+    let (lo, hi) = (d.min().unwrap_or(0), d.max().unwrap_or(0));
+    Ok((c, lo, hi))
+}
+
+/// Compute the cohort cells (pure: frames and parameters in, cells out).
+pub fn cohort_cells(
     tx: &DataFrame,
-    active: &DataFrame,
     customers: Option<&DataFrame>,
     as_of: NaiveDate,
     p: &CohortParams,
     notes: &mut Vec<String>,
-) -> Result<LazyFrame> {
+) -> Result<Vec<Cell>> {
+    // Signup cohorts hold customers who never bought: code the customers file too.
+    let coded = match p.by {
+        CohortBy::FirstPurchase => CodedTx::new(tx, None)?,
+        CohortBy::Signup => CodedTx::new(tx, customers)?,
+    };
+    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
+    let groups = match &p.group {
+        Some(g) => Some(coded.groups(customer_groups(tx, customers, g, "--group")?)?),
+        None => None,
+    };
+    let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
+    coded_cells(&coded, &bought, tx, &cohort, groups, as_of, p)
+}
+
+/// Each code's cohort period (None: in no cohort). `bought` holds the purchase days.
+pub(crate) fn assign_cohorts(
+    coded: &CodedTx,
+    bought: &ByCustomer,
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Option<i32>>> {
     let period = p.period;
-    let coh = match p.by {
-        CohortBy::FirstPurchase => active
-            .clone()
-            .lazy()
-            .group_by([col("customer_id")])
-            .agg([col("p").min().alias("cohort")]),
+    let mut cohort = vec![None; coded.ids.len()];
+    match p.by {
+        CohortBy::FirstPurchase => {
+            let (_, lo, hi) = tx_days(tx)?;
+            let table = PeriodTable::new(period, lo, hi);
+            for (c, cohort) in cohort.iter_mut().enumerate() {
+                if let Some(&d) = bought.days(c).first() {
+                    *cohort = Some(table.get(d));
+                }
+            }
+        }
         CohortBy::Signup => {
             let c = customers
                 .filter(|c| c.column("signup_date").is_ok())
@@ -81,147 +164,136 @@ fn assign_cohorts(
                 ));
             }
             let asof_p = period.index(as_of);
-            c.clone()
-                .lazy()
-                .filter(col("signup_date").is_not_null())
-                .select([
-                    col("customer_id"),
-                    period.expr(col("signup_date")).alias("cohort"),
-                ])
-                .filter(col("cohort").lt_eq(lit(asof_p)))
+            let days = c.column("signup_date")?.cast(&DataType::Date)?;
+            for (code, d) in coded
+                .codes(c)?
+                .into_iter()
+                .zip(days.date()?.physical().iter())
+            {
+                if let (Some(code), Some(d)) = (code, d) {
+                    let ci = period.index(date_from_days(d));
+                    if ci <= asof_p {
+                        cohort[code as usize] = Some(ci);
+                    }
+                }
+            }
         }
-    };
-    let Some(g) = &p.group else {
-        return Ok(with_group(coh, None));
-    };
-    let grp = customer_groups(tx, customers, g, "--group")?;
-    Ok(with_group(coh, Some(grp)))
+    }
+    Ok(cohort)
 }
 
-fn key_cols(df: &DataFrame) -> Result<(Vec<String>, Vec<i32>)> {
-    let g = df
-        .column(G)?
-        .str()?
-        .iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect();
-    let c = df
-        .column("cohort")?
-        .i32()?
-        .iter()
-        .map(|v| v.unwrap_or(0))
-        .collect();
-    Ok((g, c))
-}
-
-fn ints(df: &DataFrame, name: &str) -> Result<Vec<i64>> {
-    let c = df.column(name)?.cast(&DataType::Int64)?;
-    Ok(c.i64()?.iter().map(|v| v.unwrap_or(0)).collect())
-}
-
-/// Compute the cohort cells (pure: frames and parameters in, cells out).
-pub fn cohort_cells(
+/// The cells from each code's cohort and group (index into the sorted group names;
+/// without groups the group is ""). Cohort sizes, active counts and revenue are counted
+/// in one pass each over the customers, their purchase days and the transaction rows.
+pub(crate) fn coded_cells(
+    coded: &CodedTx,
+    bought: &ByCustomer,
     tx: &DataFrame,
-    customers: Option<&DataFrame>,
+    cohort: &[Option<i32>],
+    groups: Option<(&[u32], &[String])>,
     as_of: NaiveDate,
     p: &CohortParams,
-    notes: &mut Vec<String>,
 ) -> Result<Vec<Cell>> {
     let period = p.period;
-    // Distinct (customer, period) pairs with a purchase, computed once.
-    let active_periods = purchases(tx)
-        .select([col("customer_id"), period.expr(col("date")).alias("p")])
-        .unique_generic(None, UniqueKeepStrategy::Any)
-        .collect()?;
-    let coh = assign_cohorts(tx, &active_periods, customers, as_of, p, notes)?
-        .collect()?
-        .lazy();
-    let join = |lf: LazyFrame| {
-        lf.join(
-            coh.clone(),
-            [col("customer_id")],
-            [col("customer_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .with_column((col("p") - col("cohort")).alias("k"))
-        .filter(col("k").gt_eq(lit(0)))
-    };
-    let active = join(active_periods.lazy());
-    let keys = [col(G), col("cohort")];
-    let sizes = coh
-        .clone()
-        .group_by(keys.clone())
-        .agg([len().alias("n")])
-        .collect()?;
-    let counts = match p.mode {
-        CohortMode::Classic => active
-            .group_by([col(G), col("cohort"), col("k")])
-            .agg([len().alias("n")]),
-        // Rolling: count customers by their last active k; active at ≥ k is a suffix sum.
-        CohortMode::Rolling => active
-            .group_by([col(G), col("cohort"), col("customer_id")])
-            .agg([col("k").max()])
-            .group_by([col(G), col("cohort"), col("k")])
-            .agg([len().alias("n")]),
-    }
-    .collect()?;
-    let revenue = join(tx.clone().lazy().select([
-        col("customer_id"),
-        period.expr(col("date")).alias("p"),
-        col("amount"),
-    ]))
-    .group_by([col(G), col("cohort"), col("k")])
-    .agg([col("amount").sum().alias("revenue")])
-    .collect()?;
-
-    let (sg, sc) = key_cols(&sizes)?;
-    let sn = ints(&sizes, "n")?;
-    let mut size: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    for ((g, c), n) in sg.into_iter().zip(sc).zip(sn) {
-        size.insert((g, c), n);
-    }
-    let (cg, cc) = key_cols(&counts)?;
-    let ck = counts.column("k")?.i32()?.iter().map(|v| v.unwrap_or(0));
-    let cn = ints(&counts, "n")?;
-    let mut count: HashMap<(String, i32, i32), i64> = HashMap::new();
-    for (((g, c), k), n) in cg.into_iter().zip(cc).zip(ck).zip(cn) {
-        count.insert((g, c, k), n);
-    }
-    let (rg, rc) = key_cols(&revenue)?;
-    let rk = revenue.column("k")?.i32()?.iter().map(|v| v.unwrap_or(0));
-    let rv = revenue
-        .column("revenue")?
-        .f64()?
-        .iter()
-        .map(|v| v.unwrap_or(0.0));
-    let mut rev: HashMap<(String, i32, i32), f64> = HashMap::new();
-    for (((g, c), k), v) in rg.into_iter().zip(rc).zip(rk).zip(rv) {
-        rev.insert((g, c, k), v);
-    }
-
     let asof_p = period.index(as_of);
+    let no_group = [String::new()];
+    let group_of = |code: usize| groups.map_or(0, |(of, _)| of[code]);
+    let names = groups.map_or(&no_group[..], |(_, n)| n);
+    // One slot per (group, cohort) with its size; each customer's slot.
+    let mut slot_of: FastMap<(u32, i32), u32> = FastMap::default();
+    let mut slots: Vec<(u32, i32, i64)> = Vec::new();
+    let mut cust_slot = vec![u32::MAX; cohort.len()];
+    for (code, c) in cohort.iter().enumerate() {
+        let Some(c) = *c else { continue };
+        let g = group_of(code);
+        let s = *slot_of.entry((g, c)).or_insert_with(|| {
+            slots.push((g, c, 0));
+            (slots.len() - 1) as u32
+        });
+        slots[s as usize].2 += 1;
+        cust_slot[code] = s;
+    }
+    let Some(first) = slots.iter().map(|s| s.1).min() else {
+        return Ok(Vec::new());
+    };
+    let (days, lo, hi) = tx_days(tx)?;
+    let table = PeriodTable::new(period, lo, hi);
+    // k runs from 0 to the last period with data (or as-of).
+    let last = table.get(hi).max(asof_p);
+    let nk = (last - first + 1).max(1) as usize;
+    let at = |s: u32, k: i32| s as usize * nk + k as usize;
+
+    let mut count = vec![0i64; slots.len() * nk];
+    for (code, &s) in cust_slot.iter().enumerate() {
+        if s == u32::MAX {
+            continue;
+        }
+        let c = slots[s as usize].1;
+        // Days are sorted: periods come in order, each distinct one once.
+        let mut prev = None;
+        let mut latest = None;
+        for &d in bought.days(code) {
+            let k = table.get(d) - c;
+            if prev == Some(k) || k < 0 {
+                continue;
+            }
+            prev = Some(k);
+            match p.mode {
+                CohortMode::Classic => count[at(s, k)] += 1,
+                CohortMode::Rolling => latest = Some(k),
+            }
+        }
+        // Rolling: count customers by their last active k; active at ≥ k is a suffix sum.
+        if let Some(k) = latest {
+            count[at(s, k)] += 1;
+        }
+    }
+    // Net revenue (returns included) per cell, in transaction row order.
+    let mut rev = vec![KahanSum::default(); slots.len() * nk];
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    for ((code, d), a) in coded
+        .rows
+        .iter()
+        .zip(days.date()?.physical().iter())
+        .zip(amounts.f64()?.iter())
+    {
+        let (Some(code), Some(d), Some(a)) = (code, d, a) else {
+            continue;
+        };
+        let s = cust_slot[*code as usize];
+        if s == u32::MAX {
+            continue;
+        }
+        let k = table.get(d) - slots[s as usize].1;
+        if k >= 0 {
+            rev[at(s, k)].add(a);
+        }
+    }
+
     let partial_asof = as_of < period.end(asof_p);
-    let first = size.keys().map(|(_, c)| *c).min().unwrap_or(asof_p);
     let mut kmax = asof_p - first;
     if let Some(m) = p.max_periods {
         kmax = kmax.min(m as i32);
     }
+    let mut order: Vec<u32> = (0..slots.len() as u32).collect();
+    order.sort_unstable_by_key(|&s| (slots[s as usize].0, slots[s as usize].1));
     let mut cells = Vec::new();
-    for ((g, c), &n) in &size {
-        let key = |k: i32| (g.clone(), *c, k);
-        let rev0 = rev.get(&key(0)).copied().unwrap_or(0.0);
+    for s in order {
+        let (g, c, n) = slots[s as usize];
+        let inside = |k: i32| (0..nk as i32).contains(&k);
+        let cnt = |k: i32| if inside(k) { count[at(s, k)] } else { 0 };
+        let revenue_at = |k: i32| if inside(k) { rev[at(s, k)].sum } else { 0.0 };
+        let rev0 = revenue_at(0);
         for k in 0..=kmax {
             let observed = c + k <= asof_p;
             let active = observed.then(|| match p.mode {
-                CohortMode::Classic => count.get(&key(k)).copied().unwrap_or(0),
-                CohortMode::Rolling => (k..=asof_p - c)
-                    .map(|j| count.get(&key(j)).copied().unwrap_or(0))
-                    .sum(),
+                CohortMode::Classic => cnt(k),
+                CohortMode::Rolling => (k..=asof_p - c).map(cnt).sum(),
             });
-            let revenue = observed.then(|| rev.get(&key(k)).copied().unwrap_or(0.0));
+            let revenue = observed.then(|| revenue_at(k));
             cells.push(Cell {
-                group: g.clone(),
-                cohort: *c,
+                group: names[g as usize].clone(),
+                cohort: c,
                 k,
                 size: n,
                 active,
@@ -547,6 +619,35 @@ mod tests {
             seo,
             vec![Some(0.0), Some(1.0), Some(0.0), Some(1.0), Some(0.0)]
         );
+    }
+
+    #[test]
+    fn period_table_matches_period_index() {
+        for period in [
+            Period::Day,
+            Period::Week,
+            Period::Month,
+            Period::Quarter,
+            Period::Year,
+        ] {
+            let t = PeriodTable::new(period, 19_700, 19_800);
+            // Days outside the table are converted directly.
+            for day in 19_650..19_850 {
+                assert_eq!(t.get(day), period.index(date_from_days(day)), "{day}");
+            }
+        }
+    }
+
+    #[test]
+    fn kahan_sum_as_polars() {
+        let mut k = KahanSum::default();
+        let mut plain = 0.0;
+        for _ in 0..10 {
+            k.add(0.1);
+            plain += 0.1;
+        }
+        assert_eq!(k.sum, 1.0);
+        assert_ne!(plain, 1.0);
     }
 
     #[test]

@@ -15,8 +15,12 @@ use crate::models::gamma_gamma::{self, GammaGammaFit};
 use crate::models::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
 use crate::period::{days_since_epoch, Period};
-use crate::reports::cohort::{cohort_cells, mark_partial, CohortParams, Matrix};
-use crate::reports::{column, customer_groups, purchases, with_group, Histories, GROUP};
+use crate::reports::cohort::{
+    assign_cohorts, coded_cells, mark_partial, CohortParams, KahanSum, Matrix,
+};
+use crate::reports::{
+    column, customer_groups, purchases, with_group, ByCustomer, CodedTx, Histories, GROUP,
+};
 
 #[derive(Clone, Debug)]
 pub struct HistoricalParams {
@@ -62,40 +66,32 @@ fn cost_frame(customers: Option<&DataFrame>) -> Option<LazyFrame> {
     )
 }
 
-/// Mean acquisition cost per (group, first-purchase cohort), from the customers file.
+/// Mean acquisition cost per (group, first-purchase cohort), from the customers file;
+/// `cohort` is each code's first-purchase cohort.
 fn cohort_cac(
-    tx: &DataFrame,
+    coded: &CodedTx,
     customers: Option<&DataFrame>,
-    groups: Option<LazyFrame>,
-    period: Period,
+    cohort: &[Option<i32>],
+    groups: Option<(&[u32], &[String])>,
 ) -> Result<HashMap<(String, i32), f64>> {
-    let Some(cost) = cost_frame(customers) else {
-        return Ok(HashMap::new());
-    };
-    let first = purchases(tx)
-        .group_by([col("customer_id")])
-        .agg([col("date").min()])
-        .select([col("customer_id"), period.expr(col("date")).alias("cohort")]);
-    let df = with_group(first, groups)
-        .join(
-            cost,
-            [col("customer_id")],
-            [col("customer_id")],
-            JoinArgs::new(JoinType::Inner),
-        )
-        .group_by([col(GROUP), col("cohort")])
-        .agg([col("acquisition_cost").mean()])
-        .collect()?;
-    let g = df.column(GROUP)?.str()?;
-    let c = df.column("cohort")?.i32()?;
-    let v = df.column("acquisition_cost")?.f64()?;
-    let mut out = HashMap::new();
-    for ((g, c), v) in g.iter().zip(c.iter()).zip(v.iter()) {
-        if let (Some(g), Some(c), Some(v)) = (g, c, v) {
-            out.insert((g.to_string(), c), v);
+    let cost = acquisition_costs(coded, customers)?;
+    // Summed in customer id order, compensated as polars' group-by mean does.
+    let mut acc: BTreeMap<(u32, i32), (KahanSum, usize)> = BTreeMap::new();
+    for (code, (c, v)) in cohort.iter().zip(&cost).enumerate() {
+        if let (Some(c), Some(v)) = (c, v) {
+            let g = groups.map_or(0, |(of, _)| of[code]);
+            let e = acc.entry((g, *c)).or_default();
+            e.0.add(*v);
+            e.1 += 1;
         }
     }
-    Ok(out)
+    Ok(acc
+        .into_iter()
+        .map(|((g, c), (sum, n))| {
+            let g = groups.map_or(String::new(), |(_, names)| names[g as usize].clone());
+            ((g, c), sum.sum / n as f64)
+        })
+        .collect())
 }
 
 /// LTV curves: for each first-purchase cohort, the cumulative net revenue × margin per
@@ -116,8 +112,13 @@ pub fn curves(
         group: p.by.clone(),
     };
     let mut notes = Vec::new();
-    let cells = cohort_cells(tx, customers, as_of, &cp, &mut notes)?;
-    let cac = cohort_cac(tx, customers, groups, p.period)?;
+    let coded = CodedTx::new(tx, None)?;
+    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
+    let groups = groups.map(|g| coded.groups(g)).transpose()?;
+    let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
+    let cells = coded_cells(&coded, &bought, tx, &cohort, groups, as_of, &cp)?;
+    let cac = cohort_cac(&coded, customers, &cohort, groups)?;
     let mut out = Vec::with_capacity(cells.len());
     let mut cum: HashMap<(String, i32), f64> = HashMap::new();
     for c in cells {
@@ -342,7 +343,13 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
             run_historical(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
         }
         LtvModel::Bgnbd => {
-            let h = Histories::from_tx(&ds.tx, groups)?;
+            let coded = CodedTx::new(&ds.tx, None)?;
+            let groups = groups.map(|g| coded.groups(g)).transpose()?;
+            let h = Histories::from_coded(
+                &coded,
+                &coded.purchases(&ds.tx)?,
+                groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
+            );
             let cal_end = match &a.calibration_end {
                 None => None,
                 Some(s) => Some(
@@ -350,7 +357,7 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
                         .map_err(|e| bad(format!("--calibration-end: {e}")))?,
                 ),
             };
-            run_model(ds, &h, a, cal_end)
+            run_model_coded(ds, &coded, &h, a, cal_end)
         }
     }
 }
@@ -701,6 +708,18 @@ pub fn run_model(
     a: &LtvArgs,
     cal_end: Option<NaiveDate>,
 ) -> Result<Report> {
+    run_model_coded(ds, &CodedTx::new(&ds.tx, None)?, h, a, cal_end)
+}
+
+/// [`run_model`] on coded transactions (the histories' codes, when they have them, are
+/// those of `coded`).
+fn run_model_coded(
+    ds: &Dataset,
+    coded: &CodedTx,
+    h: &Histories,
+    a: &LtvArgs,
+    cal_end: Option<NaiveDate>,
+) -> Result<Report> {
     let m = &a.model_args;
     if let Some(c) = cal_end {
         return run_calibration(ds, h, a, c);
@@ -720,8 +739,9 @@ pub fn run_model(
         });
     }
     // Per group: the mean predicted CLV, plus the history to date and the CAC.
-    let revenue = net_revenue(&ds.tx)?;
-    let costs = acquisition_costs(ds.customers.as_ref())?;
+    let revenue = net_revenue(coded, &ds.tx)?;
+    let costs = acquisition_costs(coded, ds.customers.as_ref())?;
+    let codes = history_codes(coded, h);
     #[derive(Default)]
     struct Acc {
         n: i64,
@@ -746,8 +766,9 @@ pub fn run_model(
         e.p_alive += sc.p_alive;
         e.purchases += sc.expected_purchases;
         e.clv += if sc.clv.is_finite() { sc.clv } else { 0.0 };
-        e.hist += revenue.get(h.ids[i].as_str()).copied().unwrap_or(0.0) * m.margin;
-        if let Some(c) = costs.get(h.ids[i].as_str()) {
+        let code = codes[i].map(|c| c as usize);
+        e.hist += code.map_or(0.0, |c| revenue[c]) * m.margin;
+        if let Some(c) = code.and_then(|c| costs[c]) {
             e.cost += c;
             e.n_cost += 1;
         }
@@ -794,36 +815,52 @@ pub fn run_model(
     })
 }
 
-/// Net revenue (all transactions, returns included) per customer.
-fn net_revenue(tx: &DataFrame) -> Result<HashMap<String, f64>> {
-    let df = tx
-        .clone()
-        .lazy()
-        .group_by([col("customer_id")])
-        .agg([col("amount").sum()])
-        .collect()?;
-    let ids = df.column("customer_id")?.str()?;
-    let v = df.column("amount")?.f64()?;
-    Ok(ids
-        .iter()
-        .zip(v.iter())
-        .filter_map(|(i, v)| Some((i?.to_string(), v.unwrap_or(0.0))))
-        .collect())
+/// Net revenue (all transactions, returns included) per customer code, summed in row
+/// order.
+fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> Result<Vec<f64>> {
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let mut out = vec![0.0; coded.ids.len()];
+    for (c, a) in coded.rows.iter().zip(amounts.f64()?.iter()) {
+        if let (Some(c), Some(a)) = (c, a) {
+            out[*c as usize] += a;
+        }
+    }
+    Ok(out)
 }
 
-/// Acquisition cost per customer, when the customers file has one.
-fn acquisition_costs(customers: Option<&DataFrame>) -> Result<HashMap<String, f64>> {
-    let Some(cost) = cost_frame(customers) else {
-        return Ok(HashMap::new());
+/// Acquisition cost per customer code, when the customers file has one (its first row of
+/// each customer).
+fn acquisition_costs(coded: &CodedTx, customers: Option<&DataFrame>) -> Result<Vec<Option<f64>>> {
+    let mut out = vec![None; coded.ids.len()];
+    let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) else {
+        return Ok(out);
     };
-    let c = cost.collect()?;
-    let ids = c.column("customer_id")?.str()?;
-    let v = c.column("acquisition_cost")?.f64()?;
-    Ok(ids
-        .iter()
-        .zip(v.iter())
-        .filter_map(|(i, v)| Some((i?.to_string(), v?)))
-        .collect())
+    let cost = c.column("acquisition_cost")?.cast(&DataType::Float64)?;
+    let mut seen = vec![false; coded.ids.len()];
+    for (code, v) in coded.codes(c)?.into_iter().zip(cost.f64()?.iter()) {
+        if let Some(code) = code.map(|c| c as usize) {
+            if !seen[code] {
+                seen[code] = true;
+                out[code] = v;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Each history's customer code in `coded`: its recorded code when the histories were
+/// built from `coded`, otherwise looked up by id.
+fn history_codes(coded: &CodedTx, h: &Histories) -> Vec<Option<u32>> {
+    let same = h.codes.len() == h.len()
+        && h.codes
+            .iter()
+            .zip(&h.ids)
+            .all(|(&c, id)| coded.ids.names.get(c as usize) == Some(&id.as_str()));
+    if same {
+        h.codes.iter().map(|&c| Some(c)).collect()
+    } else {
+        h.ids.iter().map(|id| coded.ids.code(id)).collect()
+    }
 }
 
 /// Per-customer model output, optionally restricted to (and ordered by) `order`.

@@ -291,12 +291,242 @@ pub fn with_group(lf: LazyFrame, groups: Option<LazyFrame>) -> LazyFrame {
     }
 }
 
+/// The transactions with their customers as [`Ids`] codes, so that the reports built on
+/// purchase histories (cohort, churn, ltv) hash the string ids once and keep
+/// per-customer state in vectors.
+pub struct CodedTx<'a> {
+    pub ids: Ids<'a>,
+    /// Each transaction row's customer code (None: a null id).
+    pub rows: Vec<Option<u32>>,
+}
+
+impl<'a> CodedTx<'a> {
+    pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
+        let ids = Ids::new(tx, customers)?;
+        let rows = code_rows(&ids, tx)?;
+        Ok(CodedTx { ids, rows })
+    }
+
+    /// [`purchases`] as (code, day, amount), in its row order. Rows with a null customer
+    /// or date are left out.
+    pub fn purchases(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
+        // Without order ids, or with distinct ones, every row is its own order and the
+        // purchases are the rows with a positive amount, as purchases() selects them: one
+        // pass here instead of polars counting the distinct order ids (string hashing)
+        // and filtering the frame.
+        let p;
+        let df = if tx.column("order_id").map_or(true, distinct_text) {
+            tx
+        } else {
+            // Orders that span rows: purchases() groups them, on a copy of the
+            // transactions whose `customer_id` is the code (grouping on integers).
+            let mut df = tx.clone();
+            df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
+            p = purchases(&df).collect()?;
+            &p
+        };
+        let days = df.column("date")?.cast(&DataType::Date)?;
+        let amounts = df.column("amount")?.cast(&DataType::Float64)?;
+        let days = days.date()?.physical().iter();
+        let amounts = amounts.f64()?.iter();
+        let keep = |((c, d), a): ((Option<u32>, Option<i32>), Option<f64>)| {
+            let a = a.filter(|a| *a > 0.0)?;
+            Some((c?, d?, a))
+        };
+        Ok(if std::ptr::eq(df, tx) {
+            self.rows
+                .iter()
+                .copied()
+                .zip(days)
+                .zip(amounts)
+                .filter_map(keep)
+                .collect()
+        } else {
+            let codes = df.column("customer_id")?.cast(&DataType::UInt32)?;
+            codes
+                .u32()?
+                .iter()
+                .zip(days)
+                .zip(amounts)
+                .filter_map(keep)
+                .collect()
+        })
+    }
+
+    /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
+    pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
+        code_rows(&self.ids, df)
+    }
+
+    /// Each code's group (an index into the returned names, sorted) from a
+    /// [`customer_groups`] frame; customers without a value are "(none)", as in
+    /// [`with_group`].
+    pub fn groups(&self, groups: LazyFrame) -> anyhow::Result<(Vec<u32>, Vec<String>)> {
+        let df = groups.collect()?;
+        let vals = df.column(GROUP)?.cast(&DataType::String)?;
+        let mut of: Vec<Option<&str>> = vec![None; self.ids.len()];
+        for (c, v) in self.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
+            if let (Some(c), Some(v)) = (c, v) {
+                of[c as usize] = Some(v);
+            }
+        }
+        let names: Vec<String> = of
+            .iter()
+            .map(|v| v.unwrap_or("(none)"))
+            .chain((of.is_empty()).then_some("(none)"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let idx: FastMap<&str, u32> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i as u32))
+            .collect();
+        let codes = of
+            .iter()
+            .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
+            .collect();
+        Ok((codes, names))
+    }
+}
+
+/// Each row's code, as [`Ids::codes`], for files that list a customer's rows together
+/// and customers in id order (the usual exports): a repeat of the previous id costs a
+/// comparison, and so does the id at or just after the last one coded (the names are
+/// sorted); other ids are looked up in the hash map.
+fn code_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
+    let col = df.column("customer_id")?.cast(&DataType::String)?;
+    let names = &ids.names;
+    let mut at = 0;
+    let mut prev: Option<(&str, Option<u32>)> = None;
+    Ok(col
+        .str()?
+        .iter()
+        .map(|v| {
+            let v = v?;
+            if let Some((p, c)) = prev {
+                if p == v {
+                    return c;
+                }
+            }
+            let near = names.get(at..(at + 2).min(names.len()));
+            let c = match near.and_then(|w| w.iter().position(|n| *n == v)) {
+                Some(i) => Some((at + i) as u32),
+                None => ids.code(v),
+            };
+            // The cursor only moves forward: rows out of order (returns listed after
+            // the other customers' orders) do not pull it back.
+            if let Some(c) = c {
+                at = at.max(c as usize);
+            }
+            prev = Some((v, c));
+            c
+        })
+        .collect())
+}
+
+/// Whether a text column's values are non-null and distinct. Exports usually number
+/// their orders in sequence, maybe in a few interleaved series (orders and returns): the
+/// values are dealt into at most four increasing lanes, which are distinct when no two
+/// lanes share a value (a merge). Otherwise, distinct when no two values share a 64-bit
+/// hash (a shared hash only means "maybe not": the caller then takes the general path).
+fn distinct_text(c: &Column) -> bool {
+    use std::hash::BuildHasher;
+    let Ok(s) = c.str() else {
+        return false;
+    };
+    if s.null_count() > 0 {
+        return false;
+    }
+    if let Some(lanes) = increasing_lanes(s.iter().flatten(), 4) {
+        return lanes
+            .iter()
+            .enumerate()
+            .all(|(i, a)| lanes[i + 1..].iter().all(|b| disjoint(a, b)));
+    }
+    let state = foldhash::fast::FixedState::default();
+    let mut hashes: Vec<u64> = s.iter().flatten().map(|v| state.hash_one(v)).collect();
+    {
+        use rayon::slice::ParallelSliceMut;
+        hashes.par_sort_unstable();
+    }
+    hashes.windows(2).all(|w| w[0] != w[1])
+}
+
+/// The values dealt in order into strictly increasing lanes (each to the first lane it
+/// extends), or None when that takes more than `max` lanes.
+fn increasing_lanes<'a>(
+    values: impl Iterator<Item = &'a str>,
+    max: usize,
+) -> Option<Vec<Vec<&'a str>>> {
+    let mut lanes: Vec<Vec<&str>> = Vec::new();
+    for v in values {
+        match lanes
+            .iter()
+            .position(|l| l.last().is_some_and(|last| *last < v))
+        {
+            Some(i) => lanes[i].push(v),
+            None if lanes.len() < max => lanes.push(vec![v]),
+            None => return None,
+        }
+    }
+    Some(lanes)
+}
+
+/// Whether two increasing sequences have no value in common.
+fn disjoint(a: &[&str], b: &[&str]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod coded_tests {
+    use super::*;
+
+    fn text(v: &[Option<&str>]) -> Column {
+        Column::new("order_id".into(), v.to_vec())
+    }
+
+    #[test]
+    fn distinct_order_ids() {
+        let some = |v: &[&'static str]| text(&v.iter().map(|s| Some(*s)).collect::<Vec<_>>());
+        // Increasing; two interleaved series; out of order; repeats across and within.
+        assert!(distinct_text(&some(&["O1", "O2", "O3"])));
+        assert!(distinct_text(&some(&["O1", "O2", "R1", "O3", "R2"])));
+        assert!(distinct_text(&some(&["e", "d", "c", "b", "a", "f"])));
+        assert!(!distinct_text(&some(&["O1", "O2", "R1", "O3", "O2"])));
+        assert!(!distinct_text(&some(&["e", "d", "c", "b", "a", "c"])));
+        assert!(!distinct_text(&some(&["a", "a"])));
+        assert!(!distinct_text(&text(&[Some("a"), None])));
+        assert!(distinct_text(&text(&[])));
+        // Each value goes to the first lane it extends.
+        let lanes = increasing_lanes(["O1", "O2", "R1", "O3", "R2", "O4"].into_iter(), 4);
+        assert_eq!(
+            lanes,
+            Some(vec![vec!["O1", "O2", "R1", "R2"], vec!["O3", "O4"]])
+        );
+        assert!(increasing_lanes(["c", "b", "a"].into_iter(), 2).is_none());
+        assert!(disjoint(&["a", "c"], &["b", "d"]));
+        assert!(!disjoint(&["a", "c"], &["b", "c"]));
+    }
+}
+
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of
 /// the purchases made that day: the input of churn, survival and the BG/NBD summary.
-/// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`.
+/// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`; customers are in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histories {
     pub ids: Vec<String>,
+    /// Each customer's [`Ids`] code (when built from coded transactions).
+    pub codes: Vec<u32>,
     pub groups: Vec<String>,
     pub offsets: Vec<usize>,
     /// Days since 1970-01-01.
@@ -307,39 +537,53 @@ pub struct Histories {
 impl Histories {
     /// Build from the transactions (purchases only, per METRICS.md), optionally grouped.
     pub fn from_tx(tx: &DataFrame, groups: Option<LazyFrame>) -> anyhow::Result<Histories> {
-        let daily = purchases(tx)
-            .group_by([col("customer_id"), col("date")])
-            .agg([col("amount").sum()]);
-        let df = with_group(daily, groups)
-            .sort(["customer_id", "date"], SortMultipleOptions::default())
-            .collect()?;
-        let ids = df.column("customer_id")?.str()?;
-        let dates = df.column("date")?.cast(&DataType::Int32)?;
-        let dates = dates.i32()?;
-        let amounts = df.column("amount")?.f64()?;
-        let grp = df.column(GROUP)?.str()?;
+        let coded = CodedTx::new(tx, None)?;
+        let groups = groups.map(|g| coded.groups(g)).transpose()?;
+        let rows = coded.purchases(tx)?;
+        Ok(Histories::from_coded(
+            &coded,
+            &rows,
+            groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
+        ))
+    }
+
+    /// Build from coded purchases ([`CodedTx::purchases`]); `groups` is each code's group
+    /// index and the group names ([`CodedTx::groups`]); without groups the group is "".
+    pub fn from_coded(
+        coded: &CodedTx,
+        rows: &[(u32, i32, f64)],
+        groups: Option<(&[u32], &[String])>,
+    ) -> Histories {
+        let rows = ByCustomer::new(coded.ids.len(), rows);
         let mut h = Histories::default();
-        let mut last: Option<&str> = None;
-        for (((id, d), a), g) in ids
-            .iter()
-            .zip(dates.iter())
-            .zip(amounts.iter())
-            .zip(grp.iter())
-        {
-            let (Some(id), Some(d)) = (id, d) else {
+        for c in 0..coded.ids.len() {
+            let (days, values) = (rows.days(c), rows.values(c));
+            if days.is_empty() {
                 continue;
-            };
-            if last != Some(id) {
-                h.offsets.push(h.days.len());
-                h.ids.push(id.to_string());
-                h.groups.push(g.unwrap_or_default().to_string());
-                last = Some(id);
             }
-            h.days.push(d);
-            h.values.push(a.unwrap_or(0.0));
+            h.offsets.push(h.days.len());
+            h.ids.push(coded.ids.names[c].to_string());
+            h.codes.push(c as u32);
+            h.groups.push(match groups {
+                Some((of, names)) => names[of[c] as usize].clone(),
+                None => String::new(),
+            });
+            // Same-day purchases summed in row order (as polars' group-by sums them).
+            let mut last = None;
+            for (&d, &v) in days.iter().zip(values) {
+                if last == Some(d) {
+                    if let Some(s) = h.values.last_mut() {
+                        *s += v;
+                    }
+                } else {
+                    h.days.push(d);
+                    h.values.push(v);
+                    last = Some(d);
+                }
+            }
         }
         h.offsets.push(h.days.len());
-        Ok(h)
+        h
     }
 
     /// Number of customers.
@@ -359,6 +603,58 @@ impl Histories {
     /// Customer `i`'s purchase values per day.
     pub fn values(&self, i: usize) -> &[f64] {
         &self.values[self.offsets[i]..self.offsets[i + 1]]
+    }
+}
+
+/// Rows (code, day, value) grouped by customer code (a counting sort, so in row order
+/// within a code) and then sorted by day within each code, stably (same-day rows stay in
+/// row order).
+pub struct ByCustomer {
+    start: Vec<usize>,
+    days: Vec<i32>,
+    values: Vec<f64>,
+}
+
+impl ByCustomer {
+    /// `n` is the number of codes.
+    pub fn new(n: usize, rows: &[(u32, i32, f64)]) -> ByCustomer {
+        let mut start = vec![0usize; n + 1];
+        for &(c, _, _) in rows {
+            start[c as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut pairs = vec![(0i32, 0f64); rows.len()];
+        for &(c, d, v) in rows {
+            let at = &mut next[c as usize];
+            pairs[*at] = (d, v);
+            *at += 1;
+        }
+        for c in 0..n {
+            let s = &mut pairs[start[c]..start[c + 1]];
+            // Usually already in day order (exports list a customer's orders by date).
+            if !s.is_sorted_by_key(|p| p.0) {
+                s.sort_by_key(|p| p.0);
+            }
+        }
+        let (days, values) = pairs.into_iter().unzip();
+        ByCustomer {
+            start,
+            days,
+            values,
+        }
+    }
+
+    /// Code `c`'s days, sorted (a day once per row).
+    pub fn days(&self, c: usize) -> &[i32] {
+        &self.days[self.start[c]..self.start[c + 1]]
+    }
+
+    /// Code `c`'s values, in the order of its days.
+    pub fn values(&self, c: usize) -> &[f64] {
+        &self.values[self.start[c]..self.start[c + 1]]
     }
 }
 
