@@ -126,88 +126,40 @@ impl<'a> Ids<'a> {
         self.map.get(id).copied()
     }
 
-    /// Each row's code (None for a null or unknown id).
+    /// Each row's code (None for a null or unknown id). Exports usually list a
+    /// customer's rows together and customers in id order: a repeat of the previous id
+    /// costs a comparison, and so does the id at or just after the last one coded (the
+    /// names are sorted); other ids are looked up in the hash map.
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
-        let c = df.column("customer_id")?.cast(&DataType::String)?;
-        Ok(c.str()?
+        let col = df.column("customer_id")?.cast(&DataType::String)?;
+        let names = &self.names;
+        let mut at = 0;
+        let mut prev: Option<(&str, Option<u32>)> = None;
+        Ok(col
+            .str()?
             .iter()
-            .map(|v| v.and_then(|v| self.code(v)))
+            .map(|v| {
+                let v = v?;
+                if let Some((p, c)) = prev {
+                    if p == v {
+                        return c;
+                    }
+                }
+                let near = names.get(at..(at + 2).min(names.len()));
+                let c = match near.and_then(|w| w.iter().position(|n| *n == v)) {
+                    Some(i) => Some((at + i) as u32),
+                    None => self.code(v),
+                };
+                // The cursor only moves forward: rows out of order (returns listed after
+                // the other customers' orders) do not pull it back.
+                if let Some(c) = c {
+                    at = at.max(c as usize);
+                }
+                prev = Some((v, c));
+                c
+            })
             .collect())
     }
-
-    /// Each code's `--by` group as an index into the returned names (sorted); customers
-    /// without a value get "(none)".
-    pub fn groups(
-        &self,
-        tx: &DataFrame,
-        customers: Option<&DataFrame>,
-        by: &str,
-    ) -> anyhow::Result<(Vec<u32>, Vec<String>)> {
-        let df = customer_groups(tx, customers, by, "--by")?.collect()?;
-        let vals = df.column(GROUP)?.cast(&DataType::String)?;
-        let mut of: Vec<Option<&str>> = vec![None; self.len()];
-        for (c, v) in self.codes(&df)?.into_iter().zip(vals.str()?.iter()) {
-            if let (Some(c), Some(v)) = (c, v) {
-                of[c as usize] = Some(v);
-            }
-        }
-        let mut names: Vec<String> = of
-            .iter()
-            .map(|v| v.unwrap_or("(none)").to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if names.is_empty() {
-            names.push("(none)".to_string());
-        }
-        let idx: FastMap<&str, u32> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i as u32))
-            .collect();
-        let codes = of
-            .iter()
-            .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
-            .collect();
-        Ok((codes, names))
-    }
-}
-
-/// Rows as (customer code, day, amount); rows with a null or unknown customer or a null
-/// date are skipped, a null amount counts 0.
-pub fn coded_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
-    rows_with_codes(ids.codes(df)?, df)
-}
-
-/// The transactions and their purchases ([`purchases`]) as (customer code, day, amount)
-/// rows; `codes` are the transaction rows' codes from [`Ids::with_codes`].
-pub fn coded_tx(
-    ids: &Ids,
-    codes: Vec<Option<u32>>,
-    tx: &DataFrame,
-) -> anyhow::Result<(Vec<(u32, i32, f64)>, Vec<(u32, i32, f64)>)> {
-    let rows = rows_with_codes(codes, tx)?;
-    // Without multi-row orders a purchase is a row with a positive amount: no grouping.
-    let purchases = if tx.column("order_id").is_err() || one_row_orders(tx) {
-        rows.iter().copied().filter(|r| r.2 > 0.0).collect()
-    } else {
-        coded_rows(ids, &purchases(tx).collect()?)?
-    };
-    Ok((rows, purchases))
-}
-
-fn rows_with_codes(
-    codes: Vec<Option<u32>>,
-    df: &DataFrame,
-) -> anyhow::Result<Vec<(u32, i32, f64)>> {
-    let days = df.column("date")?.cast(&DataType::Date)?;
-    let amounts = df.column("amount")?.cast(&DataType::Float64)?;
-    Ok(codes
-        .into_iter()
-        .zip(days.date()?.physical().iter())
-        .zip(amounts.f64()?.iter())
-        .filter_map(|((c, d), a)| Some((c?, d?, a.unwrap_or(0.0))))
-        .collect())
 }
 
 /// An output column computed row by row: `column("revenue", &rows, |r| r.revenue)`.
@@ -302,9 +254,28 @@ pub struct CodedTx<'a> {
 
 impl<'a> CodedTx<'a> {
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
-        let ids = Ids::new(tx, customers)?;
-        let rows = code_rows(&ids, tx)?;
+        // One pass over the ids numbers them and codes the rows.
+        let (ids, rows) = Ids::with_codes(tx, customers)?;
         Ok(CodedTx { ids, rows })
+    }
+
+    /// From [`Ids::of`] (ids of more frames than the transactions and customers).
+    pub fn from_parts(ids: Ids<'a>, rows: Vec<Option<u32>>) -> Self {
+        CodedTx { ids, rows }
+    }
+
+    /// Every transaction row as (code, day, amount), in row order, returns included.
+    /// Rows with a null customer or date are left out; a null amount counts 0.
+    pub fn tx_rows(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
+        let days = tx.column("date")?.cast(&DataType::Date)?;
+        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+        Ok(self
+            .rows
+            .iter()
+            .zip(days.date()?.physical().iter())
+            .zip(amounts.f64()?.iter())
+            .filter_map(|((c, d), a)| Some(((*c)?, d?, a.unwrap_or(0.0))))
+            .collect())
     }
 
     /// [`purchases`] as (code, day, amount), in its row order. Rows with a null customer
@@ -315,7 +286,10 @@ impl<'a> CodedTx<'a> {
         // pass here instead of polars counting the distinct order ids (string hashing)
         // and filtering the frame.
         let p;
-        let df = if tx.column("order_id").map_or(true, distinct_text) {
+        let df = if tx
+            .column("order_id")
+            .map_or(true, crate::load::all_distinct)
+        {
             tx
         } else {
             // Orders that span rows: purchases() groups them, on a copy of the
@@ -355,7 +329,7 @@ impl<'a> CodedTx<'a> {
 
     /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
-        code_rows(&self.ids, df)
+        self.ids.codes(df)
     }
 
     /// Each code's group (an index into the returned names, sorted) from a
@@ -388,134 +362,6 @@ impl<'a> CodedTx<'a> {
             .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
             .collect();
         Ok((codes, names))
-    }
-}
-
-/// Each row's code, as [`Ids::codes`], for files that list a customer's rows together
-/// and customers in id order (the usual exports): a repeat of the previous id costs a
-/// comparison, and so does the id at or just after the last one coded (the names are
-/// sorted); other ids are looked up in the hash map.
-fn code_rows(ids: &Ids, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
-    let col = df.column("customer_id")?.cast(&DataType::String)?;
-    let names = &ids.names;
-    let mut at = 0;
-    let mut prev: Option<(&str, Option<u32>)> = None;
-    Ok(col
-        .str()?
-        .iter()
-        .map(|v| {
-            let v = v?;
-            if let Some((p, c)) = prev {
-                if p == v {
-                    return c;
-                }
-            }
-            let near = names.get(at..(at + 2).min(names.len()));
-            let c = match near.and_then(|w| w.iter().position(|n| *n == v)) {
-                Some(i) => Some((at + i) as u32),
-                None => ids.code(v),
-            };
-            // The cursor only moves forward: rows out of order (returns listed after
-            // the other customers' orders) do not pull it back.
-            if let Some(c) = c {
-                at = at.max(c as usize);
-            }
-            prev = Some((v, c));
-            c
-        })
-        .collect())
-}
-
-/// Whether a text column's values are non-null and distinct. Exports usually number
-/// their orders in sequence, maybe in a few interleaved series (orders and returns): the
-/// values are dealt into at most four increasing lanes, which are distinct when no two
-/// lanes share a value (a merge). Otherwise, distinct when no two values share a 64-bit
-/// hash (a shared hash only means "maybe not": the caller then takes the general path).
-fn distinct_text(c: &Column) -> bool {
-    use std::hash::BuildHasher;
-    let Ok(s) = c.str() else {
-        return false;
-    };
-    if s.null_count() > 0 {
-        return false;
-    }
-    if let Some(lanes) = increasing_lanes(s.iter().flatten(), 4) {
-        return lanes
-            .iter()
-            .enumerate()
-            .all(|(i, a)| lanes[i + 1..].iter().all(|b| disjoint(a, b)));
-    }
-    let state = foldhash::fast::FixedState::default();
-    let mut hashes: Vec<u64> = s.iter().flatten().map(|v| state.hash_one(v)).collect();
-    {
-        use rayon::slice::ParallelSliceMut;
-        hashes.par_sort_unstable();
-    }
-    hashes.windows(2).all(|w| w[0] != w[1])
-}
-
-/// The values dealt in order into strictly increasing lanes (each to the first lane it
-/// extends), or None when that takes more than `max` lanes.
-fn increasing_lanes<'a>(
-    values: impl Iterator<Item = &'a str>,
-    max: usize,
-) -> Option<Vec<Vec<&'a str>>> {
-    let mut lanes: Vec<Vec<&str>> = Vec::new();
-    for v in values {
-        match lanes
-            .iter()
-            .position(|l| l.last().is_some_and(|last| *last < v))
-        {
-            Some(i) => lanes[i].push(v),
-            None if lanes.len() < max => lanes.push(vec![v]),
-            None => return None,
-        }
-    }
-    Some(lanes)
-}
-
-/// Whether two increasing sequences have no value in common.
-fn disjoint(a: &[&str], b: &[&str]) -> bool {
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => return false,
-        }
-    }
-    true
-}
-
-#[cfg(test)]
-mod coded_tests {
-    use super::*;
-
-    fn text(v: &[Option<&str>]) -> Column {
-        Column::new("order_id".into(), v.to_vec())
-    }
-
-    #[test]
-    fn distinct_order_ids() {
-        let some = |v: &[&'static str]| text(&v.iter().map(|s| Some(*s)).collect::<Vec<_>>());
-        // Increasing; two interleaved series; out of order; repeats across and within.
-        assert!(distinct_text(&some(&["O1", "O2", "O3"])));
-        assert!(distinct_text(&some(&["O1", "O2", "R1", "O3", "R2"])));
-        assert!(distinct_text(&some(&["e", "d", "c", "b", "a", "f"])));
-        assert!(!distinct_text(&some(&["O1", "O2", "R1", "O3", "O2"])));
-        assert!(!distinct_text(&some(&["e", "d", "c", "b", "a", "c"])));
-        assert!(!distinct_text(&some(&["a", "a"])));
-        assert!(!distinct_text(&text(&[Some("a"), None])));
-        assert!(distinct_text(&text(&[])));
-        // Each value goes to the first lane it extends.
-        let lanes = increasing_lanes(["O1", "O2", "R1", "O3", "R2", "O4"].into_iter(), 4);
-        assert_eq!(
-            lanes,
-            Some(vec![vec!["O1", "O2", "R1", "R2"], vec!["O3", "O4"]])
-        );
-        assert!(increasing_lanes(["c", "b", "a"].into_iter(), 2).is_none());
-        assert!(disjoint(&["a", "c"], &["b", "d"]));
-        assert!(!disjoint(&["a", "c"], &["b", "c"]));
     }
 }
 
@@ -686,8 +532,12 @@ mod tests {
         assert_eq!(ids.code("c"), Some(2));
         assert_eq!(ids.code("nobody"), None);
         assert_eq!(ids.codes(&t).unwrap(), [Some(2), Some(0), Some(2), Some(1)]);
+        // The same pass codes the rows.
+        let coded = CodedTx::new(&t, Some(&cust)).unwrap();
+        assert_eq!(coded.rows, [Some(2), Some(0), Some(2), Some(1)]);
         // Groups from the customers file; customers without one are "(none)".
-        let (of, names) = ids.groups(&t, Some(&cust), "channel").unwrap();
+        let groups = customer_groups(&t, Some(&cust), "channel", "--by").unwrap();
+        let (of, names) = coded.groups(groups).unwrap();
         assert_eq!(names, ["(none)", "ads", "seo"]);
         assert_eq!(of, [2, 0, 0, 1]);
     }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{coded_tx, column, customer_groups, Ids, GROUP};
+use crate::reports::{column, customer_groups, CodedTx, Ids, GROUP};
 use rayon::slice::ParallelSliceMut;
 
 // ---------------------------------------------------------------------------------------
@@ -430,12 +430,12 @@ impl Rfm {
 /// the last purchase to as-of; frequency = purchases; monetary = net spend (returns
 /// included) up to as-of. Customers without a purchase are not scored.
 pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
-    let (ids, codes) = Ids::with_codes(tx, None)?;
-    let (rows, purchases) = coded_tx(&ids, codes, tx)?;
-    Ok(rfm_of(&ids, &rows, &purchases, as_of, bins, rules))
+    let coded = CodedTx::new(tx, None)?;
+    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
+    Ok(rfm_of(&coded.ids, &rows, &purchases, as_of, bins, rules))
 }
 
-/// [`rfm_table`] from the transactions' and purchases' coded rows ([`coded_tx`]).
+/// [`rfm_table`] from the transactions' and purchases' coded rows ([`CodedTx`]).
 pub fn rfm_of(
     ids: &Ids,
     rows: &[(u32, i32, f64)],
@@ -661,9 +661,10 @@ pub fn run(
     if p.bins == 0 {
         return Err(bad("--bins must be at least 1"));
     }
-    let (all, codes) = Ids::with_codes(tx, customers)?;
-    let (rows, purchases) = coded_tx(&all, codes, tx)?;
-    let table = rfm_of(&all, &rows, &purchases, as_of, p.bins, &p.rules);
+    let coded = CodedTx::new(tx, customers)?;
+    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
+    let table = rfm_of(&coded.ids, &rows, &purchases, as_of, p.bins, &p.rules);
+    let all = &coded.ids;
     if table.is_empty() {
         return Err(bad(
             "no customer made a purchase (an order with a positive net amount)",

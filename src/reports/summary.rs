@@ -9,7 +9,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
-use crate::reports::{coded_tx, column, FastMap, Ids};
+use crate::reports::{column, customer_groups, CodedTx, FastMap};
 
 #[derive(Clone, Debug)]
 pub struct SummaryParams {
@@ -104,11 +104,12 @@ pub fn summary_rows(
 ) -> Result<(Vec<Row>, Available)> {
     let asof = days_since_epoch(as_of);
     // Customers as codes in id order: per-customer state in vectors, sums in id order.
-    let (ids, codes) = Ids::with_codes(tx, customers)?;
+    let coded = CodedTx::new(tx, customers)?;
+    let ids = &coded.ids;
     let n = ids.len();
-    let (rows, purchases) = coded_tx(&ids, codes, tx)?;
+    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
     let (group, group_names) = match p.by.as_deref() {
-        Some(b) => ids.groups(tx, customers, b)?,
+        Some(b) => coded.groups(customer_groups(tx, customers, b, "--by")?)?,
         None => (vec![0; n], vec![String::new()]),
     };
 

@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
-use crate::reports::{coded_tx, column, FastMap, Ids};
+use crate::reports::{column, customer_groups, CodedTx, FastMap, Ids};
 use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
@@ -146,6 +146,8 @@ pub fn compute<'a>(
     // Customers (transactions and wallet file) and categories as codes in sorted order,
     // so that walking codes walks ids and names sorted, as the output is.
     let (ids, codes) = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
+    let coded = CodedTx::from_parts(ids, codes);
+    let ids = &coded.ids;
     let n = ids.len();
     let tx_cats = if has_categories {
         texts(tx, "category")?
@@ -175,7 +177,7 @@ pub fn compute<'a>(
     let mut spend = vec![0.0; n];
     let mut in_tx = vec![false; n];
     let mut lines: Vec<(u32, u32, f64)> = Vec::new();
-    for (i, (c, a)) in codes.iter().zip(&amounts).enumerate() {
+    for (i, (c, a)) in coded.rows.iter().zip(&amounts).enumerate() {
         let Some(c) = *c else { continue };
         let a = a.unwrap_or(0.0);
         spend[c as usize] += a;
@@ -200,7 +202,7 @@ pub fn compute<'a>(
     drop(lines);
 
     // Purchases in date order per customer (depth).
-    let (tx_rows, purchases) = coded_tx(&ids, codes, tx)?;
+    let (tx_rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
     let mut seq = purchases.clone();
     seq.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
     let mut depth_of: Vec<Option<Option<f64>>> = vec![None; n];
@@ -214,12 +216,12 @@ pub fn compute<'a>(
 
     // Groups: --by, else the RFM segment (built-in table, 5 bins).
     let (group_of, mut groups) = match &p.by {
-        Some(b) => ids.groups(tx, customers, b)?,
+        Some(b) => coded.groups(customer_groups(tx, customers, b, "--by")?)?,
         None => {
             let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
             let mut index: FastMap<String, u32> = FastMap::default();
             let mut of = vec![0u32; n];
-            for x in rfm_of(&ids, &tx_rows, &purchases, as_of, 5, &Rules::builtin()) {
+            for x in rfm_of(ids, &tx_rows, &purchases, as_of, 5, &Rules::builtin()) {
                 let Some(c) = ids.code(&x.customer_id) else {
                     continue;
                 };
@@ -393,7 +395,7 @@ pub fn compute<'a>(
         soc,
         group_order,
         rows,
-        customers: ids.names,
+        customers: coded.ids.names,
         categories,
         groups,
         has_categories,

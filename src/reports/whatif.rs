@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::column;
-use crate::reports::{coded_tx, Ids};
+use crate::reports::CodedTx;
 
 #[derive(Clone, Debug)]
 pub struct WhatifParams {
@@ -75,10 +75,10 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
         days_since_epoch(y1),
         days_since_epoch(y2),
     );
-    let (ids, codes) = Ids::with_codes(tx, None)?;
-    let (_, purchases) = coded_tx(&ids, codes, tx)?;
+    let coded = CodedTx::new(tx, None)?;
+    let purchases = coded.purchases(tx)?;
     // Per customer code: bit 0 = active in the year before, bit 1 = in the last year.
-    let mut active = vec![0u8; ids.len()];
+    let mut active = vec![0u8; coded.ids.len()];
     for (c, d, _) in purchases {
         if d > d2 && d <= d1 {
             active[c as usize] |= 1;
