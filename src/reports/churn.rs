@@ -571,6 +571,7 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reports::cohort::tests::tx;
     use crate::reports::{any_in, ByCustomer, CodedTx};
 
     fn d(s: &str) -> i32 {
@@ -590,31 +591,6 @@ mod tests {
         }
         h.offsets.push(h.days.len());
         h
-    }
-
-    /// customer, date, amount, order
-    fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
-        DataFrame::new_infer_height(vec![
-            Column::new(
-                "customer_id".into(),
-                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "date".into(),
-                rows.iter().map(|r| d(r.1)).collect::<Vec<_>>(),
-            )
-            .cast(&DataType::Date)
-            .unwrap(),
-            Column::new(
-                "amount".into(),
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "order_id".into(),
-                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
-            ),
-        ])
-        .unwrap()
     }
 
     #[test]

@@ -460,7 +460,7 @@ pub fn run(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::period::days_since_epoch;
 
@@ -469,7 +469,7 @@ mod tests {
     }
 
     /// customer, date, amount, order
-    fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
+    pub(crate) fn tx(rows: &[(&str, &str, f64, &str)]) -> DataFrame {
         let days: Vec<i32> = rows.iter().map(|r| days_since_epoch(d(r.1))).collect();
         DataFrame::new_infer_height(vec![
             Column::new(
