@@ -406,6 +406,8 @@ impl Default for SegmentParams {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rfm {
     pub customer_id: String,
+    /// The customer's code in the [`Ids`] the table was built with.
+    pub code: u32,
     pub recency_days: i64,
     pub frequency: i64,
     pub monetary: f64,
@@ -465,6 +467,7 @@ pub fn rfm_of(
             frequency: n,
             monetary: spend[c],
             customer_id: ids.names[c].to_string(),
+            code: c as u32,
             r: 0,
             f: 0,
             m: 0,

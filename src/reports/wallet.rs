@@ -1,8 +1,6 @@
 //! `retention wallet`: share of wallet, share of customer, breadth, cross-sell and depth
 //! (METRICS.md, section wallet).
 
-use std::collections::BTreeSet;
-
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -10,7 +8,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
-use crate::reports::{column, customer_groups, CodedTx, FastMap, Ids};
+use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Ids};
 use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
@@ -159,12 +157,15 @@ pub fn compute<'a>(
     } else {
         Vec::new()
     };
-    let categories: Vec<&str> = std::iter::once("")
+    // Distinct first (hashing), then sorted: a tree set of every row compares strings.
+    let mut categories: Vec<&str> = std::iter::once("")
         .chain(tx_cats.iter().copied())
         .chain(w_cats.iter().copied())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
+        .map(|k| (k, ()))
+        .collect::<FastMap<&str, ()>>()
+        .into_keys()
         .collect();
+    categories.sort_unstable();
     let cat_code: FastMap<&str, u32> = categories
         .iter()
         .enumerate()
@@ -176,40 +177,57 @@ pub fn compute<'a>(
     let amounts = col_f64(tx, "amount")?;
     let mut spend = vec![0.0; n];
     let mut in_tx = vec![false; n];
-    let mut lines: Vec<(u32, u32, f64)> = Vec::new();
+    // (customer, category code, amount) per row; ByCustomer's "day" is the category.
+    let mut lines: Vec<(u32, i32, f64)> = Vec::new();
     for (i, (c, a)) in coded.rows.iter().zip(&amounts).enumerate() {
         let Some(c) = *c else { continue };
         let a = a.unwrap_or(0.0);
         spend[c as usize] += a;
         in_tx[c as usize] = true;
         if has_categories {
-            lines.push((c, kc(tx_cats[i]), a));
+            lines.push((c, kc(tx_cats[i]) as i32, a));
         }
     }
-    // Stable: each (customer, category) sums its rows in row order.
-    lines.par_sort_by_key(|x| (x.0, x.1));
-    // (customer, category) → net spend, sorted; distinct categories bought (a positive
-    // amount) per customer.
+    // Grouped by customer, then category, stably: each (customer, category) sums its
+    // rows in row order. (customer, category) → net spend, sorted; distinct categories
+    // bought (a positive amount) per customer.
+    let by_cat = ByCustomer::new(n, &lines);
+    drop(lines);
     let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
     let mut bought = vec![0i64; n];
-    for chunk in lines.chunk_by(|x, y| (x.0, x.1) == (y.0, y.1)) {
-        let (c, k) = (chunk[0].0, chunk[0].1);
-        cat_spend.push(((c, k), chunk.iter().map(|x| x.2).sum()));
-        if k != 0 && chunk.iter().any(|x| x.2 > 0.0) {
-            bought[c as usize] += 1;
+    for (c, bought) in bought.iter_mut().enumerate() {
+        let (ks, vs) = (by_cat.days(c), by_cat.values(c));
+        let mut i = 0;
+        while i < ks.len() {
+            let j = i + ks[i..].iter().take_while(|k| **k == ks[i]).count();
+            let k = ks[i] as u32;
+            cat_spend.push(((c as u32, k), vs[i..j].iter().sum()));
+            if k != 0 && vs[i..j].iter().any(|a| *a > 0.0) {
+                *bought += 1;
+            }
+            i = j;
         }
     }
-    drop(lines);
+    drop(by_cat);
 
-    // Purchases in date order per customer (depth).
+    // Purchases in date order per customer (depth); same-day purchases by amount.
     let (tx_rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
-    let mut seq = purchases.clone();
-    seq.par_sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)).then(a.2.total_cmp(&b.2)));
+    let seq = ByCustomer::new(n, &purchases);
     let mut depth_of: Vec<Option<Option<f64>>> = vec![None; n];
     let mut buyers = 0;
-    for chunk in seq.chunk_by(|x, y| x.0 == y.0) {
-        let amounts: Vec<f64> = chunk.iter().map(|x| x.2).collect();
-        depth_of[chunk[0].0 as usize] = Some(depth(&amounts));
+    for (c, d) in depth_of.iter_mut().enumerate() {
+        let (days, values) = (seq.days(c), seq.values(c));
+        if days.is_empty() {
+            continue;
+        }
+        let mut amounts: Vec<f64> = values.to_vec();
+        if days.windows(2).any(|w| w[0] == w[1]) {
+            let mut pairs: Vec<(i32, f64)> =
+                days.iter().copied().zip(values.iter().copied()).collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+            amounts = pairs.into_iter().map(|p| p.1).collect();
+        }
+        *d = Some(depth(&amounts));
         buyers += 1;
     }
     drop(seq);
@@ -222,9 +240,7 @@ pub fn compute<'a>(
             let mut index: FastMap<String, u32> = FastMap::default();
             let mut of = vec![0u32; n];
             for x in rfm_of(ids, &tx_rows, &purchases, as_of, 5, &Rules::builtin()) {
-                let Some(c) = ids.code(&x.customer_id) else {
-                    continue;
-                };
+                let c = x.code;
                 let g = *index.entry(x.segment).or_insert_with_key(|s| {
                     names.push(s.clone());
                     names.len() as u32 - 1
@@ -720,6 +736,7 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::reports::segment::tests::{d, fixture};
+    use std::collections::BTreeSet;
 
     fn wallet(rows: &[(&str, &str, f64)]) -> DataFrame {
         DataFrame::new_infer_height(vec![
