@@ -84,12 +84,20 @@ impl<'a> Ids<'a> {
         for df in frames {
             let ca = df.column("customer_id")?.str()?;
             let mut codes = Vec::with_capacity(if first_rows.is_none() { ca.len() } else { 0 });
+            // Exports usually list a customer's rows together: a repeat of the previous
+            // id costs a comparison instead of a hash lookup.
+            let mut prev: Option<(&'a str, u32)> = None;
             for id in ca.iter() {
-                let code = id.map(|id| {
-                    *map.entry(id).or_insert_with(|| {
-                        seen.push(id);
-                        seen.len() as u32 - 1
-                    })
+                let code = id.map(|id| match prev {
+                    Some((p, c)) if p == id => c,
+                    _ => {
+                        let c = *map.entry(id).or_insert_with(|| {
+                            seen.push(id);
+                            seen.len() as u32 - 1
+                        });
+                        prev = Some((id, c));
+                        c
+                    }
                 });
                 if first_rows.is_none() {
                     codes.push(code);
