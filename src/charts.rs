@@ -164,21 +164,19 @@ fn ordered_unique(v: &[String]) -> Vec<String> {
     v.iter().filter(|s| seen.insert(*s)).cloned().collect()
 }
 
+/// With --group/--by, a cohort-shaped frame's first column holds the group.
+fn group_column(df: &DataFrame) -> Result<Option<Vec<String>>> {
+    match df.get_column_names().first() {
+        Some(first) if first.as_str() != "cohort" => Ok(Some(strs(df, first.as_str())?)),
+        _ => Ok(None),
+    }
+}
+
 /// `retention cohort`: cohorts × k heatmap of `retention` (or `revenue_retention`).
 pub fn from_cohort(report: &Report, revenue: bool, data: &str, as_of: &str) -> Result<Chart> {
     let df = &report.data;
     let cohorts = strs(df, "cohort")?;
-    // With --group the first column holds the group.
-    let first = df
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let groups = if first != "cohort" {
-        Some(strs(df, &first)?)
-    } else {
-        None
-    };
+    let groups = group_column(df)?;
     let ks = floats(df, "period_index")?;
     let vals = floats(
         df,
@@ -287,16 +285,7 @@ pub fn from_ltv(report: &Report, data: &str, as_of: &str) -> Result<Chart> {
         ));
     }
     let cohorts = strs(df, "cohort")?;
-    let first = df
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let groups = if first != "cohort" {
-        Some(strs(df, &first)?)
-    } else {
-        None
-    };
+    let groups = group_column(df)?;
     let ks = floats(df, "period_index")?;
     let ltv = floats(df, "ltv")?;
     let labels: Vec<String> = (0..df.height())

@@ -3,6 +3,9 @@
 //! `run` is the whole program: load the input (`load`), compute one report
 //! (`reports::*`), write it (`output`). `main.rs` only maps errors to exit codes.
 
+// No unwrap/expect outside tests: user data must give errors, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod charts;
 pub mod cli;
 pub mod config;

@@ -151,6 +151,15 @@ const TX_ROLES: [Role; 7] = [
 ];
 const CUSTOMER_ROLES: [Role; 4] = [Role::Customer, Role::Signup, Role::Channel, Role::Cost];
 
+/// Column names quoted and joined for messages: `'a', 'b'`.
+fn quoted<S: AsRef<str>>(names: &[S], sep: &str) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{}'", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 fn normalise(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_alphanumeric())
@@ -387,13 +396,7 @@ fn map_roles(
     overrides: &BTreeMap<Role, String>,
     customers_file: bool,
 ) -> Result<BTreeMap<Role, String>> {
-    let listing = || {
-        names
-            .iter()
-            .map(|n| format!("'{n}'"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let listing = || quoted(names, ", ");
     let mut out = BTreeMap::new();
     let mut taken: HashSet<&str> = HashSet::new();
     for &role in roles {
@@ -437,11 +440,10 @@ fn map_roles(
                 out.insert(role, (*one).clone());
             }
             many => {
-                let quoted: Vec<String> = many.iter().map(|n| format!("'{n}'")).collect();
                 return Err(bad(format!(
                     "{label}: ambiguous {} column: {} match; choose one with {} NAME",
                     role.canonical(),
-                    quoted.join(" and "),
+                    quoted(many, " and "),
                     role.flag()
                 )));
             }
@@ -901,11 +903,7 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
             "{}: no amount column found (columns are {}); map one with --amount-col NAME \
              (or --price-col and --quantity-col)",
             op.label,
-            names
-                .iter()
-                .map(|n| format!("'{n}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            quoted(&names, ", ")
         )));
     }
     let mut exprs: Vec<Expr> = map
@@ -1267,21 +1265,14 @@ pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
             return Err(bad(format!(
                 "{}: no wallet column found (columns are {}); name it 'wallet'",
                 op.label,
-                names
-                    .iter()
-                    .map(|n| format!("'{n}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted(&names, ", ")
             )))
         }
         many => {
             return Err(bad(format!(
                 "{}: ambiguous wallet column: {} match",
                 op.label,
-                many.iter()
-                    .map(|n| format!("'{n}'"))
-                    .collect::<Vec<_>>()
-                    .join(" and ")
+                quoted(many, " and ")
             )))
         }
     };

@@ -1,3 +1,6 @@
+// No unwrap/expect outside tests: user data must give errors, never panics.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 use clap::Parser;
 
 fn main() {

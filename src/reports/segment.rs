@@ -554,10 +554,7 @@ pub fn segment_rows(
 fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(b) = by {
-        cols.push(Column::new(
-            b.into(),
-            rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, rows, |r| r.group.as_str()));
     }
     cols.push(column("segment", rows, |r| r.segment.as_str()));
     cols.push(column("customers", rows, |r| r.customers));
@@ -578,13 +575,7 @@ fn customers_frame(
 ) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some((b, m)) = groups {
-        cols.push(Column::new(
-            b.into(),
-            table
-                .iter()
-                .map(|x| group_of(m, &x.customer_id))
-                .collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, table, |x| group_of(m, &x.customer_id)));
     }
     cols.push(column("customer_id", table, |x| x.customer_id.as_str()));
     cols.push(column("recency_days", table, |x| x.recency_days));

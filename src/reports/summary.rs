@@ -355,10 +355,7 @@ fn frame(
 ) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(b) = by {
-        cols.push(Column::new(
-            b.into(),
-            rows.iter().map(|r| r.group.as_str()).collect::<Vec<_>>(),
-        ));
+        cols.push(column(b, rows, |r| r.group.as_str()));
     }
     cols.push(column("period", rows, |r| r.period.as_str()));
     cols.push(column("start", rows, |r| r.start.to_string()));
