@@ -357,7 +357,7 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
                         .map_err(|e| bad(format!("--calibration-end: {e}")))?,
                 ),
             };
-            run_model_coded(ds, &coded, &h, a, cal_end)
+            run_model(ds, &coded, &h, a, cal_end)
         }
     }
 }
@@ -701,19 +701,9 @@ fn opt_f(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// `ltv --model bgnbd`: per customer, or per group (default).
+/// `ltv --model bgnbd`: per customer, or per group (default), on coded transactions
+/// (the histories' codes, when they have them, are those of `coded`).
 pub fn run_model(
-    ds: &Dataset,
-    h: &Histories,
-    a: &LtvArgs,
-    cal_end: Option<NaiveDate>,
-) -> Result<Report> {
-    run_model_coded(ds, &CodedTx::new(&ds.tx, None)?, h, a, cal_end)
-}
-
-/// [`run_model`] on coded transactions (the histories' codes, when they have them, are
-/// those of `coded`).
-fn run_model_coded(
     ds: &Dataset,
     coded: &CodedTx,
     h: &Histories,

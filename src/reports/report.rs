@@ -296,7 +296,8 @@ fn compute(
 
     progress.set("churn");
     // Churn, survival and the model share the purchase histories: built once.
-    let histories = reports::Histories::from_tx(tx, None)?;
+    let coded = reports::CodedTx::new(tx, None)?;
+    let histories = reports::Histories::from_coded(&coded, &coded.purchases(tx)?, None);
     let ca: ChurnArgs = args_of(&["--period", period])?;
     let cp = reports::churn::ChurnParams {
         period: ca.period,
@@ -345,7 +346,7 @@ fn compute(
     out.push(Section {
         name: "ltv_model",
         title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
-        report: keep(reports::ltv::run_model(ds, &histories, &la, None))?,
+        report: keep(reports::ltv::run_model(ds, &coded, &histories, &la, None))?,
         chart: None,
         seconds: lap(),
     });
