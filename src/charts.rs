@@ -148,13 +148,15 @@ fn has(df: &DataFrame, name: &str) -> bool {
 }
 
 /// The name of the data in titles: the transactions file's name.
-pub fn data_name(transactions: Option<&str>) -> String {
+pub fn data_name(transactions: &[String]) -> String {
     match transactions {
-        None | Some("-") => "stdin".to_string(),
-        Some(p) => Path::new(p)
+        [] => "stdin".to_string(),
+        [one] if one == "-" => "stdin".to_string(),
+        [one] => Path::new(one)
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
-            .unwrap_or_else(|| p.to_string()),
+            .unwrap_or_else(|| one.to_string()),
+        [first, rest @ ..] => format!("{} and {} more", data_name(&[first.clone()]), rest.len()),
     }
 }
 

@@ -175,12 +175,16 @@ impl Command {
 #[derive(Args, Debug, Clone, Default)]
 #[command(next_help_heading = "Input")]
 pub struct InputArgs {
-    /// Transactions file (.csv, .csv.gz, .tsv, .parquet) or - for CSV on stdin.
-    #[arg(short = 't', long, value_name = "PATH")]
-    pub transactions: Option<String>,
-    /// Customers file (customer_id, signup_date, channel, acquisition_cost, ...).
-    #[arg(short = 'c', long, value_name = "PATH")]
-    pub customers: Option<String>,
+    /// Transactions: a file (.csv, .csv.gz, .tsv, .parquet, .xlsx, .xls, .ods), a glob
+    /// ('exports/*.csv', quoted), a directory (every data file below it; Hive-style
+    /// key=value folders become columns), or - for CSV on stdin. Repeat -t to read several
+    /// as one table (same columns, matched by name).
+    #[arg(short = 't', long, value_name = "PATH", action = clap::ArgAction::Append)]
+    pub transactions: Vec<String>,
+    /// Customers file(s) (customer_id, signup_date, channel, acquisition_cost, ...): the
+    /// same forms as -t, repeatable.
+    #[arg(short = 'c', long, value_name = "PATH", action = clap::ArgAction::Append)]
+    pub customers: Vec<String>,
     /// Config file (TOML) with column mappings and reading options [default: ./retention.toml
     /// if present].
     #[arg(long, value_name = "FILE")]
@@ -198,6 +202,18 @@ pub struct InputArgs {
     /// Amounts use a decimal comma (1.234,50).
     #[arg(long)]
     pub decimal_comma: bool,
+    /// Text encoding of CSV input: any WHATWG label (windows-1252, latin1, windows-874,
+    /// tis-620, shift_jis, gb18030, utf-16le, ...) [default: UTF-8, checked; a UTF-16
+    /// byte-order mark is decoded without asking].
+    #[arg(long, value_name = "LABEL")]
+    pub encoding: Option<String>,
+    /// Pad rows with fewer fields than the header and cut rows with more (one warning
+    /// gives the count and the first line) instead of refusing the file.
+    #[arg(long)]
+    pub flexible: bool,
+    /// Excel/OpenDocument workbooks: the sheet to read [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
     /// End of observation [default: the latest transaction date]. Later rows are ignored.
     #[arg(long, value_name = "DATE")]
     pub as_of: Option<String>,

@@ -22,6 +22,9 @@ use crate::load::{LoadOptions, Role, Source};
 /// delimiter = ";"
 /// date_format = "%d.%m.%Y"
 /// decimal_comma = true
+/// flexible = false        # pad/cut rows with a wrong field count (one warning)
+/// encoding = "windows-1252"
+/// sheet = "Orders"
 /// ```
 #[derive(Deserialize, Default, Debug)]
 #[serde(deny_unknown_fields)]
@@ -57,6 +60,9 @@ pub struct InputConfig {
     pub date_format: Option<String>,
     pub no_header: Option<bool>,
     pub decimal_comma: Option<bool>,
+    pub flexible: Option<bool>,
+    pub encoding: Option<String>,
+    pub sheet: Option<String>,
 }
 
 pub const DEFAULT_CONFIG: &str = "retention.toml";
@@ -137,9 +143,24 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
             return Err(bad(format!("--from {f} is after --to {t}")));
         }
     }
+    let encoding = match a.encoding.as_deref().or(cfg.input.encoding.as_deref()) {
+        None => None,
+        Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
+            || {
+                bad(format!(
+                    "--encoding '{label}': not an encoding label (WHATWG labels such as \
+                     utf-8, windows-1252, latin1, windows-874, tis-620, shift_jis, gb18030, \
+                     utf-16le)"
+                ))
+            },
+        )?),
+    };
     Ok(LoadOptions {
-        transactions: a.transactions.as_deref().map(Source::from_arg),
-        customers: a.customers.as_deref().map(Source::from_arg),
+        transactions: a.transactions.iter().map(|s| Source::from_arg(s)).collect(),
+        customers: a.customers.iter().map(|s| Source::from_arg(s)).collect(),
+        flexible: a.flexible || cfg.input.flexible.unwrap_or(false),
+        encoding,
+        sheet: a.sheet.clone().or_else(|| cfg.input.sheet.clone()),
         has_header: !(a.no_header || cfg.input.no_header.unwrap_or(false)),
         delimiter,
         date_format,

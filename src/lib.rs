@@ -184,7 +184,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let wallet = match (&a.wallet, a.estimate_wallet) {
                 (Some(path), _) => {
                     let opts = config::load_options(&a.input, vec![])?;
-                    WalletSource::File(load::load_wallet(&load::Source::from_arg(path), &opts)?)
+                    let mut warnings = Vec::new();
+                    let w = load::load_wallet(&[load::Source::from_arg(path)], &opts, &mut warnings)?;
+                    for w in &warnings {
+                        eprintln!("retention {name}: warning: {w}");
+                    }
+                    WalletSource::File(w)
                 }
                 (None, true) => WalletSource::Estimate,
                 (None, false) => WalletSource::None,
@@ -286,7 +291,7 @@ fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
 /// The data's name and the as-of date for chart titles.
 fn chart_names(input: &InputArgs, ds: &Dataset) -> (String, String) {
     (
-        charts::data_name(input.transactions.as_deref()),
+        charts::data_name(&input.transactions),
         ds.as_of.to_string(),
     )
 }

@@ -70,7 +70,7 @@ impl Period {
         self.start(idx + 1).pred_opt().unwrap_or(EPOCH)
     }
 
-    /// Label per METRICS.md: `2024-01-15`, `2024-W03`, `2024-01`, `2024-Q1`, `2024`.
+    /// Label per docs/metrics.md: `2024-01-15`, `2024-W03`, `2024-01`, `2024-Q1`, `2024`.
     pub fn label(self, idx: i32) -> String {
         let s = self.start(idx);
         match self {

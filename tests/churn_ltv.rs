@@ -365,6 +365,68 @@ fn bgnbd_matches_lifetimes_on_shop() {
     }
 }
 
+/// Free orders are purchases: on a CDNOW-like fixture where some customers bought only
+/// $0.00 orders (and some orders are returned), BG/NBD keeps every buyer and agrees with
+/// lifetimes to 1e-6 (`tests/reference/free_orders_lifetimes.py`).
+#[test]
+fn free_orders_keep_every_customer_in_bgnbd_as_lifetimes_does() {
+    let w = tempfile::tempdir().unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "-t",
+            &root("testdata/cdnow_like.csv"),
+            "--model",
+            "bgnbd",
+            "--unit",
+            "week",
+            "--per-customer",
+            "--params",
+            "p.json",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/free_orders_lifetimes.json")).unwrap(),
+    )
+    .unwrap();
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap()).unwrap();
+    for k in ["r", "alpha", "a", "b"] {
+        rel_close(
+            params["bgnbd"][k].as_f64().unwrap(),
+            reference["bgnbd"][k].as_f64().unwrap(),
+            1e-6,
+            k,
+        );
+    }
+    let got: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let got: std::collections::HashMap<String, f64> = got
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["customer_id"].as_str().unwrap().to_string(),
+                c["p_alive"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    let want = reference["p_alive"].as_object().unwrap();
+    assert_eq!(got.len(), reference["customers"].as_u64().unwrap() as usize);
+    assert_eq!(got.len(), want.len());
+    for id in reference["only_free_customers"].as_array().unwrap() {
+        assert!(got.contains_key(id.as_str().unwrap()), "{id} (free orders only) is missing");
+    }
+    for (id, p) in want {
+        let (x, y) = (got[id.as_str()], p.as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-6, "{id} p_alive: {x} vs lifetimes {y}");
+    }
+}
+
 #[test]
 fn at_risk_ranks_by_p_alive() {
     let r = run_tmp(&[

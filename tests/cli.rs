@@ -256,44 +256,81 @@ fn unwritable_output_fails_before_reading() {
     );
 }
 
-/// Every `testdata/bad/NAME.csv` has a `NAME.expect`: a first line `args: …` (extra flags;
-/// `testdata/` paths in them are made absolute) and then one line per text the one-line
-/// error message must contain.
+/// Every `testdata/bad/NAME.expect` names a bad input: a first line `args: …` (extra
+/// flags; `testdata/` paths in them are made absolute), an optional line `input: PATH`
+/// (the -t argument, e.g. a glob or a directory; default `NAME.csv` beside it), then one
+/// line per text the one-line error message must contain. Each case runs under every
+/// command that reads transactions: each exits 2 with the same one-line message (after
+/// the `retention COMMAND: ` prefix), nothing on stdout and no output file.
 #[test]
-fn bad_inputs_give_one_line_and_exit_2() {
+fn bad_inputs_give_one_line_and_exit_2_in_every_command() {
     let w = workdir();
     let root = format!("{}/", env!("CARGO_MANIFEST_DIR"));
+    let abs = |a: &str| a.replace("testdata/", &format!("{root}testdata/"));
     let mut cases: Vec<PathBuf> = std::fs::read_dir(data("bad"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "expect"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 20, "{cases:?}");
+    assert!(cases.len() >= 26, "{cases:?}");
+    let commands = [
+        "cohort", "churn", "ltv", "segment", "wallet", "summary", "whatif", "report",
+    ];
     for expect in cases {
         let text = std::fs::read_to_string(&expect).unwrap();
-        let mut lines = text.lines();
+        let mut lines = text.lines().peekable();
         let args_line = lines.next().unwrap().strip_prefix("args:").unwrap().trim();
-        let csv = expect.with_extension("csv").to_string_lossy().to_string();
-        let mut args = vec!["cohort".to_string(), "-t".to_string(), csv];
-        args.extend(
-            args_line
-                .split_whitespace()
-                .map(|a| a.replace("testdata/", &format!("{root}testdata/"))),
-        );
-        let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
-        let r = run(w.path(), &argv, None);
+        let input = match lines.peek().and_then(|l| l.strip_prefix("input:")) {
+            Some(i) => {
+                let i = abs(i.trim());
+                lines.next();
+                i
+            }
+            None => expect.with_extension("csv").to_string_lossy().to_string(),
+        };
+        let words: Vec<&str> = lines.filter(|l| !l.is_empty()).collect();
         let name = expect.file_name().unwrap().to_string_lossy().to_string();
-        assert_eq!(r.code, 2, "{name}");
-        assert_eq!(r.stdout, "", "{name}");
-        assert_eq!(r.stderr.lines().count(), 1, "{name}: {}", r.stderr);
-        assert!(r.stderr.starts_with("retention cohort: "), "{}", r.stderr);
-        for word in lines.filter(|l| !l.is_empty()) {
+        let mut first_message: Option<String> = None;
+        for cmd in commands {
+            let out = w.path().join(format!("out-{cmd}"));
+            let out_s = out.to_string_lossy().to_string();
+            let mut args = vec![cmd.to_string(), "-t".to_string(), input.clone()];
+            args.extend(args_line.split_whitespace().map(abs));
+            if cmd == "report" {
+                args.extend(["--out".to_string(), out_s.clone()]);
+            } else {
+                args.extend(["-o".to_string(), format!("{out_s}.csv")]);
+            }
+            let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+            let r = run(w.path(), &argv, None);
+            assert_eq!(r.code, 2, "{name} {cmd}: {}", r.stderr);
+            assert_eq!(r.stdout, "", "{name} {cmd}");
+            assert_eq!(r.stderr.lines().count(), 1, "{name} {cmd}: {}", r.stderr);
+            let prefix = format!("retention {cmd}: ");
+            assert!(r.stderr.starts_with(&prefix), "{name}: {}", r.stderr);
+            for word in &words {
+                assert!(
+                    r.stderr.contains(word),
+                    "{name} {cmd}: missing {word:?} in {}",
+                    r.stderr
+                );
+            }
+            let message = r.stderr[prefix.len()..].to_string();
+            match &first_message {
+                None => first_message = Some(message),
+                Some(m) => assert_eq!(m, &message, "{name}: {cmd} words it differently"),
+            }
+            assert!(!out.exists(), "{name} {cmd}: left {}", out.display());
             assert!(
-                r.stderr.contains(word),
-                "{name}: missing {word:?} in {}",
-                r.stderr
+                !Path::new(&format!("{out_s}.csv")).exists(),
+                "{name} {cmd}: left an output file"
             );
+            let leftovers: Vec<_> = std::fs::read_dir(w.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert!(leftovers.is_empty(), "{name} {cmd}: left {leftovers:?}");
         }
     }
     let r = run(w.path(), &["cohort", "-t", "missing.csv"], None);
@@ -685,4 +722,221 @@ fn closed_pipe_is_quiet_success() {
     assert!(first.starts_with("cohort,period_index"));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+// ---- inputs as users export them ----
+
+/// Free orders are purchases; a return is an order with a negative line and a net
+/// amount ≤ 0 (a fully refunded order included).
+#[test]
+fn free_orders_count_and_refunded_orders_do_not() {
+    let w = workdir();
+    let csv = "order_id,customer_id,date,amount\n\
+               o1,a,2024-01-05,0.00\n\
+               o2,b,2024-01-06,10\n\
+               o2,b,2024-01-06,-10\n\
+               o3,c,2024-01-08,-5\n\
+               o4,d,2024-01-09,7\n\
+               o5,e,2024-01-10,10\n\
+               o5,e,2024-01-10,-4\n";
+    std::fs::write(w.path().join("tx.csv"), csv).unwrap();
+    let r = run(w.path(), &["cohort", "-t", "tx.csv"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // a (free), d and e (a partial refund nets to 6) bought; b (refunded) and c did not.
+    assert!(
+        r.stdout.lines().nth(1).unwrap().starts_with("2024-01,0,3,3,1,"),
+        "{}",
+        r.stdout
+    );
+    let r = run(w.path(), &["segment", "-t", "tx.csv", "--per-customer"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ids: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "d", "e"], "{}", r.stdout);
+}
+
+#[test]
+fn ragged_rows_with_flexible_are_padded_and_cut_with_one_warning() {
+    let w = workdir();
+    let csv = "customer_id,date,amount\n1,2024-01-05,10\n2,2024-02-01\n3,2024-03-01,4,9\n";
+    std::fs::write(w.path().join("tx.csv"), csv).unwrap();
+    let r = run(w.path(), &["summary", "-t", "tx.csv", "--flexible"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "2 rows with more or fewer fields than the header (3) were padded or cut \
+             (--flexible; first at line 3)"
+        ),
+        "{}",
+        r.stderr
+    );
+    // The short row has no amount and is dropped with its own warning; the long one is cut.
+    assert!(r.stderr.contains("1 rows with an empty amount were dropped"), "{}", r.stderr);
+    // The same from the config file.
+    std::fs::write(w.path().join("retention.toml"), "[input]\nflexible = true\n").unwrap();
+    let r2 = run(w.path(), &["summary", "-t", "tx.csv"], None);
+    assert_eq!(r2.code, 0, "{}", r2.stderr);
+    assert_eq!(r2.stdout, r.stdout);
+}
+
+#[test]
+fn other_encodings_are_decoded_when_named() {
+    let w = workdir();
+    for (file, label) in [
+        ("western_windows1252", "windows-1252"),
+        ("western_windows1252", "latin1"),
+        ("thai_windows874", "windows-874"),
+        ("thai_windows874", "tis-620"),
+    ] {
+        let src = data(&format!("encodings/{file}.csv"));
+        let utf8 = data(&format!("encodings/{file}_utf8.csv"));
+        let want = run(w.path(), &["segment", "-t", &utf8, "--per-customer"], None);
+        assert_eq!(want.code, 0, "{}", want.stderr);
+        let got = run(
+            w.path(),
+            &["segment", "-t", &src, "--per-customer", "--encoding", label],
+            None,
+        );
+        assert_eq!(got.code, 0, "{file} {label}: {}", got.stderr);
+        assert_eq!(got.stdout, want.stdout, "{file} {label}");
+        // Without --encoding: refused, naming the line.
+        let r = run(w.path(), &["segment", "-t", &src], None);
+        assert_eq!(r.code, 2);
+        assert!(r.stderr.contains("line 2 (byte offset"), "{}", r.stderr);
+    }
+    let r = run(
+        w.path(),
+        &["segment", "-t", &data("encodings/thai_windows874_utf8.csv"), "--per-customer"],
+        None,
+    );
+    assert!(r.stdout.contains("สมชาย"), "{}", r.stdout);
+}
+
+/// Excel's "Unicode text": UTF-16LE with a byte-order mark, tab-separated, CRLF.
+#[test]
+fn utf16_with_a_byte_order_mark_is_read_without_asking() {
+    let w = workdir();
+    let r = run(w.path(), &["cohort", "-t", &data("transactions_utf16.tsv")], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, expected("cohort_month.csv"));
+}
+
+#[test]
+fn several_inputs_read_as_one_table() {
+    let w = workdir();
+    let text = std::fs::read_to_string(data("transactions.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let rows: Vec<&str> = lines.collect();
+    std::fs::create_dir_all(w.path().join("exports")).unwrap();
+    for (k, part) in rows.chunks(4).enumerate() {
+        // Later parts list their columns in another order: matched by name.
+        let body = if k == 0 {
+            format!("{header}\n{}\n", part.join("\n"))
+        } else {
+            let mut s = String::from("amount,order_id,customer_id,date,category\n");
+            for r in part {
+                let f: Vec<&str> = r.split(',').collect();
+                s += &format!("{},{},{},{},{}\n", f[4], f[0], f[1], f[2], f[3]);
+            }
+            s
+        };
+        std::fs::write(w.path().join(format!("exports/part-{k}.csv")), body).unwrap();
+    }
+    let want = expected("cohort_month.csv");
+    for args in [
+        vec!["cohort", "-t", "exports/*.csv"],
+        vec!["cohort", "-t", "exports"],
+        vec![
+            "cohort",
+            "-t",
+            "exports/part-0.csv",
+            "-t",
+            "exports/part-1.csv",
+            "--transactions",
+            "exports/part-2.csv",
+        ],
+    ] {
+        let r = run(w.path(), &args, None);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(r.stdout, want, "{args:?}");
+    }
+    // A bad value in a later part names that part's file and line.
+    std::fs::write(
+        w.path().join("exports/part-3.csv"),
+        "customer_id,date,amount,order_id,category\nz,2024-02-30,1,o99,x\n",
+    )
+    .unwrap();
+    let r = run(w.path(), &["cohort", "-t", "exports"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("file 'exports/part-3.csv' line 2, column 'date'"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// A directory of Parquet files in Hive-style partition folders: one table, and the
+/// partition keys are columns (here usable as a cohort group).
+#[test]
+fn hive_partitioned_parquet_directory() {
+    let w = workdir();
+    let text = std::fs::read_to_string(data("transactions.csv")).unwrap();
+    for region in ["north", "south"] {
+        let dir = w.path().join(format!("lake/region={region}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ids = if region == "north" { [",a,", ",b,"] } else { [",c,", ",d,"] };
+        let mut part_text = String::new();
+        for (i, line) in text.lines().enumerate() {
+            if i == 0 || ids.iter().any(|id| line.contains(id)) {
+                part_text += line;
+                part_text.push('\n');
+            }
+        }
+        let mut part = csv_frame(&part_text);
+        let f = std::fs::File::create(dir.join("part-0.parquet")).unwrap();
+        ParquetWriter::new(f).finish(&mut part).unwrap();
+    }
+    std::fs::write(w.path().join("lake/_SUCCESS"), "").unwrap();
+    let r = run(
+        w.path(),
+        &["cohort", "-t", "lake", "--group", "region", "--period", "quarter"],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("region,cohort,"), "{}", r.stdout);
+    assert!(r.stdout.contains("\nnorth,2024-Q1,0,2,2,1,"), "{}", r.stdout);
+    assert!(r.stdout.contains("\nsouth,2024-Q1,0,2,2,1,"), "{}", r.stdout);
+}
+
+#[test]
+fn excel_workbooks_first_sheet_or_named() {
+    let w = workdir();
+    let xlsx = data("transactions.xlsx");
+    let r = run(w.path(), &["cohort", "-t", &xlsx], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, expected("cohort_month.csv"));
+    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "orders"], None);
+    assert_eq!(r.stdout, expected("cohort_month.csv"));
+    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "missing"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("has no sheet 'missing' (sheets: 'orders', 'empty', 'notes')"),
+        "{}",
+        r.stderr
+    );
+    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "empty"], None);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("sheet 'empty' is empty"), "{}", r.stderr);
+    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "notes"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("sheet 'notes': no customer_id column found"),
+        "{}",
+        r.stderr
+    );
 }

@@ -52,16 +52,19 @@ fn frame(rows: &[(u8, u16, i32, Option<u8>)]) -> DataFrame {
     .unwrap()
 }
 
-/// Customers with at least one purchase (an order with a positive net amount).
+/// Customers with at least one purchase (an order that is not a return: a return has a
+/// negative line and a net amount <= 0; free orders are purchases).
 fn buyers(rows: &[(u8, u16, i32, Option<u8>)]) -> usize {
-    let mut orders: BTreeMap<(u8, Option<u8>, usize), i64> = BTreeMap::new();
+    let mut orders: BTreeMap<(u8, Option<u8>, usize), (i64, i64)> = BTreeMap::new();
     for (i, r) in rows.iter().enumerate() {
         let key = (r.0, r.3, if r.3.is_some() { 0 } else { i });
-        *orders.entry(key).or_default() += r.2 as i64;
+        let e = orders.entry(key).or_insert((0, i64::MAX));
+        e.0 += r.2 as i64;
+        e.1 = e.1.min(r.2 as i64);
     }
     orders
         .iter()
-        .filter(|(_, v)| **v > 0)
+        .filter(|(_, (net, lo))| *lo >= 0 || *net > 0)
         .map(|(k, _)| k.0)
         .collect::<HashSet<_>>()
         .len()

@@ -1,11 +1,11 @@
--- retention churn --period month, as METRICS.md "churn" (active = a purchase in the period):
+-- retention churn --period month, as docs/metrics.md "churn" (active = a purchase in the period):
 -- start = active in t-1, retained = of those, active in t, churned = start - retained,
 -- new = first purchase in t, reactivated = active in t, neither retained nor new.
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d FROM orders WHERE amount > 0),
+purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),
 am AS (SELECT DISTINCT customer_id, date_trunc('month', d) AS m FROM purch),
 seq AS (
   SELECT m, lag(m) OVER (PARTITION BY customer_id ORDER BY m) AS prev FROM am),

@@ -1,10 +1,10 @@
--- retention cohort --period month (first-purchase cohorts, classic), as METRICS.md "cohort".
+-- retention cohort --period month (first-purchase cohorts, classic), as docs/metrics.md "cohort".
 -- `tx` is a view over the transactions file (CSV or Parquet), made by benches/run_sql.py.
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (  -- an order = distinct (customer, order_id); its date = its first date
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d FROM orders WHERE amount > 0),   -- purchases
+purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),   -- purchases
 first AS (SELECT customer_id, date_trunc('month', min(d)) AS c FROM purch GROUP BY 1),
 sizes AS (SELECT c, count(*) AS n FROM first GROUP BY 1),
 grid AS (

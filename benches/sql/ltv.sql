@@ -1,10 +1,10 @@
 -- retention ltv (historical, --period month, margin 1): cumulative net revenue per cohort
--- customer k months after the first purchase, as METRICS.md "ltv / Historical".
+-- customer k months after the first purchase, as docs/metrics.md "ltv / Historical".
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d FROM orders WHERE amount > 0),
+purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),
 first AS (SELECT customer_id, date_trunc('month', min(d)) AS c FROM purch GROUP BY 1),
 sizes AS (SELECT c, count(*) AS n FROM first GROUP BY 1),
 grid AS (

@@ -1,4 +1,4 @@
--- The per-customer summary of retention ltv --model bgnbd (--unit day), as METRICS.md
+-- The per-customer summary of retention ltv --model bgnbd (--unit day), as docs/metrics.md
 -- "ltv / Predictive": purchases aggregated to distinct days; x = purchase days - 1,
 -- t_x = first to last purchase day, T = first purchase day to as-of, m = mean value of the
 -- repeat purchase days (first excluded; x > 0), plus the historical LTV (net revenue,
@@ -6,10 +6,10 @@
 -- (benches/lifetimes_fit.py fits and scores it).
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
 daily AS (
-  SELECT customer_id, d, sum(amount) AS v FROM orders WHERE amount > 0 GROUP BY 1, 2),
+  SELECT customer_id, d, sum(amount) AS v FROM orders WHERE lo >= 0 OR amount > 0 GROUP BY 1, 2),
 s AS (
   SELECT customer_id, count(*) - 1 AS x,
          datediff('day', min(d), max(d)) AS t_x,

@@ -1,11 +1,11 @@
--- retention segment (RFM, 5 bins, built-in segment table), as METRICS.md "segment".
+-- retention segment (RFM, 5 bins, built-in segment table), as docs/metrics.md "segment".
 -- Scores: rank (ties by customer id), score = floor((rank-1)*5/n)+1, recency descending.
 -- Match order as README "retention segment" (hidden segments moved before their hider).
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d FROM orders WHERE amount > 0),
+purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),
 pc AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency FROM purch GROUP BY 1),
 spend AS (SELECT customer_id, sum(amount) AS monetary FROM tx GROUP BY 1),
 rfm AS (

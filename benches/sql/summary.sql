@@ -1,11 +1,11 @@
--- retention summary (whole window, transactions only), as METRICS.md "summary" and the
+-- retention summary (whole window, transactions only), as docs/metrics.md "summary" and the
 -- README column table: window = first transaction .. as-of; retention between its halves
 -- (first half: day <= start + (end-start)/2).
 WITH as_of AS (SELECT min(order_date) AS s, max(order_date) AS e FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d FROM orders WHERE amount > 0),
+purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),
 mid AS (SELECT s + CAST((e - s) // 2 AS INTEGER) AS m FROM as_of),
 pc AS (
   SELECT customer_id, count(*) AS n,

@@ -1,12 +1,12 @@
 -- retention wallet (no wallet file; transactions with a category): per RFM segment (as
 -- segment.sql), the distribution (customers, mean, p25, median, p75 - linear quantiles)
--- of share_of_customer per category, breadth, cross_sell and depth, as METRICS.md
+-- of share_of_customer per category, breadth, cross_sell and depth, as docs/metrics.md
 -- "wallet" and README "retention wallet".
 WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 orders AS (
-  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount
+  SELECT customer_id, min(order_date) AS d, sum(amount) AS amount, min(amount) AS lo
   FROM tx GROUP BY customer_id, order_id),
-purch AS (SELECT customer_id, d, amount FROM orders WHERE amount > 0),
+purch AS (SELECT customer_id, d, amount FROM orders WHERE lo >= 0 OR amount > 0),
 pc AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency FROM purch GROUP BY 1),
 spend AS (SELECT customer_id, sum(amount) AS monetary FROM tx GROUP BY 1),
 rfm AS (
@@ -45,9 +45,9 @@ soc AS (  -- every (customer with positive spend, category), zeros included
   FROM pos p JOIN grp g USING (customer_id) CROSS JOIN cats c
   LEFT JOIN cat_spend cs ON cs.customer_id = p.customer_id AND cs.category = c.category
   WHERE p.t > 0),
-breadth AS (  -- buyers only: distinct categories with a positive amount (row level)
+breadth AS (  -- buyers only: distinct categories with a line that is not a return (amount >= 0)
   SELECT pc.customer_id,
-         count(DISTINCT t.category) FILTER (WHERE t.amount > 0 AND t.category <> '') AS b
+         count(DISTINCT t.category) FILTER (WHERE t.amount >= 0 AND t.category <> '') AS b
   FROM pc JOIN tx t USING (customer_id) GROUP BY 1),
 ordered AS (
   SELECT customer_id, amount,

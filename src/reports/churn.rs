@@ -1,4 +1,4 @@
-//! `retention churn`: period retention and churn, Kaplan–Meier survival (METRICS.md,
+//! `retention churn`: period retention and churn, Kaplan–Meier survival (docs/metrics.md,
 //! section churn). The at-risk ranking (p_alive) lives in `ltv`, next to the model.
 
 use std::collections::BTreeMap;
@@ -455,7 +455,7 @@ pub fn command(ds: &Dataset, a: &ChurnArgs) -> Result<Report> {
 pub fn run(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
     if h.is_empty() {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let rows = churn_rows(h, as_of, p);
@@ -486,7 +486,7 @@ pub fn run(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
 pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
     if h.is_empty() {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let w = p.inactive_after.unwrap_or(Window::of(p.period));

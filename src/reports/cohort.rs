@@ -1,4 +1,4 @@
-//! `retention cohort`: cohort retention matrices (METRICS.md, section cohort).
+//! `retention cohort`: cohort retention matrices (docs/metrics.md, section cohort).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -307,7 +307,7 @@ pub(crate) fn coded_cells(
     Ok(cells)
 }
 
-/// The long/tidy frame of METRICS.md.
+/// The long/tidy frame of docs/metrics.md.
 pub fn cells_frame(cells: &[Cell], period: Period, group: Option<&str>) -> Result<DataFrame> {
     let mut cols = Vec::new();
     if let Some(g) = group {
@@ -426,7 +426,7 @@ pub fn run(
     let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
     if cells.is_empty() {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let data = cells_frame(&cells, p.period, p.group.as_deref())?;

@@ -1,5 +1,5 @@
 //! `retention ltv`: historical LTV curves (and LTV:CAC) per cohort and group, and the
-//! predictive BG/NBD + Gamma-Gamma customer lifetime value (METRICS.md, section ltv).
+//! predictive BG/NBD + Gamma-Gamma customer lifetime value (docs/metrics.md, section ltv).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -287,7 +287,7 @@ pub fn run_historical(
     let points = curves(tx, customers, groups, as_of, p)?;
     if points.is_empty() {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let margin = if p.margin == 1.0 {
@@ -442,7 +442,7 @@ fn run_per_customer(
         .collect()?;
     if data.height() == 0 {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     Ok(Report {
@@ -479,7 +479,7 @@ impl Unit {
     }
 }
 
-/// The BG/NBD summary of one customer (METRICS.md): x repeat purchase days, t_x first to
+/// The BG/NBD summary of one customer (docs/metrics.md): x repeat purchase days, t_x first to
 /// last purchase day, T first purchase day to the calibration end, m mean value of the
 /// repeat purchase days (0 when x = 0); times in `unit`.
 #[derive(Clone, Debug, PartialEq)]
@@ -538,6 +538,9 @@ pub struct ModelRun {
     pub end: NaiveDate,
     /// Why there is no Gamma-Gamma model, if there is none.
     pub gg_missing: Option<String>,
+    /// Repeat customers left out of the Gamma-Gamma fit: all their repeat purchases were
+    /// free (a mean repeat value of 0).
+    pub gg_excluded: usize,
 }
 
 /// Summarise the histories up to `end`, fit BG/NBD and Gamma-Gamma, score everyone.
@@ -569,7 +572,14 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
             sums.iter().filter(|s| s.x > 0.0).count()
         ))
     })?;
-    let freq: Vec<f64> = sums.iter().map(|s| s.x).collect();
+    // Gamma-Gamma is a model of positive spend: repeat customers whose repeat purchases
+    // were all free (m = 0) inform BG/NBD but are left out of its fit (they are still
+    // scored: E[M | x, 0] shrinks towards the population mean).
+    let freq: Vec<f64> = sums
+        .iter()
+        .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
+        .collect();
+    let gg_excluded = sums.iter().filter(|s| s.x > 0.0 && s.m <= 0.0).count();
     let monetary: Vec<f64> = sums.iter().map(|s| s.m).collect();
     let (gg, gg_missing) = match gamma_gamma::fit(&freq, &monetary, None, &opts) {
         Ok(f) => (Some(f), None),
@@ -600,6 +610,7 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
         unit: m.unit,
         end,
         gg_missing,
+        gg_excluded,
     })
 }
 
@@ -684,6 +695,14 @@ fn report_params(run: &ModelRun, m: &ModelArgs, verbose: bool, name: &str) -> Re
 }
 
 fn gg_notes(run: &ModelRun, notes: &mut Vec<String>) {
+    if run.gg_excluded > 0 {
+        notes.push(format!(
+            "{} repeat customers whose repeat purchases were all free are left out of the \
+             Gamma-Gamma fit (a model of positive spend); their expected value shrinks \
+             towards the population mean",
+            run.gg_excluded
+        ));
+    }
     if let Some(why) = &run.gg_missing {
         notes.push(format!(
             "no spend model (Gamma-Gamma: {why}): expected values and CLV left out"

@@ -18,9 +18,11 @@ fn one_row_orders(tx: &DataFrame) -> bool {
     tx.column("order_id").is_ok_and(crate::load::all_distinct)
 }
 
-/// Orders with a positive net amount (METRICS.md "purchase"): `customer_id`, `date`
-/// (the order's first date), `amount` (its net amount). An order is a distinct
-/// (customer, order_id), or one row where there is no order id.
+/// The purchases (docs/metrics.md "purchase"): every order that is not a return, free
+/// orders included; a return is an order with a negative line and a net amount ≤ 0.
+/// Columns `customer_id`, `date` (the order's first date), `amount` (its net amount). An
+/// order is a distinct (customer, order_id), or one row where there is no order id (a
+/// row is then a return when its amount is negative).
 pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
     let orders = if tx.column("order_id").is_ok() && !one_row_orders(tx) {
@@ -32,12 +34,22 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
                     .alias("__row"),
             )
             .group_by([col("customer_id"), col("order_id"), col("__row")])
-            .agg([col("date").min(), col("amount").sum()])
+            .agg([
+                col("date").min(),
+                col("amount").sum(),
+                col("amount").min().alias("__min"),
+            ])
+            .filter(
+                col("__min")
+                    .gt_eq(lit(0.0))
+                    .or(col("amount").gt(lit(0.0))),
+            )
             .select([col("customer_id"), col("date"), col("amount")])
     } else {
         lf.select([col("customer_id"), col("date"), col("amount")])
+            .filter(col("amount").gt_eq(lit(0.0)))
     };
-    orders.filter(col("amount").gt(lit(0.0)))
+    orders
 }
 
 /// A fast, deterministic hash map (foldhash with a fixed seed).
@@ -290,7 +302,7 @@ impl<'a> CodedTx<'a> {
     /// or date are left out.
     pub fn purchases(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
         // Without order ids, or with distinct ones, every row is its own order and the
-        // purchases are the rows with a positive amount, as purchases() selects them: one
+        // purchases are the rows that are not returns (amount ≥ 0), as purchases() selects them: one
         // pass here instead of polars counting the distinct order ids (string hashing)
         // and filtering the frame.
         let p;
@@ -312,7 +324,9 @@ impl<'a> CodedTx<'a> {
         let days = days.date()?.physical().iter();
         let amounts = amounts.f64()?.iter();
         let keep = |((c, d), a): ((Option<u32>, Option<i32>), Option<f64>)| {
-            let a = a.filter(|a| *a > 0.0)?;
+            // Grouped orders are purchases already (a net amount ≥ 0); a single row is a
+            // return when its amount is negative.
+            let a = a.filter(|a| *a >= 0.0)?;
             Some((c?, d?, a))
         };
         Ok(if std::ptr::eq(df, tx) {
@@ -389,7 +403,7 @@ pub struct Histories {
 }
 
 impl Histories {
-    /// Build from the transactions (purchases only, per METRICS.md), optionally grouped.
+    /// Build from the transactions (purchases only, per docs/metrics.md), optionally grouped.
     pub fn from_tx(tx: &DataFrame, groups: Option<LazyFrame>) -> anyhow::Result<Histories> {
         let coded = CodedTx::new(tx, None)?;
         let groups = groups.map(|g| coded.groups(g)).transpose()?;

@@ -102,7 +102,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
     let ds = crate::load_input("report", &a.input, vec![])?;
     let loaded = started.elapsed().as_secs_f64();
     progress.set("computing");
-    let data = charts::data_name(a.input.transactions.as_deref());
+    let data = charts::data_name(&a.input.transactions);
     let as_of = ds.as_of.to_string();
     let period = period_v
         .to_possible_value()
@@ -410,11 +410,11 @@ fn compute(
 fn inputs(a: &ReportArgs, ds: &Dataset) -> Vec<(String, String, usize)> {
     let mut v = vec![(
         "transactions".to_string(),
-        a.input.transactions.clone().unwrap_or_else(|| "-".into()),
+        a.input.transactions.join(", "),
         ds.tx.height(),
     )];
-    if let (Some(p), Some(c)) = (&a.input.customers, &ds.customers) {
-        v.push(("customers".into(), p.clone(), c.height()));
+    if let (false, Some(c)) = (a.input.customers.is_empty(), &ds.customers) {
+        v.push(("customers".into(), a.input.customers.join(", "), c.height()));
     }
     v
 }

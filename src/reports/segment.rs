@@ -1,4 +1,4 @@
-//! `retention segment`: RFM scores and named segments (METRICS.md, section segment).
+//! `retention segment`: RFM scores and named segments (docs/metrics.md, section segment).
 //!
 //! Also holds small column helpers shared by the issue-#3 reports (`wallet`, `summary`,
 //! `whatif`): plain Rust vectors out of frames, and the `--by` grouping lookup.
@@ -137,13 +137,13 @@ pub struct Rules {
 pub const OTHERS: &str = "Others";
 
 impl Rules {
-    /// The built-in table of METRICS.md. Read literally ("first matching row wins" in the
+    /// The built-in table of docs/metrics.md. Read literally ("first matching row wins" in the
     /// listed order) New, Promising, Can't Lose Them and Lost could never match: Potential
     /// Loyalist, At Risk and Hibernating list before them and contain them. The match order
-    /// is therefore the METRICS order with the hidden segments moved before the ones that
+    /// is therefore the order of `docs/metrics.md` with the hidden segments moved before the ones that
     /// hide them (New, Promising, Lost, Hibernating and About To Sleep before Potential
     /// Loyalist and Need Attention; Can't Lose Them before At Risk), so that every named
-    /// segment can occur; the report keeps the METRICS order.
+    /// segment can occur; the report keeps the order of `docs/metrics.md`.
     pub fn builtin() -> Rules {
         let rule = |name: &str, r, f, m, action: &str| Rule {
             name: name.into(),
@@ -661,7 +661,7 @@ pub fn run(
     let all = &coded.ids;
     if table.is_empty() {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let groups =

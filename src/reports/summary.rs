@@ -1,4 +1,4 @@
-//! `retention summary`: the KPI table (METRICS.md, section summary), over the whole window
+//! `retention summary`: the KPI table (docs/metrics.md, section summary), over the whole window
 //! or one row per period, optionally per group.
 
 use anyhow::Result;

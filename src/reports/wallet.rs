@@ -1,5 +1,5 @@
 //! `retention wallet`: share of wallet, share of customer, breadth, cross-sell and depth
-//! (METRICS.md, section wallet).
+//! (docs/metrics.md, section wallet).
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -190,7 +190,7 @@ pub fn compute<'a>(
     }
     // Grouped by customer, then category, stably: each (customer, category) sums its
     // rows in row order. (customer, category) → net spend, sorted; distinct categories
-    // bought (a positive amount) per customer.
+    // bought (a line that is not a return: amount ≥ 0) per customer.
     let by_cat = ByCustomer::new(n, &lines);
     drop(lines);
     let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
@@ -202,7 +202,7 @@ pub fn compute<'a>(
             let j = i + ks[i..].iter().take_while(|k| **k == ks[i]).count();
             let k = ks[i] as u32;
             cat_spend.push(((c as u32, k), vs[i..j].iter().sum()));
-            if k != 0 && vs[i..j].iter().any(|a| *a > 0.0) {
+            if k != 0 && vs[i..j].iter().any(|a| *a >= 0.0) {
                 *bought += 1;
             }
             i = j;
@@ -691,7 +691,7 @@ pub fn run(
     }
     if c.buyers == 0 {
         return Err(bad(
-            "no customer made a purchase (an order with a positive net amount)",
+            "no customer made a purchase (every order is a return)",
         ));
     }
     let grouping = match &p.by {

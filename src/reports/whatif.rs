@@ -1,4 +1,4 @@
-//! `retention whatif`: the 5/25 rule on the user's own data (METRICS.md, section what-if).
+//! `retention whatif`: the 5/25 rule on the user's own data (docs/metrics.md, section what-if).
 //!
 //! Margin-multiple model (Gupta & Lehmann): CLV = m·r / (1 + d − r), with m the annual
 //! margin per customer, r the annual retention rate and d the annual discount rate.

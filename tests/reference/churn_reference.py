@@ -1,7 +1,7 @@
 """Independent reference numbers for `retention churn` on the bundled shop.
 
 Computed with pandas and lifelines (pinned in requirements-churn.txt), straight from
-METRICS.md, without any of retention's code:
+docs/metrics.md, without any of retention's code:
   - churn_shop_quarter.csv: the per-quarter table (active = bought in the quarter);
   - km_shop_quarter.csv: Kaplan-Meier S(t) with lifelines' 95% (log-log) interval, churned =
     no purchase for 3 months, sampled every 91 days, and the median lifetime.
@@ -17,13 +17,14 @@ from lifelines import KaplanMeierFitter
 HERE = Path(__file__).resolve().parent
 tx = pd.read_csv(HERE / "../../examples/shop/transactions.csv", parse_dates=["order_date"])
 as_of = tx.order_date.max()
-# A purchase: an order with a positive net amount; its date is the order's first date.
+# A purchase: an order that is not a return (a negative line and a net amount <= 0);
+# free orders count. Its date is the order's first date.
 orders = (
     tx.groupby(["customer_id", "order_id"])
-    .agg(date=("order_date", "min"), amount=("amount", "sum"))
+    .agg(date=("order_date", "min"), amount=("amount", "sum"), lo=("amount", "min"))
     .reset_index()
 )
-orders = orders[orders.amount > 0]
+orders = orders[(orders.lo >= 0) | (orders.amount > 0)]  # returns: a negative line, net <= 0
 
 # Per-quarter churn table.
 orders["q"] = orders.date.dt.to_period("Q")

@@ -2,7 +2,7 @@
 """End-to-end reference for `retention ltv --model bgnbd` on the bundled shop, from lifetimes.
 
 Independent of retention's code: reads examples/shop/transactions.csv with pandas, keeps the
-purchases of METRICS.md (orders with a positive net amount, dated by their first row), and
+purchases of docs/metrics.md (every order that is not a return, free orders included, dated by their first row), and
 lets lifetimes build the summary (freq='D', monetary = mean of the repeat purchase days),
 fit BetaGeoFitter and GammaGammaFitter, and score every customer: p_alive, expected
 purchases in the next 360 days (12 months of 30 days), expected average value, and CLV
@@ -23,10 +23,10 @@ tx = pd.read_csv(os.path.join(HERE, "../../examples/shop/transactions.csv"), par
 as_of = tx.order_date.max()
 orders = (
     tx.groupby(["customer_id", "order_id"])
-    .agg(date=("order_date", "min"), amount=("amount", "sum"))
+    .agg(date=("order_date", "min"), amount=("amount", "sum"), lo=("amount", "min"))
     .reset_index()
 )
-orders = orders[orders.amount > 0]
+orders = orders[(orders.lo >= 0) | (orders.amount > 0)]  # returns: a negative line, net <= 0
 s = summary_data_from_transaction_data(
     orders, "customer_id", "date", monetary_value_col="amount",
     observation_period_end=as_of, freq="D",

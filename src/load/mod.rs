@@ -9,17 +9,19 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{Read, Write};
-use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
-use tempfile::NamedTempFile;
 
 use crate::dates::{self, DateFormat, DetectError};
 use crate::error::bad;
 use crate::period::{date_from_days, days_since_epoch};
+
+pub mod source;
+
+pub use source::{sniff_delimiter, Source};
+use source::Input;
 
 type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
 
@@ -167,35 +169,21 @@ fn normalise(s: &str) -> String {
         .collect()
 }
 
-/// A file path or standard input.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    Stdin,
-    Path(PathBuf),
-}
-
-impl Source {
-    pub fn from_arg(s: &str) -> Source {
-        if s == "-" {
-            Source::Stdin
-        } else {
-            Source::Path(PathBuf::from(s))
-        }
-    }
-
-    pub fn label(&self) -> String {
-        match self {
-            Source::Stdin => "<stdin>".to_string(),
-            Source::Path(p) => p.display().to_string(),
-        }
-    }
-}
-
 /// Typed reading options, built by `config::load_options`.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
-    pub transactions: Option<Source>,
-    pub customers: Option<Source>,
+    /// The transactions' files (globs and directories expanded when read).
+    pub transactions: Vec<Source>,
+    /// The customers' files (none: no customers file).
+    pub customers: Vec<Source>,
+    /// Pad rows with fewer fields than the header and cut longer ones (one warning)
+    /// instead of refusing them.
+    pub flexible: bool,
+    /// Decode text input from this encoding (None: UTF-8, checked; a UTF-16 byte-order
+    /// mark is decoded either way).
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    /// The sheet of a workbook (None: the first).
+    pub sheet: Option<String>,
     pub has_header: bool,
     pub delimiter: Option<u8>,
     pub date_format: Option<DateFormat>,
@@ -226,161 +214,6 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// Reading decisions for stderr (shown with --verbose).
     pub info: Vec<String>,
-}
-
-struct Opened {
-    path: PathBuf,
-    label: String,
-    parquet: bool,
-    tsv: bool,
-    _tmp: Option<NamedTempFile>,
-}
-
-fn copy_to_temp(mut r: impl Read, label: &str) -> Result<NamedTempFile> {
-    let mut tmp = NamedTempFile::new().context("cannot create a temporary file")?;
-    std::io::copy(&mut r, &mut tmp).map_err(|e| bad(format!("cannot read {label}: {e}")))?;
-    tmp.flush().context("cannot write a temporary file")?;
-    Ok(tmp)
-}
-
-/// The first bytes of a file tell compression apart from text: gzip is decompressed
-/// whatever the file is called; zlib and zstd streams are refused (polars would otherwise
-/// try to read them itself).
-fn check_compression(mut op: Opened) -> Result<Opened> {
-    if op.parquet {
-        return Ok(op);
-    }
-    let mut magic = [0u8; 4];
-    let n = std::fs::File::open(&op.path)
-        .and_then(|mut f| f.read(&mut magic))
-        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
-    match &magic[..n] {
-        [0x1f, 0x8b, ..] => {
-            let f = std::fs::File::open(&op.path)
-                .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
-            let tmp = copy_to_temp(flate2::read::MultiGzDecoder::new(f), &op.label)?;
-            op.path = tmp.path().to_path_buf();
-            op._tmp = Some(tmp);
-            Ok(op)
-        }
-        [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] | [0x28, 0xb5, 0x2f, 0xfd] => Err(bad(format!(
-            "{} looks compressed (zlib or zstd); decompress it first (gzip is read directly)",
-            op.label
-        ))),
-        _ => Ok(op),
-    }
-}
-
-fn open(src: &Source, what: &str) -> Result<Opened> {
-    check_compression(open_raw(src, what)?)
-}
-
-fn open_raw(src: &Source, what: &str) -> Result<Opened> {
-    match src {
-        Source::Stdin => {
-            let tmp = copy_to_temp(std::io::stdin().lock(), "standard input")?;
-            Ok(Opened {
-                path: tmp.path().to_path_buf(),
-                label: format!("{what} <stdin>"),
-                parquet: false,
-                tsv: false,
-                _tmp: Some(tmp),
-            })
-        }
-        Source::Path(p) => {
-            let label = format!("{what} file '{}'", p.display());
-            std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
-            if p.is_dir() {
-                return Err(bad(format!("{label} is a directory")));
-            }
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().to_lowercase())
-                .unwrap_or_default();
-            // `x.csv.gz` is a CSV (decompressed by `check_compression`).
-            let inner = name.strip_suffix(".gz").unwrap_or(&name);
-            Ok(Opened {
-                path: p.clone(),
-                label,
-                parquet: inner.ends_with(".parquet") || inner.ends_with(".pq"),
-                tsv: inner.ends_with(".tsv") || inner.ends_with(".tab"),
-                _tmp: None,
-            })
-        }
-    }
-}
-
-/// Count each candidate delimiter outside quotes in one line.
-fn count_delims(line: &[u8]) -> [usize; 4] {
-    let mut n = [0; 4];
-    let mut quoted = false;
-    for &c in line {
-        match c {
-            b'"' => quoted = !quoted,
-            _ if quoted => {}
-            b',' => n[0] += 1,
-            b';' => n[1] += 1,
-            b'\t' => n[2] += 1,
-            b'|' => n[3] += 1,
-            _ => {}
-        }
-    }
-    n
-}
-
-/// Pick the delimiter: the candidate most frequent in the first line, preferring one whose
-/// count the second line repeats.
-pub fn sniff_delimiter(head: &[u8]) -> u8 {
-    const CANDS: [u8; 4] = [b',', b';', b'\t', b'|'];
-    let mut lines = head.split(|&c| c == b'\n').filter(|l| !l.is_empty());
-    let first = lines.next().map(count_delims).unwrap_or_default();
-    let second = lines.next().map(count_delims);
-    let mut best = (0usize, false, b',');
-    for (i, &c) in CANDS.iter().enumerate() {
-        let consistent = second.is_none_or(|s| s[i] == first[i]);
-        let key = (first[i], consistent);
-        if first[i] > 0 && (consistent, key.0) > (best.1, best.0) {
-            best = (first[i], consistent, c);
-        }
-    }
-    best.2
-}
-
-/// Read the start of a CSV, refuse an empty one, and return its delimiter.
-fn sniff(op: &Opened, given: Option<u8>) -> Result<u8> {
-    let mut head = Vec::with_capacity(64 * 1024);
-    std::fs::File::open(&op.path)
-        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
-    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(bad(format!("{} is empty", op.label)));
-    }
-    Ok(given.unwrap_or_else(|| if op.tsv { b'\t' } else { sniff_delimiter(body) }))
-}
-
-fn scan(op: &Opened, opts: &LoadOptions) -> Result<LazyFrame> {
-    let path = op.path.to_string_lossy().to_string();
-    let lf = if op.parquet {
-        LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
-    } else {
-        let delim = sniff(op, opts.delimiter)?;
-        LazyCsvReader::new(PlRefPath::new(path))
-            .with_has_header(opts.has_header)
-            .with_separator(delim)
-            .with_infer_schema_length(Some(0))
-            .with_encoding(CsvEncoding::LossyUtf8)
-            .with_truncate_ragged_lines(true)
-            .with_missing_is_null(true)
-            .finish()
-    };
-    lf.map_err(|e| {
-        bad(format!(
-            "cannot read {}: {}",
-            op.label,
-            first_line(&e.to_string())
-        ))
-    })
 }
 
 fn first_line(s: &str) -> &str {
@@ -462,15 +295,6 @@ fn map_roles(
     Ok(out)
 }
 
-/// Physical line (CSV with header) or row (Parquet) of a 0-based data row, for messages.
-fn where_row(op: &Opened, has_header: bool, i: usize) -> String {
-    if op.parquet {
-        format!("row {}", i + 1)
-    } else {
-        format!("line {}", i + 1 + usize::from(has_header))
-    }
-}
-
 /// Map every value of a text column in parallel (a few contiguous parts, one per
 /// thread), in row order; the first error (lowest row) wins, with its row.
 fn par_map<T: Send, E: Send>(
@@ -502,7 +326,7 @@ fn par_map<T: Send, E: Send>(
 /// Parse a date column into days since epoch (null where the source is null).
 fn parse_dates(
     c: &Column,
-    op: &Opened,
+    op: &Input,
     opts: &LoadOptions,
     src: &str,
 ) -> Result<(Vec<Option<i32>>, String)> {
@@ -530,17 +354,16 @@ fn parse_dates(
         )
         .map_err(|e| match e {
             DetectError::Unparseable(i, v) => bad(format!(
-                "{} {}, column '{src}': cannot parse '{v}' as a date (formats tried: {}; \
+                "{}, column '{src}': cannot parse '{v}' as a date (formats tried: {}; \
                  or give --date-format)",
-                op.label,
-                where_row(op, opts.has_header, i),
+                op.at(i),
                 dates::TRIED
             )),
             DetectError::Mixed(i, v, f, j, w, g) => bad(format!(
                 "{}: column '{src}' mixes date formats: {} has '{v}' ({f}) but {} has '{w}' ({g})",
                 op.label,
-                where_row(op, opts.has_header, i),
-                where_row(op, opts.has_header, j)
+                op.at(i),
+                op.at(j)
             )),
             DetectError::Ambiguous(v) => bad(format!(
                 "{}: column '{src}': dates like '{v}' could be day/month or month/day; \
@@ -557,17 +380,15 @@ fn parse_dates(
         };
         let Some(d) = dates::parse(&fmt, v) else {
             return Err(bad(format!(
-                "{} {}, column '{src}': cannot parse '{v}' as a date with format {}",
-                op.label,
-                where_row(op, opts.has_header, i),
+                "{}, column '{src}': cannot parse '{v}' as a date with format {}",
+                op.at(i),
                 fmt.describe()
             )));
         };
         if !dates::in_range(d) {
             return Err(bad(format!(
-                "{} {}, column '{src}': date '{v}' is outside the years 1900–2200",
-                op.label,
-                where_row(op, opts.has_header, i)
+                "{}, column '{src}': date '{v}' is outside the years 1900–2200",
+                op.at(i)
             )));
         }
         out.push(Some(days_since_epoch(d)));
@@ -652,7 +473,7 @@ pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
 
 fn parse_numbers(
     c: &Column,
-    op: &Opened,
+    op: &Input,
     opts: &LoadOptions,
     src: &str,
 ) -> Result<Vec<Option<f64>>> {
@@ -662,9 +483,8 @@ fn parse_numbers(
         for (i, v) in ca.iter().enumerate() {
             if let Some(v) = v.filter(|v| !v.is_finite()) {
                 return Err(bad(format!(
-                    "{} {}, column '{src}': {v} is not a finite number",
-                    op.label,
-                    where_row(op, opts.has_header, i)
+                    "{}, column '{src}': {v} is not a finite number",
+                op.at(i)
                 )));
             }
         }
@@ -678,9 +498,8 @@ fn parse_numbers(
     })
     .map_err(|(i, e)| {
         bad(format!(
-            "{} {}, column '{src}': {e}",
-            op.label,
-            where_row(op, opts.has_header, i)
+            "{}, column '{src}': {e}",
+                op.at(i)
         ))
     })
 }
@@ -855,35 +674,35 @@ fn dedupe(
     Ok(tx)
 }
 
-type Mapped = (Opened, LazyFrame, Vec<String>, BTreeMap<Role, String>);
+type Mapped = (Input, Vec<LazyFrame>, Vec<String>, BTreeMap<Role, String>);
 
-/// Open a source, scan it, and resolve its column roles.
+/// Open the files of one input, scan them, and resolve their column roles.
 fn open_mapped(
-    src: &Source,
+    srcs: &[Source],
     what: &str,
     roles: &[Role],
     required: &[Role],
     opts: &LoadOptions,
+    warnings: &mut Vec<String>,
 ) -> Result<Mapped> {
-    let op = open(src, what)?;
-    let mut lf = scan(&op, opts)?;
-    let names = names_of(&mut lf, &op.label)?;
+    let input = source::open_input(srcs, what, opts)?;
+    let (lfs, names) = source::scan_input(&input, opts, warnings)?;
     let customers_file = what == "customers";
     let map = map_roles(
-        &op.label,
+        &input.label,
         &names,
         roles,
         required,
         &opts.columns,
         customers_file,
     )?;
-    Ok((op, lf, names, map))
+    Ok((input, lfs, names, map))
 }
 
-fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
     // A skipped category is read after all when rows might be duplicates without it
     // (below); standard input cannot be read twice.
-    if opts.skip_category && *src == Source::Stdin {
+    if opts.skip_category && src.contains(&Source::Stdin) {
         let all = LoadOptions {
             skip_category: false,
             ..opts.clone()
@@ -891,12 +710,13 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
         return load_transactions(src, &all, ds);
     }
     let (messages, notes) = (ds.warnings.len(), ds.info.len());
-    let (op, lf, names, map) = open_mapped(
+    let (mut op, lfs, names, map) = open_mapped(
         src,
         "transactions",
         &TX_ROLES,
         &[Role::Customer, Role::Date],
         opts,
+        &mut ds.warnings,
     )?;
     if !map.contains_key(&Role::Amount) && !map.contains_key(&Role::Price) {
         return Err(bad(format!(
@@ -920,7 +740,7 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
         }
     }
     let t0 = std::time::Instant::now();
-    let df = collect(lf.select(exprs), &op.label)?;
+    let df = source::collect_input(&mut op, lfs, &exprs)?;
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
@@ -994,15 +814,14 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
         }
         if opts.strict {
             return Err(bad(format!(
-                "{} {}: {count} rows with {what} (--strict refuses to drop them)",
-                op.label,
-                where_row(&op, opts.has_header, *first)
+                "{}: {count} rows with {what} (--strict refuses to drop them)",
+                op.at(*first)
             )));
         }
         ds.warnings.push(format!(
             "{}: {count} rows with {what} were dropped (first at {})",
             op.label,
-            where_row(&op, opts.has_header, *first)
+            op.pos(*first)
         ));
     }
     if outside > 0 {
@@ -1111,9 +930,15 @@ fn load_transactions(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Resu
     Ok(())
 }
 
-fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
-    let (op, lf, names, map) =
-        open_mapped(src, "customers", &CUSTOMER_ROLES, &[Role::Customer], opts)?;
+fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+    let (mut op, lfs, names, map) = open_mapped(
+        src,
+        "customers",
+        &CUSTOMER_ROLES,
+        &[Role::Customer],
+        opts,
+        &mut ds.warnings,
+    )?;
     let taken: Vec<&String> = map.values().collect();
     let mut exprs: Vec<Expr> = map
         .iter()
@@ -1125,7 +950,7 @@ fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<
         .filter(|n| !taken.contains(n) && !canon.contains(&n.as_str()))
         .collect();
     exprs.extend(others.iter().map(|n| col(n.as_str())));
-    let df = collect(lf.select(exprs), &op.label)?;
+    let df = source::collect_input(&mut op, lfs, &exprs)?;
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
@@ -1198,12 +1023,13 @@ fn load_customers(src: &Source, opts: &LoadOptions, ds: &mut Dataset) -> Result<
 
 /// Load the transactions (required) and the customers file (when given).
 pub fn load(opts: &LoadOptions) -> Result<Dataset> {
-    let Some(tx_src) = &opts.transactions else {
+    let tx_src = &opts.transactions;
+    if tx_src.is_empty() {
         return Err(bad(
             "no transactions given: use -t/--transactions FILE (or - for stdin)",
         ));
-    };
-    if opts.customers == Some(Source::Stdin) && *tx_src == Source::Stdin {
+    }
+    if opts.customers.contains(&Source::Stdin) && tx_src.contains(&Source::Stdin) {
         return Err(bad(
             "only one of --transactions and --customers can be - (stdin)",
         ));
@@ -1216,8 +1042,8 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         info: Vec::new(),
     };
     load_transactions(tx_src, opts, &mut ds)?;
-    if let Some(c) = &opts.customers {
-        load_customers(c, opts, &mut ds)?;
+    if !opts.customers.is_empty() {
+        load_customers(&opts.customers, opts, &mut ds)?;
     }
     Ok(ds)
 }
@@ -1238,10 +1064,13 @@ const WALLET_ALIASES: [&str; 5] = [
 /// vendors. Read with the same CSV/Parquet rules as the other inputs; errors name the file,
 /// line and column. Empty ids or wallets, negative wallets and repeated (customer,
 /// category) keys are errors.
-pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
-    let op = open(src, "wallet")?;
-    let mut lf = scan(&op, opts)?;
-    let names = names_of(&mut lf, &op.label)?;
+pub fn load_wallet(
+    src: &[Source],
+    opts: &LoadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<DataFrame> {
+    let mut op = source::open_input(src, "wallet", opts)?;
+    let (lfs, names) = source::scan_input(&op, opts, warnings)?;
     let mut overrides = BTreeMap::new();
     if let Some(c) = opts.columns.get(&Role::Customer) {
         overrides.insert(Role::Customer, c.clone());
@@ -1281,7 +1110,7 @@ pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     exprs.push(col(wallet_src.as_str()).alias("wallet"));
-    let df = collect(lf.select(exprs), &op.label)?;
+    let df = source::collect_input(&mut op, lfs, &exprs)?;
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
@@ -1295,12 +1124,11 @@ pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
     let cats = category.as_ref().map(|c| c.str()).transpose()?;
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for (i, w) in wallet.iter().enumerate() {
-        let at = || where_row(&op, opts.has_header, i);
+        let at = || op.at(i);
         let id = ids.get(i).map(str::trim).unwrap_or_default();
         if id.is_empty() {
             return Err(bad(format!(
-                "{} {}, column '{}': empty customer id",
-                op.label,
+                "{}, column '{}': empty customer id",
                 at(),
                 map[&Role::Customer]
             )));
@@ -1308,16 +1136,14 @@ pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
         match w {
             None => {
                 return Err(bad(format!(
-                    "{} {}, column '{wallet_src}': empty wallet",
-                    op.label,
-                    at()
+                    "{}, column '{wallet_src}': empty wallet",
+                at()
                 )))
             }
             Some(v) if *v < 0.0 => {
                 return Err(bad(format!(
-                    "{} {}, column '{wallet_src}': negative wallet {v}",
-                    op.label,
-                    at()
+                    "{}, column '{wallet_src}': negative wallet {v}",
+                at()
                 )))
             }
             _ => {}
@@ -1329,8 +1155,7 @@ pub fn load_wallet(src: &Source, opts: &LoadOptions) -> Result<DataFrame> {
             .to_string();
         if !seen.insert((id.to_string(), cat.clone())) {
             return Err(bad(format!(
-                "{} {}: customer '{id}'{} appears twice",
-                op.label,
+                "{}: customer '{id}'{} appears twice",
                 at(),
                 if cats.is_some() {
                     format!(" with category '{cat}'")

@@ -1,0 +1,956 @@
+//! Where an input's rows come from, and the reading policy applied to them before any
+//! parsing: paths, globs and directories (Hive-style `key=value` folders become columns)
+//! expanded into parts read as one table; standard input; gzip; text encodings (UTF-8
+//! checked, a UTF-16 byte-order mark or `--encoding LABEL` decoded); Excel workbooks;
+//! rows with more or fewer fields than the header refused (or, with `--flexible`, padded
+//! and cut with one warning). Nothing is silently replaced, merged or cut.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use encoding_rs::{CoderResult, DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use polars::prelude::*;
+use tempfile::NamedTempFile;
+
+use super::LoadOptions;
+use crate::error::bad;
+
+/// A file path (which may be a glob or a directory) or standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl Source {
+    pub fn from_arg(s: &str) -> Source {
+        if s == "-" {
+            Source::Stdin
+        } else {
+            Source::Path(PathBuf::from(s))
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match self {
+            Source::Stdin => "<stdin>".to_string(),
+            Source::Path(p) => p.display().to_string(),
+        }
+    }
+}
+
+/// One file of an input, ready for polars: `path` is what polars reads (a temporary
+/// UTF-8 CSV when the file was gzip, another encoding, stdin or a workbook).
+pub(crate) struct Part {
+    pub path: PathBuf,
+    /// `transactions file 'x.csv'` (and the sheet of a workbook), for messages.
+    pub label: String,
+    pub parquet: bool,
+    tsv: bool,
+    /// "line" for text files, "row" for Parquet and workbooks.
+    row_word: &'static str,
+    /// The line (or row) number of data row 0.
+    first: usize,
+    /// Hive-style `key=value` folders between the given directory and the file.
+    partition: Vec<(String, String)>,
+    _tmp: Option<NamedTempFile>,
+}
+
+/// All the parts of one input (`-t` repeated, a glob, a directory), read as one table.
+pub(crate) struct Input {
+    /// `transactions file 'x.csv'`, or `transactions (3 files: 'a.csv', …)`.
+    pub label: String,
+    pub parts: Vec<Part>,
+    /// Row index at which each part starts in the collected table.
+    starts: Vec<usize>,
+}
+
+impl Input {
+    /// Where a 0-based row of the collected table comes from: `transactions file 'x.csv'
+    /// line 7`.
+    pub fn at(&self, i: usize) -> String {
+        let k = match self.starts.binary_search(&i) {
+            Ok(k) => k,
+            Err(k) => k.saturating_sub(1),
+        };
+        let (Some(p), Some(s)) = (self.parts.get(k), self.starts.get(k)) else {
+            return format!("{} row {}", self.label, i + 1);
+        };
+        format!("{} {} {}", p.label, p.row_word, p.first + (i - s))
+    }
+
+    /// [`Input::at`] without the label when there is one file: `line 7`.
+    pub fn pos(&self, i: usize) -> String {
+        if self.parts.len() == 1 {
+            let p = &self.parts[0];
+            format!("{} {}", p.row_word, p.first + i)
+        } else {
+            self.at(i)
+        }
+    }
+
+    /// True for a single Parquet file (nothing to check, nothing to stack).
+    pub fn single_parquet(&self) -> bool {
+        self.parts.len() == 1 && self.parts[0].parquet
+    }
+}
+
+/// File names read from a directory: data files only (not `_SUCCESS`, `.crc`, hidden
+/// files).
+fn is_data_file(p: &Path) -> bool {
+    let Some(name) = p.file_name().map(|n| n.to_string_lossy().to_lowercase()) else {
+        return false;
+    };
+    if name.starts_with('.') || name.starts_with('_') {
+        return false;
+    }
+    let inner = name.strip_suffix(".gz").unwrap_or(&name);
+    [
+        ".csv", ".tsv", ".tab", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm", ".xlsb", ".xls",
+        ".ods",
+    ]
+    .iter()
+    .any(|e| inner.ends_with(e))
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(['.', '_']));
+        if p.is_dir() {
+            if !hidden {
+                walk(&p, out)?;
+            }
+        } else if is_data_file(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The `key=value` folders of `file` below `root`.
+fn partition_of(root: &Path, file: &Path) -> Vec<(String, String)> {
+    let rel = file.strip_prefix(root).unwrap_or(file);
+    let mut out = Vec::new();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            let c = c.as_os_str().to_string_lossy();
+            if let Some((k, v)) = c.split_once('=') {
+                if !k.is_empty() {
+                    out.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Expand the sources of one input into files: a glob into its matches, a directory into
+/// every data file below it (sorted by path), stdin and plain paths as they are.
+fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Vec<(String, String)>)>> {
+    let mut out = Vec::new();
+    if srcs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
+        return Err(bad(format!("{what}: standard input (-) can be given only once")));
+    }
+    for s in srcs {
+        let Source::Path(p) = s else {
+            out.push((s.clone(), vec![]));
+            continue;
+        };
+        if p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files)
+                .map_err(|e| bad(format!("cannot read {what} directory '{}': {e}", p.display())))?;
+            files.sort();
+            if files.is_empty() {
+                return Err(bad(format!(
+                    "{what} directory '{}' has no data files (.csv, .tsv, .parquet, .xlsx, …)",
+                    p.display()
+                )));
+            }
+            for f in files {
+                let part = partition_of(p, &f);
+                out.push((Source::Path(f), part));
+            }
+            continue;
+        }
+        let text = p.to_string_lossy();
+        if !p.exists() && text.contains(['*', '?', '[']) {
+            let paths = glob::glob(&text)
+                .map_err(|e| bad(format!("{what}: bad pattern '{text}': {e}")))?;
+            let mut files: Vec<PathBuf> = paths
+                .filter_map(|r| r.ok())
+                .filter(|f| f.is_file())
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(bad(format!("{what}: '{text}' matches no file")));
+            }
+            out.extend(files.into_iter().map(|f| (Source::Path(f), vec![])));
+            continue;
+        }
+        out.push((s.clone(), vec![]));
+    }
+    Ok(out)
+}
+
+fn copy_to_temp(mut r: impl Read, label: &str) -> Result<NamedTempFile> {
+    let mut tmp = NamedTempFile::new().context("cannot create a temporary file")?;
+    std::io::copy(&mut r, &mut tmp).map_err(|e| bad(format!("cannot read {label}: {e}")))?;
+    tmp.flush().context("cannot write a temporary file")?;
+    Ok(tmp)
+}
+
+fn open_raw(src: &Source, what: &str) -> Result<Part> {
+    match src {
+        Source::Stdin => {
+            let tmp = copy_to_temp(std::io::stdin().lock(), "standard input")?;
+            Ok(Part {
+                path: tmp.path().to_path_buf(),
+                label: format!("{what} <stdin>"),
+                parquet: false,
+                tsv: false,
+                row_word: "line",
+                first: 1,
+                partition: vec![],
+                _tmp: Some(tmp),
+            })
+        }
+        Source::Path(p) => {
+            let label = format!("{what} file '{}'", p.display());
+            std::fs::File::open(p).map_err(|e| bad(format!("cannot open {label}: {e}")))?;
+            if p.is_dir() {
+                return Err(bad(format!("{label} is a directory")));
+            }
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            // `x.csv.gz` is a CSV (decompressed by `check_compression`).
+            let inner = name.strip_suffix(".gz").unwrap_or(&name);
+            let parquet = inner.ends_with(".parquet") || inner.ends_with(".pq");
+            Ok(Part {
+                path: p.clone(),
+                label,
+                parquet,
+                tsv: inner.ends_with(".tsv") || inner.ends_with(".tab"),
+                row_word: if parquet { "row" } else { "line" },
+                first: 1,
+                partition: vec![],
+                _tmp: None,
+            })
+        }
+    }
+}
+
+/// The first bytes of a file tell compression apart from text: gzip is decompressed
+/// whatever the file is called; zlib and zstd streams are refused (polars would otherwise
+/// try to read them itself).
+fn check_compression(mut op: Part) -> Result<Part> {
+    if op.parquet {
+        return Ok(op);
+    }
+    let mut magic = [0u8; 4];
+    let n = std::fs::File::open(&op.path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    match &magic[..n] {
+        [0x1f, 0x8b, ..] => {
+            let f = std::fs::File::open(&op.path)
+                .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+            let tmp = copy_to_temp(flate2::read::MultiGzDecoder::new(f), &op.label)?;
+            op.path = tmp.path().to_path_buf();
+            op._tmp = Some(tmp);
+            Ok(op)
+        }
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] | [0x28, 0xb5, 0x2f, 0xfd] => Err(bad(format!(
+            "{} looks compressed (zlib or zstd); decompress it first (gzip is read directly)",
+            op.label
+        ))),
+        _ => Ok(op),
+    }
+}
+
+/// A workbook by its extension (the `.gz` of a text file aside).
+fn is_workbook(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    [".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"]
+        .iter()
+        .any(|e| name.ends_with(e))
+}
+
+/// Text that is not UTF-8 becomes a temporary UTF-8 file: with `--encoding LABEL`, or
+/// without asking when the file starts with a UTF-16 byte-order mark. Bytes the encoding
+/// cannot decode are an error naming the line and byte offset (never replaced).
+fn decode(mut op: Part, encoding: Option<&'static Encoding>) -> Result<Part> {
+    if op.parquet {
+        return Ok(op);
+    }
+    let mut magic = [0u8; 2];
+    let n = std::fs::File::open(&op.path)
+        .and_then(|mut f| f.read(&mut magic))
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let bom = match &magic[..n] {
+        [0xff, 0xfe] => Some(UTF_16LE),
+        [0xfe, 0xff] => Some(UTF_16BE),
+        _ => None,
+    };
+    let enc = match (bom, encoding) {
+        (Some(b), _) => b,
+        (None, Some(e)) if e != UTF_8 => e,
+        _ => return Ok(op),
+    };
+    let f = std::fs::File::open(&op.path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let tmp = NamedTempFile::new().context("cannot create a temporary file")?;
+    transcode(f, enc, tmp.as_file(), &op.label)?;
+    op.path = tmp.path().to_path_buf();
+    op._tmp = Some(tmp);
+    Ok(op)
+}
+
+/// Decode `input` from `enc` (a byte-order mark wins and is removed) into UTF-8 `out`.
+fn transcode(mut input: impl Read, enc: &'static Encoding, out: &std::fs::File, label: &str) -> Result<()> {
+    let mut decoder = enc.new_decoder();
+    let mut w = BufWriter::with_capacity(1 << 20, out);
+    let mut inbuf = vec![0u8; 1 << 20];
+    let mut outbuf = vec![0u8; 3 << 20];
+    let (mut consumed, mut lines) = (0usize, 1usize);
+    loop {
+        let len = input
+            .read(&mut inbuf)
+            .map_err(|e| bad(format!("cannot read {label}: {e}")))?;
+        let last = len == 0;
+        let mut start = 0;
+        loop {
+            let (res, read, written) =
+                decoder.decode_to_utf8_without_replacement(&inbuf[start..len], &mut outbuf, last);
+            let chunk = &outbuf[..written];
+            w.write_all(chunk).context("cannot write a temporary file")?;
+            match res {
+                DecoderResult::InputEmpty => {
+                    lines += memchr::memchr_iter(b'\n', chunk).count();
+                    consumed += read;
+                    break;
+                }
+                DecoderResult::OutputFull => {
+                    lines += memchr::memchr_iter(b'\n', chunk).count();
+                    consumed += read;
+                    start += read;
+                }
+                DecoderResult::Malformed(bad_len, extra) => {
+                    lines += memchr::memchr_iter(b'\n', chunk).count();
+                    let at = (consumed + read).saturating_sub(usize::from(bad_len) + usize::from(extra));
+                    return Err(bad(format!(
+                        "{label} line {lines} (byte offset {at}): not valid {}; is --encoding right?",
+                        enc.name()
+                    )));
+                }
+            }
+        }
+        if last {
+            break;
+        }
+    }
+    w.flush().context("cannot write a temporary file")?;
+    Ok(())
+}
+
+/// A workbook's sheet (`--sheet NAME`, else the first) as a temporary UTF-8 CSV: dates
+/// (Excel date serials of date-formatted cells) as ISO dates, numbers in full precision,
+/// error cells as their text (so that a used column with one names its row).
+fn workbook(mut op: Part, sheet: Option<&str>) -> Result<Part> {
+    use calamine::{Data, Reader};
+    let mut wb = calamine::open_workbook_auto(&op.path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let names = wb.sheet_names();
+    let name = match sheet {
+        Some(s) => {
+            if !names.iter().any(|n| n == s) {
+                return Err(bad(format!(
+                    "{} has no sheet '{s}' (sheets: {})",
+                    op.label,
+                    names
+                        .iter()
+                        .map(|n| format!("'{n}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            s.to_string()
+        }
+        None => names
+            .first()
+            .cloned()
+            .ok_or_else(|| bad(format!("{} has no sheets", op.label)))?,
+    };
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| bad(format!("cannot read sheet '{name}' of {}: {e}", op.label)))?;
+    op.label = format!("{} sheet '{name}'", op.label);
+    let Some((row0, _)) = range.start() else {
+        return Err(bad(format!("{} is empty", op.label)));
+    };
+    let tmp = NamedTempFile::new().context("cannot create a temporary file")?;
+    {
+        let mut w = csv::Writer::from_writer(BufWriter::new(tmp.as_file()));
+        for row in range.rows() {
+            let rec: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Data::Empty => String::new(),
+                    Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+                    Data::Int(i) => i.to_string(),
+                    Data::Float(f) => f.to_string(),
+                    Data::Bool(b) => b.to_string(),
+                    Data::DateTime(d) => match d.as_datetime() {
+                        Some(t) if t.time() == chrono::NaiveTime::MIN => {
+                            t.format("%Y-%m-%d").to_string()
+                        }
+                        Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+                        None => d.as_f64().to_string(),
+                    },
+                    Data::Error(e) => e.to_string(),
+                })
+                .collect();
+            w.write_record(&rec)
+                .context("cannot write a temporary file")?;
+        }
+        w.flush().context("cannot write a temporary file")?;
+    }
+    op.path = tmp.path().to_path_buf();
+    op._tmp = Some(tmp);
+    op.row_word = "row";
+    // Sheet rows are 1-based; data row 0 is the row after the header.
+    op.first = row0 as usize + 1;
+    Ok(op)
+}
+
+/// Open every file of an input: expand globs and directories, copy stdin, decompress,
+/// convert workbooks and other encodings.
+pub(crate) fn open_input(srcs: &[Source], what: &str, opts: &LoadOptions) -> Result<Input> {
+    let files = expand(srcs, what)?;
+    let mut parts = Vec::with_capacity(files.len());
+    for (src, partition) in &files {
+        let raw = open_raw(src, what)?;
+        let mut op = if is_workbook(&raw.path) {
+            workbook(raw, opts.sheet.as_deref())?
+        } else {
+            decode(check_compression(raw)?, opts.encoding)?
+        };
+        op.first += usize::from(opts.has_header);
+        op.partition = partition.clone();
+        parts.push(op);
+    }
+    let label = match parts.as_slice() {
+        [one] => one.label.clone(),
+        many => {
+            let names: Vec<String> = files
+                .iter()
+                .take(3)
+                .map(|(s, _)| format!("'{}'", s.label()))
+                .collect();
+            let more = if many.len() > 3 { ", …" } else { "" };
+            format!("{what} ({} files: {}{more})", many.len(), names.join(", "))
+        }
+    };
+    Ok(Input {
+        label,
+        parts,
+        starts: vec![],
+    })
+}
+
+/// Count each candidate delimiter outside quotes in one line.
+fn count_delims(line: &[u8]) -> [usize; 4] {
+    let mut n = [0; 4];
+    let mut quoted = false;
+    for &c in line {
+        match c {
+            b'"' => quoted = !quoted,
+            _ if quoted => {}
+            b',' => n[0] += 1,
+            b';' => n[1] += 1,
+            b'\t' => n[2] += 1,
+            b'|' => n[3] += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// Pick the delimiter: the candidate most frequent in the first line, preferring one whose
+/// count the second line repeats.
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    const CANDS: [u8; 4] = [b',', b';', b'\t', b'|'];
+    let mut lines = head.split(|&c| c == b'\n').filter(|l| !l.is_empty());
+    let first = lines.next().map(count_delims).unwrap_or_default();
+    let second = lines.next().map(count_delims);
+    let mut best = (0usize, false, b',');
+    for (i, &c) in CANDS.iter().enumerate() {
+        let consistent = second.is_none_or(|s| s[i] == first[i]);
+        let key = (first[i], consistent);
+        if first[i] > 0 && (consistent, key.0) > (best.1, best.0) {
+            best = (first[i], consistent, c);
+        }
+    }
+    best.2
+}
+
+/// Read the start of a CSV, refuse an empty one, and return its delimiter.
+fn sniff(op: &Part, given: Option<u8>) -> Result<u8> {
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::fs::File::open(&op.path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let body = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&head);
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(bad(format!("{} is empty", op.label)));
+    }
+    Ok(given.unwrap_or_else(|| if op.tsv { b'\t' } else { sniff_delimiter(body) }))
+}
+
+/// What the reading-policy check of one text part found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ragged {
+    /// Records with more or fewer fields than the header.
+    pub count: usize,
+    /// The physical line of the first one, and its field count.
+    pub first_line: usize,
+    pub found: usize,
+    /// Fields in the header (the first record).
+    pub expected: usize,
+}
+
+/// The result of checking one chunk of lines (no quotes anywhere in the file).
+#[derive(Default)]
+struct ChunkCheck {
+    lines: usize,
+    ragged: usize,
+    first: Option<(usize, usize)>,
+}
+
+/// Field count of one unquoted line (a trailing `\r` ignored); None for a blank line.
+fn plain_fields(line: &[u8], delim: u8) -> Option<usize> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return None;
+    }
+    Some(1 + line.iter().filter(|&&b| b == delim).count())
+}
+
+fn check_chunk(chunk: &[u8], delim: u8, expected: usize) -> ChunkCheck {
+    let mut c = ChunkCheck::default();
+    let mut start = 0;
+    while start < chunk.len() {
+        let end = memchr::memchr(b'\n', &chunk[start..]).map_or(chunk.len(), |e| start + e);
+        if let Some(n) = plain_fields(&chunk[start..end], delim) {
+            if n != expected {
+                c.ragged += 1;
+                if c.first.is_none() {
+                    c.first = Some((c.lines, n));
+                }
+            }
+        }
+        c.lines += 1;
+        start = end + 1;
+    }
+    c
+}
+
+/// Fields of each record of a quoted file, in one sequential pass: (physical line of the
+/// record's start, field count) for every record that is not blank. A quote opens a
+/// quoted field only at the start of a field, as CSV readers treat it.
+fn quoted_records(data: &[u8], delim: u8, mut f: impl FnMut(usize, usize)) {
+    let (mut line, mut rec_line, mut fields) = (1usize, 1usize, 1usize);
+    let (mut in_quote, mut at_start, mut empty) = (false, true, true);
+    for &b in data {
+        if in_quote {
+            if b == b'"' {
+                in_quote = false;
+            } else if b == b'\n' {
+                line += 1;
+            }
+            continue;
+        }
+        if b == b'\n' {
+            if !empty {
+                f(rec_line, fields);
+            }
+            line += 1;
+            (rec_line, fields, at_start, empty) = (line, 1, true, true);
+            continue;
+        }
+        if b == b'\r' {
+            continue;
+        }
+        empty = false;
+        if b == delim {
+            fields += 1;
+            at_start = true;
+        } else if b == b'"' && at_start {
+            in_quote = true;
+            at_start = false;
+        } else {
+            at_start = false;
+        }
+    }
+    if !empty {
+        f(rec_line, fields);
+    }
+}
+
+/// The reading policy on one text file: UTF-8 (else an error naming the line and byte
+/// offset) and every record with the header's field count. Ragged records are an error
+/// naming the line and both counts, unless `flexible` (then counted for one warning).
+pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<Ragged>> {
+    use rayon::prelude::*;
+    let file = std::fs::File::open(&op.path)
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the file is only read, and this process does not write it while mapped.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let data: &[u8] = map.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&map);
+    let bom = map.len() - data.len();
+    // Chunks end at line ends (a line end is never inside a UTF-8 character).
+    let parts = rayon::current_num_threads().max(1) * 8;
+    let target = (data.len() / parts).max(1 << 20);
+    let mut bounds = vec![0usize];
+    while let Some(&last) = bounds.last() {
+        if last >= data.len() {
+            break;
+        }
+        let want = (last + target).min(data.len());
+        let end = match memchr::memchr(b'\n', &data[want..]) {
+            Some(e) => want + e + 1,
+            None => data.len(),
+        };
+        bounds.push(end);
+    }
+    let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &data[w[0]..w[1]]).collect();
+    let utf8_errors: Vec<Option<(usize, usize)>> = chunks
+        .par_iter()
+        .map(|c| {
+            std::str::from_utf8(c).err().map(|e| {
+                let at = e.valid_up_to();
+                (memchr::memchr_iter(b'\n', &c[..at]).count(), at)
+            })
+        })
+        .collect();
+    let mut lines_before = 0;
+    for (k, e) in utf8_errors.iter().enumerate() {
+        if let Some((line, at)) = e {
+            return Err(bad(format!(
+                "{} line {} (byte offset {}): not valid UTF-8; name the file's encoding with \
+                 --encoding (e.g. windows-1252, latin1, windows-874, shift_jis)",
+                op.label,
+                lines_before + line + 1,
+                bom + bounds[k] + at
+            )));
+        }
+        lines_before += memchr::memchr_iter(b'\n', chunks[k]).count();
+    }
+    let mut ragged = Ragged::default();
+    let note = |line: usize, n: usize, ragged: &mut Ragged| {
+        if ragged.count == 0 {
+            ragged.first_line = line;
+            ragged.found = n;
+        }
+        ragged.count += 1;
+    };
+    if memchr::memchr(b'"', data).is_some() {
+        let mut expected = None;
+        quoted_records(data, delim, |line, n| match expected {
+            None => {
+                expected = Some(n);
+                ragged.expected = n;
+            }
+            Some(e) if e != n => note(line, n, &mut ragged),
+            _ => {}
+        });
+    } else {
+        // The first non-blank line gives the expected count; the rest in parallel.
+        let mut start = 0;
+        let mut first_line = 0;
+        let expected = loop {
+            if start >= data.len() {
+                return Ok(None);
+            }
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |e| start + e);
+            first_line += 1;
+            if let Some(n) = plain_fields(&data[start..end], delim) {
+                start = end + 1;
+                break n;
+            }
+            start = end + 1;
+        };
+        ragged.expected = expected;
+        let rest = &data[start.min(data.len())..];
+        let target = (rest.len() / parts).max(1 << 20);
+        let mut cuts = vec![0usize];
+        while let Some(&last) = cuts.last() {
+            if last >= rest.len() {
+                break;
+            }
+            let want = (last + target).min(rest.len());
+            let end = match memchr::memchr(b'\n', &rest[want..]) {
+                Some(e) => want + e + 1,
+                None => rest.len(),
+            };
+            cuts.push(end);
+        }
+        let checks: Vec<ChunkCheck> = cuts
+            .par_windows(2)
+            .map(|w| check_chunk(&rest[w[0]..w[1]], delim, expected))
+            .collect();
+        let mut line = first_line;
+        for c in &checks {
+            if let Some((l, n)) = c.first {
+                if ragged.count == 0 {
+                    ragged.first_line = line + l + 1;
+                    ragged.found = n;
+                }
+            }
+            ragged.count += c.ragged;
+            line += c.lines;
+        }
+    }
+    if ragged.count == 0 {
+        return Ok(None);
+    }
+    if !flexible {
+        return Err(bad(format!(
+            "{} line {}: {} fields where the header has {}; fix the file, or pass \
+             --flexible to pad short rows and cut long ones",
+            op.label, ragged.first_line, ragged.found, ragged.expected
+        )));
+    }
+    Ok(Some(ragged))
+}
+
+/// Scan one part into a lazy frame of text columns (CSV) or typed columns (Parquet),
+/// after the reading-policy checks; its Hive partition columns added as text.
+fn scan_part(op: &Part, opts: &LoadOptions, warnings: &mut Vec<String>) -> Result<LazyFrame> {
+    let path = op.path.to_string_lossy().to_string();
+    let lf = if op.parquet {
+        LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
+    } else {
+        let delim = sniff(op, opts.delimiter)?;
+        if let Some(r) = check_text(op, delim, opts.flexible)? {
+            warnings.push(format!(
+                "{}: {} rows with more or fewer fields than the header ({}) were padded or \
+                 cut (--flexible; first at line {})",
+                op.label, r.count, r.expected, r.first_line
+            ));
+        }
+        LazyCsvReader::new(PlRefPath::new(path))
+            .with_has_header(opts.has_header)
+            .with_separator(delim)
+            .with_infer_schema_length(Some(0))
+            .with_encoding(CsvEncoding::Utf8)
+            .with_truncate_ragged_lines(opts.flexible)
+            .with_missing_is_null(true)
+            .finish()
+    };
+    let mut lf = lf.map_err(|e| {
+        bad(format!(
+            "cannot read {}: {}",
+            op.label,
+            super::first_line(&e.to_string())
+        ))
+    })?;
+    if !op.partition.is_empty() {
+        let names = super::names_of(&mut lf, &op.label)?;
+        let add: Vec<Expr> = op
+            .partition
+            .iter()
+            .filter(|(k, _)| !names.contains(k))
+            .map(|(k, v)| lit(v.clone()).alias(k.as_str()))
+            .collect();
+        if !add.is_empty() {
+            lf = lf.with_columns(add);
+        }
+    }
+    Ok(lf)
+}
+
+/// Scan every part; all must have the same columns (matched by name, in any order).
+/// Returns one lazy frame per part and the first part's column names.
+pub(crate) fn scan_input(
+    input: &Input,
+    opts: &LoadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<LazyFrame>, Vec<String>)> {
+    let mut lfs = Vec::with_capacity(input.parts.len());
+    let mut first: Option<Vec<String>> = None;
+    for op in &input.parts {
+        let mut lf = scan_part(op, opts, warnings)?;
+        let names = super::names_of(&mut lf, &op.label)?;
+        match &first {
+            None => first = Some(names),
+            Some(f) => {
+                let mut a = f.clone();
+                let mut b = names.clone();
+                a.sort();
+                b.sort();
+                if a != b {
+                    let missing: Vec<&String> = f.iter().filter(|n| !names.contains(n)).collect();
+                    let extra: Vec<&String> = names.iter().filter(|n| !f.contains(n)).collect();
+                    return Err(bad(format!(
+                        "{}: its columns differ from those of {} (missing: {}; extra: {}); \
+                         the files of one input must have the same columns",
+                        op.label,
+                        input.parts[0].label,
+                        super::quoted(&missing, ", "),
+                        super::quoted(&extra, ", ")
+                    )));
+                }
+            }
+        }
+        lfs.push(lf);
+    }
+    Ok((lfs, first.unwrap_or_default()))
+}
+
+/// Collect the selected columns of every part and stack them into one frame, recording
+/// where each part starts (for [`Input::at`]). Columns whose types differ between parts
+/// (a CSV's text beside a Parquet's numbers) are stacked as text.
+pub(crate) fn collect_input(
+    input: &mut Input,
+    lfs: Vec<LazyFrame>,
+    exprs: &[Expr],
+) -> Result<DataFrame> {
+    let mut frames = Vec::with_capacity(lfs.len());
+    input.starts.clear();
+    let mut rows = 0;
+    for (lf, op) in lfs.into_iter().zip(&input.parts) {
+        let df = super::collect(lf.select(exprs.to_vec()), &op.label)?;
+        input.starts.push(rows);
+        rows += df.height();
+        frames.push(df);
+    }
+    let mut it = frames.into_iter();
+    let Some(mut out) = it.next() else {
+        return Ok(DataFrame::empty());
+    };
+    let rest: Vec<DataFrame> = it.collect();
+    if rest.is_empty() {
+        return Ok(out);
+    }
+    let names: Vec<String> = out
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let mut all = vec![out];
+    all.extend(rest);
+    for name in &names {
+        let t0 = all[0].column(name)?.dtype().clone();
+        if all.iter().any(|d| d.column(name).map(|c| c.dtype() != &t0).unwrap_or(true)) {
+            for d in &mut all {
+                let c = d.column(name)?.cast(&DataType::String)?;
+                d.with_column(c)?;
+            }
+        }
+    }
+    let mut it = all.into_iter();
+    out = it.next().unwrap_or_default();
+    for d in it {
+        out.vstack_mut_owned(d)?;
+    }
+    out.rechunk_mut_par();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(text: &[u8]) -> (Part, NamedTempFile) {
+        let mut tmp = NamedTempFile::new().unwrap();
+        tmp.write_all(text).unwrap();
+        tmp.flush().unwrap();
+        let p = Part {
+            path: tmp.path().to_path_buf(),
+            label: "transactions file 't.csv'".into(),
+            parquet: false,
+            tsv: false,
+            row_word: "line",
+            first: 2,
+            partition: vec![],
+            _tmp: None,
+        };
+        (p, tmp)
+    }
+
+    #[test]
+    fn ragged_rows_are_found_with_their_line() {
+        let (p, _t) = part(b"a,b,c\n1,2,3\n\n3,2024-03-01,4,9\n5,6\n");
+        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        assert!(e.contains("line 4: 4 fields where the header has 3"), "{e}");
+        let r = check_text(&p, b',', true).unwrap().unwrap();
+        assert_eq!((r.count, r.first_line, r.found, r.expected), (2, 4, 4, 3));
+        let (p, _t) = part(b"a,b,c\r\n1,2,3\r\n4,5,6");
+        assert_eq!(check_text(&p, b',', false).unwrap(), None);
+    }
+
+    #[test]
+    fn quotes_hold_delimiters_and_line_ends() {
+        let (p, _t) = part(b"a,b,c\n1,\"x,y\",3\n2,\"multi\nline\",4\n5,5\" tall,6\n7,8\n");
+        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        assert!(e.contains("line 6: 2 fields where the header has 3"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_byte() {
+        let (p, _t) = part(b"a,b\nx,1\nM\xfcller,2\n");
+        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        assert!(e.contains("line 3 (byte offset 9): not valid UTF-8"), "{e}");
+        assert!(e.contains("--encoding"), "{e}");
+    }
+
+    #[test]
+    fn other_encodings_are_decoded_strictly() {
+        let mut out = NamedTempFile::new().unwrap();
+        transcode(
+            &b"id,amount\nM\xfcller,1\n"[..],
+            Encoding::for_label(b"latin1").unwrap(),
+            out.as_file(),
+            "t",
+        )
+        .unwrap();
+        out.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(out.path()).unwrap(), "id,amount\nMüller,1\n");
+        // UTF-16LE with a byte-order mark and a stray final byte.
+        let mut bytes = vec![0xff, 0xfe];
+        for u in "a,b\nx,1\n".encode_utf16() {
+            bytes.extend(u.to_le_bytes());
+        }
+        bytes.push(b'z');
+        let out = NamedTempFile::new().unwrap();
+        let e = transcode(&bytes[..], UTF_16LE, out.as_file(), "t").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("not valid UTF-16LE"), "{e}");
+    }
+
+    #[test]
+    fn hive_partitions() {
+        let p = partition_of(Path::new("/d"), Path::new("/d/year=2024/month=01/part-0.parquet"));
+        assert_eq!(
+            p,
+            vec![("year".into(), "2024".into()), ("month".into(), "01".into())]
+        );
+        assert!(is_data_file(Path::new("x/a.csv.gz")));
+        assert!(!is_data_file(Path::new("x/_SUCCESS")));
+        assert!(!is_data_file(Path::new("x/.a.csv.crc")));
+    }
+}
