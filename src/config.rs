@@ -145,15 +145,15 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
     }
     let encoding = match a.encoding.as_deref().or(cfg.input.encoding.as_deref()) {
         None => None,
-        Some(label) => Some(encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(
-            || {
+        Some(label) => Some(
+            encoding_rs::Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
                 bad(format!(
                     "--encoding '{label}': not an encoding label (WHATWG labels such as \
                      utf-8, windows-1252, latin1, windows-874, tis-620, shift_jis, gb18030, \
                      utf-16le)"
                 ))
-            },
-        )?),
+            })?,
+        ),
     };
     Ok(LoadOptions {
         transactions: a.transactions.iter().map(|s| Source::from_arg(s)).collect(),

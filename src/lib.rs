@@ -48,6 +48,12 @@ pub(crate) fn load_input(
     for w in &ds.warnings {
         eprintln!("retention {name}: warning: {w}");
     }
+    // Every report needs purchases; a file of returns only is refused the same way by all.
+    if !reports::any_purchase(&ds.tx)? {
+        return Err(error::bad(
+            "no customer made a purchase (every order is a return)",
+        ));
+    }
     Ok(ds)
 }
 
@@ -185,7 +191,8 @@ pub fn run(cli: Cli) -> Result<()> {
                 (Some(path), _) => {
                     let opts = config::load_options(&a.input, vec![])?;
                     let mut warnings = Vec::new();
-                    let w = load::load_wallet(&[load::Source::from_arg(path)], &opts, &mut warnings)?;
+                    let w =
+                        load::load_wallet(&[load::Source::from_arg(path)], &opts, &mut warnings)?;
                     for w in &warnings {
                         eprintln!("retention {name}: warning: {w}");
                     }
@@ -290,8 +297,5 @@ fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
 
 /// The data's name and the as-of date for chart titles.
 fn chart_names(input: &InputArgs, ds: &Dataset) -> (String, String) {
-    (
-        charts::data_name(&input.transactions),
-        ds.as_of.to_string(),
-    )
+    (charts::data_name(&input.transactions), ds.as_of.to_string())
 }

@@ -551,9 +551,10 @@ fn messy_but_valid_csv_is_read() {
     bytes.extend_from_slice(b"order_id,customer_id,date,category,amount\r\n");
     // Quoted delimiter and newline inside a field.
     bytes.extend_from_slice(b"o1,a,2024-01-05,\"home, garden\nand more\",\"$1,234.50\"\r\n");
-    // Invalid UTF-8 in an id: read lossily, not a crash.
-    bytes.extend_from_slice(b"o2,b\xff,2024-01-06,shoes,10\r\n");
-    // Ragged rows: one field too many (ignored), one too few (no amount: dropped).
+    // A non-ASCII id (valid UTF-8) is kept as it is.
+    bytes.extend_from_slice(b"o2,b\xc3\xbc,2024-01-06,shoes,10\r\n");
+    // Ragged rows (with --flexible): one field too many (cut), one too few (no amount:
+    // dropped).
     bytes.extend_from_slice(b"o3,a,2024-02-07,shoes,20,extra\r\n");
     bytes.extend_from_slice(b"o4,c,2024-02-08,shoes\r\n");
     // Empty customer id: dropped with a warning.
@@ -561,8 +562,8 @@ fn messy_but_valid_csv_is_read() {
     // An exact duplicate row: kept with a warning, or dropped with --dedupe.
     bytes.extend_from_slice(b"o3,a,2024-02-07,shoes,20\r\n");
     std::fs::write(w.path().join("tx.csv"), &bytes).unwrap();
-    let r = run(w.path(), &["cohort", "-t", "tx.csv"], None);
-    assert_eq!(r.code, 0);
+    let r = run(w.path(), &["cohort", "-t", "tx.csv", "--flexible"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.contains("\n2024-01,0,2,2,1,1244.5,1,false\n"),
         "{}",
@@ -578,7 +579,19 @@ fn messy_but_valid_csv_is_read() {
     ] {
         assert!(r.stderr.contains(w), "missing {w:?} in {}", r.stderr);
     }
-    let r = run(w.path(), &["cohort", "-t", "tx.csv", "--dedupe"], None);
+    assert!(
+        r.stderr.contains(
+            "2 rows with more or fewer fields than the header (5) were padded or cut \
+             (--flexible; first at line 5)"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        w.path(),
+        &["cohort", "-t", "tx.csv", "--dedupe", "--flexible"],
+        None,
+    );
     assert!(r.stdout.contains("\n2024-01,1,2,1,0.5,20,"), "{}", r.stdout);
     assert!(r
         .stderr
@@ -744,11 +757,19 @@ fn free_orders_count_and_refunded_orders_do_not() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // a (free), d and e (a partial refund nets to 6) bought; b (refunded) and c did not.
     assert!(
-        r.stdout.lines().nth(1).unwrap().starts_with("2024-01,0,3,3,1,"),
+        r.stdout
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2024-01,0,3,3,1,"),
         "{}",
         r.stdout
     );
-    let r = run(w.path(), &["segment", "-t", "tx.csv", "--per-customer"], None);
+    let r = run(
+        w.path(),
+        &["segment", "-t", "tx.csv", "--per-customer"],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let ids: Vec<&str> = r
         .stdout
@@ -775,9 +796,18 @@ fn ragged_rows_with_flexible_are_padded_and_cut_with_one_warning() {
         r.stderr
     );
     // The short row has no amount and is dropped with its own warning; the long one is cut.
-    assert!(r.stderr.contains("1 rows with an empty amount were dropped"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1 rows with an empty amount were dropped"),
+        "{}",
+        r.stderr
+    );
     // The same from the config file.
-    std::fs::write(w.path().join("retention.toml"), "[input]\nflexible = true\n").unwrap();
+    std::fs::write(
+        w.path().join("retention.toml"),
+        "[input]\nflexible = true\n",
+    )
+    .unwrap();
     let r2 = run(w.path(), &["summary", "-t", "tx.csv"], None);
     assert_eq!(r2.code, 0, "{}", r2.stderr);
     assert_eq!(r2.stdout, r.stdout);
@@ -810,7 +840,12 @@ fn other_encodings_are_decoded_when_named() {
     }
     let r = run(
         w.path(),
-        &["segment", "-t", &data("encodings/thai_windows874_utf8.csv"), "--per-customer"],
+        &[
+            "segment",
+            "-t",
+            &data("encodings/thai_windows874_utf8.csv"),
+            "--per-customer",
+        ],
         None,
     );
     assert!(r.stdout.contains("สมชาย"), "{}", r.stdout);
@@ -820,7 +855,11 @@ fn other_encodings_are_decoded_when_named() {
 #[test]
 fn utf16_with_a_byte_order_mark_is_read_without_asking() {
     let w = workdir();
-    let r = run(w.path(), &["cohort", "-t", &data("transactions_utf16.tsv")], None);
+    let r = run(
+        w.path(),
+        &["cohort", "-t", &data("transactions_utf16.tsv")],
+        None,
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, expected("cohort_month.csv"));
 }
@@ -874,7 +913,8 @@ fn several_inputs_read_as_one_table() {
     let r = run(w.path(), &["cohort", "-t", "exports"], None);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("file 'exports/part-3.csv' line 2, column 'date'"),
+        r.stderr
+            .contains("file 'exports/part-3.csv' line 2, column 'date'"),
         "{}",
         r.stderr
     );
@@ -889,7 +929,11 @@ fn hive_partitioned_parquet_directory() {
     for region in ["north", "south"] {
         let dir = w.path().join(format!("lake/region={region}"));
         std::fs::create_dir_all(&dir).unwrap();
-        let ids = if region == "north" { [",a,", ",b,"] } else { [",c,", ",d,"] };
+        let ids = if region == "north" {
+            [",a,", ",b,"]
+        } else {
+            [",c,", ",d,"]
+        };
         let mut part_text = String::new();
         for (i, line) in text.lines().enumerate() {
             if i == 0 || ids.iter().any(|id| line.contains(id)) {
@@ -904,13 +948,23 @@ fn hive_partitioned_parquet_directory() {
     std::fs::write(w.path().join("lake/_SUCCESS"), "").unwrap();
     let r = run(
         w.path(),
-        &["cohort", "-t", "lake", "--group", "region", "--period", "quarter"],
+        &[
+            "cohort", "-t", "lake", "--group", "region", "--period", "quarter",
+        ],
         None,
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.starts_with("region,cohort,"), "{}", r.stdout);
-    assert!(r.stdout.contains("\nnorth,2024-Q1,0,2,2,1,"), "{}", r.stdout);
-    assert!(r.stdout.contains("\nsouth,2024-Q1,0,2,2,1,"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("\nnorth,2024-Q1,0,2,2,1,"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("\nsouth,2024-Q1,0,2,2,1,"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -920,12 +974,21 @@ fn excel_workbooks_first_sheet_or_named() {
     let r = run(w.path(), &["cohort", "-t", &xlsx], None);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, expected("cohort_month.csv"));
-    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "orders"], None);
+    let r = run(
+        w.path(),
+        &["cohort", "-t", &xlsx, "--sheet", "orders"],
+        None,
+    );
     assert_eq!(r.stdout, expected("cohort_month.csv"));
-    let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "missing"], None);
+    let r = run(
+        w.path(),
+        &["cohort", "-t", &xlsx, "--sheet", "missing"],
+        None,
+    );
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("has no sheet 'missing' (sheets: 'orders', 'empty', 'notes')"),
+        r.stderr
+            .contains("has no sheet 'missing' (sheets: 'orders', 'empty', 'notes')"),
         "{}",
         r.stderr
     );
@@ -935,7 +998,8 @@ fn excel_workbooks_first_sheet_or_named() {
     let r = run(w.path(), &["cohort", "-t", &xlsx, "--sheet", "notes"], None);
     assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("sheet 'notes': no customer_id column found"),
+        r.stderr
+            .contains("sheet 'notes': no customer_id column found"),
         "{}",
         r.stderr
     );

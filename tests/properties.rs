@@ -203,7 +203,7 @@ fn load_bytes(bytes: &[u8]) -> anyhow::Result<load::Dataset> {
     let path = dir.path().join("fuzz.csv");
     std::fs::write(&path, bytes)?;
     load::load(&LoadOptions {
-        transactions: Some(Source::Path(path)),
+        transactions: vec![Source::Path(path)],
         has_header: true,
         ..Default::default()
     })

@@ -711,19 +711,3 @@ fn by_column_named_like_an_output_column_is_renamed() {
         r.stdout
     );
 }
-
-#[test]
-fn only_returns_fail_cleanly_or_report_the_truth() {
-    let w = workdir();
-    let tx = data("bad/only_returns.csv");
-    for cmd in ["segment", "wallet", "whatif"] {
-        let r = run(w.path(), &[cmd, "-t", &tx], None);
-        assert_eq!(r.code, 2, "{cmd}");
-        assert_eq!(r.stderr.lines().count(), 1, "{cmd}: {}", r.stderr);
-    }
-    // The summary has no customer, no order and a negative net revenue: that is the data.
-    let r = run(w.path(), &["summary", "-t", &tx], None);
-    assert_eq!(r.code, 0);
-    assert!(r.stdout.contains("\nall,"), "{}", r.stdout);
-    assert!(r.stdout.contains(",0,0,0,,,,0,-"), "{}", r.stdout);
-}

@@ -20,8 +20,8 @@ use crate::period::{date_from_days, days_since_epoch};
 
 pub mod source;
 
-pub use source::{sniff_delimiter, Source};
 use source::Input;
+pub use source::{sniff_delimiter, Source};
 
 type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
 
@@ -484,7 +484,7 @@ fn parse_numbers(
             if let Some(v) = v.filter(|v| !v.is_finite()) {
                 return Err(bad(format!(
                     "{}, column '{src}': {v} is not a finite number",
-                op.at(i)
+                    op.at(i)
                 )));
             }
         }
@@ -496,12 +496,7 @@ fn parse_numbers(
         None => Ok(None),
         Some(v) => parse_amount(v, opts.decimal_comma).map(Some),
     })
-    .map_err(|(i, e)| {
-        bad(format!(
-            "{}, column '{src}': {e}",
-                op.at(i)
-        ))
-    })
+    .map_err(|(i, e)| bad(format!("{}, column '{src}': {e}", op.at(i))))
 }
 
 fn names_of(lf: &mut LazyFrame, label: &str) -> Result<Vec<String>> {
@@ -1137,13 +1132,13 @@ pub fn load_wallet(
             None => {
                 return Err(bad(format!(
                     "{}, column '{wallet_src}': empty wallet",
-                at()
+                    at()
                 )))
             }
             Some(v) if *v < 0.0 => {
                 return Err(bad(format!(
                     "{}, column '{wallet_src}': negative wallet {v}",
-                at()
+                    at()
                 )))
             }
             _ => {}

@@ -9,7 +9,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use encoding_rs::{CoderResult, DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
+use encoding_rs::{DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
 use polars::prelude::*;
 use tempfile::NamedTempFile;
 
@@ -89,11 +89,6 @@ impl Input {
             self.at(i)
         }
     }
-
-    /// True for a single Parquet file (nothing to check, nothing to stack).
-    pub fn single_parquet(&self) -> bool {
-        self.parts.len() == 1 && self.parts[0].parquet
-    }
 }
 
 /// File names read from a directory: data files only (not `_SUCCESS`, `.crc`, hidden
@@ -153,7 +148,9 @@ fn partition_of(root: &Path, file: &Path) -> Vec<(String, String)> {
 fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Vec<(String, String)>)>> {
     let mut out = Vec::new();
     if srcs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
-        return Err(bad(format!("{what}: standard input (-) can be given only once")));
+        return Err(bad(format!(
+            "{what}: standard input (-) can be given only once"
+        )));
     }
     for s in srcs {
         let Source::Path(p) = s else {
@@ -162,8 +159,12 @@ fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Vec<(String, Strin
         };
         if p.is_dir() {
             let mut files = Vec::new();
-            walk(p, &mut files)
-                .map_err(|e| bad(format!("cannot read {what} directory '{}': {e}", p.display())))?;
+            walk(p, &mut files).map_err(|e| {
+                bad(format!(
+                    "cannot read {what} directory '{}': {e}",
+                    p.display()
+                ))
+            })?;
             files.sort();
             if files.is_empty() {
                 return Err(bad(format!(
@@ -179,8 +180,8 @@ fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Vec<(String, Strin
         }
         let text = p.to_string_lossy();
         if !p.exists() && text.contains(['*', '?', '[']) {
-            let paths = glob::glob(&text)
-                .map_err(|e| bad(format!("{what}: bad pattern '{text}': {e}")))?;
+            let paths =
+                glob::glob(&text).map_err(|e| bad(format!("{what}: bad pattern '{text}': {e}")))?;
             let mut files: Vec<PathBuf> = paths
                 .filter_map(|r| r.ok())
                 .filter(|f| f.is_file())
@@ -306,8 +307,8 @@ fn decode(mut op: Part, encoding: Option<&'static Encoding>) -> Result<Part> {
         (None, Some(e)) if e != UTF_8 => e,
         _ => return Ok(op),
     };
-    let f = std::fs::File::open(&op.path)
-        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let f =
+        std::fs::File::open(&op.path).map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
     let tmp = NamedTempFile::new().context("cannot create a temporary file")?;
     transcode(f, enc, tmp.as_file(), &op.label)?;
     op.path = tmp.path().to_path_buf();
@@ -316,7 +317,12 @@ fn decode(mut op: Part, encoding: Option<&'static Encoding>) -> Result<Part> {
 }
 
 /// Decode `input` from `enc` (a byte-order mark wins and is removed) into UTF-8 `out`.
-fn transcode(mut input: impl Read, enc: &'static Encoding, out: &std::fs::File, label: &str) -> Result<()> {
+fn transcode(
+    mut input: impl Read,
+    enc: &'static Encoding,
+    out: &std::fs::File,
+    label: &str,
+) -> Result<()> {
     let mut decoder = enc.new_decoder();
     let mut w = BufWriter::with_capacity(1 << 20, out);
     let mut inbuf = vec![0u8; 1 << 20];
@@ -332,7 +338,8 @@ fn transcode(mut input: impl Read, enc: &'static Encoding, out: &std::fs::File, 
             let (res, read, written) =
                 decoder.decode_to_utf8_without_replacement(&inbuf[start..len], &mut outbuf, last);
             let chunk = &outbuf[..written];
-            w.write_all(chunk).context("cannot write a temporary file")?;
+            w.write_all(chunk)
+                .context("cannot write a temporary file")?;
             match res {
                 DecoderResult::InputEmpty => {
                     lines += memchr::memchr_iter(b'\n', chunk).count();
@@ -346,7 +353,8 @@ fn transcode(mut input: impl Read, enc: &'static Encoding, out: &std::fs::File, 
                 }
                 DecoderResult::Malformed(bad_len, extra) => {
                     lines += memchr::memchr_iter(b'\n', chunk).count();
-                    let at = (consumed + read).saturating_sub(usize::from(bad_len) + usize::from(extra));
+                    let at =
+                        (consumed + read).saturating_sub(usize::from(bad_len) + usize::from(extra));
                     return Err(bad(format!(
                         "{label} line {lines} (byte offset {at}): not valid {}; is --encoding right?",
                         enc.name()
@@ -611,8 +619,8 @@ fn quoted_records(data: &[u8], delim: u8, mut f: impl FnMut(usize, usize)) {
 /// naming the line and both counts, unless `flexible` (then counted for one warning).
 pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<Ragged>> {
     use rayon::prelude::*;
-    let file = std::fs::File::open(&op.path)
-        .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
+    let file =
+        std::fs::File::open(&op.path).map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     if len == 0 {
         return Ok(None);
@@ -856,7 +864,10 @@ pub(crate) fn collect_input(
     all.extend(rest);
     for name in &names {
         let t0 = all[0].column(name)?.dtype().clone();
-        if all.iter().any(|d| d.column(name).map(|c| c.dtype() != &t0).unwrap_or(true)) {
+        if all
+            .iter()
+            .any(|d| d.column(name).map(|c| c.dtype() != &t0).unwrap_or(true))
+        {
             for d in &mut all {
                 let c = d.column(name)?.cast(&DataType::String)?;
                 d.with_column(c)?;
@@ -930,7 +941,10 @@ mod tests {
         )
         .unwrap();
         out.flush().unwrap();
-        assert_eq!(std::fs::read_to_string(out.path()).unwrap(), "id,amount\nMüller,1\n");
+        assert_eq!(
+            std::fs::read_to_string(out.path()).unwrap(),
+            "id,amount\nMüller,1\n"
+        );
         // UTF-16LE with a byte-order mark and a stray final byte.
         let mut bytes = vec![0xff, 0xfe];
         for u in "a,b\nx,1\n".encode_utf16() {
@@ -938,16 +952,27 @@ mod tests {
         }
         bytes.push(b'z');
         let out = NamedTempFile::new().unwrap();
-        let e = transcode(&bytes[..], UTF_16LE, out.as_file(), "t").unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("not valid UTF-16LE"), "{e}");
+        let e = transcode(&bytes[..], UTF_16LE, out.as_file(), "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3") && e.contains("not valid UTF-16LE"),
+            "{e}"
+        );
     }
 
     #[test]
     fn hive_partitions() {
-        let p = partition_of(Path::new("/d"), Path::new("/d/year=2024/month=01/part-0.parquet"));
+        let p = partition_of(
+            Path::new("/d"),
+            Path::new("/d/year=2024/month=01/part-0.parquet"),
+        );
         assert_eq!(
             p,
-            vec![("year".into(), "2024".into()), ("month".into(), "01".into())]
+            vec![
+                ("year".into(), "2024".into()),
+                ("month".into(), "01".into())
+            ]
         );
         assert!(is_data_file(Path::new("x/a.csv.gz")));
         assert!(!is_data_file(Path::new("x/_SUCCESS")));

@@ -454,9 +454,7 @@ pub fn command(ds: &Dataset, a: &ChurnArgs) -> Result<Report> {
 /// The per-period churn report.
 pub fn run(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
     if h.is_empty() {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let rows = churn_rows(h, as_of, p);
     let rule = match p.inactive_after {
@@ -485,9 +483,7 @@ pub fn run(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
 /// The survival report (`--survival`).
 pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
     if h.is_empty() {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let w = p.inactive_after.unwrap_or(Window::of(p.period));
     let pts = survival(h, as_of, w, p.period, p.by.is_some());

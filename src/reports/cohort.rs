@@ -425,9 +425,7 @@ pub fn run(
     let mut notes = Vec::new();
     let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
     if cells.is_empty() {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let data = cells_frame(&cells, p.period, p.group.as_deref())?;
     let by = match p.by {

@@ -286,9 +286,7 @@ pub fn run_historical(
 ) -> Result<Report> {
     let points = curves(tx, customers, groups, as_of, p)?;
     if points.is_empty() {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let margin = if p.margin == 1.0 {
         String::new()
@@ -441,9 +439,7 @@ fn run_per_customer(
         )
         .collect()?;
     if data.height() == 0 {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     Ok(Report {
         data,

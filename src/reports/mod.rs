@@ -39,17 +39,30 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
                 col("amount").sum(),
                 col("amount").min().alias("__min"),
             ])
-            .filter(
-                col("__min")
-                    .gt_eq(lit(0.0))
-                    .or(col("amount").gt(lit(0.0))),
-            )
+            .filter(col("__min").gt_eq(lit(0.0)).or(col("amount").gt(lit(0.0))))
             .select([col("customer_id"), col("date"), col("amount")])
     } else {
         lf.select([col("customer_id"), col("date"), col("amount")])
             .filter(col("amount").gt_eq(lit(0.0)))
     };
     orders
+}
+
+/// Whether any order is a purchase: rows alone decide unless orders span rows (then
+/// [`purchases`] groups them).
+pub fn any_purchase(tx: &DataFrame) -> anyhow::Result<bool> {
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let amounts = amounts.f64()?;
+    if !amounts.iter().flatten().any(|a| a >= 0.0) {
+        return Ok(false);
+    }
+    if tx
+        .column("order_id")
+        .map_or(true, crate::load::all_distinct)
+    {
+        return Ok(true);
+    }
+    Ok(purchases(tx).limit(1).collect()?.height() > 0)
 }
 
 /// A fast, deterministic hash map (foldhash with a fixed seed).

@@ -660,9 +660,7 @@ pub fn run(
     let table = rfm_of(&coded.ids, &rows, &purchases, as_of, p.bins, &p.rules);
     let all = &coded.ids;
     if table.is_empty() {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let groups =
         p.by.as_deref()

@@ -690,9 +690,7 @@ pub fn run(
         warnings.push(format!("left out: {}", left_out.join("; ")));
     }
     if c.buyers == 0 {
-        return Err(bad(
-            "no customer made a purchase (every order is a return)",
-        ));
+        return Err(bad("no customer made a purchase (every order is a return)"));
     }
     let grouping = match &p.by {
         Some(b) => format!("by {b}"),
