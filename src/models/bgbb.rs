@@ -305,8 +305,8 @@ impl BgbbParams {
         .exp()
     }
 
-    /// P(alive at opportunity n + 1 | x, t_x, n) — i.e. alive for the next opportunity,
-    /// lifetimes' `conditional_probability_alive(0, x, t_x, n)`.
+    /// P(alive at opportunity n | x, t_x, n): the customer survived all n opportunities
+    /// (lifetimes' `conditional_probability_alive(0, x, t_x, n)`).
     pub fn p_alive(&self, x: f64, t_x: f64, n: f64) -> f64 {
         self.p_alive_at(0.0, x, t_x, n)
     }

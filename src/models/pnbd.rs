@@ -64,8 +64,9 @@ pub struct ParetoNbdFit {
     pub n_groups: usize,
 }
 
-/// ln A₀ (−∞ when A₀ = 0, i.e. t_x = T); NaN when 2F1 cannot be evaluated.
-fn ln_a0(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
+/// ln[2F1(r+s+x, q; r+s+x+1; |α−β|/(m+u)) / (m+u)^(r+s+x)], one of the two terms of A₀
+/// (u = t_x or T); NaN when 2F1 cannot be evaluated.
+fn a0_term(p: &ParetoNbdParams, x: f64, u: f64) -> f64 {
     let ParetoNbdParams { r, alpha, s, beta } = *p;
     let (m, q, d) = if alpha >= beta {
         (alpha, s + 1.0, alpha - beta)
@@ -73,28 +74,40 @@ fn ln_a0(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
         (beta, r + x, beta - alpha)
     };
     let a = r + s + x;
-    let term = |u: f64| -> f64 {
-        let mu = m + u;
-        match hyp2f1_log(a, q, a + 1.0, d / mu) {
-            // all parameters positive and z in [0, 1): 2F1 > 0
-            Some(h) if h.sign > 0.0 => h.ln_abs - a * mu.ln(),
-            _ => f64::NAN,
-        }
-    };
-    let l1 = term(t_x);
-    if t_x >= t {
-        return if l1.is_nan() { l1 } else { f64::NEG_INFINITY };
+    let mu = m + u;
+    match hyp2f1_log(a, q, a + 1.0, d / mu) {
+        // all parameters positive and z in [0, 1): 2F1 > 0
+        Some(h) if h.sign > 0.0 => h.ln_abs - a * mu.ln(),
+        _ => f64::NAN,
     }
-    let l2 = term(t);
+}
+
+/// ln A₀ = ln(e^l1 − e^l2) from the terms at t_x (l1) and T (l2); −∞ when t_x = T (or
+/// so close that rounding hides the difference).
+fn ln_a0_of(l1: f64, l2: f64, same_time: bool) -> f64 {
+    if l1.is_nan() {
+        return f64::NAN;
+    }
+    if same_time {
+        return f64::NEG_INFINITY;
+    }
     let diff = l2 - l1;
     if diff.is_nan() {
         return f64::NAN;
     }
     if diff >= 0.0 {
-        // t_x so close to T that rounding hides the difference
         return f64::NEG_INFINITY;
     }
     l1 + (-diff.exp_m1()).ln()
+}
+
+/// ln A₀ (−∞ when A₀ = 0, i.e. t_x = T); NaN when 2F1 cannot be evaluated.
+fn ln_a0(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
+    let l1 = a0_term(p, x, t_x);
+    if t_x >= t {
+        return ln_a0_of(l1, l1, true);
+    }
+    ln_a0_of(l1, a0_term(p, x, t), false)
 }
 
 /// ln of the "alive at T" part of L without the common factor: −(r+x) ln(α+T) − s ln(β+T).
@@ -102,11 +115,9 @@ fn ln_alive_part(p: &ParetoNbdParams, x: f64, t: f64) -> f64 {
     -(p.r + x) * (p.alpha + t).ln() - p.s * (p.beta + t).ln()
 }
 
-/// ln L of one customer (without the common Γ(r+x)/Γ(r) α^r β^s factor when `full` is
-/// false).
-fn row_ll(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
-    let l_alive = ln_alive_part(p, x, t);
-    let la0 = ln_a0(p, x, t_x, t);
+/// ln Γ(r+x) + ln[alive part + s/(r+s+x) A₀]: ln L without the α^r β^s / Γ(r) factor,
+/// from the cached pieces.
+fn combine(p: &ParetoNbdParams, x: f64, lg_rx: f64, l_alive: f64, la0: f64) -> f64 {
     let l_dead = p.s.ln() - (p.r + p.s + x).ln() + la0;
     let hi = l_alive.max(l_dead);
     let lo = l_alive.min(l_dead);
@@ -115,32 +126,132 @@ fn row_ll(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
     } else {
         hi + (lo - hi).exp().ln_1p()
     };
-    ln_gamma(p.r + x) + lse
+    lg_rx + lse
 }
 
-/// Σ w ln L over `data` with times multiplied by `scale`.
-fn sum_ll(p: &ParetoNbdParams, data: &[Rfm], scale: f64) -> f64 {
-    let ParetoNbdParams { r, alpha, s, beta } = *p;
-    let part = |rows: &[Rfm]| -> [f64; 2] {
-        let mut acc = [0.0; 2];
-        for d in rows {
-            acc[0] += d.weight * row_ll(p, d.x, d.t_x * scale, d.t * scale);
-            acc[1] += d.weight;
+/// The data for the likelihood: the 2F1 terms of A₀ depend on (x, t_x) and on (x, T)
+/// only, so they are computed once per distinct (x, t) pair per evaluation (far fewer
+/// than the distinct triples), as are ln Γ(r+x) and the alive part.
+struct Prepared {
+    /// distinct (x, t) pairs (t = a t_x or a T), times scaled
+    pairs: Vec<(f64, f64)>,
+    /// whether the pair occurs as (x, T) (needs the alive part)
+    as_age: Vec<bool>,
+    rows: Vec<Row>,
+    total_w: f64,
+}
+
+#[derive(Clone, Copy)]
+struct Row {
+    w: f64,
+    /// index of (x, t_x) and of (x, T) in `pairs`
+    itx: u32,
+    it: u32,
+    same_time: bool,
+}
+
+impl Prepared {
+    fn new(data: &[Rfm], scale: f64) -> Self {
+        let mut index: std::collections::HashMap<(u64, u64), u32> =
+            std::collections::HashMap::new();
+        let mut pairs: Vec<(f64, f64)> = Vec::new();
+        let mut as_age: Vec<bool> = Vec::new();
+        let mut id = |x: f64, t: f64, age: bool, pairs: &mut Vec<(f64, f64)>| -> u32 {
+            let t = t + 0.0;
+            let k = *index
+                .entry(((x + 0.0).to_bits(), t.to_bits()))
+                .or_insert_with(|| {
+                    pairs.push((x, t));
+                    as_age.push(false);
+                    (pairs.len() - 1) as u32
+                });
+            if age {
+                as_age[k as usize] = true;
+            }
+            k
+        };
+        let mut rows = Vec::with_capacity(data.len());
+        let mut total_w = 0.0;
+        for d in data {
+            let (tx, t) = (d.t_x * scale, d.t * scale);
+            let itx = id(d.x, tx, false, &mut pairs);
+            let it = id(d.x, t, true, &mut pairs);
+            rows.push(Row {
+                w: d.weight,
+                itx,
+                it,
+                same_time: tx >= t,
+            });
+            total_w += d.weight;
         }
-        acc
-    };
-    let [s_ll, w] = if data.len() < 4_096 {
-        part(data)
-    } else {
-        super::par_chunk_sum(data, 2_048, &part, &|u, v| [u[0] + v[0], u[1] + v[1]])
-    };
-    s_ll + w * (-ln_gamma(r) + r * alpha.ln() + s * beta.ln())
+        Prepared {
+            pairs,
+            as_age,
+            rows,
+            total_w,
+        }
+    }
+
+    /// Σ w ln L.
+    fn log_likelihood(&self, p: &ParetoNbdParams) -> f64 {
+        use rayon::prelude::*;
+        let ParetoNbdParams { r, alpha, s, beta } = *p;
+        // per pair: (2F1 term, ln Γ(r+x), alive part)
+        let per_pair = |(k, &(x, t)): (usize, &(f64, f64))| -> (f64, f64, f64) {
+            let alive = if self.as_age[k] {
+                ln_alive_part(p, x, t)
+            } else {
+                0.0
+            };
+            (a0_term(p, x, t), ln_gamma(r + x), alive)
+        };
+        let cache: Vec<(f64, f64, f64)> = if self.pairs.len() < 2_048 {
+            self.pairs.iter().enumerate().map(per_pair).collect()
+        } else {
+            self.pairs
+                .par_iter()
+                .enumerate()
+                .with_min_len(256)
+                .map(per_pair)
+                .collect()
+        };
+        let part = |rows: &[Row]| -> f64 {
+            let mut acc = 0.0;
+            for row in rows {
+                let (l1, _, _) = cache[row.itx as usize];
+                let (l2, lg, l_alive) = cache[row.it as usize];
+                let x = self.pairs[row.it as usize].0;
+                let la0 = ln_a0_of(l1, l2, row.same_time);
+                acc += row.w * combine(p, x, lg, l_alive, la0);
+            }
+            acc
+        };
+        let s_ll = if self.rows.len() < 50_000 {
+            part(&self.rows)
+        } else {
+            super::par_chunk_sum(&self.rows, 16_384, &part, &|u, v| u + v)
+        };
+        s_ll + self.total_w * (-ln_gamma(r) + r * alpha.ln() + s * beta.ln())
+    }
+}
+
+/// ln L of one customer.
+fn row_ll(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
+    combine(
+        p,
+        x,
+        ln_gamma(p.r + x),
+        ln_alive_part(p, x, t),
+        ln_a0(p, x, t_x, t),
+    ) - ln_gamma(p.r)
+        + p.r * p.alpha.ln()
+        + p.s * p.beta.ln()
 }
 
 /// Σ (weights included) of the Pareto/NBD log-likelihood of `data` at `params`, times in
 /// the data's unit. NaN if a 2F1 cannot be evaluated. Rows are not validated here.
 pub fn log_likelihood(params: &ParetoNbdParams, data: &[Rfm]) -> f64 {
-    sum_ll(params, data, 1.0)
+    Prepared::new(data, 1.0).log_likelihood(params)
 }
 
 fn from_log(theta: &[f64]) -> ParetoNbdParams {
@@ -152,26 +263,25 @@ fn from_log(theta: &[f64]) -> ParetoNbdParams {
     }
 }
 
-/// Objective value on log parameters (time already scaled).
-fn objective_value(data: &[Rfm], total_w: f64, pen: f64, theta: &[f64]) -> f64 {
+/// Objective value on log parameters (time already scaled in `prep`).
+fn objective_value(prep: &Prepared, pen: f64, theta: &[f64]) -> f64 {
     let p = from_log(theta);
-    let ll = sum_ll(&p, data, 1.0);
-    -ll / total_w + pen * (p.r * p.r + p.alpha * p.alpha + p.s * p.s + p.beta * p.beta)
+    let ll = prep.log_likelihood(&p);
+    -ll / prep.total_w + pen * (p.r * p.r + p.alpha * p.alpha + p.s * p.s + p.beta * p.beta)
 }
 
 /// Step of the central differences on log parameters.
 const GRAD_STEP: f64 = 1e-5;
 
 /// Objective and its central-difference gradient.
-fn objective(data: &[Rfm], total_w: f64, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
-    let v = objective_value(data, total_w, pen, theta);
+fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+    let v = objective_value(prep, pen, theta);
     let grad = (0..theta.len())
         .map(|k| {
             let (mut up, mut dn) = (theta.to_vec(), theta.to_vec());
             up[k] += GRAD_STEP;
             dn[k] -= GRAD_STEP;
-            (objective_value(data, total_w, pen, &up) - objective_value(data, total_w, pen, &dn))
-                / (2.0 * GRAD_STEP)
+            (objective_value(prep, pen, &up) - objective_value(prep, pen, &dn)) / (2.0 * GRAD_STEP)
         })
         .collect();
     (v, grad)
@@ -184,30 +294,20 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<ParetoNbdFit> {
     opts.validate()?;
     let (grouped, total_w, max_t) = prepare_counts("Pareto/NBD", data)?;
     let scale = 1.0 / max_t;
-    let scaled = |rows: &[Rfm]| -> Vec<Rfm> {
-        rows.iter()
-            .map(|d| Rfm {
-                t_x: d.t_x * scale,
-                t: d.t * scale,
-                ..*d
-            })
-            .collect()
-    };
-    let rows = scaled(&grouped);
+    let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
     let mut start = vec![0.1; 4];
     let mut warm_iters = 0;
     if let Some(sub) = warm_start_sample(&grouped) {
-        let sub = scaled(&sub);
-        let sw: f64 = sub.iter().map(|d| d.weight).sum();
-        if let Ok(o) = minimise(|th| objective(&sub, sw, pen, th), start.clone(), opts) {
+        let sp = Prepared::new(&sub, scale);
+        if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
             if o.log_params.iter().all(|v| v.abs() < 1e5f64.ln()) {
                 start = o.log_params;
                 warm_iters = o.iterations;
             }
         }
     }
-    let opt = minimise(|th| objective(&rows, total_w, pen, th), start, opts)
+    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
         .map_err(|e| anyhow!("Pareto/NBD: {e}"))?;
     check_identified(
         "Pareto/NBD",
@@ -226,7 +326,7 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<ParetoNbdFit> {
         s: th[2].exp(),
         beta: th[3].exp() * max_t,
     };
-    let log_likelihood = sum_ll(&params, &grouped, 1.0);
+    let log_likelihood = Prepared::new(&grouped, 1.0).log_likelihood(&params);
     if !log_likelihood.is_finite() {
         return Err(anyhow!(
             "Pareto/NBD: the log-likelihood at the optimum is not finite ({log_likelihood})"
@@ -317,23 +417,86 @@ mod tests {
         }
     }
 
-    /// ln L of one customer by numeric integration over the death time (midpoint rule on
-    /// a fine grid): L = P(x, t_x | alive at T) P(τ > T) + ∫_{t_x}^T P(x, t_x | τ) f(τ) dτ,
-    /// with λ and μ integrated out in closed form.
+    /// ln L of one customer by numeric integration over the death time (composite
+    /// Simpson in v = ln(α+τ), in log space): L = P(x, t_x | alive at T) P(τ > T) +
+    /// ∫_{t_x}^T P(x, t_x | death at τ) f(τ) dτ, with λ and μ integrated out in closed form:
+    /// E_λ[λ^x e^{−λτ}] E_μ[μ e^{−μτ}] = Γ(r+x)/Γ(r) α^r/(α+τ)^(r+x) · s β^s/(β+τ)^(s+1).
     fn ll_by_integration(p: &ParetoNbdParams, x: f64, tx: f64, tt: f64) -> f64 {
         let ParetoNbdParams { r, alpha, s, beta } = *p;
         let common = ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + s * beta.ln();
-        let alive = (-(r + x) * (alpha + tt).ln() - s * (beta + tt).ln()).exp();
-        // E_λ[λ^x e^{−λτ}] E_μ[μ e^{−μτ}] = Γ(r+x)/Γ(r) α^r/(α+τ)^(r+x) · s β^s/(β+τ)^(s+1)
+        let alive = -(r + x) * (alpha + tt).ln() - s * (beta + tt).ln();
         let steps = 200_000;
-        let h = (tt - tx) / steps as f64;
-        let mut integral = 0.0;
-        for k in 0..steps {
-            let tau = tx + (k as f64 + 0.5) * h;
-            integral +=
-                (-(r + x) * (alpha + tau).ln() + s.ln() - (s + 1.0) * (beta + tau).ln()).exp() * h;
+        let (v0, v1) = ((alpha + tx).ln(), (alpha + tt).ln());
+        let h = (v1 - v0) / steps as f64;
+        let logs: Vec<f64> = (0..=steps)
+            .map(|k| {
+                let v = v0 + k as f64 * h;
+                let tau = v.exp() - alpha;
+                let wk: f64 = if k == 0 || k == steps {
+                    1.0
+                } else if k % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                // dτ = e^v dv
+                -(r + x) * v + s.ln() - (s + 1.0) * (beta + tau).ln() + v + (wk * h / 3.0).ln()
+            })
+            .chain(std::iter::once(alive))
+            .collect();
+        let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        common + hi + logs.iter().map(|l| (l - hi).exp()).sum::<f64>().ln()
+    }
+
+    #[test]
+    fn cached_likelihood_equals_row_by_row() {
+        let c = cdnow();
+        let data = c.summary.rows();
+        for p in [
+            CDNOW,
+            ParetoNbdParams {
+                alpha: 20.0,
+                ..CDNOW
+            },
+        ] {
+            let by_row: f64 = data
+                .iter()
+                .map(|d| d.weight * row_ll(&p, d.x, d.t_x, d.t))
+                .sum();
+            assert!(rel(log_likelihood(&p, &data), by_row) < 1e-13);
         }
-        common + (alive + integral).ln()
+    }
+
+    #[test]
+    fn extreme_arguments_stay_finite_and_accurate() {
+        // α ≪ β and α ≫ β (2F1 arguments close to 1), large x (huge exponents): where
+        // lifetimes' scipy-based likelihood gives inf/nan
+        for p in [
+            ParetoNbdParams {
+                r: 0.3,
+                alpha: 0.05,
+                s: 1.5,
+                beta: 40.0,
+            },
+            ParetoNbdParams {
+                r: 2.0,
+                alpha: 80.0,
+                s: 0.2,
+                beta: 0.01,
+            },
+        ] {
+            for (x, tx, tt) in [(0.0, 0.0, 38.0), (200.0, 10.0, 38.0), (1000.0, 30.0, 400.0)] {
+                let got = log_likelihood(&p, &[Rfm::new(x, tx, tt)]);
+                let want = ll_by_integration(&p, x, tx, tt);
+                assert!(
+                    (got - want).abs() < 1e-8 * want.abs().max(1.0),
+                    "{p:?} {x} {tx} {tt}: {got} vs {want}"
+                );
+                let pa = p.p_alive(x, tx, tt);
+                assert!((0.0..=1.0).contains(&pa), "{pa}");
+                assert!(p.expected_purchases(10.0, x, tx, tt).is_finite());
+            }
+        }
     }
 
     #[test]
@@ -378,16 +541,16 @@ mod tests {
             },
             Rfm::new(1.0, 0.05, 0.4),
         ];
-        let w = 6.0;
+        let prep = Prepared::new(&data, 1.0);
         for theta in [[-0.6, 0.3, -0.5, 0.5], [0.2, 1.5, 0.1, -0.3]] {
-            let (_, g) = objective(&data, w, 0.0, &theta);
+            let (_, g) = objective(&prep, 0.0, &theta);
             for k in 0..4 {
                 // 4th-order central difference with a larger step
                 let h = 1e-3;
                 let f = |d: f64| {
                     let mut t = theta.to_vec();
                     t[k] += d;
-                    objective_value(&data, w, 0.0, &t)
+                    objective_value(&prep, 0.0, &t)
                 };
                 let rich = (8.0 * (f(h) - f(-h)) - (f(2.0 * h) - f(-2.0 * h))) / (12.0 * h);
                 assert!((rich - g[k]).abs() < 1e-8 * (1.0 + g[k].abs()), "k={k}");
