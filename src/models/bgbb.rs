@@ -73,6 +73,10 @@ pub struct BgbbFit {
     pub n_groups: usize,
 }
 
+/// Largest number of transaction opportunities accepted (the likelihood has a term per
+/// opportunity after t_x).
+pub const MAX_OPPORTUNITIES: f64 = 1e6;
+
 fn is_int(v: f64) -> bool {
     v.is_finite() && v >= 0.0 && v.fract() == 0.0
 }
@@ -83,6 +87,12 @@ fn check_row(i: usize, d: &Bgbb) -> Result<()> {
             "BG/BB: customer {i}: x = {}, t_x = {}, n = {} must be non-negative integers",
             d.x,
             d.t_x,
+            d.n
+        );
+    }
+    if d.n > MAX_OPPORTUNITIES {
+        bail!(
+            "BG/BB: customer {i}: n = {} opportunities is more than the {MAX_OPPORTUNITIES} supported",
             d.n
         );
     }
@@ -122,6 +132,9 @@ fn row_ll_grad(p: &BgbbParams, d: &Bgbb, with_grad: bool) -> (f64, [f64; 4]) {
         delta,
     } = *p;
     let (x, tx, n) = (d.x, d.t_x, d.n);
+    if !(n - tx >= 0.0 && n - tx <= MAX_OPPORTUNITIES) {
+        return (f64::NAN, [f64::NAN; 4]);
+    }
     let lb_ab = ln_beta(alpha, beta);
     let lb_gd = ln_beta(gamma, delta);
     // terms: (k, j, m) with ln term = lnB(α+x, β+k) + lnB(γ+j, δ+m) − lnB(α,β) − lnB(γ,δ)

@@ -257,9 +257,15 @@ pub fn gamma_gamma(
     from_log_likelihood(&ll, &[params.p, params.q, params.v])
 }
 
-/// The covariance of the log parameters by the delta method: Σ_ij / (θ_i θ_j).
-pub fn log_covariance(params: &[f64], cov: &[Vec<f64>]) -> Vec<Vec<f64>> {
-    cov.iter()
+/// The covariance of the log parameters by the delta method: Σ_ij / (θ_i θ_j). Errors
+/// if `cov` is not k × k for k parameters.
+pub fn log_covariance(params: &[f64], cov: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
+    let k = params.len();
+    if cov.len() != k || cov.iter().any(|row| row.len() != k) {
+        bail!("a covariance for {k} parameters must be {k} × {k}");
+    }
+    Ok(cov
+        .iter()
         .enumerate()
         .map(|(i, row)| {
             row.iter()
@@ -267,7 +273,7 @@ pub fn log_covariance(params: &[f64], cov: &[Vec<f64>]) -> Vec<Vec<f64>> {
                 .map(|(j, v)| v / (params[i] * params[j]))
                 .collect()
         })
-        .collect()
+        .collect())
 }
 
 /// A small, fast, seeded PRNG: xoshiro256** (Blackman & Vigna) with its state filled by
@@ -369,7 +375,7 @@ pub fn draw_log_normal(
         bail!("draws: the parameters must be finite and > 0, got {params:?}");
     }
     let mean: Vec<f64> = params.iter().map(|p| p.ln()).collect();
-    let lc = log_covariance(params, cov);
+    let lc = log_covariance(params, cov)?;
     let d = draw_normal(&mean, &lc, n, seed)?;
     Ok(d.into_iter()
         .map(|row| row.into_iter().map(f64::exp).collect())
@@ -571,5 +577,7 @@ mod tests {
         let ml = d.iter().map(|r| r[0].ln()).sum::<f64>() / d.len() as f64;
         assert!((ml - p[0].ln()).abs() < 0.005);
         assert!(draw_log_normal(&[-1.0, 1.0, 1.0, 1.0], &c, 1, 0).is_err());
+        assert!(draw_log_normal(&p[..3], &c, 1, 0).is_err());
+        assert!(draw_normal(&p, &vec![vec![1.0; 3]; 4], 1, 0).is_err());
     }
 }
