@@ -380,6 +380,7 @@ pub(crate) mod tests {
         pub bgnbd: serde_json::Value,
         pub mbgnbd: CountRef,
         pub pnbd: CountRef,
+        pub gamma_gamma: serde_json::Value,
     }
 
     #[derive(Deserialize)]

@@ -16,7 +16,9 @@ Outputs (deterministic: numpy seeds fixed below):
     ParetoNBDFitter fitted on it by lifetimes (parameters, objective, standard errors where
     lifetimes computes them), and per-group p_alive / conditional expected purchases at
     lifetimes' parameters
-    for every 5th group (`sample`).
+    for every 5th group (`sample`); GammaGammaFitter on the repeat customers' mean spend
+    (`load_cdnow_summary_data_with_monetary_value`, x and m of the 946 with x > 0) with its
+    standard errors.
   * models_donations.json - the donations summary shipped with lifetimes
     (`load_donations`, 22 groups, 11,104 donors, 6 opportunities) and lifetimes'
     BetaGeoBetaBinomFitter on it, with p_alive and conditional expectations per group.
@@ -39,8 +41,9 @@ import scipy.special
 import mpmath
 import lifetimes
 from lifetimes import (BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter,
-                       BetaGeoBetaBinomFitter)
-from lifetimes.datasets import load_cdnow_summary, load_donations
+                       BetaGeoBetaBinomFitter, GammaGammaFitter)
+from lifetimes.datasets import (load_cdnow_summary, load_donations,
+                                load_cdnow_summary_data_with_monetary_value)
 from lifetimes.generate_data import (modified_beta_geometric_nbd_model, pareto_nbd_model,
                                      beta_geometric_beta_binom_model)
 
@@ -112,6 +115,13 @@ def cdnow():
         [pn.params_[n] for n in "r alpha s beta".split()], x, tx, T)
     o["log_likelihood_sum"] = float((w * ll).sum())
     out["pnbd"] = o
+    # Gamma-Gamma on the repeat customers' mean spend (the CDNOW summary with monetary value)
+    mv = load_cdnow_summary_data_with_monetary_value()
+    rep = mv[mv["frequency"] > 0]
+    gg = GammaGammaFitter().fit(rep["frequency"], rep["monetary_value"])
+    out["gamma_gamma"] = {"x": fl(rep["frequency"].values), "m": fl(rep["monetary_value"].values),
+                          "params": {k: float(gg.params_[k]) for k in ["p", "q", "v"]},
+                          "standard_errors": se_of(gg, ["p", "q", "v"])}
     dump("models_cdnow.json", out)
 
 
