@@ -634,16 +634,25 @@ mod tests {
         let cases: HypCases =
             serde_json::from_str(include_str!("../../tests/reference/hyp2f1_pnbd.json")).unwrap();
         assert!(cases.cases.len() >= 150);
-        let mut worst: f64 = 0.0;
+        let (mut worst, mut worst_interp): (f64, f64) = (0.0, 0.0);
         let mut scipy_bad = 0;
         for k in &cases.cases {
             let v = hyp2f1_log(k.a, k.b, k.c, k.z).unwrap();
             assert_eq!(v.sign, 1.0);
             // relative error of the value = absolute error of its log
             let err = (v.ln_abs - k.ln_value).abs();
-            worst = worst.max(err);
+            // c − a − b within 1e-3 of an integer and z > 0.99995: 2F1 interpolated in c
+            // (see special::hyp2f1_log), ~1e-9 there
+            let s = k.c - k.a - k.b;
+            let interpolated = k.z > 0.99995 && (s - s.round()).abs() <= 1e-3;
+            let tol = if interpolated { 2e-8 } else { 1e-10 };
+            if !interpolated {
+                worst = worst.max(err);
+            } else {
+                worst_interp = worst_interp.max(err);
+            }
             assert!(
-                err < 1e-10 * k.ln_value.abs().max(1.0),
+                err < tol,
                 "2F1({}, {}; {}; {}): ln {} vs mpmath {}",
                 k.a,
                 k.b,
@@ -657,7 +666,7 @@ mod tests {
                 _ => scipy_bad += 1,
             }
         }
-        eprintln!("2F1 at Pareto/NBD arguments: worst |Δ ln| {worst:.2e}; scipy off or not finite at {scipy_bad} cases");
+        eprintln!("2F1 at Pareto/NBD arguments: worst relative error {worst:.2e} ({worst_interp:.2e} where interpolated in c); scipy off by > 1e-8 or not finite at {scipy_bad} of {} cases", cases.cases.len());
     }
 
     #[test]

@@ -209,6 +209,8 @@ def hyp2f1_cases():
         (0.3, 0.05, 1.5, 40.0),           # alpha << beta: z close to 1
         (2.0, 80.0, 0.2, 0.01),           # alpha >> beta: z close to 1
         (0.05, 1.0, 0.05, 1.0 + 1e-9),    # alpha ~ beta
+        (1.0, 0.001, 0.5, 50.0),          # integer r (c-a-b = -x) and z > 0.99995
+        (0.5, 100.0, 1.0, 0.001),         # integer s (c-a-b = -1) and z > 0.99995
     ]
     for (r, alpha, s, beta) in params:
         for x in [0, 1, 5, 30, 200, 1000]:
