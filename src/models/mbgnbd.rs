@@ -381,6 +381,8 @@ pub(crate) mod tests {
         pub mbgnbd: CountRef,
         pub pnbd: CountRef,
         pub gamma_gamma: serde_json::Value,
+        #[serde(rename = "mbgnbd_penalizer_0.01")]
+        pub mbgnbd_penalized: serde_json::Value,
     }
 
     #[derive(Deserialize)]
@@ -555,6 +557,32 @@ pub(crate) mod tests {
                 <= c.mbgnbd.lifetimes_negative_log_likelihood + 1e-12
         );
         check_against(&c.mbgnbd, &data, &c.sample, &p, 1e-6);
+    }
+
+    #[test]
+    fn cdnow_penalized_matches_lifetimes() {
+        let c = cdnow();
+        let data = c.summary.rows();
+        let f = fit(
+            &data,
+            &FitOptions {
+                penalizer: 0.01,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        let r = &c.mbgnbd_penalized;
+        let p = f.params;
+        for (got, name) in [(p.r, "r"), (p.alpha, "alpha"), (p.a, "a"), (p.b, "b")] {
+            let want = r["params"][name].as_f64().unwrap();
+            assert!(rel(got, want) < 1e-5, "{name}: {got} vs lifetimes {want}");
+        }
+        let want = r["lifetimes_negative_log_likelihood"].as_f64().unwrap();
+        assert!(rel(f.lifetimes_negative_log_likelihood, want) < 1e-9);
+        assert!(f.lifetimes_negative_log_likelihood <= want + 1e-12);
+        // the penalty shrinks b (the largest parameter) and costs likelihood
+        let f0 = fit(&data, &FitOptions::default()).unwrap();
+        assert!(p.b < f0.params.b && f.log_likelihood < f0.log_likelihood);
     }
 
     #[test]

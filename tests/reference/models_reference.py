@@ -108,6 +108,9 @@ def cdnow():
     o = count_model_outputs(mbg, "r alpha a b".split(), xs, txs, Ts)
     o["standard_errors"] = se_of(mbg, "r alpha a b".split())
     out["mbgnbd"] = o
+    mbgp = ModifiedBetaGeoFitter(penalizer_coef=0.01).fit(x, tx, T, weights=w)
+    out["mbgnbd_penalizer_0.01"] = {"params": {n: float(mbgp.params_[n]) for n in "r alpha a b".split()},
+                                    "lifetimes_negative_log_likelihood": float(mbgp._negative_log_likelihood_)}
     np.random.seed(20240504)  # ParetoNBDFitter starts from random parameters
     pn = ParetoNBDFitter().fit(x, tx, T, weights=w)
     o = count_model_outputs(pn, "r alpha s beta".split(), xs, txs, Ts)
