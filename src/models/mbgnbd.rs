@@ -18,8 +18,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
-    check_identified, minimise, prepare_counts, sigmoid, softplus, warm_start_sample, FitOptions,
-    Rfm, ValueIndex,
+    check_identified, minimise, prepare_counts, sigmoid, softplus, warm_start_sample, CountScore,
+    FitOptions, Rfm, ValueIndex,
 };
 
 /// MBG/NBD parameters; α is in the data's time unit.
@@ -263,6 +263,32 @@ pub(crate) fn one_minus_hyp(a1: f64, b1: f64, c1: f64, z: f64, ln_pow: f64) -> f
     } else {
         1.0
     }
+}
+
+/// Score many customers in parallel (rayon): p_alive and the conditional expected
+/// purchases in the next `horizon` units, the 2F1-based part computed once per distinct
+/// (x, T). Equal to the scalar [`MbgNbdParams::p_alive`] and
+/// [`MbgNbdParams::expected_purchases`].
+pub fn score(params: &MbgNbdParams, customers: &[Rfm], horizon: f64) -> Vec<CountScore> {
+    use rayon::prelude::*;
+    let (pairs, which) = super::pair_index(customers, |c| c.t);
+    let if_alive: Vec<f64> = pairs
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(x, t)| params.expected_purchases_if_alive(horizon, x, t))
+        .collect();
+    customers
+        .par_iter()
+        .zip(which.par_iter())
+        .with_min_len(4096)
+        .map(|(c, &k)| {
+            let p_alive = params.p_alive(c.x, c.t_x, c.t);
+            CountScore {
+                p_alive,
+                expected_purchases: if_alive[k] * p_alive,
+            }
+        })
+        .collect()
 }
 
 impl MbgNbdParams {
@@ -557,6 +583,25 @@ pub(crate) mod tests {
                 <= c.mbgnbd.lifetimes_negative_log_likelihood + 1e-12
         );
         check_against(&c.mbgnbd, &data, &c.sample, &p, 1e-6);
+    }
+
+    #[test]
+    fn score_matches_the_scalar_functions() {
+        let p = MbgNbdParams {
+            r: 0.525,
+            alpha: 6.183,
+            a: 0.891,
+            b: 1.614,
+        };
+        let data = simulate(&p, 20_000, 3);
+        let s = score(&p, &data, 10.0);
+        for (c, sc) in data.iter().zip(&s).step_by(7) {
+            assert_eq!(sc.p_alive, p.p_alive(c.x, c.t_x, c.t));
+            assert_eq!(
+                sc.expected_purchases,
+                p.expected_purchases(10.0, c.x, c.t_x, c.t)
+            );
+        }
     }
 
     #[test]

@@ -271,6 +271,38 @@ pub(crate) fn sigmoid(v: f64) -> f64 {
     }
 }
 
+/// Per-customer outputs of a purchase-count model (MBG/NBD, Pareto/NBD scoring).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountScore {
+    pub p_alive: f64,
+    /// Conditional expected number of purchases in the next `horizon` time units.
+    pub expected_purchases: f64,
+}
+
+/// For each customer, the index of its distinct (x, t) pair with `t = time(customer)`,
+/// and the pairs in order of first appearance.
+pub(crate) fn pair_index(
+    customers: &[Rfm],
+    time: impl Fn(&Rfm) -> f64,
+) -> (Vec<(f64, f64)>, Vec<usize>) {
+    let mut index: HashMap<(u64, u64), usize, BuildHasherDefault<TripleHasher>> =
+        HashMap::default();
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    let which = customers
+        .iter()
+        .map(|c| {
+            let t = time(c);
+            *index
+                .entry(((c.x + 0.0).to_bits(), (t + 0.0).to_bits()))
+                .or_insert_with(|| {
+                    pairs.push((c.x, t));
+                    pairs.len() - 1
+                })
+        })
+        .collect();
+    (pairs, which)
+}
+
 /// Options of the maximum-likelihood fits.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FitOptions {

@@ -13,7 +13,7 @@
 //!
 //! with m = α, q = s+1 when α ≥ β and m = β, q = r+x when α < β: the argument of 2F1 is
 //! in [0, 1) in both cases. Everything is in log space (A₀ as the log of
-//! a difference, [`special::hyp2f1_log`] for 2F1), so large x and ages do not overflow.
+//! a difference, [`super::special::hyp2f1_log`] for 2F1), so large x and ages do not overflow.
 //!
 //! Fit conventions (as lifetimes' `ParetoNBDFitter` for the scaling; as
 //! [`super::bgnbd`] for the rest): time scaled to max T = 1 (α and β scaled back
@@ -31,7 +31,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{hyp2f1_log, ln_gamma};
 use super::{
-    check_identified, minimise, prepare_counts, sigmoid, warm_start_sample, FitOptions, Rfm,
+    check_identified, minimise, prepare_counts, sigmoid, warm_start_sample, CountScore, FitOptions,
+    Rfm,
 };
 
 /// Pareto/NBD parameters; α and β are in the data's time unit.
@@ -344,6 +345,48 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<ParetoNbdFit> {
     })
 }
 
+/// Score many customers in parallel (rayon): p_alive and the conditional expected
+/// purchases in the next `horizon` units, the 2F1 terms computed once per distinct
+/// (x, t_x) and (x, T) pair. Equal to the scalar [`ParetoNbdParams::p_alive`] and
+/// [`ParetoNbdParams::expected_purchases`] up to rounding (~1e-15).
+pub fn score(params: &ParetoNbdParams, customers: &[Rfm], horizon: f64) -> Vec<CountScore> {
+    use rayon::prelude::*;
+    let (pairs_tx, which_tx) = super::pair_index(customers, |c| c.t_x);
+    let (pairs_t, which_t) = super::pair_index(customers, |c| c.t);
+    let terms_tx: Vec<f64> = pairs_tx
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(x, t)| a0_term(params, x, t))
+        .collect();
+    // at (x, T): the 2F1 term, the alive part and the expected purchases if alive
+    let at_t: Vec<(f64, f64, f64)> = pairs_t
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(x, t)| {
+            (
+                a0_term(params, x, t),
+                ln_alive_part(params, x, t),
+                params.expected_purchases_if_alive(horizon, x, t),
+            )
+        })
+        .collect();
+    customers
+        .par_iter()
+        .zip(which_tx.par_iter().zip(which_t.par_iter()))
+        .with_min_len(4096)
+        .map(|(c, (&i, &k))| {
+            let (l2, alive, if_alive) = at_t[k];
+            let la0 = ln_a0_of(terms_tx[i], l2, c.t_x >= c.t);
+            let dead = params.s.ln() - (params.r + params.s + c.x).ln() + la0 - alive;
+            let p_alive = sigmoid(-dead);
+            CountScore {
+                p_alive,
+                expected_purchases: if_alive * p_alive,
+            }
+        })
+        .collect()
+}
+
 impl ParetoNbdParams {
     /// ln of the odds of being dead: ln(s/(r+s+x) · A₀ · (α+T)^(r+x) (β+T)^s).
     fn ln_dead_odds(&self, x: f64, t_x: f64, t: f64) -> f64 {
@@ -593,6 +636,25 @@ mod tests {
         assert!((0.0..=1.0).contains(&v), "{v}");
         let v = p.p_alive(2000.0, 4999.0, 5000.0);
         assert!(v > 0.5 && v <= 1.0, "{v}");
+    }
+
+    #[test]
+    fn score_matches_the_scalar_functions() {
+        let data = simulate(&CDNOW, 20_000, 3);
+        for p in [
+            CDNOW,
+            ParetoNbdParams {
+                alpha: 20.0,
+                ..CDNOW
+            },
+        ] {
+            let s = score(&p, &data, 10.0);
+            for (c, sc) in data.iter().zip(&s).step_by(7) {
+                assert!(rel(sc.p_alive, p.p_alive(c.x, c.t_x, c.t)) < 1e-14);
+                let want = p.expected_purchases(10.0, c.x, c.t_x, c.t);
+                assert!(rel(sc.expected_purchases, want) < 1e-14);
+            }
+        }
     }
 
     #[test]
