@@ -18,7 +18,7 @@
 use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, ln_gamma};
-use super::{minimise, FitOptions};
+use super::{minimise, CountScore, FitOptions};
 
 /// One customer's (or group's) BG/BB summary.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -297,6 +297,39 @@ pub fn fit(data: &[Bgbb], opts: &FitOptions) -> Result<BgbbFit> {
     })
 }
 
+/// Score many customers in parallel (rayon): p_alive (alive at opportunity n) and the
+/// expected transactions in the next `n_star` opportunities, computed once per distinct
+/// (x, t_x, n). Equal to [`BgbbParams::p_alive`] and [`BgbbParams::expected_purchases`].
+pub fn score(params: &BgbbParams, customers: &[Bgbb], n_star: f64) -> Vec<CountScore> {
+    use rayon::prelude::*;
+    let mut index: std::collections::HashMap<(u64, u64, u64), usize> =
+        std::collections::HashMap::new();
+    let mut distinct: Vec<Bgbb> = Vec::new();
+    let which: Vec<usize> = customers
+        .iter()
+        .map(|d| {
+            let key = (
+                (d.x + 0.0).to_bits(),
+                (d.t_x + 0.0).to_bits(),
+                (d.n + 0.0).to_bits(),
+            );
+            *index.entry(key).or_insert_with(|| {
+                distinct.push(*d);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let per: Vec<CountScore> = distinct
+        .par_iter()
+        .with_min_len(16)
+        .map(|d| CountScore {
+            p_alive: params.p_alive(d.x, d.t_x, d.n),
+            expected_purchases: params.expected_purchases(n_star, d.x, d.t_x, d.n),
+        })
+        .collect();
+    which.iter().map(|&k| per[k]).collect()
+}
+
 impl BgbbParams {
     /// ln L of one history (x, t_x, n).
     pub fn ln_likelihood(&self, x: f64, t_x: f64, n: f64) -> f64 {
@@ -555,6 +588,25 @@ mod tests {
             let fd =
                 (objective(&data, 5.0, 0.0, &up).0 - objective(&data, 5.0, 0.0, &dn).0) / (2.0 * h);
             assert!((fd - g[k]).abs() < 1e-7 * (1.0 + g[k].abs()), "k={k}");
+        }
+    }
+
+    #[test]
+    fn score_matches_the_scalar_functions() {
+        let p = BgbbParams {
+            alpha: 1.2,
+            beta: 0.75,
+            gamma: 0.66,
+            delta: 2.8,
+        };
+        let data = simulate(&p, 12, 5_000, 2);
+        let s = score(&p, &data, 5.0);
+        for (d, sc) in data.iter().zip(&s) {
+            assert_eq!(sc.p_alive, p.p_alive(d.x, d.t_x, d.n));
+            assert_eq!(
+                sc.expected_purchases,
+                p.expected_purchases(5.0, d.x, d.t_x, d.n)
+            );
         }
     }
 
