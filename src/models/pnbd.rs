@@ -878,6 +878,34 @@ mod tests {
     }
 
     #[test]
+    fn penalizer_shrinks_parameters() {
+        let truth = ParetoNbdParams {
+            r: 0.6,
+            alpha: 5.0,
+            s: 0.8,
+            beta: 12.0,
+        };
+        let data = simulate(&truth, 3_000, 11);
+        let f0 = fit(&data, &FitOptions::default()).unwrap();
+        let f1 = fit(
+            &data,
+            &FitOptions {
+                penalizer: 0.1,
+                ..FitOptions::default()
+            },
+        )
+        .unwrap();
+        // the penalty (on r, α/max T, s, β/max T) costs likelihood and, here, shrinks β
+        assert!(
+            f1.params.beta < f0.params.beta,
+            "{:?} {:?}",
+            f1.params,
+            f0.params
+        );
+        assert!(f1.log_likelihood < f0.log_likelihood);
+    }
+
+    #[test]
     fn fit_errors_are_clear() {
         let o = FitOptions::default();
         assert!(fit(&[], &o)
