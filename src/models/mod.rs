@@ -1,12 +1,19 @@
-//! Predictive customer-value models: BG/NBD (purchase counts and survival) and
-//! Gamma-Gamma (spend per purchase), as in Fader, Hardie & Lee (2005) and Python's
-//! `lifetimes` 0.11.3, whose conventions they follow (see `tests/reference/`).
+//! Predictive customer-value models: BG/NBD, MBG/NBD and Pareto/NBD (purchase counts and
+//! survival in continuous time), BG/BB (discrete transaction opportunities) and
+//! Gamma-Gamma (spend per purchase), as in Fader, Hardie & Lee (2005), Batislam et al.
+//! (2007), Schmittlein, Morrison & Colombo (1987), Fader, Hardie & Shang (2010) and
+//! Python's `lifetimes` 0.11.3, whose conventions they follow (see `tests/reference/`);
+//! standard errors and parameter draws in [`se`].
 //!
 //! Plain numerics: no data frames and no I/O. Times are in the caller's unit (day, week,
 //! …); the fitted `alpha` is in that unit.
 
+pub mod bgbb;
 pub mod bgnbd;
 pub mod gamma_gamma;
+pub mod mbgnbd;
+pub mod pnbd;
+pub mod se;
 pub mod special;
 
 use std::collections::HashMap;
@@ -178,6 +185,123 @@ where
 /// Above this many distinct rows, a fit first runs on a systematic sample of a quarter
 /// of this size and starts the full fit from that optimum.
 pub(crate) const WARM_START_ROWS: usize = 20_000;
+
+/// The warm-start sample of the continuous-time fits (MBG/NBD, Pareto/NBD) when there
+/// are more than [`WARM_START_ROWS`] distinct triples: every x = 0 triple, and every k-th
+/// of the others with its weight times k (so that the sample's totals estimate the full
+/// ones without bias). None when the input is small enough to fit directly.
+pub(crate) fn warm_start_sample(grouped: &[Rfm]) -> Option<Vec<Rfm>> {
+    if grouped.len() <= WARM_START_ROWS {
+        return None;
+    }
+    let step = (grouped.len() / (WARM_START_ROWS / 4)).max(1);
+    let sub: Vec<Rfm> = grouped
+        .iter()
+        .filter(|d| d.x == 0.0)
+        .copied()
+        .chain(
+            grouped
+                .iter()
+                .filter(|d| d.x > 0.0)
+                .step_by(step)
+                .map(|d| Rfm {
+                    weight: d.weight * step as f64,
+                    ..*d
+                }),
+        )
+        .collect();
+    sub.iter().any(|d| d.x > 0.0).then_some(sub)
+}
+
+/// Validate and group the rows of a continuous-time count model (BG/NBD conventions, see
+/// [`bgnbd::check_row`]); returns the groups with positive weight, their total weight and
+/// max T. `name` prefixes the errors.
+pub(crate) fn prepare_counts(name: &str, data: &[Rfm]) -> Result<(Vec<Rfm>, f64, f64)> {
+    if data.is_empty() {
+        bail!("{name}: no customers to fit");
+    }
+    for (i, d) in data.iter().enumerate() {
+        bgnbd::check_row(i, d).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    }
+    let grouped: Vec<Rfm> = group(data).into_iter().filter(|d| d.weight > 0.0).collect();
+    let total_w: f64 = grouped.iter().map(|d| d.weight).sum();
+    if grouped.is_empty() || total_w <= 0.0 || !total_w.is_finite() {
+        bail!("{name}: the customers' weights sum to {total_w}");
+    }
+    if !grouped.iter().any(|d| d.x > 0.0) {
+        bail!("{name}: nobody made a repeat purchase (x = 0 for every customer), so the model cannot be identified");
+    }
+    let max_t = grouped.iter().map(|d| d.t).fold(0.0, f64::max);
+    if max_t <= 0.0 {
+        bail!("{name}: every customer has age T = 0");
+    }
+    Ok((grouped, total_w, max_t))
+}
+
+/// Error if a fitted log parameter ran off (|ln θ| > ln 1e5): the data do not identify
+/// the model.
+pub(crate) fn check_identified(model: &str, names: &[&str], log_params: &[f64]) -> Result<()> {
+    for (name, &v) in names.iter().zip(log_params) {
+        if v.abs() > 1e5f64.ln() {
+            bail!(
+                "{model}: the data do not identify the model: {name} runs off to {:.3e}; a penalizer coefficient (e.g. 0.001) may help",
+                v.exp()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// ln(1 + e^v) without overflow.
+pub(crate) fn softplus(v: f64) -> f64 {
+    if v > 0.0 {
+        v + (-v).exp().ln_1p()
+    } else {
+        v.exp().ln_1p()
+    }
+}
+
+/// 1 / (1 + e^(−v)) without overflow.
+pub(crate) fn sigmoid(v: f64) -> f64 {
+    if v >= 0.0 {
+        1.0 / (1.0 + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// Per-customer outputs of a purchase-count model (MBG/NBD, Pareto/NBD scoring).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CountScore {
+    pub p_alive: f64,
+    /// Conditional expected number of purchases in the next `horizon` time units.
+    pub expected_purchases: f64,
+}
+
+/// For each customer, the index of its distinct (x, t) pair with `t = time(customer)`,
+/// and the pairs in order of first appearance.
+pub(crate) fn pair_index(
+    customers: &[Rfm],
+    time: impl Fn(&Rfm) -> f64,
+) -> (Vec<(f64, f64)>, Vec<usize>) {
+    let mut index: HashMap<(u64, u64), usize, BuildHasherDefault<TripleHasher>> =
+        HashMap::default();
+    let mut pairs: Vec<(f64, f64)> = Vec::new();
+    let which = customers
+        .iter()
+        .map(|c| {
+            let t = time(c);
+            *index
+                .entry(((c.x + 0.0).to_bits(), (t + 0.0).to_bits()))
+                .or_insert_with(|| {
+                    pairs.push((c.x, t));
+                    pairs.len() - 1
+                })
+        })
+        .collect();
+    (pairs, which)
+}
 
 /// Options of the maximum-likelihood fits.
 #[derive(Debug, Clone, Copy, PartialEq)]

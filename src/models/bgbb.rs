@@ -1,0 +1,716 @@
+//! BG/BB model (Fader, Hardie & Shang 2010, "Customer-base analysis in a discrete-time
+//! noncontractual setting"), fitted by maximum likelihood as in lifetimes 0.11.3's
+//! `BetaGeoBetaBinomFitter`: on log parameters started at 0.1, minimising the mean
+//! negative log-likelihood per customer plus `penalizer · (α² + β² + γ² + δ²)`. The
+//! gradient is analytic (digamma).
+//!
+//! Discrete time: n transaction opportunities; while alive, a customer transacts at each
+//! with probability p ~ Beta(α, β), and dies before each next opportunity with probability
+//! θ ~ Beta(γ, δ). A history is x transactions, the last at opportunity t_x (0 when x = 0):
+//!
+//! ```text
+//! L = B(α+x, β+n−x)/B(α,β) · B(γ, δ+n)/B(γ,δ)
+//!   + Σ_{i=0}^{n−t_x−1} B(α+x, β+t_x−x+i)/B(α,β) · B(γ+1, δ+t_x+i)/B(γ,δ)
+//! ```
+//!
+//! (lifetimes adds 1e-15 to the sum; not here, so log-likelihoods differ by ~1e-13.)
+
+use anyhow::{anyhow, bail, Result};
+
+use super::special::{digamma, ln_gamma};
+use super::{minimise, CountScore, FitOptions};
+
+/// One customer's (or group's) BG/BB summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bgbb {
+    /// x: number of repeat transactions (integer).
+    pub x: f64,
+    /// t_x: the opportunity of the last transaction (integer, x ≤ t_x ≤ n; 0 when x = 0).
+    pub t_x: f64,
+    /// n: number of transaction opportunities (integer).
+    pub n: f64,
+    /// How many customers share this history.
+    pub weight: f64,
+}
+
+impl Bgbb {
+    /// A single customer (weight 1).
+    pub fn new(x: f64, t_x: f64, n: f64) -> Self {
+        Bgbb {
+            x,
+            t_x,
+            n,
+            weight: 1.0,
+        }
+    }
+}
+
+/// BG/BB parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BgbbParams {
+    pub alpha: f64,
+    pub beta: f64,
+    pub gamma: f64,
+    pub delta: f64,
+}
+
+/// A fitted BG/BB model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BgbbFit {
+    pub params: BgbbParams,
+    /// Σ over customers (weights included) of ln L, no penalty.
+    pub log_likelihood: f64,
+    /// lifetimes' `_negative_log_likelihood_`: mean negative log-likelihood per customer
+    /// plus the penalty.
+    pub lifetimes_negative_log_likelihood: f64,
+    pub iterations: u64,
+    /// Always true for a returned fit: a fit that does not converge is an error.
+    pub converged: bool,
+    pub grad_norm: f64,
+    /// Number of customers (sum of weights).
+    pub n_customers: f64,
+    /// Number of distinct (x, t_x, n) histories.
+    pub n_groups: usize,
+}
+
+/// Largest number of transaction opportunities accepted (the likelihood has a term per
+/// opportunity after t_x).
+pub const MAX_OPPORTUNITIES: f64 = 1e6;
+
+fn is_int(v: f64) -> bool {
+    v.is_finite() && v >= 0.0 && v.fract() == 0.0
+}
+
+fn check_row(i: usize, d: &Bgbb) -> Result<()> {
+    if !(is_int(d.x) && is_int(d.t_x) && is_int(d.n)) {
+        bail!(
+            "BG/BB: customer {i}: x = {}, t_x = {}, n = {} must be non-negative integers",
+            d.x,
+            d.t_x,
+            d.n
+        );
+    }
+    if d.n > MAX_OPPORTUNITIES {
+        bail!(
+            "BG/BB: customer {i}: n = {} opportunities is more than the {MAX_OPPORTUNITIES} supported",
+            d.n
+        );
+    }
+    if !(d.weight.is_finite() && d.weight >= 0.0) {
+        bail!("BG/BB: customer {i}: invalid weight {}", d.weight);
+    }
+    if d.t_x > d.n {
+        bail!(
+            "BG/BB: customer {i}: t_x = {} is after the last opportunity n = {}",
+            d.t_x,
+            d.n
+        );
+    }
+    if d.x > d.t_x || (d.x == 0.0 && d.t_x != 0.0) || (d.x > 0.0 && d.t_x == 0.0) {
+        bail!(
+            "BG/BB: customer {i}: x = {} transactions cannot have the last at t_x = {}",
+            d.x,
+            d.t_x
+        );
+    }
+    Ok(())
+}
+
+/// ln B(p, q).
+fn ln_beta(p: f64, q: f64) -> f64 {
+    ln_gamma(p) + ln_gamma(q) - ln_gamma(p + q)
+}
+
+/// ln L of one history and its gradient with respect to (α, β, γ, δ) (natural
+/// parameters). Each term of L is B(α+x, β+k)/B(α,β) · B(γ+j, δ+m)/B(γ,δ); the gradient
+/// is the softmax-weighted sum of the terms' log-gradients.
+fn row_ll_grad(p: &BgbbParams, d: &Bgbb, with_grad: bool) -> (f64, [f64; 4]) {
+    let BgbbParams {
+        alpha,
+        beta,
+        gamma,
+        delta,
+    } = *p;
+    let (x, tx, n) = (d.x, d.t_x, d.n);
+    if !(n - tx >= 0.0 && n - tx <= MAX_OPPORTUNITIES) {
+        return (f64::NAN, [f64::NAN; 4]);
+    }
+    let lb_ab = ln_beta(alpha, beta);
+    let lb_gd = ln_beta(gamma, delta);
+    // terms: (k, j, m) with ln term = lnB(α+x, β+k) + lnB(γ+j, δ+m) − lnB(α,β) − lnB(γ,δ)
+    let extra = (n - tx) as usize;
+    let mut terms: Vec<(f64, f64, f64)> = Vec::with_capacity(extra + 1);
+    terms.push((n - x, 0.0, n));
+    for i in 0..extra {
+        let fi = i as f64;
+        terms.push((tx - x + fi, 1.0, tx + fi));
+    }
+    let lnb_x = ln_gamma(alpha + x);
+    let logs: Vec<f64> = terms
+        .iter()
+        .map(|&(k, j, m)| {
+            lnb_x + ln_gamma(beta + k) - ln_gamma(alpha + beta + x + k)
+                + ln_gamma(gamma + j)
+                + ln_gamma(delta + m)
+                - ln_gamma(gamma + delta + j + m)
+        })
+        .collect();
+    let hi = logs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = logs.iter().map(|l| (l - hi).exp()).sum();
+    let ll = hi + sum.ln() - lb_ab - lb_gd;
+    if !with_grad {
+        return (ll, [0.0; 4]);
+    }
+    let dg_x = digamma(alpha + x);
+    let mut g = [0.0; 4];
+    for (&(k, j, m), l) in terms.iter().zip(&logs) {
+        let wt = (l - hi).exp() / sum;
+        let dab = digamma(alpha + beta + x + k);
+        let dgd = digamma(gamma + delta + j + m);
+        g[0] += wt * (dg_x - dab);
+        g[1] += wt * (digamma(beta + k) - dab);
+        g[2] += wt * (digamma(gamma + j) - dgd);
+        g[3] += wt * (digamma(delta + m) - dgd);
+    }
+    let (dab0, dgd0) = (digamma(alpha + beta), digamma(gamma + delta));
+    g[0] -= digamma(alpha) - dab0;
+    g[1] -= digamma(beta) - dab0;
+    g[2] -= digamma(gamma) - dgd0;
+    g[3] -= digamma(delta) - dgd0;
+    (ll, g)
+}
+
+fn sum_ll_grad(p: &BgbbParams, data: &[Bgbb], with_grad: bool) -> (f64, [f64; 4]) {
+    let part = |rows: &[Bgbb]| -> [f64; 5] {
+        let mut acc = [0.0; 5];
+        for d in rows {
+            let (l, g) = row_ll_grad(p, d, with_grad);
+            acc[0] += d.weight * l;
+            for k in 0..4 {
+                acc[k + 1] += d.weight * g[k];
+            }
+        }
+        acc
+    };
+    let a = if data.len() < 4_096 {
+        part(data)
+    } else {
+        super::par_chunk_sum(data, 2_048, &part, &|mut u, v| {
+            for k in 0..5 {
+                u[k] += v[k];
+            }
+            u
+        })
+    };
+    (a[0], [a[1], a[2], a[3], a[4]])
+}
+
+/// Σ (weights included) of the BG/BB log-likelihood. Rows are not validated here.
+pub fn log_likelihood(params: &BgbbParams, data: &[Bgbb]) -> f64 {
+    sum_ll_grad(params, data, false).0
+}
+
+/// Group identical (x, t_x, n), summing weights (order of first appearance), dropping
+/// zero weights.
+fn group(data: &[Bgbb]) -> Vec<Bgbb> {
+    let mut index: std::collections::HashMap<(u64, u64, u64), usize> =
+        std::collections::HashMap::new();
+    let mut out: Vec<Bgbb> = Vec::new();
+    for d in data.iter().filter(|d| d.weight > 0.0) {
+        let key = (
+            (d.x + 0.0).to_bits(),
+            (d.t_x + 0.0).to_bits(),
+            (d.n + 0.0).to_bits(),
+        );
+        let k = *index.entry(key).or_insert_with(|| {
+            out.push(Bgbb { weight: 0.0, ..*d });
+            out.len() - 1
+        });
+        out[k].weight += d.weight;
+    }
+    out
+}
+
+fn objective(data: &[Bgbb], total_w: f64, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
+    let p = BgbbParams {
+        alpha: theta[0].exp(),
+        beta: theta[1].exp(),
+        gamma: theta[2].exp(),
+        delta: theta[3].exp(),
+    };
+    let (ll, g) = sum_ll_grad(&p, data, true);
+    let ps = [p.alpha, p.beta, p.gamma, p.delta];
+    let value = -ll / total_w + pen * ps.iter().map(|v| v * v).sum::<f64>();
+    let grad = (0..4)
+        .map(|k| (-g[k] / total_w + 2.0 * pen * ps[k]) * ps[k])
+        .collect();
+    (value, grad)
+}
+
+/// Fit the BG/BB model by maximum likelihood (identical histories grouped first). Errors
+/// (never panics) on empty or invalid data, nobody transacting, non-convergence and
+/// parameters that run off to 0 or ∞.
+pub fn fit(data: &[Bgbb], opts: &FitOptions) -> Result<BgbbFit> {
+    opts.validate()?;
+    if data.is_empty() {
+        bail!("BG/BB: no customers to fit");
+    }
+    for (i, d) in data.iter().enumerate() {
+        check_row(i, d)?;
+    }
+    let grouped = group(data);
+    let total_w: f64 = grouped.iter().map(|d| d.weight).sum();
+    if grouped.is_empty() || !(total_w > 0.0 && total_w.is_finite()) {
+        bail!("BG/BB: the customers' weights sum to {total_w}");
+    }
+    if !grouped.iter().any(|d| d.x > 0.0) {
+        bail!("BG/BB: nobody made a repeat transaction (x = 0 for every customer), so the model cannot be identified");
+    }
+    let pen = opts.penalizer;
+    let opt = minimise(
+        |th| objective(&grouped, total_w, pen, th),
+        vec![0.1; 4],
+        opts,
+    )
+    .map_err(|e| anyhow!("BG/BB: {e}"))?;
+    super::check_identified(
+        "BG/BB",
+        &["alpha", "beta", "gamma", "delta"],
+        &opt.log_params,
+    )?;
+    let th = &opt.log_params;
+    let params = BgbbParams {
+        alpha: th[0].exp(),
+        beta: th[1].exp(),
+        gamma: th[2].exp(),
+        delta: th[3].exp(),
+    };
+    Ok(BgbbFit {
+        params,
+        log_likelihood: log_likelihood(&params, &grouped),
+        lifetimes_negative_log_likelihood: opt.objective,
+        iterations: opt.iterations,
+        converged: true,
+        grad_norm: opt.grad_norm,
+        n_customers: total_w,
+        n_groups: grouped.len(),
+    })
+}
+
+/// Score many customers in parallel (rayon): p_alive (alive at opportunity n) and the
+/// expected transactions in the next `n_star` opportunities, computed once per distinct
+/// (x, t_x, n). Equal to [`BgbbParams::p_alive`] and [`BgbbParams::expected_purchases`].
+pub fn score(params: &BgbbParams, customers: &[Bgbb], n_star: f64) -> Vec<CountScore> {
+    use rayon::prelude::*;
+    let mut index: std::collections::HashMap<(u64, u64, u64), usize> =
+        std::collections::HashMap::new();
+    let mut distinct: Vec<Bgbb> = Vec::new();
+    let which: Vec<usize> = customers
+        .iter()
+        .map(|d| {
+            let key = (
+                (d.x + 0.0).to_bits(),
+                (d.t_x + 0.0).to_bits(),
+                (d.n + 0.0).to_bits(),
+            );
+            *index.entry(key).or_insert_with(|| {
+                distinct.push(*d);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    let per: Vec<CountScore> = distinct
+        .par_iter()
+        .with_min_len(16)
+        .map(|d| CountScore {
+            p_alive: params.p_alive(d.x, d.t_x, d.n),
+            expected_purchases: params.expected_purchases(n_star, d.x, d.t_x, d.n),
+        })
+        .collect();
+    which.iter().map(|&k| per[k]).collect()
+}
+
+impl BgbbParams {
+    /// ln L of one history (x, t_x, n).
+    pub fn ln_likelihood(&self, x: f64, t_x: f64, n: f64) -> f64 {
+        row_ll_grad(self, &Bgbb::new(x, t_x, n), false).0
+    }
+
+    /// P(alive at opportunity n + m | x, t_x, n) (lifetimes `conditional_probability_alive`
+    /// with `m_periods_in_future` = m; FHS 2010 equation A10).
+    pub fn p_alive_at(&self, m: f64, x: f64, t_x: f64, n: f64) -> f64 {
+        let BgbbParams {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        (ln_beta(alpha + x, beta + n - x) - ln_beta(alpha, beta) + ln_beta(gamma, delta + n + m)
+            - ln_beta(gamma, delta)
+            - self.ln_likelihood(x, t_x, n))
+        .exp()
+    }
+
+    /// P(alive at opportunity n | x, t_x, n): the customer survived all n opportunities
+    /// (lifetimes' `conditional_probability_alive(0, x, t_x, n)`).
+    pub fn p_alive(&self, x: f64, t_x: f64, n: f64) -> f64 {
+        self.p_alive_at(0.0, x, t_x, n)
+    }
+
+    /// Expected number of transactions in the next `n_star` opportunities (n+1 … n+n*)
+    /// of a customer with history (x, t_x, n) (FHS 2010 equation 13; lifetimes
+    /// `conditional_expected_number_of_purchases_up_to_time`):
+    /// 1/L · B(α+x+1, β+n−x)/B(α,β) · δ/(γ−1) · Γ(γ+δ)/Γ(1+δ) ·
+    /// [Γ(1+δ+n)/Γ(γ+δ+n) − Γ(1+δ+n+n*)/Γ(γ+δ+n+n*)] (the γ = 1 limit taken).
+    pub fn expected_purchases(&self, n_star: f64, x: f64, t_x: f64, n: f64) -> f64 {
+        if !(n_star >= 0.0 && n_star.is_finite()) {
+            return f64::NAN;
+        }
+        if n_star == 0.0 {
+            return 0.0;
+        }
+        let BgbbParams {
+            alpha,
+            beta,
+            gamma,
+            delta,
+        } = *self;
+        let ln_front = ln_beta(alpha + x + 1.0, beta + n - x)
+            - ln_beta(alpha, beta)
+            - self.ln_likelihood(x, t_x, n);
+        let g1 = gamma - 1.0;
+        let u = ln_gamma(1.0 + delta + n) - ln_gamma(gamma + delta + n);
+        let v = ln_gamma(1.0 + delta + n + n_star) - ln_gamma(gamma + delta + n + n_star);
+        // δ/(γ−1) · Γ(γ+δ)/Γ(1+δ) · (e^u − e^v)
+        let bracket = if g1.abs() < 1e-8 {
+            // e^u − e^v → (γ−1)(ψ(1+δ+n+n*) − ψ(1+δ+n)) as γ → 1
+            delta * (digamma(1.0 + delta + n + n_star) - digamma(1.0 + delta + n))
+        } else {
+            delta / g1 * (u.exp() * -(v - u).exp_m1())
+        };
+        (ln_front + ln_gamma(gamma + delta) - ln_gamma(1.0 + delta)).exp() * bracket
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::mbgnbd::tests::rel;
+
+    #[derive(serde::Deserialize)]
+    struct Summary {
+        x: Vec<f64>,
+        t_x: Vec<f64>,
+        n: Vec<f64>,
+        weight: Vec<f64>,
+    }
+    impl Summary {
+        fn rows(&self) -> Vec<Bgbb> {
+            (0..self.x.len())
+                .map(|i| Bgbb {
+                    x: self.x[i],
+                    t_x: self.t_x[i],
+                    n: self.n[i],
+                    weight: self.weight[i],
+                })
+                .collect()
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Reference {
+        summary: Summary,
+        params: std::collections::BTreeMap<String, f64>,
+        lifetimes_negative_log_likelihood: f64,
+        p_alive: Vec<f64>,
+        future: Vec<u32>,
+        expected_purchases: std::collections::BTreeMap<String, Vec<f64>>,
+    }
+
+    fn params_of(r: &Reference) -> BgbbParams {
+        BgbbParams {
+            alpha: r.params["alpha"],
+            beta: r.params["beta"],
+            gamma: r.params["gamma"],
+            delta: r.params["delta"],
+        }
+    }
+
+    fn check(r: &Reference, tol: f64) -> BgbbFit {
+        let data = r.summary.rows();
+        let f = fit(&data, &FitOptions::default()).unwrap();
+        let p = f.params;
+        let theirs = params_of(r);
+        for (got, want) in [
+            (p.alpha, theirs.alpha),
+            (p.beta, theirs.beta),
+            (p.gamma, theirs.gamma),
+            (p.delta, theirs.delta),
+        ] {
+            assert!(rel(got, want) < tol, "{p:?} vs lifetimes {theirs:?}");
+        }
+        assert!(
+            rel(
+                f.lifetimes_negative_log_likelihood,
+                r.lifetimes_negative_log_likelihood
+            ) < 1e-9
+        );
+        for (i, d) in data.iter().enumerate() {
+            assert!(rel(theirs.p_alive(d.x, d.t_x, d.n), r.p_alive[i]) < 1e-9);
+            assert!(rel(p.p_alive(d.x, d.t_x, d.n), r.p_alive[i]) < 1e-5);
+            for m in &r.future {
+                let want = r.expected_purchases[&m.to_string()][i];
+                let got = theirs.expected_purchases(f64::from(*m), d.x, d.t_x, d.n);
+                assert!(rel(got, want) < 1e-9, "m={m} {d:?}: {got} vs {want}");
+                let got = p.expected_purchases(f64::from(*m), d.x, d.t_x, d.n);
+                assert!(rel(got, want) < 1e-5, "m={m} {d:?}: {got} vs {want}");
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn donations_match_the_paper_and_lifetimes() {
+        let r: Reference =
+            serde_json::from_str(include_str!("../../tests/reference/models_donations.json"))
+                .unwrap();
+        let f = check(&r, 1e-5);
+        let p = f.params;
+        // Fader, Hardie & Shang (2010): α 1.204, β 0.750, γ 0.657, δ 2.783
+        for (got, want) in [
+            (p.alpha, 1.2035),
+            (p.beta, 0.7497),
+            (p.gamma, 0.6567),
+            (p.delta, 2.7834),
+        ] {
+            assert!(rel(got, want) < 1e-4, "{p:?}");
+        }
+        assert_eq!(f.n_customers, 11_104.0);
+        // the paper's LL: −33,225.6
+        assert!(
+            (f.log_likelihood + 33_225.6).abs() < 0.05,
+            "{}",
+            f.log_likelihood
+        );
+    }
+
+    #[test]
+    fn simulated_matches_lifetimes() {
+        #[derive(serde::Deserialize)]
+        struct Sim {
+            bgbb: Reference,
+        }
+        let s: Sim =
+            serde_json::from_str(include_str!("../../tests/reference/models_simulated.json"))
+                .unwrap();
+        check(&s.bgbb, 1e-5);
+    }
+
+    #[test]
+    fn likelihood_by_enumeration() {
+        // n = 3: sum P over all 2^3 transaction patterns with the same (x, t_x), by
+        // integrating p and θ numerically (midpoint grid), against the closed form
+        // (parameters > 2: smooth densities, so that the grid is accurate)
+        let p = BgbbParams {
+            alpha: 2.2,
+            beta: 2.75,
+            gamma: 2.66,
+            delta: 2.8,
+        };
+        let grid = 400;
+        let beta_pdf = |u: f64, a: f64, b: f64| {
+            ((a - 1.0) * u.ln() + (b - 1.0) * (1.0 - u).ln() - ln_beta(a, b)).exp()
+        };
+        // pattern probability given p, θ: alive at opportunity k with prob (1−θ)^k
+        let pattern = |bits: [bool; 3], pp: f64, th: f64| -> f64 {
+            // sum over death times: dies before opportunity d+1 (alive for 1..d), d = 0..3
+            let last = bits.iter().rposition(|&b| b).map_or(0, |i| i + 1);
+            let mut total = 0.0;
+            for d in last..=3 {
+                let alive_prob = if d == 3 {
+                    (1.0 - th).powi(3)
+                } else {
+                    (1.0 - th).powi(d as i32) * th
+                };
+                let mut q = 1.0;
+                for &b in bits.iter().take(d) {
+                    q *= if b { pp } else { 1.0 - pp };
+                }
+                total += alive_prob * q;
+            }
+            total
+        };
+        for (x, tx) in [(0.0, 0.0), (1.0, 2.0), (2.0, 3.0), (3.0, 3.0)] {
+            let mut num = 0.0;
+            for i in 0..grid {
+                let pp = (i as f64 + 0.5) / grid as f64;
+                for j in 0..grid {
+                    let th = (j as f64 + 0.5) / grid as f64;
+                    // one pattern with this (x, t_x): the probability depends on (x, t_x) only
+                    let mut bits = [false; 3];
+                    if x > 0.0 {
+                        bits[tx as usize - 1] = true;
+                        let mut left = x as usize - 1;
+                        for b in bits.iter_mut().take(tx as usize - 1) {
+                            if left > 0 {
+                                *b = true;
+                                left -= 1;
+                            }
+                        }
+                    }
+                    num += pattern(bits, pp, th)
+                        * beta_pdf(pp, p.alpha, p.beta)
+                        * beta_pdf(th, p.gamma, p.delta);
+                }
+            }
+            num /= (grid * grid) as f64;
+            let got = p.ln_likelihood(x, tx, 3.0).exp();
+            assert!(rel(got, num) < 1e-4, "x={x} t_x={tx}: {got} vs {num}");
+        }
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences() {
+        let data = vec![
+            Bgbb::new(0.0, 0.0, 6.0),
+            Bgbb::new(2.0, 4.0, 6.0),
+            Bgbb {
+                weight: 3.0,
+                ..Bgbb::new(5.0, 5.0, 8.0)
+            },
+        ];
+        let th = [0.2, -0.3, -0.4, 1.0];
+        let (_, g) = objective(&data, 5.0, 0.0, &th);
+        for k in 0..4 {
+            let h = 1e-6;
+            let (mut up, mut dn) = (th, th);
+            up[k] += h;
+            dn[k] -= h;
+            let fd =
+                (objective(&data, 5.0, 0.0, &up).0 - objective(&data, 5.0, 0.0, &dn).0) / (2.0 * h);
+            assert!((fd - g[k]).abs() < 1e-7 * (1.0 + g[k].abs()), "k={k}");
+        }
+    }
+
+    #[test]
+    fn score_matches_the_scalar_functions() {
+        let p = BgbbParams {
+            alpha: 1.2,
+            beta: 0.75,
+            gamma: 0.66,
+            delta: 2.8,
+        };
+        let data = simulate(&p, 12, 5_000, 2);
+        let s = score(&p, &data, 5.0);
+        for (d, sc) in data.iter().zip(&s) {
+            assert_eq!(sc.p_alive, p.p_alive(d.x, d.t_x, d.n));
+            assert_eq!(
+                sc.expected_purchases,
+                p.expected_purchases(5.0, d.x, d.t_x, d.n)
+            );
+        }
+    }
+
+    #[test]
+    fn expectations_limits() {
+        let p = BgbbParams {
+            alpha: 1.2,
+            beta: 0.75,
+            gamma: 0.66,
+            delta: 2.8,
+        };
+        assert_eq!(p.expected_purchases(0.0, 2.0, 4.0, 6.0), 0.0);
+        assert!(p.expected_purchases(-1.0, 2.0, 4.0, 6.0).is_nan());
+        // γ = 1 is the limit γ → 1
+        let one = BgbbParams { gamma: 1.0, ..p };
+        let near = BgbbParams {
+            gamma: 1.0 + 1e-7,
+            ..p
+        };
+        assert!(
+            rel(
+                one.expected_purchases(5.0, 2.0, 4.0, 6.0),
+                near.expected_purchases(5.0, 2.0, 4.0, 6.0)
+            ) < 1e-6
+        );
+        // one step ahead: P(alive at n+1) · E[p | history, alive]
+        let (x, tx, n) = (2.0, 4.0, 6.0);
+        let want = p.p_alive_at(1.0, x, tx, n) * (p.alpha + x) / (p.alpha + p.beta + n);
+        assert!(rel(p.expected_purchases(1.0, x, tx, n), want) < 1e-12);
+        // increasing in n*
+        assert!(p.expected_purchases(10.0, x, tx, n) > p.expected_purchases(5.0, x, tx, n));
+    }
+
+    /// Simulate BG/BB histories over `n` opportunities.
+    fn simulate(p: &BgbbParams, n: u32, count: usize, seed: u64) -> Vec<Bgbb> {
+        use rand::{Rng, SeedableRng};
+        use rand_distr::{Beta, Distribution};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let pd = Beta::new(p.alpha, p.beta).unwrap();
+        let td = Beta::new(p.gamma, p.delta).unwrap();
+        (0..count)
+            .map(|_| {
+                let pp: f64 = pd.sample(&mut rng);
+                let th: f64 = td.sample(&mut rng);
+                let (mut x, mut tx) = (0.0, 0.0);
+                for k in 1..=n {
+                    if rng.random::<f64>() < th {
+                        break;
+                    }
+                    if rng.random::<f64>() < pp {
+                        x += 1.0;
+                        tx = f64::from(k);
+                    }
+                }
+                Bgbb::new(x, tx, f64::from(n))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recovers_simulated_parameters() {
+        let truth = BgbbParams {
+            alpha: 1.2,
+            beta: 0.75,
+            gamma: 0.66,
+            delta: 2.8,
+        };
+        let data = simulate(&truth, 12, 100_000, 5);
+        let f = fit(&data, &FitOptions::default()).unwrap();
+        let p = f.params;
+        eprintln!("BG/BB recovery: {p:?}");
+        for (got, want) in [
+            (p.alpha, truth.alpha),
+            (p.beta, truth.beta),
+            (p.gamma, truth.gamma),
+            (p.delta, truth.delta),
+        ] {
+            assert!(rel(got, want) < 0.06, "{p:?} vs {truth:?}");
+        }
+        assert!(f.log_likelihood >= log_likelihood(&truth, &group(&data)));
+    }
+
+    #[test]
+    fn fit_errors_are_clear() {
+        let o = FitOptions::default();
+        assert!(fit(&[], &o)
+            .unwrap_err()
+            .to_string()
+            .contains("no customers"));
+        let e = fit(&[Bgbb::new(2.0, 1.0, 6.0)], &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot have the last"), "{e}");
+        let e = fit(&[Bgbb::new(1.0, 7.0, 6.0)], &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("after the last opportunity"), "{e}");
+        let e = fit(&[Bgbb::new(1.5, 2.0, 6.0)], &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("integers"), "{e}");
+        let e = fit(&[Bgbb::new(0.0, 0.0, 6.0)], &o)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nobody"), "{e}");
+    }
+}
