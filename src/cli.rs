@@ -359,6 +359,9 @@ pub struct ChurnArgs {
     /// With --at-risk: show this many customers (0 = all).
     #[arg(long, value_name = "N", default_value_t = 20, requires = "at_risk")]
     pub top: usize,
+    /// With --at-risk: the purchase model whose p_alive ranks the customers.
+    #[arg(long = "model", value_enum, default_value_t = AtRiskModel::Bgnbd, requires = "at_risk")]
+    pub at_risk_model: AtRiskModel,
     #[command(flatten)]
     pub model: ModelArgs,
     // issue 7
@@ -370,11 +373,53 @@ pub struct ChurnArgs {
 pub enum LtvModel {
     /// Cumulative net revenue per customer by cohort (the LTV curve).
     Historical,
-    /// BG/NBD purchase model with Gamma-Gamma spend model (predicted CLV).
+    /// BG/NBD purchase model (Fader, Hardie & Lee 2005) with the Gamma-Gamma spend model.
     Bgnbd,
+    /// MBG/NBD (Batislam et al. 2007): BG/NBD where a customer may also drop out right
+    /// after the first purchase; with Gamma-Gamma.
+    Mbgnbd,
+    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): dropout at any time; with
+    /// Gamma-Gamma.
+    Pnbd,
+    /// Fit bgnbd, mbgnbd and pnbd on the calibration period and compare them on the
+    /// holdout (needs --calibration-end): log-likelihood, AIC, BIC, holdout MAE and RMSE.
+    Compare,
 }
 
-/// Options of the BG/NBD + Gamma-Gamma model (ltv --model bgnbd, churn --at-risk).
+impl LtvModel {
+    /// The purchase model, for the predictive choices.
+    pub fn purchase_model(self) -> Option<crate::models::purchase::Kind> {
+        use crate::models::purchase::Kind;
+        match self {
+            LtvModel::Bgnbd => Some(Kind::BgNbd),
+            LtvModel::Mbgnbd => Some(Kind::MbgNbd),
+            LtvModel::Pnbd => Some(Kind::ParetoNbd),
+            LtvModel::Historical | LtvModel::Compare => None,
+        }
+    }
+}
+
+/// The purchase model of `churn --at-risk`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AtRiskModel {
+    Bgnbd,
+    Mbgnbd,
+    Pnbd,
+}
+
+impl AtRiskModel {
+    pub fn kind(self) -> crate::models::purchase::Kind {
+        use crate::models::purchase::Kind;
+        match self {
+            AtRiskModel::Bgnbd => Kind::BgNbd,
+            AtRiskModel::Mbgnbd => Kind::MbgNbd,
+            AtRiskModel::Pnbd => Kind::ParetoNbd,
+        }
+    }
+}
+
+/// Options of the purchase models + Gamma-Gamma (ltv --model bgnbd|mbgnbd|pnbd|compare,
+/// churn --at-risk).
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
@@ -393,7 +438,8 @@ pub struct ModelArgs {
     /// L2 penalty on the log-parameters (as lifetimes' penalizer_coef).
     #[arg(long, value_name = "COEF", default_value_t = 0.0)]
     pub penalizer: f64,
-    /// Write the fitted parameters and log-likelihoods to this JSON file.
+    /// Write the fitted parameters, their standard errors and log-likelihoods to this JSON
+    /// file (one object per model under its name: bgnbd, mbgnbd, pnbd, gamma_gamma).
     #[arg(long, value_name = "FILE")]
     pub params: Option<PathBuf>,
 }

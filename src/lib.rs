@@ -105,10 +105,17 @@ pub fn run(cli: Cli) -> Result<()> {
             if chart.is_some() && a.per_customer {
                 return Err(error::bad("--chart: not available with --per-customer"));
             }
-            if chart.is_some() && a.model == cli::LtvModel::Bgnbd && a.calibration_end.is_none() {
+            if chart.is_some() && a.model == cli::LtvModel::Compare {
                 return Err(error::bad(
-                    "--chart with --model bgnbd needs --calibration-end (the chart compares \
-                     predicted with actual holdout purchases)",
+                    "--chart: not available with --model compare (draw one model's holdout \
+                     tracking with --model NAME --calibration-end DATE --chart FILE)",
+                ));
+            }
+            if chart.is_some() && a.model.purchase_model().is_some() && a.calibration_end.is_none()
+            {
+                return Err(error::bad(
+                    "--chart with a predictive model needs --calibration-end (the chart \
+                     compares predicted with actual holdout purchases)",
                 ));
             }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
@@ -117,7 +124,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 let (data, as_of) = chart_names(&a.input, &ds);
                 let c = match a.model {
                     cli::LtvModel::Historical => charts::from_ltv(&report, &data, &as_of)?,
-                    cli::LtvModel::Bgnbd => charts::from_calibration(&report, &data, &as_of)?,
+                    _ => charts::from_calibration(&report, &data, &as_of)?,
                 };
                 charts::write(&c, path)?;
             }

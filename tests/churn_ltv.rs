@@ -251,7 +251,11 @@ fn usage_errors_exit_2() {
         (vec!["ltv", "--margin", "2"], "--margin 2"),
         (
             vec!["ltv", "--calibration-end", "2024-02-01"],
-            "needs --model bgnbd",
+            "needs a predictive model",
+        ),
+        (
+            vec!["ltv", "--model", "compare"],
+            "--model compare needs --calibration-end",
         ),
         (vec!["ltv", "--discount-rate", "1.5"], "--discount-rate"),
     ] {

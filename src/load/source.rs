@@ -310,7 +310,12 @@ fn decode(mut op: Part, encoding: Option<&'static Encoding>) -> Result<Part> {
     let f =
         std::fs::File::open(&op.path).map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
     let tmp = NamedTempFile::new().context("cannot create a temporary file")?;
-    transcode(f, enc, tmp.as_file(), &op.label)?;
+    let why = if bom.is_some() {
+        "(the file starts with its byte-order mark)"
+    } else {
+        "(as --encoding says; is that the file's encoding?)"
+    };
+    transcode(f, enc, tmp.as_file(), &op.label).map_err(|e| bad(format!("{e} {why}")))?;
     op.path = tmp.path().to_path_buf();
     op._tmp = Some(tmp);
     Ok(op)
@@ -356,7 +361,7 @@ fn transcode(
                     let at =
                         (consumed + read).saturating_sub(usize::from(bad_len) + usize::from(extra));
                     return Err(bad(format!(
-                        "{label} line {lines} (byte offset {at}): not valid {}; is --encoding right?",
+                        "{label} line {lines} (byte offset {at}): not valid {}",
                         enc.name()
                     )));
                 }

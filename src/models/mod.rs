@@ -13,6 +13,7 @@ pub mod bgnbd;
 pub mod gamma_gamma;
 pub mod mbgnbd;
 pub mod pnbd;
+pub mod purchase;
 pub mod se;
 pub mod special;
 

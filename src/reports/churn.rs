@@ -424,7 +424,13 @@ pub fn command(ds: &Dataset, a: &ChurnArgs) -> Result<Report> {
         by: a.by.clone(),
     };
     if a.at_risk {
-        return crate::reports::ltv::at_risk(ds, &a.model, a.by.as_deref(), a.top);
+        return crate::reports::ltv::at_risk(
+            ds,
+            &a.model,
+            a.by.as_deref(),
+            a.top,
+            a.at_risk_model.kind(),
+        );
     }
     let by_cohort = a.survival
         && a.by.as_deref() == Some("cohort")

@@ -10,9 +10,10 @@ use polars::prelude::*;
 use crate::cli::{CohortBy, CohortMetric, CohortMode, LtvArgs, LtvModel, ModelArgs};
 use crate::error::bad;
 use crate::load::Dataset;
-use crate::models::bgnbd::{self, BgNbdFit};
 use crate::models::gamma_gamma::{self, GammaGammaFit};
-use crate::models::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
+use crate::models::purchase::{Fitted, Kind};
+use crate::models::se::StandardErrors;
+use crate::models::{ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{
@@ -327,7 +328,10 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
     match a.model {
         LtvModel::Historical => {
             if a.calibration_end.is_some() {
-                return Err(bad("--calibration-end needs --model bgnbd"));
+                return Err(bad(
+                    "--calibration-end needs a predictive model (--model bgnbd, mbgnbd, pnbd \
+                     or compare)",
+                ));
             }
             if a.per_customer {
                 return run_per_customer(&ds.tx, ds.customers.as_ref(), groups, a);
@@ -340,7 +344,24 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
             };
             run_historical(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
         }
-        LtvModel::Bgnbd => {
+        LtvModel::Compare => {
+            let Some(cal) = &a.calibration_end else {
+                return Err(bad(
+                    "--model compare needs --calibration-end DATE (the models are compared \
+                     on the holdout after it)",
+                ));
+            };
+            if a.per_customer || a.by.is_some() {
+                return Err(bad(
+                    "--model compare gives one row per model: not with --per-customer or --by",
+                ));
+            }
+            let cal =
+                crate::dates::parse_arg(cal).map_err(|e| bad(format!("--calibration-end: {e}")))?;
+            let h = Histories::from_tx(&ds.tx, None)?;
+            run_compare(ds, &h, a, cal)
+        }
+        LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd => {
             let coded = CodedTx::new(&ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
             let h = Histories::from_coded(
@@ -525,8 +546,13 @@ pub struct ModelRun {
     /// Index into the histories of each scored customer.
     pub index: Vec<usize>,
     pub summaries: Vec<Summary>,
-    pub bg: BgNbdFit,
+    /// The fitted purchase model.
+    pub fit: Fitted,
+    /// Its standard errors (None, with the reason, when the information matrix is not
+    /// positive definite).
+    pub se: std::result::Result<StandardErrors, String>,
     pub gg: Option<GammaGammaFit>,
+    pub gg_se: Option<std::result::Result<StandardErrors, String>>,
     pub scores: Vec<CustomerScore>,
     /// Prediction horizon in model units.
     pub horizon: f64,
@@ -539,8 +565,9 @@ pub struct ModelRun {
     pub gg_excluded: usize,
 }
 
-/// Summarise the histories up to `end`, fit BG/NBD and Gamma-Gamma, score everyone.
-pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelRun> {
+/// Summarise the histories up to `end`, fit the purchase model and Gamma-Gamma, score
+/// everyone.
+pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> Result<ModelRun> {
     let all = summaries(h, end, m.unit);
     let mut index = Vec::new();
     let mut sums = Vec::new();
@@ -560,10 +587,11 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
         penalizer: m.penalizer,
         ..FitOptions::default()
     };
-    let bg = bgnbd::fit(&rfm, &opts).map_err(|e| {
+    let fit = Fitted::fit(kind, &rfm, &opts).map_err(|e| {
         bad(format!(
-            "the BG/NBD model cannot be fitted on these data ({} customers, {} with a \
+            "the {} model cannot be fitted on these data ({} customers, {} with a \
              repeat purchase): {e:#}",
+            kind.label(),
             sums.len(),
             sums.iter().filter(|s| s.x > 0.0).count()
         ))
@@ -581,6 +609,11 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
         Ok(f) => (Some(f), None),
         Err(e) => (None, Some(format!("{e:#}"))),
     };
+    let se = fit.standard_errors(&rfm).map_err(|e| format!("{e:#}"));
+    let gg_se = gg.as_ref().map(|g| {
+        crate::models::se::gamma_gamma(&g.params, &freq, &monetary, None)
+            .map_err(|e| format!("{e:#}"))
+    });
     let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
     let clv = ClvOptions {
         months: m.horizon,
@@ -588,8 +621,7 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
         step: 30.0 / m.unit.days(),
         margin: m.margin,
     };
-    let scores = score_customers(
-        &bg.params,
+    let scores = fit.score(
         gg.as_ref().map(|g| &g.params),
         &rfm,
         &monetary,
@@ -599,8 +631,10 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
     Ok(ModelRun {
         index,
         summaries: sums,
-        bg,
+        fit,
+        se,
         gg,
+        gg_se,
         scores,
         horizon,
         unit: m.unit,
@@ -611,28 +645,19 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs) -> Result<ModelR
 }
 
 impl ModelRun {
-    /// The parameters and log-likelihoods as JSON (`--params`).
+    /// The parameters, standard errors and log-likelihoods as JSON (`--params`): one
+    /// object per model under its name.
     pub fn params_json(&self) -> serde_json::Value {
-        let b = &self.bg;
         let mut v = serde_json::json!({
             "unit": self.unit.name(),
             "calibration_end": self.end.to_string(),
             "customers": self.summaries.len(),
             "repeat_customers": self.summaries.iter().filter(|s| s.x > 0.0).count(),
-            "bgnbd": {
-                "r": b.params.r,
-                "alpha": b.params.alpha,
-                "a": b.params.a,
-                "b": b.params.b,
-                "log_likelihood": b.log_likelihood,
-                "lifetimes_negative_log_likelihood": b.lifetimes_negative_log_likelihood,
-                "iterations": b.iterations,
-                "distinct_triples": b.n_groups,
-            },
-            "gamma_gamma": null,
         });
+        v[self.fit.kind().name()] = model_json(&self.fit, &self.se);
+        v["gamma_gamma"] = serde_json::Value::Null;
         if let Some(g) = &self.gg {
-            v["gamma_gamma"] = serde_json::json!({
+            let mut o = serde_json::json!({
                 "p": g.params.p,
                 "q": g.params.q,
                 "v": g.params.v,
@@ -641,32 +666,58 @@ impl ModelRun {
                 "iterations": g.iterations,
                 "customers": g.n_customers,
             });
+            o["standard_errors"] = se_json(&["p", "q", "v"], self.gg_se.as_ref());
+            v["gamma_gamma"] = o;
         }
         v
     }
 
     /// One line per model for `--verbose`.
     pub fn describe(&self) -> Vec<String> {
-        let b = &self.bg;
+        let f = &self.fit;
+        let ses = self.se.as_ref().ok();
+        let params: Vec<String> = f
+            .params()
+            .iter()
+            .enumerate()
+            .map(|(i, (n, v))| match ses.and_then(|s| s.se.get(i)) {
+                Some(se) => format!("{n} = {v:.6} (se {se:.6})"),
+                None => format!("{n} = {v:.6}"),
+            })
+            .collect();
         let mut out = vec![format!(
-            "BG/NBD ({} units, {} customers, {} distinct (x, t_x, T)): r = {:.6}, alpha = {:.6}, \
-             a = {:.6}, b = {:.6}, log-likelihood = {:.4} ({} iterations)",
+            "{} ({} units, {} customers, {} distinct (x, t_x, T)): {}, log-likelihood = {:.4} \
+             ({} iterations)",
+            f.kind().label(),
             self.unit.name(),
             self.summaries.len(),
-            b.n_groups,
-            b.params.r,
-            b.params.alpha,
-            b.params.a,
-            b.params.b,
-            b.log_likelihood,
-            b.iterations
+            f.groups(),
+            params.join(", "),
+            f.log_likelihood(),
+            f.iterations()
         )];
+        if let Err(e) = &self.se {
+            out.push(format!("standard errors not available: {e}"));
+        }
         match &self.gg {
-            Some(g) => out.push(format!(
-                "Gamma-Gamma ({} repeat customers): p = {:.6}, q = {:.6}, v = {:.6}, \
-                 log-likelihood = {:.4} ({} iterations)",
-                g.n_customers, g.params.p, g.params.q, g.params.v, g.log_likelihood, g.iterations
-            )),
+            Some(g) => {
+                let se = match self.gg_se.as_ref().and_then(|s| s.as_ref().ok()) {
+                    Some(s) => {
+                        format!(" (se p {:.6}, q {:.6}, v {:.6})", s.se[0], s.se[1], s.se[2])
+                    }
+                    None => String::new(),
+                };
+                out.push(format!(
+                    "Gamma-Gamma ({} repeat customers): p = {:.6}, q = {:.6}, v = {:.6}{se}, \
+                     log-likelihood = {:.4} ({} iterations)",
+                    g.n_customers,
+                    g.params.p,
+                    g.params.q,
+                    g.params.v,
+                    g.log_likelihood,
+                    g.iterations
+                ))
+            }
             None => out.push(format!(
                 "Gamma-Gamma not fitted: {}",
                 self.gg_missing.as_deref().unwrap_or("")
@@ -674,6 +725,58 @@ impl ModelRun {
         }
         out
     }
+}
+
+/// `{name: value}` standard errors, or null with the reason beside it.
+fn se_json(
+    names: &[&str],
+    se: Option<&std::result::Result<StandardErrors, String>>,
+) -> serde_json::Value {
+    match se {
+        Some(Ok(s)) => {
+            let mut o = serde_json::Map::new();
+            for (n, v) in names.iter().zip(&s.se) {
+                o.insert((*n).to_string(), serde_json::json!(v));
+            }
+            serde_json::Value::Object(o)
+        }
+        Some(Err(e)) => serde_json::json!({ "error": e }),
+        None => serde_json::Value::Null,
+    }
+}
+
+/// A fitted purchase model as JSON: its parameters by name, log-likelihood, standard
+/// errors and fit details.
+fn model_json(f: &Fitted, se: &std::result::Result<StandardErrors, String>) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    let params = f.params();
+    for (n, v) in &params {
+        o.insert((*n).to_string(), serde_json::json!(v));
+    }
+    o.insert(
+        "log_likelihood".into(),
+        serde_json::json!(f.log_likelihood()),
+    );
+    match f {
+        Fitted::BgNbd(b) => {
+            o.insert(
+                "lifetimes_negative_log_likelihood".into(),
+                serde_json::json!(b.lifetimes_negative_log_likelihood),
+            );
+        }
+        Fitted::MbgNbd(b) => {
+            o.insert(
+                "lifetimes_negative_log_likelihood".into(),
+                serde_json::json!(b.lifetimes_negative_log_likelihood),
+            );
+        }
+        Fitted::ParetoNbd(_) => {}
+    }
+    o.insert("iterations".into(), serde_json::json!(f.iterations()));
+    o.insert("distinct_triples".into(), serde_json::json!(f.groups()));
+    let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+    o.insert("standard_errors".into(), se_json(&names, Some(se)));
+    serde_json::Value::Object(o)
 }
 
 /// Print (--verbose) and write (--params) the fitted parameters.
@@ -729,7 +832,8 @@ pub fn run_model(
     if let Some(c) = cal_end {
         return run_calibration(ds, h, a, c);
     }
-    let run = fit_models(h, ds.as_of, m)?;
+    let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
+    let run = fit_models(h, ds.as_of, m, kind)?;
     report_params(&run, m, a.input.verbose, "ltv")?;
     let mut notes = Vec::new();
     gg_notes(&run, &mut notes);
@@ -905,14 +1009,20 @@ fn per_customer_frame(
 
 /// `churn --at-risk`: the customers most likely to have lapsed, lowest p_alive first
 /// (ties: higher CLV first), with their expected value.
-pub fn at_risk(ds: &Dataset, m: &ModelArgs, by: Option<&str>, top: usize) -> Result<Report> {
+pub fn at_risk(
+    ds: &Dataset,
+    m: &ModelArgs,
+    by: Option<&str>,
+    top: usize,
+    kind: Kind,
+) -> Result<Report> {
     check_model_args(m)?;
     let groups = match by {
         Some(b) => Some(customer_groups(&ds.tx, ds.customers.as_ref(), b, "--by")?),
         None => None,
     };
     let h = Histories::from_tx(&ds.tx, groups)?;
-    let run = fit_models(&h, ds.as_of, m)?;
+    let run = fit_models(&h, ds.as_of, m, kind)?;
     report_params(&run, m, false, "churn")?;
     let mut order: Vec<usize> = (0..run.index.len()).collect();
     let key = |k: usize| {
@@ -930,8 +1040,9 @@ pub fn at_risk(ds: &Dataset, m: &ModelArgs, by: Option<&str>, top: usize) -> Res
     }
     let data = per_customer_frame(&h, &run, by, Some(&order))?;
     let mut notes = vec![format!(
-        "p_alive: BG/NBD probability that the customer is still active; expected purchases \
+        "p_alive: {} probability that the customer is still active; expected purchases \
          and clv over the next {} months",
+        kind.label(),
         m.horizon
     )];
     gg_notes(&run, &mut notes);
@@ -939,6 +1050,135 @@ pub fn at_risk(ds: &Dataset, m: &ModelArgs, by: Option<&str>, top: usize) -> Res
         data,
         views: Vec::new(),
         percent_columns: vec!["p_alive"],
+        notes,
+    })
+}
+
+/// `--model compare`: fit every purchase model on the calibration period and compare them
+/// on the holdout, one row per model (docs/metrics.md, "model comparison"): parameters,
+/// log-likelihood, AIC = 2k − 2LL, BIC = k·ln(n) − 2LL, holdout actual and predicted
+/// purchases (distinct purchase days), per-customer MAE and RMSE; the lowest RMSE is best.
+fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Result<Report> {
+    let m = &a.model_args;
+    if cal >= ds.as_of {
+        return Err(bad(format!(
+            "--calibration-end {cal} must be before as-of ({})",
+            ds.as_of
+        )));
+    }
+    let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
+    let cal_d = days_since_epoch(cal);
+    struct Row {
+        model: &'static str,
+        parameters: String,
+        ll: f64,
+        aic: f64,
+        bic: f64,
+        actual: f64,
+        predicted: f64,
+        mae: f64,
+        rmse: f64,
+        best: bool,
+    }
+    let mut rows = Vec::new();
+    let mut json = serde_json::Map::new();
+    let mut notes = Vec::new();
+    for kind in Kind::ALL {
+        let run = match fit_models(h, cal, m, kind) {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(format!("{} left out: {e:#}", kind.label()));
+                continue;
+            }
+        };
+        if a.input.verbose {
+            for l in run.describe() {
+                eprintln!("retention ltv: {l}");
+            }
+        }
+        let (mut actual, mut predicted, mut abs, mut sq) = (0.0, 0.0, 0.0, 0.0);
+        for (&i, s) in run.index.iter().zip(&run.summaries) {
+            let days = h.days(i);
+            let act = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
+            let pred = run.fit.expected_purchases(holdout, s.x, s.t_x, s.t);
+            actual += act;
+            predicted += pred;
+            abs += (pred - act).abs();
+            sq += (pred - act).powi(2);
+        }
+        let n = run.summaries.len() as f64;
+        let k = run.fit.params().len() as f64;
+        let ll = run.fit.log_likelihood();
+        rows.push(Row {
+            model: kind.name(),
+            parameters: run
+                .fit
+                .params()
+                .iter()
+                .map(|(p, v)| format!("{p}={v:.6}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            ll,
+            aic: 2.0 * k - 2.0 * ll,
+            bic: k * n.ln() - 2.0 * ll,
+            actual,
+            predicted,
+            mae: abs / n,
+            rmse: (sq / n).sqrt(),
+            best: false,
+        });
+        json.insert(kind.name().into(), model_json(&run.fit, &run.se));
+    }
+    if rows.is_empty() {
+        return Err(bad(format!(
+            "no model could be fitted on the purchases up to {cal}: {}",
+            notes.join("; ")
+        )));
+    }
+    let best = rows
+        .iter()
+        .enumerate()
+        .min_by(|x, y| x.1.rmse.total_cmp(&y.1.rmse))
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    rows[best].best = true;
+    if let Some(path) = &m.params {
+        let mut v = serde_json::Value::Object(json);
+        v["unit"] = serde_json::json!(m.unit.name());
+        v["calibration_end"] = serde_json::json!(cal.to_string());
+        let text = serde_json::to_string_pretty(&v)? + "\n";
+        crate::output::write_atomic(path, text.as_bytes())?;
+    }
+    let data = DataFrame::new(
+        rows.len(),
+        vec![
+            column("model", &rows, |r| r.model),
+            column("parameters", &rows, |r| r.parameters.as_str()),
+            column("log_likelihood", &rows, |r| r.ll),
+            column("aic", &rows, |r| r.aic),
+            column("bic", &rows, |r| r.bic),
+            column("holdout_actual", &rows, |r| r.actual),
+            column("holdout_predicted", &rows, |r| r.predicted),
+            column("mae", &rows, |r| r.mae),
+            column("rmse", &rows, |r| r.rmse),
+            column("best", &rows, |r| r.best),
+        ],
+    )?;
+    notes.insert(
+        0,
+        format!(
+            "fitted on purchases up to {cal}; holdout {} to {} ({holdout:.1} {}s); mae and \
+             rmse per customer over the holdout's purchase days; best = lowest rmse ({})",
+            cal.succ_opt().unwrap_or(cal),
+            ds.as_of,
+            m.unit.name(),
+            rows[best].model
+        ),
+    );
+    Ok(Report {
+        data,
+        views: Vec::new(),
+        percent_columns: vec![],
         notes,
     })
 }
@@ -952,7 +1192,8 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
             ds.as_of
         )));
     }
-    let run = fit_models(h, cal, m)?;
+    let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
+    let run = fit_models(h, cal, m, kind)?;
     report_params(&run, m, a.input.verbose, "ltv")?;
     let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
     let cal_d = days_since_epoch(cal);
@@ -963,7 +1204,7 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
     for (&i, s) in run.index.iter().zip(&run.summaries) {
         let days = h.days(i);
         let actual = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
-        let pred = run.bg.params.expected_purchases(holdout, s.x, s.t_x, s.t);
+        let pred = run.fit.expected_purchases(holdout, s.x, s.t_x, s.t);
         let b = (s.x as usize).min(TOP);
         for j in [b, TOP + 1] {
             let e = &mut acc[j];

@@ -1,0 +1,299 @@
+//! One interface over the continuous-time purchase-count models behind `ltv --model` and
+//! `churn --at-risk --model`: BG/NBD, MBG/NBD and Pareto/NBD, all fitted on the same
+//! per-customer summary (x, t_x, T) and scored the same way (p_alive, expected purchases,
+//! CLV with Gamma-Gamma). Plain numerics: no frames, no I/O.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use super::bgnbd::{self, BgNbdFit};
+use super::gamma_gamma::GammaGammaParams;
+use super::mbgnbd::{self, MbgNbdFit};
+use super::pnbd::{self, ParetoNbdFit};
+use super::se::{self, StandardErrors};
+use super::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
+
+/// Which model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    BgNbd,
+    MbgNbd,
+    ParetoNbd,
+}
+
+impl Kind {
+    /// The name used in flags, JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::BgNbd => "bgnbd",
+            Kind::MbgNbd => "mbgnbd",
+            Kind::ParetoNbd => "pnbd",
+        }
+    }
+
+    /// The name as written in the literature.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::BgNbd => "BG/NBD",
+            Kind::MbgNbd => "MBG/NBD",
+            Kind::ParetoNbd => "Pareto/NBD",
+        }
+    }
+
+    pub const ALL: [Kind; 3] = [Kind::BgNbd, Kind::MbgNbd, Kind::ParetoNbd];
+}
+
+/// A fitted purchase-count model.
+#[derive(Debug, Clone)]
+pub enum Fitted {
+    BgNbd(BgNbdFit),
+    MbgNbd(MbgNbdFit),
+    ParetoNbd(ParetoNbdFit),
+}
+
+impl Fitted {
+    /// Fit `kind` by maximum likelihood.
+    pub fn fit(kind: Kind, data: &[Rfm], opts: &FitOptions) -> Result<Fitted> {
+        Ok(match kind {
+            Kind::BgNbd => Fitted::BgNbd(bgnbd::fit(data, opts)?),
+            Kind::MbgNbd => Fitted::MbgNbd(mbgnbd::fit(data, opts)?),
+            Kind::ParetoNbd => Fitted::ParetoNbd(pnbd::fit(data, opts)?),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Fitted::BgNbd(_) => Kind::BgNbd,
+            Fitted::MbgNbd(_) => Kind::MbgNbd,
+            Fitted::ParetoNbd(_) => Kind::ParetoNbd,
+        }
+    }
+
+    /// The parameters by their usual names, in the model's order.
+    pub fn params(&self) -> Vec<(&'static str, f64)> {
+        match self {
+            Fitted::BgNbd(f) => {
+                let p = f.params;
+                vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)]
+            }
+            Fitted::MbgNbd(f) => {
+                let p = f.params;
+                vec![("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)]
+            }
+            Fitted::ParetoNbd(f) => {
+                let p = f.params;
+                vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
+            }
+        }
+    }
+
+    /// Σ ln L over the customers (weights included, no penalty).
+    pub fn log_likelihood(&self) -> f64 {
+        match self {
+            Fitted::BgNbd(f) => f.log_likelihood,
+            Fitted::MbgNbd(f) => f.log_likelihood,
+            Fitted::ParetoNbd(f) => f.log_likelihood,
+        }
+    }
+
+    pub fn iterations(&self) -> u64 {
+        match self {
+            Fitted::BgNbd(f) => f.iterations,
+            Fitted::MbgNbd(f) => f.iterations,
+            Fitted::ParetoNbd(f) => f.iterations,
+        }
+    }
+
+    /// Distinct (x, t_x, T) triples the likelihood was evaluated on.
+    pub fn groups(&self) -> usize {
+        match self {
+            Fitted::BgNbd(f) => f.n_groups,
+            Fitted::MbgNbd(f) => f.n_groups,
+            Fitted::ParetoNbd(f) => f.n_groups,
+        }
+    }
+
+    /// Standard errors from the observed information at the optimum (natural parameters,
+    /// the order of [`Fitted::params`]).
+    pub fn standard_errors(&self, data: &[Rfm]) -> Result<StandardErrors> {
+        match self {
+            Fitted::BgNbd(f) => se::bgnbd(&f.params, data),
+            Fitted::MbgNbd(f) => se::mbgnbd(&f.params, data),
+            Fitted::ParetoNbd(f) => se::pnbd(&f.params, data),
+        }
+    }
+
+    /// P(alive at T | x, t_x, T).
+    pub fn p_alive(&self, x: f64, t_x: f64, t: f64) -> f64 {
+        match self {
+            Fitted::BgNbd(f) => f.params.p_alive(x, t_x, t),
+            Fitted::MbgNbd(f) => f.params.p_alive(x, t_x, t),
+            Fitted::ParetoNbd(f) => f.params.p_alive(x, t_x, t),
+        }
+    }
+
+    /// E[purchases in (T, T + t] | x, t_x, T].
+    pub fn expected_purchases(&self, t: f64, x: f64, t_x: f64, big_t: f64) -> f64 {
+        match self {
+            Fitted::BgNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
+            Fitted::MbgNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
+            Fitted::ParetoNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
+        }
+    }
+
+    /// E[purchases in (T, T + t] | alive at T, x, T].
+    fn expected_if_alive(&self, t: f64, x: f64, big_t: f64) -> f64 {
+        match self {
+            Fitted::BgNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
+            Fitted::MbgNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
+            Fitted::ParetoNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
+        }
+    }
+
+    /// Score every customer: p_alive, expected purchases in the next `horizon` units and,
+    /// with a Gamma-Gamma model, expected average value and CLV (the lifetimes convention
+    /// of [`super::customer_lifetime_value`], with this model's expected purchases).
+    pub fn score(
+        &self,
+        gg: Option<&GammaGammaParams>,
+        customers: &[Rfm],
+        monetary: &[f64],
+        horizon: f64,
+        clv: &ClvOptions,
+    ) -> Result<Vec<CustomerScore>> {
+        use rayon::prelude::*;
+        if let Fitted::BgNbd(f) = self {
+            return score_customers(&f.params, gg, customers, monetary, horizon, clv);
+        }
+        let counts = match self {
+            Fitted::MbgNbd(f) => mbgnbd::score(&f.params, customers, horizon),
+            Fitted::ParetoNbd(f) => pnbd::score(&f.params, customers, horizon),
+            Fitted::BgNbd(_) => Vec::new(),
+        };
+        // The discounted CLV sum of a customer alive at T depends on (x, T) only.
+        let mut index: HashMap<(u64, u64), usize> = HashMap::new();
+        let mut pairs: Vec<(f64, f64)> = Vec::new();
+        let which: Vec<usize> = customers
+            .iter()
+            .map(|c| {
+                *index
+                    .entry(((c.x + 0.0).to_bits(), (c.t + 0.0).to_bits()))
+                    .or_insert_with(|| {
+                        pairs.push((c.x, c.t));
+                        pairs.len() - 1
+                    })
+            })
+            .collect();
+        let discounted: Vec<f64> = if gg.is_some() {
+            pairs
+                .par_iter()
+                .map(|&(x, t)| {
+                    let (mut total, mut prev, mut discount) = (0.0, 0.0, 1.0);
+                    for i in 1..=clv.months {
+                        let cur = self.expected_if_alive(clv.step * f64::from(i), x, t);
+                        discount /= 1.0 + clv.discount_rate;
+                        total += (cur - prev) * discount;
+                        prev = cur;
+                    }
+                    total
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        Ok(customers
+            .iter()
+            .zip(&counts)
+            .enumerate()
+            .map(|(i, (c, s))| {
+                let (ev, value) = match gg {
+                    Some(g) => {
+                        let m = monetary.get(i).copied().unwrap_or(0.0);
+                        let ev = g.conditional_expected_average_profit(c.x, m);
+                        (ev, clv.margin * ev * s.p_alive * discounted[which[i]])
+                    }
+                    None => (f64::NAN, f64::NAN),
+                };
+                CustomerScore {
+                    p_alive: s.p_alive,
+                    expected_purchases: s.expected_purchases,
+                    expected_average_value: ev,
+                    clv: value,
+                }
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::customer_lifetime_value;
+
+    /// The CDNOW sample summary (weeks), grouped, from lifetimes (tests/reference).
+    fn data() -> Vec<Rfm> {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/reference/models_cdnow.json")).unwrap();
+        let s = &v["summary"];
+        let col = |k: &str| -> Vec<f64> {
+            s[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
+        let (x, t_x, t, w) = (col("x"), col("t_x"), col("T"), col("weight"));
+        (0..x.len())
+            .map(|i| Rfm {
+                x: x[i],
+                t_x: t_x[i],
+                t: t[i],
+                weight: w[i],
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bgnbd_scores_as_before_and_others_by_their_own_expectations() {
+        let d = data();
+        let opts = FitOptions::default();
+        let gg = GammaGammaParams {
+            p: 6.0,
+            q: 4.0,
+            v: 15.0,
+        };
+        let clv = ClvOptions {
+            step: 30.0 / 7.0,
+            ..ClvOptions::default()
+        };
+        let monetary = vec![20.0; d.len()];
+        for kind in Kind::ALL {
+            let f = Fitted::fit(kind, &d, &opts).unwrap();
+            assert_eq!(f.kind(), kind);
+            let s = f.score(Some(&gg), &d, &monetary, 52.0, &clv).unwrap();
+            for (c, sc) in d.iter().zip(&s).step_by(17) {
+                let want = f.expected_purchases(52.0, c.x, c.t_x, c.t);
+                assert!((sc.expected_purchases - want).abs() < 1e-9 * want.max(1.0));
+                assert!((sc.p_alive - f.p_alive(c.x, c.t_x, c.t)).abs() < 1e-12);
+                // CLV from the month-by-month differences of expected purchases.
+                let (mut total, mut prev, mut disc) = (0.0, 0.0, 1.0);
+                for i in 1..=12 {
+                    let cur = f.expected_purchases(clv.step * i as f64, c.x, c.t_x, c.t);
+                    disc /= 1.01;
+                    total += (cur - prev) * disc;
+                    prev = cur;
+                }
+                let want = total * gg.conditional_expected_average_profit(c.x, 20.0);
+                assert!((sc.clv - want).abs() < 1e-8 * want.max(1.0), "{kind:?}");
+                if let Fitted::BgNbd(b) = &f {
+                    let old = customer_lifetime_value(&b.params, &gg, *c, 20.0, &clv);
+                    assert!((sc.clv - old).abs() < 1e-12 * old.max(1.0));
+                }
+            }
+            let se = f.standard_errors(&d).unwrap();
+            assert_eq!(se.se.len(), 4);
+            assert!(se.se.iter().all(|v| v.is_finite() && *v > 0.0));
+        }
+    }
+}
