@@ -156,7 +156,11 @@ pub fn data_name(transactions: &[String]) -> String {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_else(|| one.to_string()),
-        [first, rest @ ..] => format!("{} and {} more", data_name(&[first.clone()]), rest.len()),
+        [first, rest @ ..] => format!(
+            "{} and {} more",
+            data_name(std::slice::from_ref(first)),
+            rest.len()
+        ),
     }
 }
 

@@ -145,7 +145,10 @@ fn partition_of(root: &Path, file: &Path) -> Vec<(String, String)> {
 
 /// Expand the sources of one input into files: a glob into its matches, a directory into
 /// every data file below it (sorted by path), stdin and plain paths as they are.
-fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Vec<(String, String)>)>> {
+/// `key=value` pairs of a Hive-style partition path.
+type Partition = Vec<(String, String)>;
+
+fn expand(srcs: &[Source], what: &str) -> Result<Vec<(Source, Partition)>> {
     let mut out = Vec::new();
     if srcs.iter().filter(|s| **s == Source::Stdin).count() > 1 {
         return Err(bad(format!(
@@ -847,7 +850,7 @@ pub(crate) fn collect_input(
     input.starts.clear();
     let mut rows = 0;
     for (lf, op) in lfs.into_iter().zip(&input.parts) {
-        let df = super::collect(lf.select(exprs.to_vec()), &op.label)?;
+        let df = super::collect(lf.select(exprs), &op.label)?;
         input.starts.push(rows);
         rows += df.height();
         frames.push(df);

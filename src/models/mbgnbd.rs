@@ -415,6 +415,7 @@ pub(crate) mod tests {
     pub(crate) struct Simulated {
         pub mbgnbd: CountRef,
         pub pnbd: CountRef,
+        #[allow(dead_code)] // read by bgbb's tests
         pub bgbb: serde_json::Value,
     }
 

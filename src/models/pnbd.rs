@@ -237,6 +237,7 @@ impl Prepared {
 }
 
 /// ln L of one customer.
+#[cfg(test)]
 fn row_ll(p: &ParetoNbdParams, x: f64, t_x: f64, t: f64) -> f64 {
     combine(
         p,
