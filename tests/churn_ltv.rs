@@ -568,3 +568,167 @@ fn bgnbd_units_agree() {
         rel_close(u.1, day.1, 1e-6, unit);
     }
 }
+
+/// MBG/NBD and Pareto/NBD through the command line, on the same CDNOW-like fixture, against
+/// lifetimes' ModifiedBetaGeoFitter and ParetoNBDFitter
+/// (`tests/reference/free_orders_lifetimes.py`): parameters and every customer's p_alive.
+#[test]
+fn mbgnbd_and_pnbd_match_lifetimes_end_to_end() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/free_orders_lifetimes.json")).unwrap(),
+    )
+    .unwrap();
+    for (model, names) in [
+        ("mbgnbd", ["r", "alpha", "a", "b"]),
+        ("pnbd", ["r", "alpha", "s", "beta"]),
+    ] {
+        let w = tempfile::tempdir().unwrap();
+        let r = run_in(
+            w.path(),
+            &[
+                "ltv",
+                "-t",
+                &root("testdata/cdnow_like.csv"),
+                "--model",
+                model,
+                "--unit",
+                "week",
+                "--per-customer",
+                "--params",
+                "p.json",
+                "-f",
+                "json",
+            ],
+        );
+        assert_eq!(r.code, 0, "{model}: {}", r.stderr);
+        let params: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap())
+                .unwrap();
+        let want = &reference[model];
+        for k in names {
+            rel_close(
+                params[model][k].as_f64().unwrap(),
+                want["params"][k].as_f64().unwrap(),
+                1e-4,
+                &format!("{model} {k}"),
+            );
+            let se = params[model]["standard_errors"][k].as_f64().unwrap();
+            assert!(se > 0.0 && se.is_finite(), "{model} se {k}: {se}");
+        }
+        let got: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let got = got.as_array().unwrap();
+        let p_alive = want["p_alive"].as_object().unwrap();
+        assert_eq!(got.len(), p_alive.len());
+        for c in got {
+            let id = c["customer_id"].as_str().unwrap();
+            let (x, y) = (
+                c["p_alive"].as_f64().unwrap(),
+                p_alive[id].as_f64().unwrap(),
+            );
+            assert!(
+                (x - y).abs() <= 1e-6,
+                "{model} {id} p_alive: {x} vs lifetimes {y}"
+            );
+        }
+    }
+}
+
+/// `--model compare`: one row per model on the same holdout, AIC/BIC from the
+/// log-likelihood, exactly one best (the lowest RMSE), and the BG/NBD row equal to the
+/// total of `--model bgnbd --calibration-end`.
+#[test]
+fn compare_models_on_the_holdout() {
+    let w = tempfile::tempdir().unwrap();
+    let tx = root("testdata/cdnow_like.csv");
+    let base = [
+        "ltv",
+        "-t",
+        tx.as_str(),
+        "--unit",
+        "week",
+        "--calibration-end",
+        "1997-09-30",
+        "-f",
+        "csv",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--model", "compare", "--params", "p.json"]);
+    let r = run_in(w.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let df = csv_frame(&r.stdout);
+    let models: Vec<String> = df
+        .column("model")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap().to_string())
+        .collect();
+    assert_eq!(models, ["bgnbd", "mbgnbd", "pnbd"]);
+    let ll = floats(&df, "log_likelihood");
+    let aic = floats(&df, "aic");
+    let bic = floats(&df, "bic");
+    let rmse = floats(&df, "rmse");
+    let actual = floats(&df, "holdout_actual");
+    let best: Vec<bool> = df
+        .column("best")
+        .unwrap()
+        .bool()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap())
+        .collect();
+    let params: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap()).unwrap();
+    let n = params["bgnbd"]["customers"].as_f64().unwrap();
+    assert!(n > 1000.0, "{n}");
+    for i in 0..3 {
+        let l = ll[i].unwrap();
+        assert!((aic[i].unwrap() - (8.0 - 2.0 * l)).abs() < 1e-6);
+        assert!((bic[i].unwrap() - (4.0 * n.ln() - 2.0 * l)).abs() < 1e-6);
+        assert_eq!(actual[i], actual[0]);
+    }
+    let lowest = (0..3)
+        .min_by(|&i, &j| rmse[i].unwrap().total_cmp(&rmse[j].unwrap()))
+        .unwrap();
+    assert_eq!(best.iter().filter(|b| **b).count(), 1);
+    assert!(best[lowest]);
+    for m in ["bgnbd", "mbgnbd", "pnbd"] {
+        assert!(
+            params[m]["standard_errors"]["r"].as_f64().unwrap() > 0.0,
+            "{m}"
+        );
+    }
+    let mut args = base.to_vec();
+    args.extend(["--model", "bgnbd"]);
+    let one = run_in(w.path(), &args);
+    assert_eq!(one.code, 0, "{}", one.stderr);
+    let t = csv_frame(&one.stdout);
+    let total = floats(&t, "predicted_purchases")
+        .last()
+        .copied()
+        .flatten()
+        .unwrap();
+    let bg = floats(&df, "holdout_predicted")[0].unwrap();
+    assert!((bg - total).abs() < 1e-6 * total, "{bg} vs {total}");
+    // The at-risk list with another model ranks by its p_alive.
+    let r = run_in(
+        w.path(),
+        &[
+            "churn",
+            "-t",
+            tx.as_str(),
+            "--at-risk",
+            "--model",
+            "pnbd",
+            "--top",
+            "5",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p = floats(&csv_frame(&r.stdout), "p_alive");
+    assert_eq!(p.len(), 5);
+    assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
+}

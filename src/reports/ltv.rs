@@ -1127,7 +1127,9 @@ fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Resu
             rmse: (sq / n).sqrt(),
             best: false,
         });
-        json.insert(kind.name().into(), model_json(&run.fit, &run.se));
+        let mut o = model_json(&run.fit, &run.se);
+        o["customers"] = serde_json::json!(run.summaries.len());
+        json.insert(kind.name().into(), o);
     }
     if rows.is_empty() {
         return Err(bad(format!(

@@ -12,7 +12,8 @@ Independent of retention's code: pandas applies the purchase rule (an order is a
 when it has a negative line and a net amount <= 0; every other order, free ones included,
 is a purchase) and lifetimes builds the summary in weeks (freq='D', freq_multiplier=7:
 fractional weeks, as `--unit week`), fits BetaGeoFitter (tol 1e-10) and scores every
-customer's p_alive and expected purchases in the next 52 weeks.
+customer's p_alive and expected purchases in the next 52 weeks; ModifiedBetaGeoFitter and
+ParetoNBDFitter on the same summary, with every customer's p_alive.
 
 Same pinned environment as make_reference.py (requirements.txt):
     /work/venv-lifetimes/bin/python tests/reference/free_orders_lifetimes.py
@@ -22,7 +23,7 @@ import os
 
 import numpy as np
 import pandas as pd
-from lifetimes import BetaGeoFitter
+from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
 from lifetimes.utils import summary_data_from_transaction_data
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -86,6 +87,16 @@ bgf = BetaGeoFitter(penalizer_coef=0.0)
 bgf.fit(s.frequency, s.recency, s["T"], tol=1e-10)
 p_alive = bgf.conditional_probability_alive(s.frequency, s.recency, s["T"])
 exp52 = bgf.conditional_expected_number_of_purchases_up_to_time(52, s.frequency, s.recency, s["T"])
+# The other purchase models on the same summary (`ltv --model mbgnbd|pnbd`).
+others = {}
+for name, cls in [("mbgnbd", ModifiedBetaGeoFitter), ("pnbd", ParetoNBDFitter)]:
+    m = cls(penalizer_coef=0.0)
+    m.fit(s.frequency, s.recency, s["T"], tol=1e-10)
+    pa = m.conditional_probability_alive(s.frequency, s.recency, s["T"])
+    others[name] = {
+        "params": {k: float(v) for k, v in m.params_.items()},
+        "p_alive": {cid: float(pa[i]) for i, cid in enumerate(s.index)},
+    }
 only_free = sorted(set(tx.customer_id) - set(tx[tx.amount != 0].customer_id))
 out = {
     "as_of": str(as_of.date()),
@@ -95,6 +106,8 @@ out = {
     "log_likelihood": float(-bgf._negative_log_likelihood_ * len(s)),
     "p_alive": {cid: float(p_alive[i]) for i, cid in enumerate(s.index)},
     "expected_purchases_52": {cid: float(exp52[cid]) for cid in s.index},
+    "mbgnbd": others["mbgnbd"],
+    "pnbd": others["pnbd"],
 }
 with open(os.path.join(HERE, "free_orders_lifetimes.json"), "w") as f:
     json.dump(out, f, indent=0, sort_keys=True)
