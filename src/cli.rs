@@ -435,6 +435,21 @@ pub struct ModelArgs {
     /// Profit margin applied to revenue (0..1].
     #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
     pub margin: f64,
+    /// Per customer, the LEVEL (e.g. 0.9) interval of expected purchases and CLV from the
+    /// uncertainty of the fitted parameters: --draws parameter sets drawn from the normal
+    /// approximation of the estimates (on the log scale, from the standard errors), seeded
+    /// and reproducible; each interval holds its point estimate. It is NOT a prediction
+    /// interval of the purchases a customer will make, which is far wider (the Poisson
+    /// and dropout randomness of one customer is not in it). With --per-customer or
+    /// churn --at-risk.
+    #[arg(long, value_name = "LEVEL")]
+    pub intervals: Option<f64>,
+    /// With --intervals: the number of parameter draws.
+    #[arg(long, value_name = "N", default_value_t = 200, requires = "intervals")]
+    pub draws: usize,
+    /// With --intervals: the seed of the draws.
+    #[arg(long, value_name = "N", default_value_t = 42, requires = "intervals")]
+    pub seed: u64,
     /// L2 penalty on the log-parameters (as lifetimes' penalizer_coef).
     #[arg(long, value_name = "COEF", default_value_t = 0.0)]
     pub penalizer: f64,

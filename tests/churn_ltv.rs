@@ -732,3 +732,102 @@ fn compare_models_on_the_holdout() {
     assert_eq!(p.len(), 5);
     assert!(p.windows(2).all(|w| w[0] <= w[1]), "{p:?}");
 }
+
+/// `--intervals`: per customer, bounds that hold the point estimate, narrower at a lower
+/// level, reproducible from the seed; and the help says what they are not.
+#[test]
+fn parameter_intervals_hold_the_point_and_are_reproducible() {
+    let w = tempfile::tempdir().unwrap();
+    let tx = root("examples/shop/transactions.csv");
+    let go = |level: &str, seed: &str| {
+        let r = run_in(
+            w.path(),
+            &[
+                "ltv",
+                "-t",
+                &tx,
+                "--model",
+                "bgnbd",
+                "--per-customer",
+                "--intervals",
+                level,
+                "--draws",
+                "40",
+                "--seed",
+                seed,
+                "-f",
+                "csv",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stdout
+    };
+    let a = go("0.9", "7");
+    assert_eq!(a, go("0.9", "7"), "same seed, same intervals");
+    assert_ne!(a, go("0.9", "8"), "another seed, other draws");
+    let df = csv_frame(&a);
+    let narrow = csv_frame(&go("0.5", "7"));
+    for (v, lo, hi) in [
+        (
+            "expected_purchases",
+            "expected_purchases_lower",
+            "expected_purchases_upper",
+        ),
+        ("clv", "clv_lower", "clv_upper"),
+    ] {
+        let (v, l, u) = (floats(&df, v), floats(&df, lo), floats(&df, hi));
+        let (l5, u5) = (floats(&narrow, lo), floats(&narrow, hi));
+        let mut wider = 0;
+        for i in 0..v.len() {
+            let (v, l, u) = (v[i].unwrap(), l[i].unwrap(), u[i].unwrap());
+            assert!(l <= v && v <= u, "{lo}: {l} {v} {u}");
+            assert!(l < u, "{lo}: an empty interval {l} {u}");
+            if u - l >= u5[i].unwrap() - l5[i].unwrap() - 1e-12 {
+                wider += 1;
+            }
+        }
+        assert_eq!(
+            wider,
+            v.len(),
+            "{lo}: 90% intervals are not all wider than 50% ones"
+        );
+    }
+    let r = run_in(
+        w.path(),
+        &["ltv", "-t", &tx, "--model", "bgnbd", "--intervals", "0.9"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--per-customer"), "{}", r.stderr);
+    let r = run_in(w.path(), &["ltv", "--help"]);
+    assert!(r.stdout.contains("NOT a prediction"), "{}", r.stdout);
+    // churn --at-risk with another model and intervals.
+    let r = run_in(
+        w.path(),
+        &[
+            "churn",
+            "-t",
+            &tx,
+            "--at-risk",
+            "--model",
+            "mbgnbd",
+            "--intervals",
+            "0.8",
+            "--draws",
+            "30",
+            "--top",
+            "3",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with("clv_lower,clv_upper"),
+        "{}",
+        r.stdout
+    );
+}

@@ -88,6 +88,44 @@ impl Fitted {
         }
     }
 
+    /// The same model with other parameters (in the order of [`Fitted::params`]), for
+    /// parameter draws; the fit's statistics are kept as they were.
+    pub fn with_params(&self, p: &[f64]) -> Fitted {
+        let g = |i: usize| p.get(i).copied().unwrap_or(f64::NAN);
+        match self {
+            Fitted::BgNbd(f) => {
+                let mut f = f.clone();
+                f.params = bgnbd::BgNbdParams {
+                    r: g(0),
+                    alpha: g(1),
+                    a: g(2),
+                    b: g(3),
+                };
+                Fitted::BgNbd(f)
+            }
+            Fitted::MbgNbd(f) => {
+                let mut f = f.clone();
+                f.params = mbgnbd::MbgNbdParams {
+                    r: g(0),
+                    alpha: g(1),
+                    a: g(2),
+                    b: g(3),
+                };
+                Fitted::MbgNbd(f)
+            }
+            Fitted::ParetoNbd(f) => {
+                let mut f = f.clone();
+                f.params = pnbd::ParetoNbdParams {
+                    r: g(0),
+                    alpha: g(1),
+                    s: g(2),
+                    beta: g(3),
+                };
+                Fitted::ParetoNbd(f)
+            }
+        }
+    }
+
     /// Σ ln L over the customers (weights included, no penalty).
     pub fn log_likelihood(&self) -> f64 {
         match self {

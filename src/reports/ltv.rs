@@ -10,7 +10,7 @@ use polars::prelude::*;
 use crate::cli::{CohortBy, CohortMetric, CohortMode, LtvArgs, LtvModel, ModelArgs};
 use crate::error::bad;
 use crate::load::Dataset;
-use crate::models::gamma_gamma::{self, GammaGammaFit};
+use crate::models::gamma_gamma::{self, GammaGammaFit, GammaGammaParams};
 use crate::models::purchase::{Fitted, Kind};
 use crate::models::se::StandardErrors;
 use crate::models::{ClvOptions, CustomerScore, FitOptions, Rfm};
@@ -321,6 +321,14 @@ pub fn run_historical(
 /// `retention ltv`: resolve the grouping and run the requested model.
 pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
     check_model_args(&a.model_args)?;
+    if a.model_args.intervals.is_some()
+        && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
+    {
+        return Err(bad(
+            "--intervals gives per-customer intervals: use it with a predictive --model and \
+             --per-customer (not with --calibration-end), or with churn --at-risk",
+        ));
+    }
     let groups = match &a.by {
         Some(b) => Some(customer_groups(&ds.tx, ds.customers.as_ref(), b, "--by")?),
         None => None,
@@ -394,6 +402,16 @@ pub fn check_model_args(m: &ModelArgs) -> Result<()> {
     }
     if !(m.penalizer >= 0.0 && m.penalizer.is_finite()) {
         return Err(bad(format!("--penalizer {}: must be ≥ 0", m.penalizer)));
+    }
+    if let Some(l) = m.intervals {
+        if !(l > 0.0 && l < 1.0) {
+            return Err(bad(format!(
+                "--intervals {l}: must be a level in (0, 1), e.g. 0.9"
+            )));
+        }
+        if !(20..=100_000).contains(&m.draws) {
+            return Err(bad(format!("--draws {}: must be 20..100000", m.draws)));
+        }
     }
     if m.horizon == 0 || m.horizon > 1200 {
         return Err(bad(format!(
@@ -563,6 +581,121 @@ pub struct ModelRun {
     /// Repeat customers left out of the Gamma-Gamma fit: all their repeat purchases were
     /// free (a mean repeat value of 0).
     pub gg_excluded: usize,
+    /// With --intervals: per scored customer, (lower, upper) of expected purchases and of
+    /// CLV (NaN without a spend model).
+    pub intervals: Option<Vec<Interval>>,
+}
+
+/// A customer's --intervals bounds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Interval {
+    pub purchases: (f64, f64),
+    pub clv: (f64, f64),
+}
+
+/// The `level` interval of each customer's expected purchases and CLV under parameter
+/// uncertainty: `draws` parameter sets from the normal approximation of the estimates on
+/// the log scale (purchase model and Gamma-Gamma drawn independently), each customer
+/// re-scored with each, the (1 ± level)/2 quantiles taken (linear interpolation) and
+/// widened to hold the point estimate. Customers are processed in chunks so that memory
+/// stays at draws × chunk values.
+#[allow(clippy::too_many_arguments)]
+fn parameter_intervals(
+    fit: &Fitted,
+    se: &std::result::Result<StandardErrors, String>,
+    gg: Option<&GammaGammaFit>,
+    gg_se: Option<&std::result::Result<StandardErrors, String>>,
+    rfm: &[Rfm],
+    monetary: &[f64],
+    scores: &[CustomerScore],
+    horizon: f64,
+    clv: &ClvOptions,
+    m: &ModelArgs,
+) -> Result<Option<Vec<Interval>>> {
+    let Some(level) = m.intervals else {
+        return Ok(None);
+    };
+    let se = se.as_ref().map_err(|e| {
+        bad(format!(
+            "--intervals: the parameters' standard errors are not available ({e})"
+        ))
+    })?;
+    let params: Vec<f64> = fit.params().iter().map(|(_, v)| *v).collect();
+    let draws = crate::models::se::draw_log_normal(&params, &se.covariance, m.draws, m.seed)
+        .map_err(|e| bad(format!("--intervals: {e:#}")))?;
+    let gg_draws: Option<Vec<GammaGammaParams>> = match (gg, gg_se) {
+        (Some(g), Some(Ok(s))) => Some(
+            crate::models::se::draw_log_normal(
+                &[g.params.p, g.params.q, g.params.v],
+                &s.covariance,
+                m.draws,
+                m.seed ^ 0x9e37_79b9_7f4a_7c15,
+            )
+            .map_err(|e| bad(format!("--intervals: {e:#}")))?
+            .into_iter()
+            .map(|d| GammaGammaParams {
+                p: d[0],
+                q: d[1],
+                v: d[2],
+            })
+            .collect(),
+        ),
+        (Some(_), Some(Err(e))) => {
+            return Err(bad(format!(
+                "--intervals: the Gamma-Gamma standard errors are not available ({e})"
+            )))
+        }
+        _ => None,
+    };
+    let models: Vec<Fitted> = draws.iter().map(|d| fit.with_params(d)).collect();
+    let (lo_q, hi_q) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
+    let quantile = |v: &mut [f64], q: f64| -> f64 {
+        v.sort_by(f64::total_cmp);
+        let pos = q * (v.len() - 1) as f64;
+        let (i, f) = (pos.floor() as usize, pos.fract());
+        let j = (i + 1).min(v.len() - 1);
+        v[i] + f * (v[j] - v[i])
+    };
+    const CHUNK: usize = 1 << 16;
+    let mut out = Vec::with_capacity(rfm.len());
+    for start in (0..rfm.len()).step_by(CHUNK) {
+        let end = (start + CHUNK).min(rfm.len());
+        let (c, mo) = (
+            &rfm[start..end],
+            &monetary[start.min(monetary.len())..end.min(monetary.len())],
+        );
+        let mut per_draw = Vec::with_capacity(models.len());
+        for (b, f) in models.iter().enumerate() {
+            let g = gg_draws.as_ref().map(|d| &d[b]);
+            per_draw.push(f.score(g, c, mo, horizon, clv)?);
+        }
+        let mut ep = vec![0.0; per_draw.len()];
+        let mut cl = vec![0.0; per_draw.len()];
+        for i in 0..c.len() {
+            for (b, d) in per_draw.iter().enumerate() {
+                ep[b] = d[i].expected_purchases;
+                cl[b] = d[i].clv;
+            }
+            let point = &scores[start + i];
+            let p = (
+                quantile(&mut ep, lo_q).min(point.expected_purchases),
+                quantile(&mut ep, hi_q).max(point.expected_purchases),
+            );
+            let v = if gg_draws.is_some() && point.clv.is_finite() {
+                (
+                    quantile(&mut cl, lo_q).min(point.clv),
+                    quantile(&mut cl, hi_q).max(point.clv),
+                )
+            } else {
+                (f64::NAN, f64::NAN)
+            };
+            out.push(Interval {
+                purchases: p,
+                clv: v,
+            });
+        }
+    }
+    Ok(Some(out))
 }
 
 /// Summarise the histories up to `end`, fit the purchase model and Gamma-Gamma, score
@@ -628,6 +761,18 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> R
         horizon,
         &clv,
     )?;
+    let intervals = parameter_intervals(
+        &fit,
+        &se,
+        gg.as_ref(),
+        gg_se.as_ref(),
+        &rfm,
+        &monetary,
+        &scores,
+        horizon,
+        &clv,
+        m,
+    )?;
     Ok(ModelRun {
         index,
         summaries: sums,
@@ -641,6 +786,7 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> R
         end,
         gg_missing,
         gg_excluded,
+        intervals,
     })
 }
 
@@ -1003,6 +1149,18 @@ fn per_customer_frame(
             opt_f(score(k).expected_average_value)
         }));
         cols.push(column("clv", rows, |k| opt_f(score(k).clv)));
+    }
+    if let Some(iv) = &run.intervals {
+        cols.push(column("expected_purchases_lower", rows, |&k| {
+            iv[k].purchases.0
+        }));
+        cols.push(column("expected_purchases_upper", rows, |&k| {
+            iv[k].purchases.1
+        }));
+        if run.gg.is_some() {
+            cols.push(column("clv_lower", rows, |&k| opt_f(iv[k].clv.0)));
+            cols.push(column("clv_upper", rows, |&k| opt_f(iv[k].clv.1)));
+        }
     }
     Ok(DataFrame::new(rows.len(), cols)?)
 }
