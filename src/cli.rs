@@ -481,6 +481,13 @@ pub struct LtvArgs {
     /// One row per customer instead of the aggregate.
     #[arg(long)]
     pub per_customer: bool,
+    /// Fit the model on a per-customer summary file instead of transactions: frequency,
+    /// recency, T in --unit (as lifetimes' summary_data_from_transaction_data writes them
+    /// and common variants: frequency_cal, recency_cal, T_cal, ...), optional
+    /// monetary_value (for Gamma-Gamma and CLV), weights/count (customers per row) and
+    /// customer_id. CSV, Parquet, workbooks or - for stdin, like -t. -t is not needed.
+    #[arg(long, value_name = "FILE", action = clap::ArgAction::Append)]
+    pub summary: Vec<String>,
     /// Model: fit on purchases up to this date and compare the predicted with the actual
     /// purchases between it and as-of.
     #[arg(long, value_name = "DATE")]

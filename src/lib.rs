@@ -118,6 +118,24 @@ pub fn run(cli: Cli) -> Result<()> {
                      compares predicted with actual holdout purchases)",
                 ));
             }
+            if !a.summary.is_empty() {
+                if !a.input.transactions.is_empty() {
+                    return Err(error::bad(
+                        "give either --summary FILE or -t/--transactions, not both",
+                    ));
+                }
+                if chart.is_some() {
+                    return Err(error::bad("--chart: not available with --summary"));
+                }
+                let opts = config::load_options(&a.input, vec![])?;
+                let srcs: Vec<load::Source> = a
+                    .summary
+                    .iter()
+                    .map(|s| load::Source::from_arg(s))
+                    .collect();
+                let report = reports::ltv::run_summary_file(&srcs, &opts, &a)?;
+                return dest.write(&report);
+            }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
             let report = reports::ltv::command(&ds, &a)?;
             if let Some(path) = chart {

@@ -831,3 +831,165 @@ fn parameter_intervals_hold_the_point_and_are_reproducible() {
         r.stdout
     );
 }
+
+/// `ltv --summary FILE`: the per-customer output read back gives the same fit; lifetimes'
+/// grouped CDNOW summary (weights) gives the published Pareto/NBD and lifetimes' BG/NBD
+/// standard errors; bad rows name their line and column.
+#[test]
+fn summary_file_input() {
+    let w = tempfile::tempdir().unwrap();
+    let tx = root("examples/shop/transactions.csv");
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "-t",
+            &tx,
+            "--model",
+            "bgnbd",
+            "--per-customer",
+            "-o",
+            "s.csv",
+            "--params",
+            "a.json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let from_tx = run_in(
+        w.path(),
+        &["ltv", "-t", &tx, "--model", "bgnbd", "-f", "csv"],
+    );
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "--summary",
+            "s.csv",
+            "--model",
+            "bgnbd",
+            "--params",
+            "b.json",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let json = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(w.path().join(f)).unwrap()).unwrap()
+    };
+    let (a, b) = (json("a.json"), json("b.json"));
+    for k in ["r", "alpha", "a", "b"] {
+        rel_close(
+            b["bgnbd"][k].as_f64().unwrap(),
+            a["bgnbd"][k].as_f64().unwrap(),
+            1e-9,
+            k,
+        );
+    }
+    assert_eq!(b["customers"], a["customers"]);
+    let (got, want) = (csv_frame(&r.stdout), csv_frame(&from_tx.stdout));
+    for c in ["mean_p_alive", "expected_purchases", "predicted_clv"] {
+        rel_close(
+            floats(&got, c)[0].unwrap(),
+            floats(&want, c)[0].unwrap(),
+            1e-9,
+            c,
+        );
+    }
+    // lifetimes' CDNOW summary, grouped with weights, in weeks.
+    let cdnow: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/models_cdnow.json")).unwrap(),
+    )
+    .unwrap();
+    let s = &cdnow["summary"];
+    let mut text = String::from("frequency,recency,T,weights\n");
+    for i in 0..s["x"].as_array().unwrap().len() {
+        text += &format!(
+            "{},{},{},{}\n",
+            s["x"][i], s["t_x"][i], s["T"][i], s["weight"][i]
+        );
+    }
+    std::fs::write(w.path().join("cdnow.csv"), text).unwrap();
+    for model in ["pnbd", "bgnbd"] {
+        let r = run_in(
+            w.path(),
+            &[
+                "ltv",
+                "--summary",
+                "cdnow.csv",
+                "--model",
+                model,
+                "--unit",
+                "week",
+                "--params",
+                "c.json",
+                "-f",
+                "csv",
+            ],
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let p = json("c.json");
+        assert_eq!(p["customers"].as_u64(), Some(2357));
+        if model == "pnbd" {
+            for (k, v, se) in [
+                ("r", 0.553, 0.0476),
+                ("alpha", 10.578, 0.8427),
+                ("s", 0.606, 0.1873),
+                ("beta", 11.669, 6.2105),
+            ] {
+                rel_close(p["pnbd"][k].as_f64().unwrap(), v, 2e-3, k);
+                rel_close(
+                    p["pnbd"]["standard_errors"][k].as_f64().unwrap(),
+                    se,
+                    0.05,
+                    k,
+                );
+            }
+            assert!((p["pnbd"]["log_likelihood"].as_f64().unwrap() + 9595.0).abs() < 0.1);
+        } else {
+            for (k, se) in [
+                ("r", 0.01256),
+                ("alpha", 0.3782),
+                ("a", 0.1857),
+                ("b", 0.7054),
+            ] {
+                rel_close(
+                    p["bgnbd"]["standard_errors"][k].as_f64().unwrap(),
+                    se,
+                    0.01,
+                    k,
+                );
+            }
+        }
+    }
+    std::fs::write(
+        w.path().join("bad.csv"),
+        "frequency,recency,T\n1,3,10\n2,12,10\n",
+    )
+    .unwrap();
+    let r = run_in(
+        w.path(),
+        &["ltv", "--summary", "bad.csv", "--model", "bgnbd"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("summary file 'bad.csv' line 3, column 'recency'"),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(w.path().join("nofreq.csv"), "recency,T\n3,10\n").unwrap();
+    let r = run_in(
+        w.path(),
+        &["ltv", "--summary", "nofreq.csv", "--model", "bgnbd"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no frequency column"), "{}", r.stderr);
+    let r = run_in(w.path(), &["ltv", "--summary", "cdnow.csv"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--summary needs a predictive model"),
+        "{}",
+        r.stderr
+    );
+}

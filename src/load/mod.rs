@@ -19,6 +19,7 @@ use crate::error::bad;
 use crate::period::{date_from_days, days_since_epoch};
 
 pub mod source;
+pub mod summary;
 
 use source::Input;
 pub use source::{sniff_delimiter, Source};

@@ -575,7 +575,8 @@ pub struct ModelRun {
     /// Prediction horizon in model units.
     pub horizon: f64,
     pub unit: Unit,
-    pub end: NaiveDate,
+    /// The calibration end (None for a summary file: its T says it).
+    pub end: Option<NaiveDate>,
     /// Why there is no Gamma-Gamma model, if there is none.
     pub gg_missing: Option<String>,
     /// Repeat customers left out of the Gamma-Gamma fit: all their repeat purchases were
@@ -584,6 +585,8 @@ pub struct ModelRun {
     /// With --intervals: per scored customer, (lower, upper) of expected purchases and of
     /// CLV (NaN without a spend model).
     pub intervals: Option<Vec<Interval>>,
+    /// Customers per summary row (`--summary` with a weights column); None: one each.
+    pub weights: Option<Vec<f64>>,
 }
 
 /// A customer's --intervals bounds.
@@ -715,7 +718,28 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> R
             "no customer made a purchase on or before {end}: nothing to fit the model on"
         )));
     }
-    let rfm: Vec<Rfm> = sums.iter().map(|s| Rfm::new(s.x, s.t_x, s.t)).collect();
+    fit_summaries(index, sums, None, Some(end), m, kind)
+}
+
+/// Fit the purchase model and Gamma-Gamma on per-customer summaries (`weights`: customers
+/// per summary row, for a grouped summary), score everyone.
+pub fn fit_summaries(
+    index: Vec<usize>,
+    sums: Vec<Summary>,
+    weights: Option<Vec<f64>>,
+    end: Option<NaiveDate>,
+    m: &ModelArgs,
+    kind: Kind,
+) -> Result<ModelRun> {
+    let w = |i: usize| weights.as_ref().map_or(1.0, |w| w[i]);
+    let rfm: Vec<Rfm> = sums
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Rfm {
+            weight: w(i),
+            ..Rfm::new(s.x, s.t_x, s.t)
+        })
+        .collect();
     let opts = FitOptions {
         penalizer: m.penalizer,
         ..FitOptions::default()
@@ -738,13 +762,17 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> R
         .collect();
     let gg_excluded = sums.iter().filter(|s| s.x > 0.0 && s.m <= 0.0).count();
     let monetary: Vec<f64> = sums.iter().map(|s| s.m).collect();
-    let (gg, gg_missing) = match gamma_gamma::fit(&freq, &monetary, None, &opts) {
-        Ok(f) => (Some(f), None),
-        Err(e) => (None, Some(format!("{e:#}"))),
+    let (gg, gg_missing) = if sums.iter().all(|s| s.m.is_nan()) {
+        (None, Some("no monetary values".to_string()))
+    } else {
+        match gamma_gamma::fit(&freq, &monetary, weights.as_deref(), &opts) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        }
     };
     let se = fit.standard_errors(&rfm).map_err(|e| format!("{e:#}"));
     let gg_se = gg.as_ref().map(|g| {
-        crate::models::se::gamma_gamma(&g.params, &freq, &monetary, None)
+        crate::models::se::gamma_gamma(&g.params, &freq, &monetary, weights.as_deref())
             .map_err(|e| format!("{e:#}"))
     });
     let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
@@ -787,18 +815,37 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> R
         gg_missing,
         gg_excluded,
         intervals,
+        weights,
     })
 }
 
 impl ModelRun {
+    /// Customers (weights included).
+    pub fn customers(&self) -> f64 {
+        match &self.weights {
+            Some(w) => w.iter().sum(),
+            None => self.summaries.len() as f64,
+        }
+    }
+
+    /// Customers with a repeat purchase (weights included).
+    pub fn repeat_customers(&self) -> f64 {
+        self.summaries
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.x > 0.0)
+            .map(|(i, _)| self.weights.as_ref().map_or(1.0, |w| w[i]))
+            .sum()
+    }
+
     /// The parameters, standard errors and log-likelihoods as JSON (`--params`): one
     /// object per model under its name.
     pub fn params_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
             "unit": self.unit.name(),
-            "calibration_end": self.end.to_string(),
-            "customers": self.summaries.len(),
-            "repeat_customers": self.summaries.iter().filter(|s| s.x > 0.0).count(),
+            "calibration_end": self.end.map(|d| d.to_string()),
+            "customers": count_json(self.customers()),
+            "repeat_customers": count_json(self.repeat_customers()),
         });
         v[self.fit.kind().name()] = model_json(&self.fit, &self.se);
         v["gamma_gamma"] = serde_json::Value::Null;
@@ -836,7 +883,7 @@ impl ModelRun {
              ({} iterations)",
             f.kind().label(),
             self.unit.name(),
-            self.summaries.len(),
+            count_json(self.customers()),
             f.groups(),
             params.join(", "),
             f.log_likelihood(),
@@ -870,6 +917,15 @@ impl ModelRun {
             )),
         }
         out
+    }
+}
+
+/// A count as a JSON integer when it is whole (weights may make it fractional).
+fn count_json(v: f64) -> serde_json::Value {
+    if v.fract() == 0.0 && v.abs() < 9e15 {
+        serde_json::json!(v as i64)
+    } else {
+        serde_json::json!(v)
     }
 }
 
@@ -1483,4 +1539,146 @@ mod tests {
         assert!((s[0].ltv - (60.0 + 60.0) / 8.0).abs() < 1e-12);
         assert!((s[0].cac.unwrap() - (10.0 + 60.0) / 8.0).abs() < 1e-12);
     }
+}
+
+/// `ltv --summary FILE`: the purchase model (and Gamma-Gamma, when the file has a
+/// monetary value) fitted on a per-customer summary instead of transactions: one row over
+/// all customers, or one per row of the file with `--per-customer`.
+pub fn run_summary_file(
+    srcs: &[crate::load::Source],
+    opts: &crate::load::LoadOptions,
+    a: &LtvArgs,
+) -> Result<Report> {
+    check_model_args(&a.model_args)?;
+    let Some(kind) = a.model.purchase_model() else {
+        return Err(bad(
+            "--summary needs a predictive model: --model bgnbd, mbgnbd or pnbd (historical \
+             LTV and --model compare need transactions)",
+        ));
+    };
+    for (given, flag) in [
+        (a.calibration_end.is_some(), "--calibration-end"),
+        (a.by.is_some(), "--by"),
+        (a.max_periods.is_some(), "--max-periods"),
+    ] {
+        if given {
+            return Err(bad(format!(
+                "{flag}: not available with --summary (a summary has no dates or groups)"
+            )));
+        }
+    }
+    let m = &a.model_args;
+    let t = crate::load::summary::load_summary(srcs, opts)?;
+    for w in &t.warnings {
+        eprintln!("retention ltv: warning: {w}");
+    }
+    let n = t.x.len();
+    let sums: Vec<Summary> = (0..n)
+        .map(|i| Summary {
+            x: t.x[i],
+            t_x: t.t_x[i],
+            t: t.t[i],
+            m: t.monetary
+                .as_ref()
+                .map_or(f64::NAN, |v| if t.x[i] > 0.0 { v[i] } else { 0.0 }),
+            first: 0,
+            last: 0,
+        })
+        .collect();
+    let run = fit_summaries((0..n).collect(), sums, t.weights.clone(), None, m, kind)?;
+    report_params(&run, m, a.input.verbose, "ltv")?;
+    let mut notes = Vec::new();
+    if t.monetary.is_none() {
+        notes.push(format!(
+            "{}: no monetary_value column: no spend model, expected values and CLV left out",
+            t.label
+        ));
+    } else {
+        gg_notes(&run, &mut notes);
+    }
+    let has_gg = run.gg.is_some();
+    let w = |i: usize| t.weights.as_ref().map_or(1.0, |w| w[i]);
+    let rows: Vec<usize> = (0..n).collect();
+    let data = if a.per_customer {
+        let id = |i: usize| match &t.ids {
+            Some(ids) => ids[i].clone(),
+            None => (i + 1).to_string(),
+        };
+        let mut cols = vec![column("customer_id", &rows, |&i| id(i))];
+        if t.weights.is_some() {
+            cols.push(column("weight", &rows, |&i| w(i)));
+        }
+        let s = |i: usize| &run.summaries[i];
+        let sc = |i: usize| &run.scores[i];
+        cols.extend([
+            column("frequency", &rows, |&i| s(i).x),
+            column("recency", &rows, |&i| s(i).t_x),
+            column("T", &rows, |&i| s(i).t),
+            column("monetary", &rows, |&i| {
+                (s(i).x > 0.0).then(|| opt_f(s(i).m)).flatten()
+            }),
+            column("p_alive", &rows, |&i| sc(i).p_alive),
+            column("expected_purchases", &rows, |&i| sc(i).expected_purchases),
+        ]);
+        if has_gg {
+            cols.push(column("expected_avg_value", &rows, |&i| {
+                opt_f(sc(i).expected_average_value)
+            }));
+            cols.push(column("clv", &rows, |&i| opt_f(sc(i).clv)));
+        }
+        if let Some(iv) = &run.intervals {
+            cols.push(column("expected_purchases_lower", &rows, |&i| {
+                iv[i].purchases.0
+            }));
+            cols.push(column("expected_purchases_upper", &rows, |&i| {
+                iv[i].purchases.1
+            }));
+            if has_gg {
+                cols.push(column("clv_lower", &rows, |&i| opt_f(iv[i].clv.0)));
+                cols.push(column("clv_upper", &rows, |&i| opt_f(iv[i].clv.1)));
+            }
+        }
+        DataFrame::new(n, cols)?
+    } else {
+        if m.intervals.is_some() {
+            return Err(bad(
+                "--intervals gives per-customer intervals: add --per-customer",
+            ));
+        }
+        let total = run.customers();
+        let (mut p_alive, mut purchases, mut clv) = (0.0, 0.0, 0.0);
+        for (i, sc) in run.scores.iter().enumerate() {
+            p_alive += w(i) * sc.p_alive;
+            purchases += w(i) * sc.expected_purchases;
+            if sc.clv.is_finite() {
+                clv += w(i) * sc.clv;
+            }
+        }
+        let one = [0usize];
+        let mut cols = vec![
+            column("group", &one, |_| "all"),
+            column("customers", &one, |_| total),
+            column("repeat_customers", &one, |_| run.repeat_customers()),
+            column("mean_p_alive", &one, |_| p_alive / total),
+            column("expected_purchases", &one, |_| purchases),
+        ];
+        if has_gg {
+            cols.push(column("predicted_clv", &one, |_| clv));
+            cols.push(column("mean_predicted_clv", &one, |_| clv / total));
+        }
+        notes.push(format!(
+            "predicted over the next {} months (discount {}%/month, margin {}), from {}",
+            m.horizon,
+            m.discount_rate * 100.0,
+            m.margin,
+            t.label
+        ));
+        DataFrame::new(1, cols)?
+    };
+    Ok(Report {
+        data,
+        views: Vec::new(),
+        percent_columns: vec!["p_alive", "mean_p_alive"],
+        notes,
+    })
 }
