@@ -154,7 +154,7 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
                 x[i]
             )));
         }
-        if !(t[i] >= 0.0) {
+        if t[i].is_nan() || t[i] < 0.0 {
             return Err(bad(format!(
                 "{}, column '{ft}': T {} must be ≥ 0",
                 at(),
@@ -188,7 +188,7 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
             }
         }
         if let Some(w) = &weights {
-            if !(w[i] >= 0.0) {
+            if w[i].is_nan() || w[i] < 0.0 {
                 return Err(bad(format!(
                     "{}, column '{}': weight {} must be ≥ 0",
                     at(),

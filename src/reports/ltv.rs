@@ -1466,81 +1466,6 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hist(customers: &[(&str, &[(&str, f64)])]) -> Histories {
-        let mut h = Histories::default();
-        for (id, days) in customers {
-            h.offsets.push(h.days.len());
-            h.ids.push(id.to_string());
-            h.groups.push(String::new());
-            for (x, v) in days.iter() {
-                h.days.push(days_since_epoch(
-                    NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap(),
-                ));
-                h.values.push(*v);
-            }
-        }
-        h.offsets.push(h.days.len());
-        h
-    }
-
-    #[test]
-    fn bgnbd_summary_by_hand() {
-        let h = hist(&[
-            (
-                "a",
-                &[
-                    ("2024-01-01", 10.0),
-                    ("2024-01-08", 20.0),
-                    ("2024-01-15", 40.0),
-                ],
-            ),
-            ("b", &[("2024-01-10", 5.0)]),
-            ("c", &[("2024-02-01", 7.0)]),
-        ]);
-        let end = NaiveDate::from_ymd_opt(2024, 1, 29).unwrap();
-        let s = summaries(&h, end, Unit::Week);
-        let a = s[0].clone().unwrap();
-        assert_eq!((a.x, a.t_x, a.t, a.m), (2.0, 2.0, 4.0, 30.0));
-        let b = s[1].clone().unwrap();
-        assert_eq!((b.x, b.t_x, b.m), (0.0, 0.0, 0.0));
-        assert!((b.t - 19.0 / 7.0).abs() < 1e-12);
-        assert!(s[2].is_none(), "first purchase after the calibration end");
-        // Calibration end cuts the history.
-        let s = summaries(&h, NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(), Unit::Day);
-        let a = s[0].clone().unwrap();
-        assert_eq!((a.x, a.t_x, a.t, a.m), (1.0, 7.0, 9.0, 20.0));
-    }
-
-    #[test]
-    fn group_summary_weights_cohorts_by_size() {
-        let pt = |c, k, size, ltv, cac| CurvePoint {
-            group: "g".into(),
-            cohort: c,
-            k,
-            size,
-            revenue: Some(0.0),
-            cumulative: Some(0.0),
-            ltv: Some(ltv),
-            cac,
-            partial: false,
-        };
-        let s = group_summary(&[
-            pt(1, 0, 2, 10.0, Some(5.0)),
-            pt(1, 1, 2, 30.0, Some(5.0)),
-            pt(2, 0, 6, 10.0, Some(10.0)),
-        ]);
-        // Latest points: cohort 1 at 30 (2 customers), cohort 2 at 10 (6 customers).
-        assert_eq!(s.len(), 1);
-        assert_eq!(s[0].customers, 8);
-        assert!((s[0].ltv - (60.0 + 60.0) / 8.0).abs() < 1e-12);
-        assert!((s[0].cac.unwrap() - (10.0 + 60.0) / 8.0).abs() < 1e-12);
-    }
-}
-
 /// `ltv --summary FILE`: the purchase model (and Gamma-Gamma, when the file has a
 /// monetary value) fitted on a per-customer summary instead of transactions: one row over
 /// all customers, or one per row of the file with `--per-customer`.
@@ -1681,4 +1606,79 @@ pub fn run_summary_file(
         percent_columns: vec!["p_alive", "mean_p_alive"],
         notes,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(customers: &[(&str, &[(&str, f64)])]) -> Histories {
+        let mut h = Histories::default();
+        for (id, days) in customers {
+            h.offsets.push(h.days.len());
+            h.ids.push(id.to_string());
+            h.groups.push(String::new());
+            for (x, v) in days.iter() {
+                h.days.push(days_since_epoch(
+                    NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap(),
+                ));
+                h.values.push(*v);
+            }
+        }
+        h.offsets.push(h.days.len());
+        h
+    }
+
+    #[test]
+    fn bgnbd_summary_by_hand() {
+        let h = hist(&[
+            (
+                "a",
+                &[
+                    ("2024-01-01", 10.0),
+                    ("2024-01-08", 20.0),
+                    ("2024-01-15", 40.0),
+                ],
+            ),
+            ("b", &[("2024-01-10", 5.0)]),
+            ("c", &[("2024-02-01", 7.0)]),
+        ]);
+        let end = NaiveDate::from_ymd_opt(2024, 1, 29).unwrap();
+        let s = summaries(&h, end, Unit::Week);
+        let a = s[0].clone().unwrap();
+        assert_eq!((a.x, a.t_x, a.t, a.m), (2.0, 2.0, 4.0, 30.0));
+        let b = s[1].clone().unwrap();
+        assert_eq!((b.x, b.t_x, b.m), (0.0, 0.0, 0.0));
+        assert!((b.t - 19.0 / 7.0).abs() < 1e-12);
+        assert!(s[2].is_none(), "first purchase after the calibration end");
+        // Calibration end cuts the history.
+        let s = summaries(&h, NaiveDate::from_ymd_opt(2024, 1, 10).unwrap(), Unit::Day);
+        let a = s[0].clone().unwrap();
+        assert_eq!((a.x, a.t_x, a.t, a.m), (1.0, 7.0, 9.0, 20.0));
+    }
+
+    #[test]
+    fn group_summary_weights_cohorts_by_size() {
+        let pt = |c, k, size, ltv, cac| CurvePoint {
+            group: "g".into(),
+            cohort: c,
+            k,
+            size,
+            revenue: Some(0.0),
+            cumulative: Some(0.0),
+            ltv: Some(ltv),
+            cac,
+            partial: false,
+        };
+        let s = group_summary(&[
+            pt(1, 0, 2, 10.0, Some(5.0)),
+            pt(1, 1, 2, 30.0, Some(5.0)),
+            pt(2, 0, 6, 10.0, Some(10.0)),
+        ]);
+        // Latest points: cohort 1 at 30 (2 customers), cohort 2 at 10 (6 customers).
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].customers, 8);
+        assert!((s[0].ltv - (60.0 + 60.0) / 8.0).abs() < 1e-12);
+        assert!((s[0].cac.unwrap() - (10.0 + 60.0) / 8.0).abs() < 1e-12);
+    }
 }
