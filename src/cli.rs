@@ -381,6 +381,11 @@ pub enum LtvModel {
     /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): dropout at any time; with
     /// Gamma-Gamma.
     Pnbd,
+    /// BG/BB (Fader, Hardie & Shang 2010), discrete time: each --unit after the first
+    /// purchase is one opportunity to buy (e.g. --unit year for yearly donations); with
+    /// Gamma-Gamma on the opportunities' values; the horizon is rounded to whole
+    /// opportunities. With --summary, T is the number of opportunities.
+    Bgbb,
     /// Fit bgnbd, mbgnbd and pnbd on the calibration period and compare them on the
     /// holdout (needs --calibration-end): log-likelihood, AIC, BIC, holdout MAE and RMSE.
     Compare,
@@ -394,6 +399,7 @@ impl LtvModel {
             LtvModel::Bgnbd => Some(Kind::BgNbd),
             LtvModel::Mbgnbd => Some(Kind::MbgNbd),
             LtvModel::Pnbd => Some(Kind::ParetoNbd),
+            LtvModel::Bgbb => Some(Kind::Bgbb),
             LtvModel::Historical | LtvModel::Compare => None,
         }
     }
@@ -405,6 +411,8 @@ pub enum AtRiskModel {
     Bgnbd,
     Mbgnbd,
     Pnbd,
+    /// Discrete time (--unit gives the opportunity).
+    Bgbb,
 }
 
 impl AtRiskModel {
@@ -414,6 +422,7 @@ impl AtRiskModel {
             AtRiskModel::Bgnbd => Kind::BgNbd,
             AtRiskModel::Mbgnbd => Kind::MbgNbd,
             AtRiskModel::Pnbd => Kind::ParetoNbd,
+            AtRiskModel::Bgbb => Kind::Bgbb,
         }
     }
 }

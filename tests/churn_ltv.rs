@@ -993,3 +993,98 @@ fn summary_file_input() {
         r.stderr
     );
 }
+
+/// BG/BB through the command line: lifetimes' donations summary (6 opportunities, 11,104
+/// donors in 22 groups) read with --summary gives the published parameters and
+/// lifetimes' p_alive per group; from transactions, --unit makes the opportunities.
+#[test]
+fn bgbb_on_the_donations_summary_and_from_transactions() {
+    let w = tempfile::tempdir().unwrap();
+    let d: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/models_donations.json")).unwrap(),
+    )
+    .unwrap();
+    let s = &d["summary"];
+    let mut text = String::from("frequency,recency,T,count\n");
+    for i in 0..s["x"].as_array().unwrap().len() {
+        text += &format!(
+            "{},{},{},{}\n",
+            s["x"][i], s["t_x"][i], s["n"][i], s["weight"][i]
+        );
+    }
+    std::fs::write(w.path().join("donations.csv"), text).unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "--summary",
+            "donations.csv",
+            "--model",
+            "bgbb",
+            "--unit",
+            "year",
+            "--per-customer",
+            "--params",
+            "p.json",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap()).unwrap();
+    assert_eq!(p["customers"].as_u64(), Some(11104));
+    for (k, v) in [
+        ("alpha", 1.2035),
+        ("beta", 0.7497),
+        ("gamma", 0.6567),
+        ("delta", 2.7834),
+    ] {
+        rel_close(p["bgbb"][k].as_f64().unwrap(), v, 1e-4, k);
+        let se = d["standard_errors"][k].as_f64().unwrap();
+        rel_close(
+            p["bgbb"]["standard_errors"][k].as_f64().unwrap(),
+            se,
+            1e-2,
+            k,
+        );
+    }
+    let got = floats(&csv_frame(&r.stdout), "p_alive");
+    let want = d["p_alive"].as_array().unwrap();
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        let (g, w) = (g.unwrap(), w.as_f64().unwrap());
+        assert!((g - w).abs() < 1e-6, "p_alive {g} vs lifetimes {w}");
+    }
+    // From transactions: monthly opportunities; the expected purchases are whole
+    // opportunities ahead and every customer is scored.
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "-t",
+            &root("examples/shop/transactions.csv"),
+            "--model",
+            "bgbb",
+            "--unit",
+            "month",
+            "--per-customer",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let df = csv_frame(&r.stdout);
+    assert_eq!(df.height(), 510);
+    for (x, t_x, n) in floats(&df, "frequency")
+        .iter()
+        .zip(floats(&df, "recency"))
+        .zip(floats(&df, "T"))
+        .map(|((a, b), c)| (a.unwrap(), b.unwrap(), c.unwrap()))
+    {
+        assert!(
+            x <= t_x && t_x <= n && x.fract() == 0.0 && n.fract() == 0.0,
+            "{x} {t_x} {n}"
+        );
+    }
+}

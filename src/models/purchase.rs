@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use anyhow::Result;
 
+use super::bgbb::{self, Bgbb, BgbbFit};
 use super::bgnbd::{self, BgNbdFit};
 use super::gamma_gamma::GammaGammaParams;
 use super::mbgnbd::{self, MbgNbdFit};
@@ -20,6 +21,9 @@ pub enum Kind {
     BgNbd,
     MbgNbd,
     ParetoNbd,
+    /// Discrete time: (x, t_x, T) count opportunities (x repeat transactions in T
+    /// opportunities, the last at t_x).
+    Bgbb,
 }
 
 impl Kind {
@@ -29,6 +33,7 @@ impl Kind {
             Kind::BgNbd => "bgnbd",
             Kind::MbgNbd => "mbgnbd",
             Kind::ParetoNbd => "pnbd",
+            Kind::Bgbb => "bgbb",
         }
     }
 
@@ -38,9 +43,11 @@ impl Kind {
             Kind::BgNbd => "BG/NBD",
             Kind::MbgNbd => "MBG/NBD",
             Kind::ParetoNbd => "Pareto/NBD",
+            Kind::Bgbb => "BG/BB",
         }
     }
 
+    /// The continuous-time models (compared by `--model compare`).
     pub const ALL: [Kind; 3] = [Kind::BgNbd, Kind::MbgNbd, Kind::ParetoNbd];
 }
 
@@ -50,6 +57,19 @@ pub enum Fitted {
     BgNbd(BgNbdFit),
     MbgNbd(MbgNbdFit),
     ParetoNbd(ParetoNbdFit),
+    Bgbb(BgbbFit),
+}
+
+/// A summary row as BG/BB data: T is the number of opportunities.
+fn discrete(data: &[Rfm]) -> Vec<Bgbb> {
+    data.iter()
+        .map(|d| Bgbb {
+            x: d.x,
+            t_x: d.t_x,
+            n: d.t,
+            weight: d.weight,
+        })
+        .collect()
 }
 
 impl Fitted {
@@ -59,6 +79,7 @@ impl Fitted {
             Kind::BgNbd => Fitted::BgNbd(bgnbd::fit(data, opts)?),
             Kind::MbgNbd => Fitted::MbgNbd(mbgnbd::fit(data, opts)?),
             Kind::ParetoNbd => Fitted::ParetoNbd(pnbd::fit(data, opts)?),
+            Kind::Bgbb => Fitted::Bgbb(bgbb::fit(&discrete(data), opts)?),
         })
     }
 
@@ -67,6 +88,7 @@ impl Fitted {
             Fitted::BgNbd(_) => Kind::BgNbd,
             Fitted::MbgNbd(_) => Kind::MbgNbd,
             Fitted::ParetoNbd(_) => Kind::ParetoNbd,
+            Fitted::Bgbb(_) => Kind::Bgbb,
         }
     }
 
@@ -84,6 +106,15 @@ impl Fitted {
             Fitted::ParetoNbd(f) => {
                 let p = f.params;
                 vec![("r", p.r), ("alpha", p.alpha), ("s", p.s), ("beta", p.beta)]
+            }
+            Fitted::Bgbb(f) => {
+                let p = f.params;
+                vec![
+                    ("alpha", p.alpha),
+                    ("beta", p.beta),
+                    ("gamma", p.gamma),
+                    ("delta", p.delta),
+                ]
             }
         }
     }
@@ -123,6 +154,16 @@ impl Fitted {
                 };
                 Fitted::ParetoNbd(f)
             }
+            Fitted::Bgbb(f) => {
+                let mut f = f.clone();
+                f.params = bgbb::BgbbParams {
+                    alpha: g(0),
+                    beta: g(1),
+                    gamma: g(2),
+                    delta: g(3),
+                };
+                Fitted::Bgbb(f)
+            }
         }
     }
 
@@ -132,6 +173,7 @@ impl Fitted {
             Fitted::BgNbd(f) => f.log_likelihood,
             Fitted::MbgNbd(f) => f.log_likelihood,
             Fitted::ParetoNbd(f) => f.log_likelihood,
+            Fitted::Bgbb(f) => f.log_likelihood,
         }
     }
 
@@ -140,6 +182,7 @@ impl Fitted {
             Fitted::BgNbd(f) => f.iterations,
             Fitted::MbgNbd(f) => f.iterations,
             Fitted::ParetoNbd(f) => f.iterations,
+            Fitted::Bgbb(f) => f.iterations,
         }
     }
 
@@ -149,6 +192,7 @@ impl Fitted {
             Fitted::BgNbd(f) => f.n_groups,
             Fitted::MbgNbd(f) => f.n_groups,
             Fitted::ParetoNbd(f) => f.n_groups,
+            Fitted::Bgbb(f) => f.n_groups,
         }
     }
 
@@ -159,6 +203,7 @@ impl Fitted {
             Fitted::BgNbd(f) => se::bgnbd(&f.params, data),
             Fitted::MbgNbd(f) => se::mbgnbd(&f.params, data),
             Fitted::ParetoNbd(f) => se::pnbd(&f.params, data),
+            Fitted::Bgbb(f) => se::bgbb(&f.params, &discrete(data)),
         }
     }
 
@@ -168,6 +213,7 @@ impl Fitted {
             Fitted::BgNbd(f) => f.params.p_alive(x, t_x, t),
             Fitted::MbgNbd(f) => f.params.p_alive(x, t_x, t),
             Fitted::ParetoNbd(f) => f.params.p_alive(x, t_x, t),
+            Fitted::Bgbb(f) => f.params.p_alive(x, t_x, t),
         }
     }
 
@@ -177,6 +223,7 @@ impl Fitted {
             Fitted::BgNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
             Fitted::MbgNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
             Fitted::ParetoNbd(f) => f.params.expected_purchases(t, x, t_x, big_t),
+            Fitted::Bgbb(f) => f.params.expected_purchases(t, x, t_x, big_t),
         }
     }
 
@@ -186,6 +233,8 @@ impl Fitted {
             Fitted::BgNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
             Fitted::MbgNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
             Fitted::ParetoNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
+            // BG/BB's CLV is summed from its conditional expectations (see `score`).
+            Fitted::Bgbb(_) => f64::NAN,
         }
     }
 
@@ -204,10 +253,13 @@ impl Fitted {
         if let Fitted::BgNbd(f) = self {
             return score_customers(&f.params, gg, customers, monetary, horizon, clv);
         }
+        if let Fitted::Bgbb(f) = self {
+            return Ok(score_bgbb(f, gg, customers, monetary, horizon, clv));
+        }
         let counts = match self {
             Fitted::MbgNbd(f) => mbgnbd::score(&f.params, customers, horizon),
             Fitted::ParetoNbd(f) => pnbd::score(&f.params, customers, horizon),
-            Fitted::BgNbd(_) => Vec::new(),
+            Fitted::BgNbd(_) | Fitted::Bgbb(_) => Vec::new(),
         };
         // The discounted CLV sum of a customer alive at T depends on (x, T) only.
         let mut index: HashMap<(u64, u64), usize> = HashMap::new();
@@ -262,6 +314,53 @@ impl Fitted {
             })
             .collect())
     }
+}
+
+/// BG/BB scores: `horizon` future opportunities (whole: rounded, at least 1); the CLV
+/// sums the expected transactions of each future opportunity i, discounted at the monthly
+/// rate over its end, i / `clv.step` months (`step` = opportunities per month).
+fn score_bgbb(
+    f: &BgbbFit,
+    gg: Option<&GammaGammaParams>,
+    customers: &[Rfm],
+    monetary: &[f64],
+    horizon: f64,
+    clv: &ClvOptions,
+) -> Vec<CustomerScore> {
+    use rayon::prelude::*;
+    let n_star = horizon.round().max(1.0);
+    let data = discrete(customers);
+    let counts = bgbb::score(&f.params, &data, n_star);
+    let steps = n_star as u32;
+    customers
+        .par_iter()
+        .zip(&counts)
+        .enumerate()
+        .map(|(i, (c, s))| {
+            let (ev, value) = match gg {
+                Some(g) => {
+                    let m = monetary.get(i).copied().unwrap_or(0.0);
+                    let ev = g.conditional_expected_average_profit(c.x, m);
+                    let mut total = 0.0;
+                    let mut prev = 0.0;
+                    for k in 1..=steps {
+                        let cur = f.params.expected_purchases(f64::from(k), c.x, c.t_x, c.t);
+                        let months = f64::from(k) / clv.step;
+                        total += (cur - prev) / (1.0 + clv.discount_rate).powf(months);
+                        prev = cur;
+                    }
+                    (ev, clv.margin * ev * total)
+                }
+                None => (f64::NAN, f64::NAN),
+            };
+            CustomerScore {
+                p_alive: s.p_alive,
+                expected_purchases: s.expected_purchases,
+                expected_average_value: ev,
+                clv: value,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

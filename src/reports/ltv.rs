@@ -369,7 +369,7 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
             let h = Histories::from_tx(&ds.tx, None)?;
             run_compare(ds, &h, a, cal)
         }
-        LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd => {
+        LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
             let coded = CodedTx::new(&ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
             let h = Histories::from_coded(
@@ -494,6 +494,8 @@ pub enum Unit {
     Day,
     Week,
     Month,
+    /// 365 days (BG/BB opportunities of yearly buying or giving).
+    Year,
 }
 
 impl Unit {
@@ -502,6 +504,7 @@ impl Unit {
             Unit::Day => 1.0,
             Unit::Week => 7.0,
             Unit::Month => 30.0,
+            Unit::Year => 365.0,
         }
     }
 
@@ -510,6 +513,7 @@ impl Unit {
             Unit::Day => "day",
             Unit::Week => "week",
             Unit::Month => "month",
+            Unit::Year => "year",
         }
     }
 }
@@ -552,6 +556,52 @@ pub fn summaries(h: &Histories, end: NaiveDate, unit: Unit) -> Vec<Option<Summar
                 t_x: (last - first) as f64 / u,
                 t: (end - first) as f64 / u,
                 m,
+                first,
+                last,
+            })
+        })
+        .collect()
+}
+
+/// BG/BB summaries (discrete time): opportunity k of a customer = the k-th whole `unit`
+/// after the first purchase day (k = 0 holds the first purchase); n = opportunities
+/// fully elapsed by `end`; x = opportunities 1..n with a purchase; t_x = the last of them
+/// (0 when x = 0); m = mean value of those opportunities (their purchases summed).
+pub fn discrete_summaries(h: &Histories, end: NaiveDate, unit: Unit) -> Vec<Option<Summary>> {
+    let end = days_since_epoch(end);
+    let u = unit.days() as i32;
+    (0..h.len())
+        .map(|i| {
+            let days = h.days(i);
+            let vals = h.values(i);
+            let first = *days.first()?;
+            if first > end {
+                return None;
+            }
+            let n = (end - first) / u;
+            let (mut x, mut t_x, mut total) = (0i32, 0i32, 0.0);
+            let mut last_k = 0;
+            let mut last = first;
+            for (d, v) in days.iter().zip(vals) {
+                let k = (d - first) / u;
+                if *d > end || k > n {
+                    break;
+                }
+                last = *d;
+                if k >= 1 {
+                    if k != last_k {
+                        x += 1;
+                        last_k = k;
+                    }
+                    t_x = k;
+                    total += v;
+                }
+            }
+            Some(Summary {
+                x: f64::from(x),
+                t_x: f64::from(t_x),
+                t: f64::from(n),
+                m: if x > 0 { total / f64::from(x) } else { 0.0 },
                 first,
                 last,
             })
@@ -704,7 +754,11 @@ fn parameter_intervals(
 /// Summarise the histories up to `end`, fit the purchase model and Gamma-Gamma, score
 /// everyone.
 pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> Result<ModelRun> {
-    let all = summaries(h, end, m.unit);
+    let all = if kind == Kind::Bgbb {
+        discrete_summaries(h, end, m.unit)
+    } else {
+        summaries(h, end, m.unit)
+    };
     let mut index = Vec::new();
     let mut sums = Vec::new();
     for (i, s) in all.into_iter().enumerate() {
@@ -967,6 +1021,12 @@ fn model_json(f: &Fitted, se: &std::result::Result<StandardErrors, String>) -> s
             );
         }
         Fitted::MbgNbd(b) => {
+            o.insert(
+                "lifetimes_negative_log_likelihood".into(),
+                serde_json::json!(b.lifetimes_negative_log_likelihood),
+            );
+        }
+        Fitted::Bgbb(b) => {
             o.insert(
                 "lifetimes_negative_log_likelihood".into(),
                 serde_json::json!(b.lifetimes_negative_log_likelihood),
@@ -1409,6 +1469,12 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
         )));
     }
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
+    if kind == Kind::Bgbb {
+        return Err(bad(
+            "--calibration-end: not available with --model bgbb yet (its holdout counts \
+             opportunities, not purchase days)",
+        ));
+    }
     let run = fit_models(h, cal, m, kind)?;
     report_params(&run, m, a.input.verbose, "ltv")?;
     let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
