@@ -330,7 +330,7 @@ pub fn from_calibration(report: &Report, data: &str, as_of: &str) -> Result<Char
     let df = &report.data;
     if !has(df, "calibration_repeats") {
         return Err(bad(
-            "--chart with --model bgnbd needs --calibration-end (the chart compares \
+            "--chart with a predictive model needs --calibration-end (the chart compares \
              predicted with actual holdout purchases)",
         ));
     }
@@ -376,7 +376,57 @@ pub fn from_calibration(report: &Report, data: &str, as_of: &str) -> Result<Char
         }
     }
     Ok(Chart::Lines(LineChart {
-        title: format!("BG/NBD: predicted vs actual holdout purchases — {data}, as of {as_of}"),
+        title: format!("Predicted vs actual holdout purchases — {data}, as of {as_of}"),
+        x_desc: "repeat purchases in the calibration period".into(),
+        y_desc: "mean purchases per customer in the holdout".into(),
+        series,
+        y_percent: false,
+        steps: false,
+        x_categories: cats,
+    }))
+}
+
+/// `retention ltv --model compare`: each model's predicted holdout purchases beside the
+/// actual ones, by number of calibration repeats.
+pub fn from_compare(
+    tracking: &[crate::reports::ltv::Tracking],
+    data: &str,
+    as_of: &str,
+) -> Result<Chart> {
+    let cats: Vec<String> = tracking
+        .first()
+        .map(|t| t.buckets.iter().map(|b| b.0.clone()).collect())
+        .unwrap_or_default();
+    let pos = |r: &str| cats.iter().position(|c| c == r);
+    let mut series = Vec::new();
+    if let Some(t) = tracking.first() {
+        series.push(Series {
+            name: "actual".into(),
+            points: t
+                .buckets
+                .iter()
+                .filter_map(|b| Some((pos(&b.0)? as f64, b.1)))
+                .collect(),
+            band: vec![],
+            dashed: false,
+        });
+    }
+    for t in tracking {
+        series.push(Series {
+            name: format!("{}: predicted", t.model),
+            points: t
+                .buckets
+                .iter()
+                .filter_map(|b| Some((pos(&b.0)? as f64, b.2)))
+                .collect(),
+            band: vec![],
+            dashed: true,
+        });
+    }
+    Ok(Chart::Lines(LineChart {
+        title: format!(
+            "Models on the holdout: predicted vs actual purchases — {data}, as of {as_of}"
+        ),
         x_desc: "repeat purchases in the calibration period".into(),
         y_desc: "mean purchases per customer in the holdout".into(),
         series,

@@ -105,12 +105,6 @@ pub fn run(cli: Cli) -> Result<()> {
             if chart.is_some() && a.per_customer {
                 return Err(error::bad("--chart: not available with --per-customer"));
             }
-            if chart.is_some() && a.model == cli::LtvModel::Compare {
-                return Err(error::bad(
-                    "--chart: not available with --model compare (draw one model's holdout \
-                     tracking with --model NAME --calibration-end DATE --chart FILE)",
-                ));
-            }
             if chart.is_some() && a.model.purchase_model().is_some() && a.calibration_end.is_none()
             {
                 return Err(error::bad(
@@ -137,6 +131,15 @@ pub fn run(cli: Cli) -> Result<()> {
                 return dest.write(&report);
             }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
+            if a.model == cli::LtvModel::Compare {
+                reports::ltv::check_model_args(&a.model_args)?;
+                let (report, tracking) = reports::ltv::compare(&ds, &a)?;
+                if let Some(path) = chart {
+                    let (data, as_of) = chart_names(&a.input, &ds);
+                    charts::write(&charts::from_compare(&tracking, &data, &as_of)?, path)?;
+                }
+                return dest.write(&report);
+            }
             let report = reports::ltv::command(&ds, &a)?;
             if let Some(path) = chart {
                 let (data, as_of) = chart_names(&a.input, &ds);

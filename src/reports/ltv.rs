@@ -352,23 +352,7 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
             };
             run_historical(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
         }
-        LtvModel::Compare => {
-            let Some(cal) = &a.calibration_end else {
-                return Err(bad(
-                    "--model compare needs --calibration-end DATE (the models are compared \
-                     on the holdout after it)",
-                ));
-            };
-            if a.per_customer || a.by.is_some() {
-                return Err(bad(
-                    "--model compare gives one row per model: not with --per-customer or --by",
-                ));
-            }
-            let cal =
-                crate::dates::parse_arg(cal).map_err(|e| bad(format!("--calibration-end: {e}")))?;
-            let h = Histories::from_tx(&ds.tx, None)?;
-            run_compare(ds, &h, a, cal)
-        }
+        LtvModel::Compare => Ok(compare(ds, a)?.0),
         LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
             let coded = CodedTx::new(&ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
@@ -1332,7 +1316,38 @@ pub fn at_risk(
 /// on the holdout, one row per model (docs/metrics.md, "model comparison"): parameters,
 /// log-likelihood, AIC = 2k − 2LL, BIC = k·ln(n) − 2LL, holdout actual and predicted
 /// purchases (distinct purchase days), per-customer MAE and RMSE; the lowest RMSE is best.
-fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Result<Report> {
+/// One model's holdout tracking: per number of calibration repeats (0..6, "7+"), the
+/// actual and predicted mean holdout purchases per customer (the `--chart` of compare).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracking {
+    pub model: &'static str,
+    pub buckets: Vec<(String, f64, f64)>,
+}
+
+/// `ltv --model compare`: the comparison table and each model's holdout tracking.
+pub fn compare(ds: &Dataset, a: &LtvArgs) -> Result<(Report, Vec<Tracking>)> {
+    let Some(cal) = &a.calibration_end else {
+        return Err(bad(
+            "--model compare needs --calibration-end DATE (the models are compared \
+             on the holdout after it)",
+        ));
+    };
+    if a.per_customer || a.by.is_some() {
+        return Err(bad(
+            "--model compare gives one row per model: not with --per-customer or --by",
+        ));
+    }
+    let cal = crate::dates::parse_arg(cal).map_err(|e| bad(format!("--calibration-end: {e}")))?;
+    let h = Histories::from_tx(&ds.tx, None)?;
+    run_compare(ds, &h, a, cal)
+}
+
+fn run_compare(
+    ds: &Dataset,
+    h: &Histories,
+    a: &LtvArgs,
+    cal: NaiveDate,
+) -> Result<(Report, Vec<Tracking>)> {
     let m = &a.model_args;
     if cal >= ds.as_of {
         return Err(bad(format!(
@@ -1357,6 +1372,8 @@ fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Resu
     let mut rows = Vec::new();
     let mut json = serde_json::Map::new();
     let mut notes = Vec::new();
+    let mut tracking = Vec::new();
+    const TOP: usize = 7;
     for kind in Kind::ALL {
         let run = match fit_models(h, cal, m, kind) {
             Ok(r) => r,
@@ -1371,10 +1388,15 @@ fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Resu
             }
         }
         let (mut actual, mut predicted, mut abs, mut sq) = (0.0, 0.0, 0.0, 0.0);
+        let mut buckets = vec![(0usize, 0.0, 0.0); TOP + 1];
         for (&i, s) in run.index.iter().zip(&run.summaries) {
             let days = h.days(i);
             let act = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
             let pred = run.fit.expected_purchases(holdout, s.x, s.t_x, s.t);
+            let b = &mut buckets[(s.x as usize).min(TOP)];
+            b.0 += 1;
+            b.1 += act;
+            b.2 += pred;
             actual += act;
             predicted += pred;
             abs += (pred - act).abs();
@@ -1404,6 +1426,22 @@ fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Resu
         let mut o = model_json(&run.fit, &run.se);
         o["customers"] = serde_json::json!(run.summaries.len());
         json.insert(kind.name().into(), o);
+        tracking.push(Tracking {
+            model: kind.name(),
+            buckets: buckets
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.0 > 0)
+                .map(|(j, b)| {
+                    let label = if j == TOP {
+                        format!("{TOP}+")
+                    } else {
+                        j.to_string()
+                    };
+                    (label, b.1 / b.0 as f64, b.2 / b.0 as f64)
+                })
+                .collect(),
+        });
     }
     if rows.is_empty() {
         return Err(bad(format!(
@@ -1451,12 +1489,15 @@ fn run_compare(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Resu
             rows[best].model
         ),
     );
-    Ok(Report {
-        data,
-        views: Vec::new(),
-        percent_columns: vec![],
-        notes,
-    })
+    Ok((
+        Report {
+            data,
+            views: Vec::new(),
+            percent_columns: vec![],
+            notes,
+        },
+        tracking,
+    ))
 }
 
 /// `--calibration-end`: fit up to the date, predict the holdout, compare with the actual.
