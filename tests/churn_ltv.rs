@@ -652,12 +652,19 @@ fn compare_models_on_the_holdout() {
         "csv",
     ];
     let mut args = base.to_vec();
-    args.extend(["--model", "compare", "--params", "p.json", "--chart", "c.svg"]);
+    args.extend([
+        "--model", "compare", "--params", "p.json", "--chart", "c.svg",
+    ]);
     let r = run_in(w.path(), &args);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // The chart: the actual holdout purchases and each model's prediction.
     let svg = std::fs::read_to_string(w.path().join("c.svg")).unwrap();
-    for name in ["actual", "bgnbd: predicted", "mbgnbd: predicted", "pnbd: predicted"] {
+    for name in [
+        "actual",
+        "bgnbd: predicted",
+        "mbgnbd: predicted",
+        "pnbd: predicted",
+    ] {
         assert!(svg.contains(name), "{name} missing from the chart");
     }
     let df = csv_frame(&r.stdout);

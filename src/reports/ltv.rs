@@ -1388,7 +1388,7 @@ fn run_compare(
             }
         }
         let (mut actual, mut predicted, mut abs, mut sq) = (0.0, 0.0, 0.0, 0.0);
-        let mut buckets = vec![(0usize, 0.0, 0.0); TOP + 1];
+        let mut buckets = [(0usize, 0.0, 0.0); TOP + 1];
         for (&i, s) in run.index.iter().zip(&run.summaries) {
             let days = h.days(i);
             let act = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
