@@ -1510,12 +1510,6 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
         )));
     }
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
-    if kind == Kind::Bgbb {
-        return Err(bad(
-            "--calibration-end: not available with --model bgbb yet (its holdout counts \
-             opportunities, not purchase days)",
-        ));
-    }
     let run = fit_models(h, cal, m, kind)?;
     report_params(&run, m, a.input.verbose, "ltv")?;
     let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
@@ -1524,10 +1518,32 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
     #[derive(Clone, Copy, Default)]
     struct Bucket(i64, f64, f64, f64, f64); // n, actual, predicted, Σ|err|, Σerr²
     let mut acc = vec![Bucket::default(); TOP + 2];
+    let (as_of_d, u) = (days_since_epoch(ds.as_of), m.unit.days() as i32);
     for (&i, s) in run.index.iter().zip(&run.summaries) {
         let days = h.days(i);
-        let actual = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
-        let pred = run.fit.expected_purchases(holdout, s.x, s.t_x, s.t);
+        let (actual, pred) = if kind == Kind::Bgbb {
+            // Discrete: the customer's own opportunities after the calibration ones,
+            // up to as-of; actual = those with a purchase.
+            let n_end = (as_of_d - s.first) / u;
+            let n_cal = s.t as i32;
+            let mut ks: Vec<i32> = days
+                .iter()
+                .filter(|&&d| d <= as_of_d)
+                .map(|d| (d - s.first) / u)
+                .filter(|&k| k > n_cal && k <= n_end)
+                .collect();
+            ks.dedup();
+            let n_hold = f64::from(n_end - n_cal);
+            let pred = if n_hold > 0.0 {
+                run.fit.expected_purchases(n_hold, s.x, s.t_x, s.t)
+            } else {
+                0.0
+            };
+            (ks.len() as f64, pred)
+        } else {
+            let actual = (days.len() - days.partition_point(|&d| d <= cal_d)) as f64;
+            (actual, run.fit.expected_purchases(holdout, s.x, s.t_x, s.t))
+        };
         let b = (s.x as usize).min(TOP);
         for j in [b, TOP + 1] {
             let e = &mut acc[j];
@@ -1558,9 +1574,17 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
             column("rmse", &rows, |r| (r.1 .4 / r.1 .0 as f64).sqrt()),
         ],
     )?;
+    let counted = if kind == Kind::Bgbb {
+        format!(
+            "purchases = {}s with a purchase (each customer's whole opportunities after its \
+             calibration ones)",
+            m.unit.name()
+        )
+    } else {
+        "purchases = distinct purchase days".to_string()
+    };
     let notes = vec![format!(
-        "fitted on purchases up to {cal}; holdout {} to {} ({holdout:.1} {}s); purchases = \
-         distinct purchase days",
+        "fitted on purchases up to {cal}; holdout {} to {} ({holdout:.1} {}s); {counted}",
         cal.succ_opt().unwrap_or(cal),
         ds.as_of,
         m.unit.name()
