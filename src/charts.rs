@@ -110,11 +110,29 @@ pub struct BarChart {
     pub measures: Vec<(String, Vec<f64>, Vec<String>)>,
 }
 
+/// One histogram: a count per labelled bin, drawn as vertical bars.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub bins: Vec<String>,
+    pub counts: Vec<f64>,
+}
+
+/// Histograms stacked one above the other under a common title (`retention describe`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histograms {
+    pub title: String,
+    pub panels: Vec<Histogram>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Chart {
     Heatmap(Heatmap),
     Lines(LineChart),
     Bars(BarChart),
+    Histograms(Histograms),
 }
 
 impl Chart {
@@ -123,6 +141,7 @@ impl Chart {
             Chart::Heatmap(h) => &h.title,
             Chart::Lines(l) => &l.title,
             Chart::Bars(b) => &b.title,
+            Chart::Histograms(h) => &h.title,
         }
     }
 }
@@ -597,6 +616,7 @@ fn size(chart: &Chart) -> (u32, u32) {
             1000,
             (150 + 50 * b.categories.len() as u32).clamp(400, 2400),
         ),
+        Chart::Histograms(h) => (1000, (60 + 340 * h.panels.len() as u32).clamp(400, 2400)),
     }
 }
 
@@ -606,6 +626,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
         Chart::Heatmap(h) => heatmap(root, h),
         Chart::Lines(l) => lines(root, l),
         Chart::Bars(b) => bars(root, b),
+        Chart::Histograms(h) => histograms(root, h),
     }
 }
 
@@ -994,6 +1015,79 @@ fn bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &BarChart) -> Resu
     Ok(())
 }
 
+fn histograms<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Histograms) -> Result<()> {
+    let body = root.titled(&h.title, (FONT, 20)).map_err(err)?;
+    let panels = body.split_evenly((h.panels.len().max(1), 1));
+    for (i, (p, area)) in h.panels.iter().zip(&panels).enumerate() {
+        histogram(area, p, colour(i, h.panels.len().max(1)))?;
+    }
+    Ok(())
+}
+
+fn histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    h: &Histogram,
+    c: RGBColor,
+) -> Result<()> {
+    let n = h.bins.len().max(1);
+    let max = h.counts.iter().copied().fold(0.0f64, f64::max);
+    let mut chart = ChartBuilder::on(root)
+        .caption(&h.title, (FONT, 16))
+        .margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..(max * 1.15).max(1.0))
+        .map_err(err)?;
+    let bins = &h.bins;
+    let xf = |x: &f64| {
+        let r = x.round();
+        if (x - r).abs() < 1e-6 && r >= 0.0 {
+            bins.get(r as usize).cloned().unwrap_or_default()
+        } else {
+            String::new()
+        }
+    };
+    let yf = |y: &f64| num((y * 100.0).round() / 100.0);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n + 1)
+        .x_label_formatter(&xf)
+        .y_label_formatter(&yf)
+        .x_desc(&h.x_desc)
+        .y_desc(&h.y_desc)
+        .label_style((FONT, 12))
+        .axis_desc_style((FONT, 14))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(h.counts.iter().enumerate().map(|(i, &v)| {
+            let x = i as f64;
+            Rectangle::new([(x - 0.4, 0.0), (x + 0.4, v)], c.filled())
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(
+            h.counts
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v > 0.0)
+                .map(|(i, &v)| {
+                    Text::new(
+                        num(v),
+                        (i as f64, v),
+                        (FONT, 11)
+                            .into_font()
+                            .color(&BLACK)
+                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                    )
+                }),
+        )
+        .map_err(err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1055,6 +1149,25 @@ mod tests {
                 x_desc: "x".into(),
                 categories: vec!["A".into(), "ลูกค้า".into()],
                 measures: vec![("c".into(), vec![0.3, 0.7], vec!["3".into(), "7".into()])],
+            }),
+            Chart::Histograms(Histograms {
+                title: "t".into(),
+                panels: vec![
+                    Histogram {
+                        title: "a".into(),
+                        x_desc: "x".into(),
+                        y_desc: "y".into(),
+                        bins: vec!["1".into(), "2+".into()],
+                        counts: vec![3.0, 1.0],
+                    },
+                    Histogram {
+                        title: "empty".into(),
+                        x_desc: "x".into(),
+                        y_desc: "y".into(),
+                        bins: vec![],
+                        counts: vec![],
+                    },
+                ],
             }),
         ];
         for c in &charts {

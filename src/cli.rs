@@ -117,6 +117,21 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Wallet(WalletArgs),
+    /// A profile of the input before any report: rows, customers, dates, purchases and
+    /// returns, repeat and one-time customers, the median inter-purchase time, the
+    /// regularity of buying (Wheat & Morrison's k), duplicates, dropped rows, the column
+    /// mapping and the date format.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention describe -t examples/shop/transactions.csv\n",
+        "  retention describe -t examples/shop/transactions.csv -f json\n",
+        "  retention describe -t examples/shop/transactions.csv --chart profile.png\n\n",
+        "A purchase is an order that is not a return (a negative line and a net amount <= 0);\n",
+        "free orders are purchases. regularity_k ~ 1: Poisson-like buying (BG/NBD, Pareto/NBD);\n",
+        "k clearly above 1: more regular buying (k ~ 2: Erlang-2).\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Describe(DescribeArgs),
 
     // ---- issue 7: report, completions, man page ----
     /// Every report at once into a directory: one CSV (or Parquet) per report, summary.json,
@@ -164,6 +179,7 @@ impl Command {
             Command::Whatif(_) => "whatif",
             Command::Summary(_) => "summary",
             Command::Wallet(_) => "wallet",
+            Command::Describe(_) => "describe",
             Command::Report(_) => "report",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -603,6 +619,17 @@ pub struct WalletArgs {
     /// One row per customer (and category) instead of the overview.
     #[arg(long)]
     pub per_customer: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Histograms of purchases per customer and of the days between purchases.
+    #[command(flatten)]
+    pub chart: ChartArgs,
 }
 
 // ---- issue 7: charts, report, completions, man page ----

@@ -242,6 +242,22 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             dest.write(&report)
         }
+        Command::Describe(a) => {
+            let dest = Destination::prepare(&a.output)?;
+            let chart = chart_target(&a.chart)?;
+            let ds = load_input(name, &a.input, vec![])?;
+            let profile = reports::describe::profile(&ds.tx, &ds.stats)?;
+            let mut report = reports::describe::report(&profile, ds.as_of)?;
+            if let Some(path) = chart {
+                let (data, as_of) = chart_names(&a.input, &ds);
+                charts::write(&reports::describe::chart(&profile, &data, &as_of), path)?;
+            }
+            // The notes go to stderr, so that every format's stdout holds the rows only.
+            for n in std::mem::take(&mut report.notes) {
+                eprintln!("retention {name}: note: {n}");
+            }
+            dest.write(&report)
+        }
 
         // ---- issue 7 ----
         Command::Report(a) => reports::report::command(&a, &progress),

@@ -275,7 +275,7 @@ fn bad_inputs_give_one_line_and_exit_2_in_every_command() {
     cases.sort();
     assert!(cases.len() >= 26, "{cases:?}");
     let commands = [
-        "cohort", "churn", "ltv", "segment", "wallet", "summary", "whatif", "report",
+        "cohort", "churn", "ltv", "segment", "wallet", "summary", "whatif", "describe", "report",
     ];
     for expect in cases {
         let text = std::fs::read_to_string(&expect).unwrap();
@@ -1003,4 +1003,132 @@ fn excel_workbooks_first_sheet_or_named() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn describe_csv_matches_hand_computation() {
+    let w = workdir();
+    let tx = data("transactions.csv");
+    let r = run(w.path(), &["describe", "-t", &tx, "-f", "csv"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, expected("describe.csv"));
+    // Only a has 3 purchase days: no k, and one note saying why.
+    assert_eq!(
+        r.stderr,
+        "retention describe: note: regularity_k is not estimated: it needs at least 3 \
+         customers with 3 or more purchase days and some spread in their gaps (1 such \
+         customers)\n"
+    );
+}
+
+#[test]
+fn describe_counts_dropped_and_duplicate_rows() {
+    let w = workdir();
+    // A duplicate row (o1 twice), an empty customer id, a row before --from, one after
+    // --as-of; b buys 29 days apart.
+    let csv = "order_id,customer_id,date,amount\n\
+               o1,a,2024-01-05,10\n\
+               o1,a,2024-01-05,10\n\
+               o2,,2024-01-06,5\n\
+               o3,b,2023-12-01,5\n\
+               o4,b,2024-02-01,7\n\
+               o5,b,2024-03-01,8\n\
+               o6,c,2024-05-01,9\n";
+    std::fs::write(w.path().join("tx.csv"), csv).unwrap();
+    let args = [
+        "describe",
+        "-t",
+        "tx.csv",
+        "--from",
+        "2024-01-01",
+        "--as-of",
+        "2024-04-01",
+        "-f",
+        "ndjson",
+    ];
+    let r = run(w.path(), &args, None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let row = |m: &str, v: &str| format!("{{\"metric\":\"{m}\",\"value\":\"{v}\"}}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    for (m, v) in [
+        ("rows", "7"),
+        ("customers", "2"),
+        ("first_date", "2024-01-05"),
+        ("last_date", "2024-03-01"),
+        // a's o1 (both lines, one order), b's o4 and o5.
+        ("purchases", "3"),
+        ("returns", "0"),
+        ("repeat_customers", "1"),
+        ("one_time_customers", "1"),
+        ("median_interpurchase_days", "29"),
+        ("duplicate_rows", "1"),
+        // The empty id, the row before --from, the row after as-of.
+        ("dropped_rows", "3"),
+        ("column order_id", "order_id"),
+    ] {
+        assert!(lines.contains(&row(m, v).as_str()), "{m} {v}: {}", r.stdout);
+    }
+    assert!(lines.contains(&"{\"metric\":\"regularity_k\",\"value\":null}"));
+    // The loader's warnings are unchanged.
+    assert!(
+        r.stderr.contains("exact duplicate rows were kept"),
+        "{}",
+        r.stderr
+    );
+    assert!(r
+        .stderr
+        .contains("1 rows with an empty customer id were dropped"));
+    assert!(r
+        .stderr
+        .contains("1 transactions after as-of 2024-04-01 were ignored"));
+    // --dedupe drops the duplicate: still counted.
+    let mut dedupe = args.to_vec();
+    dedupe.push("--dedupe");
+    let r = run(w.path(), &dedupe, None);
+    assert!(
+        r.stdout.contains(&row("duplicate_rows", "1")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn describe_on_the_shop_estimates_regularity_and_draws_histograms() {
+    let w = workdir();
+    let tx = example("transactions.csv");
+    let r = run(
+        w.path(),
+        &["describe", "-t", &tx, "--chart", "p.png", "-o", "d.json"],
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("note: regularity_k = "), "{}", r.stderr);
+    let json: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("d.json")).unwrap()).unwrap();
+    let value = |m: &str| {
+        json.iter()
+            .find(|r| r["metric"] == m)
+            .map(|r| r["value"].clone())
+            .unwrap()
+    };
+    for r in &json {
+        assert_eq!(r.as_object().unwrap().len(), 2, "{r}");
+    }
+    let k: f64 = value("regularity_k").as_str().unwrap().parse().unwrap();
+    assert!(k > 0.0 && k.is_finite(), "{k}");
+    let customers: u64 = value("customers").as_str().unwrap().parse().unwrap();
+    let repeat: u64 = value("repeat_customers").as_str().unwrap().parse().unwrap();
+    let once: u64 = value("one_time_customers")
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(repeat + once <= customers);
+    let png = std::fs::read(w.path().join("p.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let r = run(w.path(), &["describe", "-t", &tx, "--chart", "p.svg"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let svg = std::fs::read_to_string(w.path().join("p.svg")).unwrap();
+    assert!(svg.contains("Purchases per customer"), "{svg}");
+    assert!(svg.contains("Days between consecutive purchase days"));
 }

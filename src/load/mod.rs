@@ -215,6 +215,28 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// Reading decisions for stderr (shown with --verbose).
     pub info: Vec<String>,
+    /// What reading the transactions counted (`retention describe`).
+    pub stats: LoadStats,
+}
+
+/// Counts and decisions of reading the transactions, as typed values (the same numbers
+/// as the warnings and --verbose lines).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadStats {
+    /// Data rows read, before any was dropped.
+    pub rows_read: usize,
+    /// Rows dropped for an empty customer id, date or amount.
+    pub dropped_empty: usize,
+    /// Rows outside --from/--to.
+    pub outside_window: usize,
+    /// Rows after as-of.
+    pub after_as_of: usize,
+    /// Exact duplicate rows (kept, or dropped with --dedupe).
+    pub duplicate_rows: usize,
+    /// The date format used (as --verbose words it).
+    pub date_format: String,
+    /// (canonical name, source column) per mapped role, in role order.
+    pub mapping: Vec<(String, String)>,
 }
 
 fn first_line(s: &str) -> &str {
@@ -640,6 +662,7 @@ fn dedupe(
     label: &str,
     opts: &LoadOptions,
     warnings: &mut Vec<String>,
+    count: &mut usize,
 ) -> Result<DataFrame> {
     if !may_have_duplicates(&tx)? {
         return Ok(tx);
@@ -650,6 +673,7 @@ fn dedupe(
         .unique_stable_generic(None, UniqueKeepStrategy::First)
         .collect()?;
     let dups = tx.height() - unique.height();
+    *count = dups;
     if dups == 0 {
         return Ok(tx);
     }
@@ -830,6 +854,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             op.label
         )));
     }
+    let mut after_as_of = 0;
     let as_of_day = match opts.as_of {
         Some(a) => {
             let a = days_since_epoch(a);
@@ -838,6 +863,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
                 .zip(&mask)
                 .filter(|(d, &m)| m && d.is_some_and(|d| d > a))
                 .count();
+            after_as_of = later;
             if later > 0 {
                 ds.warnings.push(format!(
                     "{}: {later} transactions after as-of {} were ignored",
@@ -855,6 +881,18 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         None => max_day,
     };
     ds.as_of = date_from_days(as_of_day);
+    ds.stats = LoadStats {
+        rows_read: n,
+        dropped_empty: empty.iter().map(|e| e.0).sum(),
+        outside_window: outside,
+        after_as_of,
+        duplicate_rows: 0,
+        date_format: fmt.clone(),
+        mapping: map
+            .iter()
+            .map(|(r, n)| (r.canonical().to_string(), n.clone()))
+            .collect(),
+    };
 
     let mut cols = vec![
         customer,
@@ -896,7 +934,13 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         };
         return load_transactions(src, &all, ds);
     } else {
-        dedupe(kept, &op.label, opts, &mut ds.warnings)?
+        dedupe(
+            kept,
+            &op.label,
+            opts,
+            &mut ds.warnings,
+            &mut ds.stats.duplicate_rows,
+        )?
     };
     ds.info.push(format!(
         "{}: read in {t_read:.2} s, parsed by {t_parse:.2} s, checked by {t_mask:.2} s, \
@@ -1036,6 +1080,7 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         as_of: NaiveDate::MIN,
         warnings: Vec::new(),
         info: Vec::new(),
+        stats: LoadStats::default(),
     };
     load_transactions(tx_src, opts, &mut ds)?;
     if !opts.customers.is_empty() {

@@ -3,6 +3,7 @@
 
 pub mod churn;
 pub mod cohort;
+pub mod describe;
 pub mod ltv;
 
 pub mod segment;
