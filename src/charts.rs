@@ -395,7 +395,7 @@ pub fn from_calibration(report: &Report, data: &str, as_of: &str) -> Result<Char
         }
     }
     Ok(Chart::Lines(LineChart {
-        title: format!("Predicted vs actual holdout purchases — {data}, as of {as_of}"),
+        title: format!("Model: predicted vs actual holdout purchases — {data}, as of {as_of}"),
         x_desc: "repeat purchases in the calibration period".into(),
         y_desc: "mean purchases per customer in the holdout".into(),
         series,
