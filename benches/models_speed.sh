@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The purchase models against lifetimes 0.11.3's own fitters on one simulated summary
 # (benches/lifetimes_speed.py: a BG/NBD population of N customers in days), end to end:
-# `retention ltv --summary FILE --model M --per-customer -o out.csv` (read, fit, standard
-# errors, p_alive, expected purchases, written per customer) against lifetimes' fit +
-# p_alive + 30-day expectation (benches/models_speed.py). One run each; a benchmark, not a
-# test.
+# `retention ltv --summary FILE --model M` as a whole process (read the CSV, fit, score
+# every customer: p_alive, expected purchases and, with Gamma-Gamma, CLV; the aggregate
+# row out) against lifetimes' fit + p_alive + 30-day expectation, no I/O
+# (benches/models_speed.py). One run each; a benchmark, not a test.
 #
 #   N=1000000 RETENTION_BIN=target/release/retention PY=/path/venv/bin/python bash benches/models_speed.sh
 set -euo pipefail
@@ -21,8 +21,7 @@ echo "| model | retention s | lifetimes s | ratio |"
 echo "|---|---:|---:|---:|"
 for m in bgnbd mbgnbd pnbd; do
   t0=$(date +%s.%N)
-  "$BIN" ltv --summary "$summary" --model "$m" --per-customer -o "$DIR/out_$m.csv" --quiet \
-    --params "$DIR/params_$m.json"
+  "$BIN" ltv --summary "$summary" --model "$m" -o "$DIR/out_$m.csv" --quiet
   t1=$(date +%s.%N)
   ours=$(echo "$t1 - $t0" | bc -l)
   theirs=$("$PY" -c "import json;print(json.load(open('$DIR/lifetimes_models.json'))['$m']['total'])")

@@ -602,9 +602,13 @@ pub struct ModelRun {
     pub fit: Fitted,
     /// Its standard errors (None, with the reason, when the information matrix is not
     /// positive definite).
-    pub se: std::result::Result<StandardErrors, String>,
+    se: std::cell::OnceCell<std::result::Result<StandardErrors, String>>,
     pub gg: Option<GammaGammaFit>,
-    pub gg_se: Option<std::result::Result<StandardErrors, String>>,
+    gg_se: std::cell::OnceCell<Option<std::result::Result<StandardErrors, String>>>,
+    /// What the standard errors are computed from, when first asked for (they cost a
+    /// numeric Hessian; a plain per-customer run does not need them).
+    rfm: Vec<Rfm>,
+    gg_data: (Vec<f64>, Vec<f64>),
     pub scores: Vec<CustomerScore>,
     /// Prediction horizon in model units.
     pub horizon: f64,
@@ -808,11 +812,6 @@ pub fn fit_summaries(
             Err(e) => (None, Some(format!("{e:#}"))),
         }
     };
-    let se = fit.standard_errors(&rfm).map_err(|e| format!("{e:#}"));
-    let gg_se = gg.as_ref().map(|g| {
-        crate::models::se::gamma_gamma(&g.params, &freq, &monetary, weights.as_deref())
-            .map_err(|e| format!("{e:#}"))
-    });
     let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
     let clv = ClvOptions {
         months: m.horizon,
@@ -827,37 +826,69 @@ pub fn fit_summaries(
         horizon,
         &clv,
     )?;
-    let intervals = parameter_intervals(
-        &fit,
-        &se,
-        gg.as_ref(),
-        gg_se.as_ref(),
-        &rfm,
-        &monetary,
-        &scores,
-        horizon,
-        &clv,
-        m,
-    )?;
-    Ok(ModelRun {
+    let mut run = ModelRun {
         index,
         summaries: sums,
         fit,
-        se,
+        se: std::cell::OnceCell::new(),
         gg,
-        gg_se,
+        gg_se: std::cell::OnceCell::new(),
+        rfm,
+        gg_data: (freq, monetary),
         scores,
         horizon,
         unit: m.unit,
         end,
         gg_missing,
         gg_excluded,
-        intervals,
+        intervals: None,
         weights,
-    })
+    };
+    if m.intervals.is_some() {
+        let intervals = parameter_intervals(
+            &run.fit,
+            run.se(),
+            run.gg.as_ref(),
+            run.gg_se(),
+            &run.rfm,
+            &run.gg_data.1,
+            &run.scores,
+            horizon,
+            &clv,
+            m,
+        )?;
+        run.intervals = intervals;
+    }
+    Ok(run)
 }
 
 impl ModelRun {
+    /// The purchase model's standard errors (computed once, when first asked for).
+    pub fn se(&self) -> &std::result::Result<StandardErrors, String> {
+        self.se.get_or_init(|| {
+            self.fit
+                .standard_errors(&self.rfm)
+                .map_err(|e| format!("{e:#}"))
+        })
+    }
+
+    /// Gamma-Gamma's standard errors (None without a spend model).
+    pub fn gg_se(&self) -> Option<&std::result::Result<StandardErrors, String>> {
+        self.gg_se
+            .get_or_init(|| {
+                self.gg.as_ref().map(|g| {
+                    crate::models::se::gamma_gamma(
+                        &g.params,
+                        &self.gg_data.0,
+                        &self.gg_data.1,
+                        self.weights.as_deref(),
+                    )
+                    .map_err(|e| format!("{e:#}"))
+                })
+            })
+            .as_ref()
+    }
+
     /// Customers (weights included).
     pub fn customers(&self) -> f64 {
         match &self.weights {
@@ -885,7 +916,7 @@ impl ModelRun {
             "customers": count_json(self.customers()),
             "repeat_customers": count_json(self.repeat_customers()),
         });
-        v[self.fit.kind().name()] = model_json(&self.fit, &self.se);
+        v[self.fit.kind().name()] = model_json(&self.fit, self.se());
         v["gamma_gamma"] = serde_json::Value::Null;
         if let Some(g) = &self.gg {
             let mut o = serde_json::json!({
@@ -897,7 +928,7 @@ impl ModelRun {
                 "iterations": g.iterations,
                 "customers": g.n_customers,
             });
-            o["standard_errors"] = se_json(&["p", "q", "v"], self.gg_se.as_ref());
+            o["standard_errors"] = se_json(&["p", "q", "v"], self.gg_se());
             v["gamma_gamma"] = o;
         }
         v
@@ -906,7 +937,7 @@ impl ModelRun {
     /// One line per model for `--verbose`.
     pub fn describe(&self) -> Vec<String> {
         let f = &self.fit;
-        let ses = self.se.as_ref().ok();
+        let ses = self.se().as_ref().ok();
         let params: Vec<String> = f
             .params()
             .iter()
@@ -927,12 +958,12 @@ impl ModelRun {
             f.log_likelihood(),
             f.iterations()
         )];
-        if let Err(e) = &self.se {
+        if let Err(e) = self.se() {
             out.push(format!("standard errors not available: {e}"));
         }
         match &self.gg {
             Some(g) => {
-                let se = match self.gg_se.as_ref().and_then(|s| s.as_ref().ok()) {
+                let se = match self.gg_se().and_then(|s| s.as_ref().ok()) {
                     Some(s) => {
                         format!(" (se p {:.6}, q {:.6}, v {:.6})", s.se[0], s.se[1], s.se[2])
                     }
@@ -1423,7 +1454,7 @@ fn run_compare(
             rmse: (sq / n).sqrt(),
             best: false,
         });
-        let mut o = model_json(&run.fit, &run.se);
+        let mut o = model_json(&run.fit, run.se());
         o["customers"] = serde_json::json!(run.summaries.len());
         json.insert(kind.name().into(), o);
         tracking.push(Tracking {
