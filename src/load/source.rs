@@ -622,6 +622,24 @@ fn quoted_records(data: &[u8], delim: u8, mut f: impl FnMut(usize, usize)) {
     }
 }
 
+/// Offsets that cut `data` into about `parts` chunks (at least 1 MiB each), each ending
+/// at a line end (so never inside a UTF-8 character or a line): 0, …, data.len().
+fn line_bounds(data: &[u8], parts: usize) -> Vec<usize> {
+    let target = (data.len() / parts.max(1)).max(1 << 20);
+    let mut bounds = vec![0usize];
+    while let Some(&last) = bounds.last() {
+        if last >= data.len() {
+            break;
+        }
+        let want = (last + target).min(data.len());
+        bounds.push(match memchr::memchr(b'\n', &data[want..]) {
+            Some(e) => want + e + 1,
+            None => data.len(),
+        });
+    }
+    bounds
+}
+
 /// The reading policy on one text file: UTF-8 (else an error naming the line and byte
 /// offset) and every record with the header's field count. Ragged records are an error
 /// naming the line and both counts, unless `flexible` (then counted for one warning).
@@ -640,19 +658,7 @@ pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<
     let bom = map.len() - data.len();
     // Chunks end at line ends (a line end is never inside a UTF-8 character).
     let parts = rayon::current_num_threads().max(1) * 8;
-    let target = (data.len() / parts).max(1 << 20);
-    let mut bounds = vec![0usize];
-    while let Some(&last) = bounds.last() {
-        if last >= data.len() {
-            break;
-        }
-        let want = (last + target).min(data.len());
-        let end = match memchr::memchr(b'\n', &data[want..]) {
-            Some(e) => want + e + 1,
-            None => data.len(),
-        };
-        bounds.push(end);
-    }
+    let bounds = line_bounds(data, parts);
     let chunks: Vec<&[u8]> = bounds.windows(2).map(|w| &data[w[0]..w[1]]).collect();
     let utf8_errors: Vec<Option<(usize, usize)>> = chunks
         .par_iter()
@@ -712,19 +718,7 @@ pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<
         };
         ragged.expected = expected;
         let rest = &data[start.min(data.len())..];
-        let target = (rest.len() / parts).max(1 << 20);
-        let mut cuts = vec![0usize];
-        while let Some(&last) = cuts.last() {
-            if last >= rest.len() {
-                break;
-            }
-            let want = (last + target).min(rest.len());
-            let end = match memchr::memchr(b'\n', &rest[want..]) {
-                Some(e) => want + e + 1,
-                None => rest.len(),
-            };
-            cuts.push(end);
-        }
+        let cuts = line_bounds(rest, parts);
         let checks: Vec<ChunkCheck> = cuts
             .par_windows(2)
             .map(|w| check_chunk(&rest[w[0]..w[1]], delim, expected))
