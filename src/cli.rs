@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::params::{AtRiskModel, CohortBy, CohortMetric, CohortMode, LtvModel};
+
 use crate::output::Format;
 use crate::period::Period;
 
@@ -294,30 +296,6 @@ pub struct OutputArgs {
     pub output: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CohortBy {
-    /// The period of each customer's first purchase.
-    FirstPurchase,
-    /// The period of signup_date in the customers file (customers who never bought count).
-    Signup,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CohortMode {
-    /// Active in period c+k.
-    Classic,
-    /// Active in any period at or after c+k (unbounded retention).
-    Rolling,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum CohortMetric {
-    /// Share of the cohort's customers.
-    Customers,
-    /// Net revenue in period c+k / net revenue in period 0.
-    Revenue,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct CohortArgs {
     #[command(flatten)]
@@ -383,64 +361,6 @@ pub struct ChurnArgs {
     // issue 7
     #[command(flatten)]
     pub chart: ChartArgs,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LtvModel {
-    /// Cumulative net revenue per customer by cohort (the LTV curve).
-    Historical,
-    /// BG/NBD purchase model (Fader, Hardie & Lee 2005) with the Gamma-Gamma spend model.
-    Bgnbd,
-    /// MBG/NBD (Batislam et al. 2007): BG/NBD where a customer may also drop out right
-    /// after the first purchase; with Gamma-Gamma.
-    Mbgnbd,
-    /// Pareto/NBD (Schmittlein, Morrison & Colombo 1987): dropout at any time; with
-    /// Gamma-Gamma.
-    Pnbd,
-    /// BG/BB (Fader, Hardie & Shang 2010), discrete time: each --unit after the first
-    /// purchase is one opportunity to buy (e.g. --unit year for yearly donations); with
-    /// Gamma-Gamma on the opportunities' values; the horizon is rounded to whole
-    /// opportunities. With --summary, T is the number of opportunities.
-    Bgbb,
-    /// Fit bgnbd, mbgnbd and pnbd on the calibration period and compare them on the
-    /// holdout (needs --calibration-end): log-likelihood, AIC, BIC, holdout MAE and RMSE.
-    Compare,
-}
-
-impl LtvModel {
-    /// The purchase model, for the predictive choices.
-    pub fn purchase_model(self) -> Option<crate::models::purchase::Kind> {
-        use crate::models::purchase::Kind;
-        match self {
-            LtvModel::Bgnbd => Some(Kind::BgNbd),
-            LtvModel::Mbgnbd => Some(Kind::MbgNbd),
-            LtvModel::Pnbd => Some(Kind::ParetoNbd),
-            LtvModel::Bgbb => Some(Kind::Bgbb),
-            LtvModel::Historical | LtvModel::Compare => None,
-        }
-    }
-}
-
-/// The purchase model of `churn --at-risk`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AtRiskModel {
-    Bgnbd,
-    Mbgnbd,
-    Pnbd,
-    /// Discrete time (--unit gives the opportunity).
-    Bgbb,
-}
-
-impl AtRiskModel {
-    pub fn kind(self) -> crate::models::purchase::Kind {
-        use crate::models::purchase::Kind;
-        match self {
-            AtRiskModel::Bgnbd => Kind::BgNbd,
-            AtRiskModel::Mbgnbd => Kind::MbgNbd,
-            AtRiskModel::Pnbd => Kind::ParetoNbd,
-            AtRiskModel::Bgbb => Kind::Bgbb,
-        }
-    }
 }
 
 /// Options of the purchase models + Gamma-Gamma (ltv --model bgnbd|mbgnbd|pnbd|compare,

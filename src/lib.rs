@@ -14,6 +14,7 @@ pub mod error;
 pub mod load;
 pub mod models;
 pub mod output;
+pub mod params;
 pub mod period;
 pub mod progress;
 pub mod reports;

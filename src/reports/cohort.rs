@@ -6,9 +6,9 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::cli::{CohortBy, CohortMetric, CohortMode};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
+use crate::params::{CohortBy, CohortMetric, CohortMode};
 use crate::period::{date_from_days, Period};
 use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap};
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::cli::{CohortBy, CohortMetric, CohortMode, LtvArgs, LtvModel, ModelArgs};
+use crate::cli::{LtvArgs, ModelArgs};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::models::gamma_gamma::{self, GammaGammaFit, GammaGammaParams};
@@ -15,6 +15,7 @@ use crate::models::purchase::{Fitted, Kind};
 use crate::models::se::StandardErrors;
 use crate::models::{ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
+use crate::params::{CohortBy, CohortMetric, CohortMode, LtvModel};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{
     assign_cohorts, coded_cells, mark_partial, CohortParams, KahanSum, Matrix,
