@@ -5,8 +5,11 @@ use clap::Parser;
 
 fn main() {
     // A panic is a bug: one line on stderr and exit code 1, never a backtrace dump.
+    // Release builds abort on panic (smaller binary), so the hook itself exits with 1.
     std::panic::set_hook(Box::new(|info| {
         eprintln!("retention: internal error (please report): {info}");
+        #[cfg(panic = "abort")]
+        std::process::exit(retention::error::EXIT_INTERNAL);
     }));
     let cli = retention::cli::Cli::parse();
     let name = cli.command.name();

@@ -393,6 +393,60 @@ fn report_writes_every_file_and_a_self_contained_index() {
 }
 
 #[test]
+fn report_index_opens_with_tiles_then_charts_and_is_reproducible() {
+    let d = workdir();
+    let (t, c) = (tx(), customers());
+    let run_fixed = |out: &str| {
+        let mut cmd = common::retention(d.path());
+        cmd.args(report_args(out, &t, &c))
+            .env("SOURCE_DATE_EPOCH", "1700000000");
+        let o = cmd.output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run_fixed("a");
+    run_fixed("b");
+    let html = std::fs::read_to_string(d.path().join("a/index.html")).unwrap();
+    // tiles first, then the charts, then the tables, then the input
+    let at = |needle: &str| html.find(needle).unwrap_or_else(|| panic!("no {needle}"));
+    assert!(at("class=\"tiles\"") < at("class=\"charts\""));
+    assert!(at("class=\"charts\"") < at("<section id=\"summary\">"));
+    assert!(at("<section id=\"whatif\">") < at("<section id=\"input\">"));
+    assert_eq!(html.matches("class=\"tile\"").count(), 7);
+    for label in [
+        "Customers",
+        "Active customers",
+        "Retention rate",
+        "Churn rate",
+        "Repeat-purchase rate",
+        "LTV:CAC",
+        "Predicted 12-month CLV per customer",
+    ] {
+        assert!(html.contains(&format!("<h3>{label}</h3>")), "tile {label}");
+    }
+    // the bundled shop ends on 2024-12-31: December against November
+    assert!(html.contains("2024-12 vs 2024-11"));
+    assert!(html.contains("vs 2024-11-30"));
+    // every tile has a value and a change (the shop has costs and two years of data)
+    assert!(!html.contains("no change to show"), "{html}");
+    // long tables are folded
+    assert!(html.contains("<details><summary>Show the table"));
+    assert!(html.contains("generated 2023-11-14 22:13 UTC"));
+    // same data, same clock: the same bytes, apart from nothing
+    for f in ["index.html", "summary.json"] {
+        assert_eq!(
+            std::fs::read(d.path().join("a").join(f)).unwrap(),
+            std::fs::read(d.path().join("b").join(f)).unwrap(),
+            "{f} differs between two runs"
+        );
+    }
+}
+
+#[test]
 fn report_parquet_and_png() {
     let d = workdir();
     let (t, c) = (tx(), customers());
