@@ -23,6 +23,63 @@ pub fn clear() {
     }
 }
 
+/// While alive, the indicator (if any) is a bar of `total` bytes read, with the
+/// percentage, the rate and the time left; then it is a spinner again.
+pub struct Reading {
+    /// The step shown before reading started (None: no indicator).
+    before: Option<String>,
+}
+
+/// Reading of `label` (`total` bytes) starts: see [`Reading`] and [`advance`].
+pub fn reading(label: &str, total: u64) -> Reading {
+    let Some(bar) = active_bar() else {
+        return Reading { before: None };
+    };
+    let style = ProgressStyle::with_template(
+        "retention {prefix}: reading {msg} [{bar:24}] {percent}% {bytes}/{total_bytes}, {eta} left",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let before = bar.message();
+    bar.set_style(style);
+    bar.set_length(total.max(1));
+    bar.set_position(0);
+    bar.reset_eta();
+    bar.set_message(label.to_string());
+    Reading {
+        before: Some(before),
+    }
+}
+
+/// `n` more bytes of the current input were read.
+pub fn advance(n: u64) {
+    if let Some(bar) = active_bar() {
+        bar.inc(n);
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        let (Some(before), Some(bar)) = (self.before.take(), active_bar()) else {
+            return;
+        };
+        bar.set_style(spinner_style());
+        bar.set_message(before);
+    }
+}
+
+fn active_bar() -> Option<ProgressBar> {
+    ACTIVE
+        .lock()
+        .ok()
+        .and_then(|a| a.as_ref().map(|(b, _)| b.clone()))
+}
+
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} retention {prefix}: {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
 /// A spinner with a message; cleared when dropped.
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -41,9 +98,7 @@ impl Progress {
             return Progress { bar: None, done };
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        let style = ProgressStyle::with_template("{spinner} retention {prefix}: {msg} ({elapsed})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
+        bar.set_style(spinner_style());
         bar.set_prefix(name.to_string());
         bar.set_message("working");
         let (b, d) = (bar.clone(), done.clone());

@@ -54,7 +54,17 @@ pub(crate) struct Part {
     first: usize,
     /// Hive-style `key=value` folders between the given directory and the file.
     partition: Vec<(String, String)>,
+    /// How a text part is read (set when it is scanned): read in chunks by [`collect_input`].
+    csv: std::cell::OnceCell<CsvShape>,
     _tmp: Option<NamedTempFile>,
+}
+
+/// The reading options of a text part.
+#[derive(Clone, Copy, Debug)]
+struct CsvShape {
+    delim: u8,
+    has_header: bool,
+    flexible: bool,
 }
 
 /// All the parts of one input (`-t` repeated, a glob, a directory), read as one table.
@@ -220,6 +230,7 @@ fn open_raw(src: &Source, what: &str) -> Result<Part> {
                 row_word: "line",
                 first: 1,
                 partition: vec![],
+                csv: Default::default(),
                 _tmp: Some(tmp),
             })
         }
@@ -244,6 +255,7 @@ fn open_raw(src: &Source, what: &str) -> Result<Part> {
                 row_word: if parquet { "row" } else { "line" },
                 first: 1,
                 partition: vec![],
+                csv: Default::default(),
                 _tmp: None,
             })
         }
@@ -586,15 +598,24 @@ fn check_chunk(chunk: &[u8], delim: u8, expected: usize) -> ChunkCheck {
 fn quoted_records(data: &[u8], delim: u8, mut f: impl FnMut(usize, usize)) {
     let (mut line, mut rec_line, mut fields) = (1usize, 1usize, 1usize);
     let (mut in_quote, mut at_start, mut empty) = (false, true, true);
+    // Just after a quoted field's closing quote: a quote here is an escaped one ("").
+    let mut closed = false;
     for &b in data {
         if in_quote {
             if b == b'"' {
                 in_quote = false;
+                closed = true;
             } else if b == b'\n' {
                 line += 1;
             }
             continue;
         }
+        if closed && b == b'"' {
+            in_quote = true;
+            closed = false;
+            continue;
+        }
+        closed = false;
         if b == b'\n' {
             if !empty {
                 f(rec_line, fields);
@@ -763,6 +784,11 @@ fn scan_part(op: &Part, opts: &LoadOptions, warnings: &mut Vec<String>) -> Resul
                 op.label, r.count, r.expected, r.first_line
             ));
         }
+        let _ = op.csv.set(CsvShape {
+            delim,
+            has_header: opts.has_header,
+            flexible: opts.flexible,
+        });
         LazyCsvReader::new(PlRefPath::new(path))
             .with_has_header(opts.has_header)
             .with_separator(delim)
@@ -832,6 +858,180 @@ pub(crate) fn scan_input(
     Ok((lfs, first.unwrap_or_default()))
 }
 
+/// Bytes per chunk of a text file: the unit of reading progress.
+const CHUNK: usize = 16 << 20;
+
+/// The column a selection reads (`col(a)` or `col(a).alias(b)`); None for anything else.
+fn leaf(e: &Expr) -> Option<PlSmallStr> {
+    match e {
+        Expr::Column(n) => Some(n.clone()),
+        Expr::Alias(inner, _) => leaf(inner),
+        _ => None,
+    }
+}
+
+/// Offsets that cut CSV text into chunks of about `target` bytes, each ending at a record
+/// end: a line end outside quotes, where a quote opens a quoted field only at a field's
+/// start and `""` inside one is an escaped quote (as the reader and [`quoted_records`]
+/// treat them). 0, …, data.len().
+fn record_bounds(data: &[u8], delim: u8, target: usize) -> Vec<usize> {
+    let quoted = memchr::memchr(b'"', data).is_some();
+    let mut bounds = vec![0usize];
+    let (mut pos, mut in_quote) = (0usize, false);
+    while pos < data.len() {
+        let want = (pos + target.max(1)).min(data.len());
+        if !quoted {
+            pos = match memchr::memchr(b'\n', &data[want..]) {
+                Some(e) => want + e + 1,
+                None => data.len(),
+            };
+            bounds.push(pos);
+            continue;
+        }
+        // Walk quotes and line ends only, from pos, to the first record end at or after want.
+        let mut i = pos;
+        loop {
+            match memchr::memchr2(b'"', b'\n', &data[i..]) {
+                None => {
+                    i = data.len();
+                    break;
+                }
+                Some(k) => {
+                    let j = i + k;
+                    i = j + 1;
+                    if data[j] == b'"' {
+                        if in_quote {
+                            if data.get(j + 1) == Some(&b'"') {
+                                i = j + 2; // an escaped quote
+                            } else {
+                                in_quote = false;
+                            }
+                        } else if j == 0 || data[j - 1] == delim || data[j - 1] == b'\n' {
+                            in_quote = true;
+                        }
+                    } else if !in_quote && j + 1 >= want {
+                        break;
+                    }
+                }
+            }
+        }
+        pos = i;
+        bounds.push(pos);
+    }
+    bounds
+}
+
+/// The end of the record that starts at `from` (outside quotes): just after its line end.
+fn record_end(data: &[u8], delim: u8, from: usize) -> usize {
+    let mut in_quote = false;
+    let mut i = from;
+    while let Some(k) = memchr::memchr2(b'"', b'\n', &data[i..]) {
+        let j = i + k;
+        i = j + 1;
+        if data[j] == b'"' {
+            if in_quote {
+                if data.get(j + 1) == Some(&b'"') {
+                    i = j + 2;
+                } else {
+                    in_quote = false;
+                }
+            } else if j == from || data[j - 1] == delim {
+                in_quote = true;
+            }
+        } else if !in_quote {
+            return i;
+        }
+    }
+    data.len()
+}
+
+/// Read one text part in chunks of about [`CHUNK`] bytes cut at record ends, each parsed
+/// by polars with the part's header as schema (every column text) and only the selected
+/// columns; reading progress advances by each chunk's bytes.
+fn read_chunked(
+    op: &Part,
+    shape: CsvShape,
+    names: &[String],
+    exprs: &[Expr],
+    chunk: usize,
+) -> Result<DataFrame> {
+    let cannot = |e: &dyn std::fmt::Display| {
+        bad(format!(
+            "cannot read {}: {}",
+            op.label,
+            super::first_line(&e.to_string())
+        ))
+    };
+    let file = std::fs::File::open(&op.path).map_err(|e| cannot(&e))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let schema: Schema = names
+        .iter()
+        .map(|n| Field::new(n.as_str().into(), DataType::String))
+        .collect();
+    let projection: Option<Vec<PlSmallStr>> = exprs.iter().map(leaf).collect();
+    let read = |chunk: &[u8]| -> Result<DataFrame> {
+        let parse = CsvParseOptions::default()
+            .with_separator(shape.delim)
+            .with_encoding(CsvEncoding::Utf8)
+            .with_truncate_ragged_lines(shape.flexible)
+            .with_missing_is_null(true);
+        let df = CsvReadOptions::default()
+            .with_has_header(false)
+            .with_schema(Some(Arc::new(schema.clone())))
+            .with_columns(projection.clone().map(Arc::from))
+            .with_parse_options(parse)
+            .into_reader_with_file_handle(std::io::Cursor::new(chunk))
+            .finish()
+            .map_err(|e| cannot(&e))?;
+        df.lazy().select(exprs).collect().map_err(|e| cannot(&e))
+    };
+    let empty = || {
+        DataFrame::empty_with_schema(&schema)
+            .lazy()
+            .select(exprs)
+            .collect()
+            .map_err(|e| cannot(&e))
+    };
+    if len == 0 {
+        return empty();
+    }
+    // SAFETY: the file is only read, and this process does not write it while mapped.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| cannot(&e))?;
+    let data: &[u8] = map.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&map);
+    crate::progress::advance((map.len() - data.len()) as u64);
+    let bounds = record_bounds(data, shape.delim, chunk);
+    // The header is the first record that is not blank.
+    let mut body = 0;
+    if shape.has_header {
+        while body < data.len() {
+            let end = record_end(data, shape.delim, body);
+            let blank = data[body..end].iter().all(|b| matches!(b, b'\n' | b'\r'));
+            body = end;
+            if !blank {
+                break;
+            }
+        }
+    }
+    crate::progress::advance(body as u64);
+    let mut frames = Vec::with_capacity(bounds.len());
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0].max(body), w[1]);
+        if a >= b {
+            continue;
+        }
+        frames.push(read(&data[a..b])?);
+        crate::progress::advance((b - a) as u64);
+    }
+    let mut it = frames.into_iter();
+    let Some(mut out) = it.next() else {
+        return empty();
+    };
+    for d in it {
+        out.vstack_mut_owned(d)?;
+    }
+    Ok(out)
+}
+
 /// Collect the selected columns of every part and stack them into one frame, recording
 /// where each part starts (for [`Input::at`]). Columns whose types differ between parts
 /// (a CSV's text beside a Parquet's numbers) are stacked as text.
@@ -843,8 +1043,21 @@ pub(crate) fn collect_input(
     let mut frames = Vec::with_capacity(lfs.len());
     input.starts.clear();
     let mut rows = 0;
-    for (lf, op) in lfs.into_iter().zip(&input.parts) {
-        let df = super::collect(lf.select(exprs), &op.label)?;
+    let size = |op: &Part| std::fs::metadata(&op.path).map_or(0, |m| m.len());
+    let total: u64 = input.parts.iter().map(size).sum();
+    let _reading = crate::progress::reading(&input.label, total);
+    for (mut lf, op) in lfs.into_iter().zip(&input.parts) {
+        let df = match op.csv.get() {
+            Some(shape) if op.partition.is_empty() => {
+                let names = super::names_of(&mut lf, &op.label)?;
+                read_chunked(op, *shape, &names, exprs, CHUNK)?
+            }
+            _ => {
+                let df = super::collect(lf.select(exprs), &op.label)?;
+                crate::progress::advance(size(op));
+                df
+            }
+        };
         input.starts.push(rows);
         rows += df.height();
         frames.push(df);
@@ -889,6 +1102,57 @@ pub(crate) fn collect_input(
 mod tests {
     use super::*;
 
+    #[test]
+    fn record_bounds_cut_at_record_ends_only() {
+        let text = b"a,b\n\"x\ny\",2\n\"q\"\"\n,\",3\nplain,4\n";
+        // every cut is a record start: never inside the quoted line break or after ""
+        let b = record_bounds(text, b',', 1);
+        assert_eq!(b, vec![0, 4, 12, 22, 30]);
+        assert_eq!(record_bounds(text, b',', 1000), vec![0, text.len()]);
+        // without quotes: line ends
+        assert_eq!(record_bounds(b"a\nb\nc", b',', 1), vec![0, 2, 4, 5]);
+        assert_eq!(record_end(text, b',', 4), 12);
+        assert_eq!(record_end(text, b',', 12), 22);
+        // a quote inside a field is a character, not an opening quote
+        assert_eq!(record_end(b"5\" screen,1\nx", b',', 0), 12);
+    }
+
+    #[test]
+    fn escaped_quotes_do_not_end_a_quoted_field() {
+        let mut seen = Vec::new();
+        quoted_records(b"a,b\n\"x\"\",y\",2\n", b',', |line, n| {
+            seen.push((line, n))
+        });
+        assert_eq!(seen, vec![(1, 2), (2, 2)]);
+    }
+
+    #[test]
+    fn chunked_reading_equals_one_read() {
+        let text = b"\xef\xbb\xbf\ncustomer,date,amount\nc1,2024-01-01,\"1,5\"\n\"c\"\"2\",2024-01-02,\"multi\nline\"\n\nc3,,7\r\nc4,2024-01-04,8";
+        let (op, _tmp) = part(text);
+        let shape = CsvShape {
+            delim: b',',
+            has_header: true,
+            flexible: false,
+        };
+        let names: Vec<String> = ["customer", "date", "amount"].map(String::from).to_vec();
+        let exprs = vec![col("amount").alias("a"), col("customer")];
+        let whole = LazyCsvReader::new(PlRefPath::new(op.path.to_string_lossy().to_string()))
+            .with_has_header(true)
+            .with_infer_schema_length(Some(0))
+            .with_missing_is_null(true)
+            .finish()
+            .unwrap()
+            .select(&exprs)
+            .collect()
+            .unwrap();
+        assert_eq!(whole.height(), 5, "{whole}"); // the blank line is a row of nulls
+        for chunk in [1, 5, 17, 1 << 20] {
+            let df = read_chunked(&op, shape, &names, &exprs, chunk).unwrap();
+            assert!(df.equals_missing(&whole), "chunk {chunk}: {df} vs {whole}");
+        }
+    }
+
     fn part(text: &[u8]) -> (Part, NamedTempFile) {
         let mut tmp = NamedTempFile::new().unwrap();
         tmp.write_all(text).unwrap();
@@ -901,6 +1165,7 @@ mod tests {
             row_word: "line",
             first: 2,
             partition: vec![],
+            csv: Default::default(),
             _tmp: None,
         };
         (p, tmp)
