@@ -37,17 +37,18 @@ pub(crate) fn load_input(
         !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category");
     let started = std::time::Instant::now();
     let ds = load::load(&opts)?;
+    progress::step("computing");
     if opts.verbose {
         for i in &ds.info {
-            eprintln!("retention {name}: {i}");
+            progress::eprintln(&format!("retention {name}: {i}"));
         }
-        eprintln!(
+        progress::eprintln(&format!(
             "retention {name}: input loaded in {:.2} s",
             started.elapsed().as_secs_f64()
-        );
+        ));
     }
     for w in &ds.warnings {
-        eprintln!("retention {name}: warning: {w}");
+        progress::eprintln(&format!("retention {name}: warning: {w}"));
     }
     // Every report needs purchases; a file of returns only is refused the same way by all.
     if !reports::any_purchase(&ds.tx)? {

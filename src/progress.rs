@@ -36,7 +36,7 @@ pub fn reading(label: &str, total: u64) -> Reading {
         return Reading { before: None };
     };
     let style = ProgressStyle::with_template(
-        "retention {prefix}: reading {msg} [{bar:24}] {percent}% {bytes}/{total_bytes}, {eta} left",
+        "{prefix}: {wide_msg} {bar:12} {percent:>3}% {bytes}/{total_bytes} ETA {eta}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");
@@ -45,9 +45,24 @@ pub fn reading(label: &str, total: u64) -> Reading {
     bar.set_length(total.max(1));
     bar.set_position(0);
     bar.reset_eta();
-    bar.set_message(label.to_string());
+    bar.set_message(format!("reading {label}"));
     Reading {
         before: Some(before),
+    }
+}
+
+/// Print a line on stderr without tearing the indicator (it is redrawn below).
+pub fn eprintln(line: &str) {
+    match active_bar() {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// What the command does now (the indicator's message, if any).
+pub fn step(msg: &str) {
+    if let Some(bar) = active_bar() {
+        bar.set_message(msg.to_string());
     }
 }
 

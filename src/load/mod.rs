@@ -761,6 +761,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     }
     let t0 = std::time::Instant::now();
     let df = source::collect_input(&mut op, lfs, &exprs)?;
+    crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
@@ -991,6 +992,7 @@ fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Resul
         .collect();
     exprs.extend(others.iter().map(|n| col(n.as_str())));
     let df = source::collect_input(&mut op, lfs, &exprs)?;
+    crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
@@ -1152,6 +1154,7 @@ pub fn load_wallet(
         .collect();
     exprs.push(col(wallet_src.as_str()).alias("wallet"));
     let df = source::collect_input(&mut op, lfs, &exprs)?;
+    crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }

@@ -858,6 +858,18 @@ pub(crate) fn scan_input(
     Ok((lfs, first.unwrap_or_default()))
 }
 
+/// `transactions file 'dir/x.csv'` → `x.csv`, for the progress line; other labels as is.
+fn short_label(label: &str) -> String {
+    match (label.find('\''), label.rfind('\'')) {
+        (Some(a), Some(b)) if b > a && !label.contains(" files") => {
+            let path = Path::new(&label[a + 1..b]);
+            path.file_name()
+                .map_or_else(|| label.to_string(), |n| n.to_string_lossy().into_owned())
+        }
+        _ => label.to_string(),
+    }
+}
+
 /// Bytes per chunk of a text file: the unit of reading progress.
 const CHUNK: usize = 16 << 20;
 
@@ -998,7 +1010,6 @@ fn read_chunked(
     // SAFETY: the file is only read, and this process does not write it while mapped.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| cannot(&e))?;
     let data: &[u8] = map.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&map);
-    crate::progress::advance((map.len() - data.len()) as u64);
     let bounds = record_bounds(data, shape.delim, chunk);
     // The header is the first record that is not blank.
     let mut body = 0;
@@ -1012,15 +1023,19 @@ fn read_chunked(
             }
         }
     }
-    crate::progress::advance(body as u64);
     let mut frames = Vec::with_capacity(bounds.len());
     for w in bounds.windows(2) {
         let (a, b) = (w[0].max(body), w[1]);
-        if a >= b {
-            continue;
+        if a < b {
+            frames.push(read(&data[a..b])?);
         }
-        frames.push(read(&data[a..b])?);
-        crate::progress::advance((b - a) as u64);
+        // (the first chunk's bytes include the byte-order mark and the header)
+        let from = if w[0] == 0 {
+            0
+        } else {
+            w[0] + map.len() - data.len()
+        };
+        crate::progress::advance((b + map.len() - data.len() - from) as u64);
     }
     let mut it = frames.into_iter();
     let Some(mut out) = it.next() else {
@@ -1045,7 +1060,7 @@ pub(crate) fn collect_input(
     let mut rows = 0;
     let size = |op: &Part| std::fs::metadata(&op.path).map_or(0, |m| m.len());
     let total: u64 = input.parts.iter().map(size).sum();
-    let _reading = crate::progress::reading(&input.label, total);
+    let _reading = crate::progress::reading(&short_label(&input.label), total);
     for (mut lf, op) in lfs.into_iter().zip(&input.parts) {
         let df = match op.csv.get() {
             Some(shape) if op.partition.is_empty() => {
@@ -1101,6 +1116,15 @@ pub(crate) fn collect_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_names_the_file_only() {
+        assert_eq!(short_label("transactions file 'a/b/x.csv'"), "x.csv");
+        assert_eq!(
+            short_label("transactions (3 files: 'a.csv', …)"),
+            "transactions (3 files: 'a.csv', …)"
+        );
+    }
 
     #[test]
     fn record_bounds_cut_at_record_ends_only() {
