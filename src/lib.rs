@@ -62,6 +62,7 @@ pub(crate) fn load_input(
 /// Run one command.
 pub fn run(cli: Cli) -> Result<()> {
     let name = cli.command.name();
+    let _ = output::COMMAND.set(name);
     // issue 7: a spinner on a terminal for work longer than a second.
     let progress = progress::Progress::start(name, cli.quiet);
     match cli.command {

@@ -125,9 +125,20 @@ impl Destination {
     }
 
     /// Render and write the report; a file is renamed into place only when complete.
+    /// Its notes are footnotes of a table or Markdown; with a machine format (CSV, JSON,
+    /// Parquet) they go to stderr, so that no format loses them.
     pub fn write(self, report: &Report) -> Result<()> {
-        // The spinner (issue 7) goes before the result is printed.
+        // The spinner goes before the result is printed.
         crate::progress::clear();
+        if !matches!(self.format, Format::Table | Format::Markdown) {
+            let name = COMMAND.get().copied().unwrap_or("");
+            for n in &report.notes {
+                // (a table's `*` mark means nothing in CSV: its column says it)
+                let n = n.strip_prefix("note: ").unwrap_or(n);
+                let n = n.strip_prefix("* ").unwrap_or(n);
+                eprintln!("retention {name}: note: {n}");
+            }
+        }
         // On a terminal fit its width; elsewhere honour $COLUMNS when set.
         let width = if self.terminal {
             terminal_width()
@@ -158,6 +169,9 @@ impl Destination {
         }
     }
 }
+
+/// The running command's name, for the messages written here (set once by `run`).
+pub static COMMAND: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
 /// Write a side file (e.g. `--params`) atomically: a temporary file beside it, renamed
 /// into place when complete.
