@@ -13,6 +13,12 @@ pub mod whatif;
 
 use polars::prelude::*;
 
+/// An order's net amount counts as positive above this fraction of its gross amount (the
+/// sum of its lines' absolute values): a fully refunded order (+57.98, +65.51, −123.49)
+/// sums to ±1e-14 in floating point, in an order that depends on the engine, and must
+/// stay a return (issue 17: `retention sql` applies the same rule).
+pub const NET_TOLERANCE: f64 = 1e-9;
+
 /// Every row is its own order (distinct, non-null order ids; the usual
 /// one-line-per-order export), so purchases need no grouping.
 fn one_row_orders(tx: &DataFrame) -> bool {
@@ -20,7 +26,8 @@ fn one_row_orders(tx: &DataFrame) -> bool {
 }
 
 /// The purchases (docs/metrics.md "purchase"): every order that is not a return, free
-/// orders included; a return is an order with a negative line and a net amount ≤ 0.
+/// orders included; a return is an order with a negative line and a net amount ≤ 0
+/// (up to [`NET_TOLERANCE`] of its gross amount).
 /// Columns `customer_id`, `date` (the order's first date), `amount` (its net amount). An
 /// order is a distinct (customer, order_id), or one row where there is no order id (a
 /// row is then a return when its amount is negative).
@@ -39,8 +46,17 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
                 col("date").min(),
                 col("amount").sum(),
                 col("amount").min().alias("__min"),
+                when(col("amount").lt(lit(0.0)))
+                    .then(lit(0.0) - col("amount"))
+                    .otherwise(col("amount"))
+                    .sum()
+                    .alias("__gross"),
             ])
-            .filter(col("__min").gt_eq(lit(0.0)).or(col("amount").gt(lit(0.0))))
+            .filter(
+                col("__min")
+                    .gt_eq(lit(0.0))
+                    .or(col("amount").gt(col("__gross") * lit(NET_TOLERANCE))),
+            )
             .select([col("customer_id"), col("date"), col("amount")])
     } else {
         lf.select([col("customer_id"), col("date"), col("amount")])

@@ -183,16 +183,18 @@ pub(crate) fn base(d: Dialect, src: &Source) -> Query {
     );
     let purchases = match &src.order {
         // An order is a distinct (customer, order id), or one row without an order id; it
-        // is a return when it has a negative line and a net amount <= 0.
-        Some(_) => {
+        // is a return when it has a negative line and a net amount <= 0 (up to
+        // NET_TOLERANCE of its gross amount, as natively).
+        Some(_) => format!(
             "SELECT cid, MIN(d) AS d, SUM(amt) AS amt FROM tx\n\
-                    WHERE oid IS NOT NULL\n\
-                    GROUP BY cid, oid\n\
-                    HAVING MIN(amt) >= 0 OR SUM(amt) > 0\n\
-                    UNION ALL\n\
-                    SELECT cid, d, amt FROM tx WHERE oid IS NULL AND amt >= 0"
-        }
-        None => "SELECT cid, d, amt FROM tx WHERE amt >= 0",
+             WHERE oid IS NOT NULL\n\
+             GROUP BY cid, oid\n\
+             HAVING MIN(amt) >= 0 OR SUM(amt) > {:e} * SUM(ABS(amt))\n\
+             UNION ALL\n\
+             SELECT cid, d, amt FROM tx WHERE oid IS NULL AND amt >= 0",
+            crate::reports::NET_TOLERANCE
+        ),
+        None => "SELECT cid, d, amt FROM tx WHERE amt >= 0".to_string(),
     };
     q.cte("purchases", purchases);
     q
