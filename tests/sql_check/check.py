@@ -9,7 +9,8 @@ Install (a venv of its own; Python 3.10+):
 
     python3 -m venv /tmp/venv-sql
     /tmp/venv-sql/bin/pip install -r tests/sql_check/requirements.txt
-    # SPARK=1 also needs: pip install pyspark==3.5.3 and a JDK 17 (Debian: openjdk-17-jre-headless)
+    # SPARK=1 also needs: pip install pyspark==3.5.3 and a JDK 17 (Debian:
+    # apt-get install openjdk-17-jre-headless)
 
 Run (after `cargo build`; RETENTION_BIN defaults to target/debug/retention):
 
@@ -213,9 +214,11 @@ def transpiled(sql, dialect):
 
 def spark_session():
     from pyspark.sql import SparkSession
-    return (SparkSession.builder.master("local[2]").appName("retention-sql")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.ui.enabled", "false").getOrCreate())
+    spark = (SparkSession.builder.master("local[2]").appName("retention-sql")
+             .config("spark.sql.session.timeZone", "UTC")
+             .config("spark.ui.enabled", "false").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def spark_load(spark, data):
