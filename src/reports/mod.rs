@@ -571,6 +571,48 @@ mod tests {
         DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ids)]).unwrap()
     }
 
+    /// Regression (issue 17): a fully refunded order over several lines is a return even
+    /// when its floating-point net is a few 1e-14 above 0 (here, summed in row order).
+    #[test]
+    fn refunded_orders_stay_returns_under_float_rounding() {
+        let lines = [
+            ("a", "o1", 27.06),
+            ("a", "o1", -86.13),
+            ("a", "o1", 59.07),
+            ("b", "o2", -123.49),
+            ("b", "o2", 65.51),
+            ("b", "o2", 57.98),
+            ("b", "o3", 10.0),
+            ("c", "o4", 10.0),
+            ("c", "o4", -9.99),
+        ];
+        let plain: f64 = lines[..3].iter().map(|l| l.2).sum();
+        assert!(plain > 0.0, "the row-order sum is {plain}");
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), lines.map(|l| l.0).to_vec()),
+            Column::new("order_id".into(), lines.map(|l| l.1).to_vec()),
+            Column::new("date".into(), vec![19_800i32; lines.len()])
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new("amount".into(), lines.map(|l| l.2).to_vec()),
+        ])
+        .unwrap();
+        let p = purchases(&df)
+            .sort(["customer_id"], Default::default())
+            .collect()
+            .unwrap();
+        let ids: Vec<&str> = p
+            .column("customer_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        // o3 is a purchase; o4 (net 0.01 > 0) is a partly refunded purchase.
+        assert_eq!(ids, ["b", "c"]);
+    }
+
     #[test]
     fn ids_are_numbered_in_id_order() {
         let t = tx(&["c", "a", "c", "b"]);

@@ -216,7 +216,8 @@ def spark_session():
     from pyspark.sql import SparkSession
     spark = (SparkSession.builder.master("local[2]").appName("retention-sql")
              .config("spark.sql.session.timeZone", "UTC")
-             .config("spark.ui.enabled", "false").getOrCreate())
+             .config("spark.ui.enabled", "false")
+             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
