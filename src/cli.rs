@@ -667,7 +667,8 @@ pub struct SqlArgs {
     /// Ignore transactions after this date.
     #[arg(long, value_name = "DATE")]
     pub to: Option<String>,
-    /// cohort, churn, ltv: period length [default: month].
+    /// cohort, churn, ltv: period length [default: month]; summary: one row per period
+    /// [default: the whole window].
     #[arg(long, value_enum)]
     pub period: Option<Period>,
     /// cohort: classic or rolling retention [default: classic].
@@ -692,7 +693,7 @@ pub struct SqlArgs {
     /// ltv-summary: time unit of recency and T [default: day].
     #[arg(long, value_enum)]
     pub unit: Option<crate::reports::ltv::Unit>,
-    /// ltv: profit margin applied to revenue [default: 1].
+    /// ltv, summary: profit margin applied to revenue (historical LTV) [default: 1].
     #[arg(long, value_name = "FRACTION")]
     pub margin: Option<f64>,
     /// Not available in SQL (exit 2): groups need the customers file or a first-value rule.

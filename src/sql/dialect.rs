@@ -236,6 +236,30 @@ impl Dialect {
         }
     }
 
+    /// The first day of period index `i`, as a DATE.
+    pub fn period_start(self, period: Period, i: &str) -> String {
+        let iso = |y: String, m: String| {
+            format!(
+                "CAST(CONCAT({}, '-', LPAD({}, 2, '0'), '-01') AS DATE)",
+                self.text(&y),
+                self.text(&m)
+            )
+        };
+        match period {
+            Period::Day => self.from_days(i),
+            Period::Week => self.from_days(&format!("({i}) * 7 - 3")),
+            Period::Month => {
+                let y = self.div(i, "12");
+                iso(y.clone(), format!("({i}) - 12 * {y} + 1"))
+            }
+            Period::Quarter => {
+                let y = self.div(i, "4");
+                iso(y.clone(), format!("3 * (({i}) - 4 * {y}) + 1"))
+            }
+            Period::Year => iso(i.to_string(), "1".to_string()),
+        }
+    }
+
     /// Parse `sql` with this dialect's sqlparser grammar.
     pub fn parse(self, sql: &str) -> Result<(), String> {
         use sqlparser::dialect as d;

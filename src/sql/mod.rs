@@ -33,6 +33,8 @@ pub enum SqlReport {
     Segment,
     /// `ltv` (historical curves).
     Ltv,
+    /// `summary` (the whole window, or one row per --period).
+    Summary,
 }
 
 impl SqlReport {
@@ -43,6 +45,7 @@ impl SqlReport {
             SqlReport::Churn => "churn",
             SqlReport::Segment => "segment",
             SqlReport::Ltv => "ltv",
+            SqlReport::Summary => "summary",
         }
     }
 }
@@ -74,6 +77,8 @@ pub struct SqlParams {
     pub rules: Rules,
     pub unit: Unit,
     pub margin: f64,
+    /// summary: one row per period (None: the whole window).
+    pub summary_period: Option<Period>,
 }
 
 impl SqlParams {
@@ -89,6 +94,7 @@ impl SqlParams {
             rules: Rules::builtin(),
             unit: Unit::Day,
             margin: 1.0,
+            summary_period: None,
         }
     }
 }
@@ -227,6 +233,7 @@ pub fn query(d: Dialect, src: &Source, p: &SqlParams) -> Result<String> {
         SqlReport::Churn => reports::churn(q, p, &header),
         SqlReport::Segment => reports::segment(q, p, &header),
         SqlReport::Ltv => reports::ltv(q, p, &header),
+        SqlReport::Summary => reports::summary(q, p, &header),
     };
     Ok(sql)
 }
@@ -271,7 +278,7 @@ pub fn command(a: &crate::cli::SqlArgs) -> Result<String> {
         (
             "--period",
             a.period.is_some(),
-            matches!(r, R::Cohort | R::Churn | R::Ltv),
+            matches!(r, R::Cohort | R::Churn | R::Ltv | R::Summary),
         ),
         ("--mode", a.mode.is_some(), r == R::Cohort),
         ("--metric", a.metric.is_some(), r == R::Cohort),
@@ -284,7 +291,11 @@ pub fn command(a: &crate::cli::SqlArgs) -> Result<String> {
         ("--bins", a.bins.is_some(), r == R::Segment),
         ("--rules", a.rules.is_some(), r == R::Segment),
         ("--unit", a.unit.is_some(), r == R::LtvSummary),
-        ("--margin", a.margin.is_some(), r == R::Ltv),
+        (
+            "--margin",
+            a.margin.is_some(),
+            matches!(r, R::Ltv | R::Summary),
+        ),
     ];
     for (flag, given, has) in own {
         if given && !has {
@@ -337,7 +348,16 @@ pub fn command(a: &crate::cli::SqlArgs) -> Result<String> {
     p.per_customer = a.per_customer;
     p.bins = a.bins.unwrap_or(p.bins);
     p.unit = a.unit.unwrap_or(p.unit);
-    if let Some(m) = a.margin {
+    p.summary_period = a.period;
+    if let (Some(m), R::Summary) = (a.margin, r) {
+        // As `retention summary` checks it.
+        if !(m.is_finite() && m >= 0.0) {
+            return Err(bad(format!(
+                "--margin {m}: expected a fraction of revenue (1.0 = revenue)"
+            )));
+        }
+        p.margin = m;
+    } else if let Some(m) = a.margin {
         if !(m > 0.0 && m <= 1.0) {
             return Err(bad(format!("--margin {m}: must be in (0, 1]")));
         }
@@ -393,6 +413,9 @@ mod tests {
             p.period = period;
             p.margin = 0.3;
             cases.push(p);
+            let mut p = SqlParams::new(SqlReport::Summary);
+            p.summary_period = Some(period);
+            cases.push(p);
         }
         for per_customer in [false, true] {
             for bins in [5, 3, 12] {
@@ -402,6 +425,7 @@ mod tests {
                 cases.push(p);
             }
         }
+        cases.push(SqlParams::new(SqlReport::Summary));
         for unit in [Unit::Day, Unit::Week] {
             let mut p = SqlParams::new(SqlReport::LtvSummary);
             p.unit = unit;

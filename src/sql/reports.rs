@@ -378,3 +378,186 @@ pub fn segment(mut q: Query, p: &SqlParams, header: &str) -> String {
     );
     q.finish(&select, header)
 }
+
+/// `summary` (without a customers file: conversion_rate, cac and ltv_cac are left out, as
+/// natively). One row over the whole window (first transaction to as-of; retention between
+/// its two halves), or with --period one row per period from the first transaction's to
+/// the as-of period.
+pub fn summary(mut q: Query, p: &SqlParams, header: &str) -> String {
+    let d = q.d;
+    let margin = d.float(&format!("{}", p.margin));
+    let day_label = |e: &str| d.period_label(crate::period::Period::Day, e);
+    q.cte(
+        "firstp",
+        "SELECT cid, MIN(d) AS fd FROM purchases GROUP BY cid",
+    );
+    q.cte("custrev", "SELECT cid, SUM(amt) AS tr FROM tx GROUP BY cid");
+    let Some(period) = p.summary_period else {
+        q.cte(
+            "win",
+            format!(
+                "SELECT {} AS s, {} AS e\nFROM cutoff CROSS JOIN (SELECT MIN(d) AS md FROM tx) m",
+                d.days("m.md"),
+                d.days("cutoff_d")
+            ),
+        );
+        q.cte(
+            "halves",
+            format!(
+                "SELECT p.cid,\n  MAX(CASE WHEN {dd} <= w.s + {half} THEN 1 ELSE 0 END) AS h1,\n  \
+                 MAX(CASE WHEN {dd} > w.s + {half} THEN 1 ELSE 0 END) AS h2\n\
+                 FROM purchases p CROSS JOIN win w\nGROUP BY p.cid",
+                dd = d.days("p.d"),
+                half = d.div("w.e - w.s", "2"),
+            ),
+        );
+        q.cte(
+            "percust",
+            "SELECT cid, COUNT(*) AS n FROM purchases GROUP BY cid",
+        );
+        q.cte(
+            "k",
+            "SELECT (SELECT COUNT(*) FROM firstp) AS new_c,\n  \
+             (SELECT COUNT(*) FROM percust) AS active,\n  \
+             (SELECT COUNT(*) FROM percust WHERE n >= 2) AS repeaters,\n  \
+             (SELECT COUNT(*) FROM purchases) AS orders,\n  \
+             (SELECT SUM(amt) FROM tx) AS revenue,\n  \
+             (SELECT SUM(r.tr) FROM firstp f JOIN custrev r ON r.cid = f.cid) AS ltvrev,\n  \
+             (SELECT SUM(h1) FROM halves) AS h1,\n  \
+             (SELECT SUM(h1 * h2) FROM halves) AS h12",
+        );
+        let select = format!(
+            "SELECT 'all' AS {},\n  {} AS {},\n  {} AS {},\n  new_c AS {},\n  active AS {},\n  \
+             new_c AS {},\n  CASE WHEN h1 > 0 THEN {h12} / h1 END AS {},\n  \
+             CASE WHEN h1 > 0 THEN 1 - {h12} / h1 END AS {},\n  \
+             CASE WHEN active > 0 THEN {} / active END AS {},\n  orders AS {},\n  \
+             revenue AS {},\n  CASE WHEN orders > 0 THEN revenue / orders END AS {},\n  \
+             CASE WHEN active > 0 THEN {} / active END AS {},\n  \
+             CASE WHEN new_c > 0 THEN ltvrev * {margin} / new_c END AS {}\n\
+             FROM k CROSS JOIN win",
+            q.out("period"),
+            day_label("win.s"),
+            q.out("start"),
+            day_label("win.e"),
+            q.out("end"),
+            q.out("customers"),
+            q.out("active"),
+            q.out("new"),
+            q.out("retention_rate"),
+            q.out("churn_rate"),
+            d.float("repeaters"),
+            q.out("repeat_purchase_rate"),
+            q.out("orders"),
+            q.out("revenue"),
+            q.out("aov"),
+            d.float("orders"),
+            q.out("purchase_frequency"),
+            q.out("ltv"),
+            h12 = d.float("h12"),
+        );
+        return q.finish(&select, header);
+    };
+    let sp = SqlParams {
+        period,
+        ..p.clone()
+    };
+    let per = |e: &str| d.period_index(period, e);
+    bounds(
+        &mut q,
+        &sp,
+        &format!(",\n  (SELECT MIN({}) FROM tx) AS f0", per("d")),
+    );
+    q.cte("ws", d.series("f0", "ap", "bounds"));
+    q.cte(
+        "pp",
+        format!("SELECT cid, {} AS q FROM purchases", per("d")),
+    );
+    q.cte(
+        "newc",
+        format!(
+            "SELECT {} AS q, COUNT(*) AS n, SUM(r.tr) AS ltvrev\n\
+             FROM firstp f JOIN custrev r ON r.cid = f.cid\nGROUP BY {}",
+            per("f.fd"),
+            per("f.fd")
+        ),
+    );
+    q.cte(
+        "percust",
+        "SELECT q, cid, COUNT(*) AS n FROM pp GROUP BY q, cid",
+    );
+    q.cte(
+        "ordc",
+        "SELECT q, SUM(n) AS orders, COUNT(*) AS active,\n  \
+         SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END) AS repeaters\nFROM percust GROUP BY q",
+    );
+    q.cte(
+        "revc",
+        format!(
+            "SELECT {} AS q, SUM(amt) AS revenue FROM tx GROUP BY {}",
+            per("d"),
+            per("d")
+        ),
+    );
+    q.cte(
+        "ret",
+        "SELECT b.q, COUNT(*) AS n\nFROM percust a JOIN percust b ON a.cid = b.cid AND b.q = a.q + 1\n\
+         GROUP BY b.q",
+    );
+    q.cte(
+        "rowsq",
+        format!(
+            "SELECT w.i AS q,\n  COALESCE(nc.n, 0) AS new_c,\n  COALESCE(nc.ltvrev, 0) AS ltvrev,\n  \
+             SUM(COALESCE(nc.n, 0)) OVER (ORDER BY w.i ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS base,\n  \
+             COALESCE(o.active, 0) AS active,\n  COALESCE(o.orders, 0) AS orders,\n  \
+             COALESCE(o.repeaters, 0) AS repeaters,\n  COALESCE(r.revenue, 0) AS revenue,\n  \
+             COALESCE(pv.active, 0) AS prev_active,\n  COALESCE(rt.n, 0) AS kept,\n  \
+             {} AS start_d,\n  {} - 1 AS end_n\n\
+             FROM ws w\n\
+             LEFT JOIN newc nc ON nc.q = w.i\n\
+             LEFT JOIN ordc o ON o.q = w.i\n\
+             LEFT JOIN ordc pv ON pv.q = w.i - 1\n\
+             LEFT JOIN revc r ON r.q = w.i\n\
+             LEFT JOIN ret rt ON rt.q = w.i",
+            d.days(&d.period_start(period, "w.i")),
+            d.days(&d.period_start(period, "w.i + 1")),
+        ),
+    );
+    let rate = format!(
+        "CASE WHEN q > f0 AND prev_active > 0 THEN {} / prev_active END",
+        d.float("kept")
+    );
+    let select = format!(
+        "SELECT {} AS {},\n  {} AS {},\n  {} AS {},\n  base AS {},\n  active AS {},\n  \
+         new_c AS {},\n  {rate} AS {},\n  1 - {rate} AS {},\n  \
+         CASE WHEN active > 0 THEN {} / active END AS {},\n  orders AS {},\n  \
+         revenue AS {},\n  CASE WHEN orders > 0 THEN revenue / orders END AS {},\n  \
+         CASE WHEN active > 0 THEN {} / active END AS {},\n  \
+         CASE WHEN new_c > 0 THEN ltvrev * {margin} / new_c END AS {},\n  \
+         (q = ap AND ap1 = ap) AS {}\n\
+         FROM rowsq CROSS JOIN bounds CROSS JOIN cutoff\nORDER BY q",
+        d.period_label(period, "q"),
+        q.out("period"),
+        day_label("start_d"),
+        q.out("start"),
+        day_label(&format!(
+            "CASE WHEN end_n < {c} THEN end_n ELSE {c} END",
+            c = d.days("cutoff_d")
+        )),
+        q.out("end"),
+        q.out("customers"),
+        q.out("active"),
+        q.out("new"),
+        q.out("retention_rate"),
+        q.out("churn_rate"),
+        d.float("repeaters"),
+        q.out("repeat_purchase_rate"),
+        q.out("orders"),
+        q.out("revenue"),
+        q.out("aov"),
+        d.float("orders"),
+        q.out("purchase_frequency"),
+        q.out("ltv"),
+        q.out("partial_period"),
+    );
+    q.finish(&select, header)
+}
