@@ -618,7 +618,9 @@ const SQL_HELP: &str = concat!(
     "  retention sql cohort --dialect duckdb --table transactions --period quarter\n",
     "  retention sql segment --dialect bigquery --table shop.orders --per-customer \\\n",
     "      --customer-col customer_id --date-col order_date --order-col order_id\n",
-    "  retention sql ltv-summary --dialect spark --table orders --unit week > summary.sql\n\n",
+    "  retention sql ltv-summary --dialect spark --table orders --unit week > summary.sql\n",
+    "  retention sql summary --dialect snowflake --table SHOP.ORDERS --period month \\\n",
+    "      --customer-col CUSTOMER_ID --date-col ORDER_DATE --amount-col AMOUNT\n\n",
     "Round trip (the warehouse computes the per-customer summary, retention fits the model):\n",
     "  retention sql ltv-summary --dialect duckdb --table tx --date-col order_date \\\n",
     "      --order-col order_id > summary.sql\n",
@@ -627,6 +629,8 @@ const SQL_HELP: &str = concat!(
     "Columns: --customer-col [customer_id], --date-col [date], --amount-col [amount] and\n",
     "--order-col (no default: without it every row is its own order), or [columns] in the\n",
     "config file. Names are quoted as given (Snowflake: as stored, e.g. CUSTOMER_ID).\n",
+    "Reports: cohort, churn (period table), segment (or --per-customer), ltv (historical),\n",
+    "summary, ltv-summary (frequency, recency, T, monetary_value: for ltv --summary).\n",
     "Not available in SQL (exit 2): --by/--group, customers files, --inactive-after.\n\n",
     "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
 );

@@ -9,8 +9,9 @@ Install (a venv of its own; Python 3.10+):
 
     python3 -m venv /tmp/venv-sql
     /tmp/venv-sql/bin/pip install -r tests/sql_check/requirements.txt
-    # SPARK=1 also needs: pip install pyspark==3.5.3 and a JDK 17 (Debian:
-    # apt-get install openjdk-17-jre-headless)
+    # SPARK=1 also needs: pip install -r tests/sql_check/requirements-spark.txt and a
+    # JDK 17 (Debian: apt-get install openjdk-17-jre-headless)
+    # (.ci/run does all of this when SQL_CHECK=1 or SPARK=1)
 
 Run (after `cargo build`; RETENTION_BIN defaults to target/debug/retention):
 
@@ -239,11 +240,17 @@ def spark_rows(spark, sql):
     return df.columns, [[cell(v) for v in r] for r in df.collect()]
 
 
-def round_trip(bin_, data, con, tmp):
-    """ltv --summary on the SQL's summary gives the parameters of ltv on the transactions."""
-    sql = sql_text(bin_, data, CASES[0], "duckdb")
+def round_trip(bin_, data, con, tmp, spark=None):
+    """ltv --summary on the SQL's summary (computed by DuckDB, or by Spark) gives the
+    parameters of ltv on the transactions."""
     path = os.path.join(tmp, "summary.csv")
-    con.execute(f"COPY ({sql.strip().rstrip(';')}) TO '{path}' (HEADER, DELIMITER ',')")
+    if spark is None:
+        sql = sql_text(bin_, data, CASES[0], "duckdb")
+        con.execute(f"COPY ({sql.strip().rstrip(';')}) TO '{path}' (HEADER, DELIMITER ',')")
+    else:
+        header, rows = spark_rows(spark, sql_text(bin_, data, CASES[0], "spark"))
+        with open(path, "w", newline="") as f:
+            csv.writer(f).writerows([header, *rows])
     a, b = os.path.join(tmp, "a.json"), os.path.join(tmp, "b.json")
     run([bin_, "ltv", "--summary", path, "--model", "bgnbd", "--params", a, "-f", "csv", "-q"])
     run([bin_, "ltv", "-t", data["path"], "--model", "bgnbd", "--params", b, "-f", "csv", "-q"])
@@ -334,10 +341,13 @@ def main():
                         failures.append(f"{label}: {err}")
                     else:
                         passed += 1
-        if data["name"] != "tiny":
-            worst, params = round_trip(a.bin, data, con, tmp)
-            line = f"{data['name']}: ltv --summary on the SQL summary vs ltv on the transactions: " \
-                   f"largest parameter difference {worst:.2e}"
+        for engine in ([None, spark] if spark else [None]):
+            if data["name"] == "tiny":
+                break
+            worst, params = round_trip(a.bin, data, con, tmp, engine)
+            line = f"{data['name']}: ltv --summary on the {'Spark' if engine else 'DuckDB'}-computed " \
+                   f"summary vs ltv on the transactions: largest relative difference of " \
+                   f"r, alpha, a, b, p, q, v and the log-likelihoods {worst:.2e}"
             print(line)
             if worst > 1e-6:
                 failures.append(line)
