@@ -25,7 +25,8 @@ fn cases() -> Vec<Case> {
             Case {
                 name: f[0].to_string(),
                 report: f[1].to_string(),
-                flags: words(f[2]),
+                // Paths in flags are under the crate root.
+                flags: words(&f[2].replace("{root}", &root(""))),
                 native: words(f[3]),
             }
         })

@@ -51,6 +51,7 @@ def read_cases():
             if line.startswith("#") or not line.strip():
                 continue
             name, report, flags, cmd = line.rstrip("\n").split("\t")
+            flags = flags.replace("{root}", ROOT)  # paths in flags are under the crate root
             out.append((name, report, flags.split(), cmd.split()))
     return out
 
