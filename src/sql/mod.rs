@@ -150,7 +150,8 @@ pub(crate) fn base(d: Dialect, src: &Source) -> Query {
         format!("{} AS amt", d.float(&d.ident(&src.amount))),
     ];
     if let Some(o) = &src.order {
-        cols.push(format!("{} AS oid", d.text(&d.ident(o))));
+        // An empty order id is no order id (docs/metrics.md), as an empty CSV field.
+        cols.push(format!("NULLIF({}, '') AS oid", d.text(&d.ident(o))));
     }
     q.cte(
         "src",

@@ -4,7 +4,7 @@ src AS (
   SELECT CAST("customer_id" AS VARCHAR) AS cid,
     CAST("order_date" AS DATE) AS d,
     CAST("amount" AS DOUBLE) AS amt,
-    CAST("order_id" AS VARCHAR) AS oid
+    NULLIF(CAST("order_id" AS VARCHAR), '') AS oid
   FROM "tx"
 ),
 kept AS (
