@@ -134,6 +134,11 @@ pub enum Command {
         "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
     ))]
     Describe(DescribeArgs),
+    /// A report as one SQL SELECT for the warehouse (DuckDB, Spark, BigQuery, Snowflake,
+    /// Postgres): its result has the columns and values of `retention REPORT --format csv`
+    /// on the same rows.
+    #[command(after_help = SQL_HELP)]
+    Sql(SqlArgs),
 
     // ---- issue 7: report, completions, man page ----
     /// Every report at once into a directory: one CSV (or Parquet) per report, summary.json,
@@ -182,6 +187,7 @@ impl Command {
             Command::Summary(_) => "summary",
             Command::Wallet(_) => "wallet",
             Command::Describe(_) => "describe",
+            Command::Sql(_) => "sql",
             Command::Report(_) => "report",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -603,4 +609,107 @@ pub struct ManArgs {
     /// printing retention.1.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+// ---- issue 17: sql ----
+
+const SQL_HELP: &str = concat!(
+    "Examples:\n",
+    "  retention sql cohort --dialect duckdb --table transactions --period quarter\n",
+    "  retention sql segment --dialect bigquery --table shop.orders --per-customer \\\n",
+    "      --customer-col customer_id --date-col order_date --order-col order_id\n",
+    "  retention sql ltv-summary --dialect spark --table orders --unit week > summary.sql\n",
+    "  retention sql summary --dialect snowflake --table SHOP.ORDERS --period month \\\n",
+    "      --customer-col CUSTOMER_ID --date-col ORDER_DATE --amount-col AMOUNT\n\n",
+    "Round trip (the warehouse computes the per-customer summary, retention fits the model):\n",
+    "  retention sql ltv-summary --dialect duckdb --table tx --date-col order_date \\\n",
+    "      --order-col order_id > summary.sql\n",
+    "  duckdb shop.db -csv < summary.sql > summary.csv\n",
+    "  retention ltv --summary summary.csv --model bgnbd\n\n",
+    "Columns: --customer-col [customer_id], --date-col [date], --amount-col [amount] and\n",
+    "--order-col (no default: without it every row is its own order), or [columns] in the\n",
+    "config file. Names are quoted as given (Snowflake: as stored, e.g. CUSTOMER_ID).\n",
+    "Reports: cohort, churn (period table), segment (or --per-customer), ltv (historical),\n",
+    "summary, ltv-summary (frequency, recency, T, monetary_value: for ltv --summary).\n",
+    "Not available in SQL (exit 2): --by/--group, customers files, --inactive-after.\n\n",
+    "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+);
+
+#[derive(Args, Debug, Clone)]
+pub struct SqlArgs {
+    /// The report to write as SQL.
+    #[arg(value_enum)]
+    pub report: crate::sql::SqlReport,
+    /// The SQL engine.
+    #[arg(long, value_enum)]
+    pub dialect: crate::sql::Dialect,
+    /// The transactions table (dotted names such as db.schema.table are quoted per part).
+    #[arg(long, value_name = "NAME")]
+    pub table: String,
+    /// Config file (TOML) whose [columns] name the columns [default: ./retention.toml if
+    /// present].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Column holding the customer id [default: customer_id].
+    #[arg(long, value_name = "NAME")]
+    pub customer_col: Option<String>,
+    /// Column holding the transaction date (a date, timestamp or ISO text) [default: date].
+    #[arg(long, value_name = "NAME")]
+    pub date_col: Option<String>,
+    /// Column holding the net amount [default: amount].
+    #[arg(long, value_name = "NAME")]
+    pub amount_col: Option<String>,
+    /// Column holding the order id [default: none, every row is its own order].
+    #[arg(long, value_name = "NAME")]
+    pub order_col: Option<String>,
+    /// End of observation [default: the latest transaction date]. Later rows are ignored.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Ignore transactions before this date.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Ignore transactions after this date.
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// cohort, churn, ltv: period length [default: month]; summary: one row per period
+    /// [default: the whole window].
+    #[arg(long, value_enum)]
+    pub period: Option<Period>,
+    /// cohort: classic or rolling retention [default: classic].
+    #[arg(long, value_enum)]
+    pub mode: Option<CohortMode>,
+    /// cohort: accepted for symmetry with `retention cohort` (the long output always
+    /// carries both metrics).
+    #[arg(long, value_enum)]
+    pub metric: Option<CohortMetric>,
+    /// cohort, ltv: period indices k = 0..=N only.
+    #[arg(long, value_name = "N")]
+    pub max_periods: Option<u32>,
+    /// segment: one row per customer instead of the segment report.
+    #[arg(long)]
+    pub per_customer: bool,
+    /// segment: number of score levels [default: 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub bins: Option<u32>,
+    /// segment: rules file (TOML) replacing the built-in segment table.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// ltv-summary: time unit of recency and T [default: day].
+    #[arg(long, value_enum)]
+    pub unit: Option<crate::reports::ltv::Unit>,
+    /// ltv, summary: profit margin applied to revenue (historical LTV) [default: 1].
+    #[arg(long, value_name = "FRACTION")]
+    pub margin: Option<f64>,
+    /// Not available in SQL (exit 2): groups need the customers file or a first-value rule.
+    #[arg(long, value_name = "COL", hide = true)]
+    pub by: Option<String>,
+    /// Not available in SQL (exit 2).
+    #[arg(long, value_name = "COL", hide = true)]
+    pub group: Option<String>,
+    /// Not available in SQL (exit 2).
+    #[arg(long, value_name = "DURATION", hide = true)]
+    pub inactive_after: Option<String>,
+    /// Not available in SQL (exit 2): the query reads one transactions table.
+    #[arg(short = 'c', long, value_name = "PATH", hide = true)]
+    pub customers: Option<String>,
 }

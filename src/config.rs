@@ -67,7 +67,7 @@ pub struct InputConfig {
 
 pub const DEFAULT_CONFIG: &str = "retention.toml";
 
-fn read_config(path: &Path) -> Result<ConfigFile> {
+pub(crate) fn read_config(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read config file '{}': {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {

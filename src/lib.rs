@@ -18,6 +18,7 @@ pub mod params;
 pub mod period;
 pub mod progress;
 pub mod reports;
+pub mod sql;
 
 use anyhow::Result;
 
@@ -261,6 +262,9 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             dest.write(&report)
         }
+
+        // issue 17: the report as SQL, on stdout
+        Command::Sql(a) => write_stdout(sql::command(&a)?.as_bytes()),
 
         // ---- issue 7 ----
         Command::Report(a) => reports::report::command(&a, &progress),

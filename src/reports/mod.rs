@@ -13,6 +13,12 @@ pub mod whatif;
 
 use polars::prelude::*;
 
+/// An order's net amount counts as positive above this fraction of its gross amount (the
+/// sum of its lines' absolute values): a fully refunded order (+57.98, +65.51, −123.49)
+/// sums to ±1e-14 in floating point, in an order that depends on the engine, and must
+/// stay a return (issue 17: `retention sql` applies the same rule).
+pub const NET_TOLERANCE: f64 = 1e-9;
+
 /// Every row is its own order (distinct, non-null order ids; the usual
 /// one-line-per-order export), so purchases need no grouping.
 fn one_row_orders(tx: &DataFrame) -> bool {
@@ -20,7 +26,8 @@ fn one_row_orders(tx: &DataFrame) -> bool {
 }
 
 /// The purchases (docs/metrics.md "purchase"): every order that is not a return, free
-/// orders included; a return is an order with a negative line and a net amount ≤ 0.
+/// orders included; a return is an order with a negative line and a net amount ≤ 0
+/// (up to [`NET_TOLERANCE`] of its gross amount).
 /// Columns `customer_id`, `date` (the order's first date), `amount` (its net amount). An
 /// order is a distinct (customer, order_id), or one row where there is no order id (a
 /// row is then a return when its amount is negative).
@@ -39,8 +46,17 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
                 col("date").min(),
                 col("amount").sum(),
                 col("amount").min().alias("__min"),
+                when(col("amount").lt(lit(0.0)))
+                    .then(lit(0.0) - col("amount"))
+                    .otherwise(col("amount"))
+                    .sum()
+                    .alias("__gross"),
             ])
-            .filter(col("__min").gt_eq(lit(0.0)).or(col("amount").gt(lit(0.0))))
+            .filter(
+                col("__min")
+                    .gt_eq(lit(0.0))
+                    .or(col("amount").gt(col("__gross") * lit(NET_TOLERANCE))),
+            )
             .select([col("customer_id"), col("date"), col("amount")])
     } else {
         lf.select([col("customer_id"), col("date"), col("amount")])
@@ -553,6 +569,48 @@ mod tests {
 
     fn tx(ids: &[&str]) -> DataFrame {
         DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ids)]).unwrap()
+    }
+
+    /// Regression (issue 17): a fully refunded order over several lines is a return even
+    /// when its floating-point net is a few 1e-14 above 0 (here, summed in row order).
+    #[test]
+    fn refunded_orders_stay_returns_under_float_rounding() {
+        let lines = [
+            ("a", "o1", 27.06),
+            ("a", "o1", -86.13),
+            ("a", "o1", 59.07),
+            ("b", "o2", -123.49),
+            ("b", "o2", 65.51),
+            ("b", "o2", 57.98),
+            ("b", "o3", 10.0),
+            ("c", "o4", 10.0),
+            ("c", "o4", -9.99),
+        ];
+        let plain: f64 = lines[..3].iter().map(|l| l.2).sum();
+        assert!(plain > 0.0, "the row-order sum is {plain}");
+        let df = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), lines.map(|l| l.0).to_vec()),
+            Column::new("order_id".into(), lines.map(|l| l.1).to_vec()),
+            Column::new("date".into(), vec![19_800i32; lines.len()])
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new("amount".into(), lines.map(|l| l.2).to_vec()),
+        ])
+        .unwrap();
+        let p = purchases(&df)
+            .sort(["customer_id"], Default::default())
+            .collect()
+            .unwrap();
+        let ids: Vec<&str> = p
+            .column("customer_id")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        // o3 is a purchase; o4 (net 0.01 > 0) is a partly refunded purchase.
+        assert_eq!(ids, ["b", "c"]);
     }
 
     #[test]

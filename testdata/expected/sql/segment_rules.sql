@@ -1,0 +1,89 @@
+-- retention sql segment --dialect duckdb: the columns and values of `retention segment --format csv`
+WITH
+src AS (
+  SELECT CAST("customer_id" AS VARCHAR) AS cid,
+    CAST("order_date" AS DATE) AS d,
+    CAST("amount" AS DOUBLE) AS amt,
+    NULLIF(CAST("order_id" AS VARCHAR), '') AS oid
+  FROM "tx"
+),
+kept AS (
+  SELECT * FROM src
+  WHERE cid IS NOT NULL
+    AND TRIM(cid) <> ''
+    AND d IS NOT NULL
+    AND amt IS NOT NULL
+),
+cutoff AS (
+  SELECT MAX(d) AS cutoff_d FROM kept
+),
+tx AS (
+  SELECT k.* FROM kept k CROSS JOIN cutoff c WHERE k.d <= c.cutoff_d
+),
+purchases AS (
+  SELECT cid, MIN(d) AS d, SUM(amt) AS amt FROM tx
+  WHERE oid IS NOT NULL
+  GROUP BY cid, oid
+  HAVING MIN(amt) >= 0 OR SUM(amt) > 1e-9 * SUM(ABS(amt))
+  UNION ALL
+  SELECT cid, d, amt FROM tx WHERE oid IS NULL AND amt >= 0
+),
+pc AS (
+  SELECT cid, MAX(d) AS ld, COUNT(*) AS f FROM purchases GROUP BY cid
+),
+spend AS (
+  SELECT cid, SUM(amt) AS m FROM tx GROUP BY cid
+),
+rfm AS (
+  SELECT p.cid, DATE_DIFF('day', DATE '1970-01-01', c.cutoff_d) - DATE_DIFF('day', DATE '1970-01-01', p.ld) AS rec, p.f, s.m
+  FROM pc p JOIN spend s ON s.cid = p.cid CROSS JOIN cutoff c
+),
+ranked AS (
+  SELECT cid, rec, f, m,
+    ROW_NUMBER() OVER (ORDER BY rec DESC, cid) - 1 AS rr,
+    ROW_NUMBER() OVER (ORDER BY f, cid) - 1 AS fr,
+    ROW_NUMBER() OVER (ORDER BY m, cid) - 1 AS mr,
+    COUNT(*) OVER () AS n
+  FROM rfm
+),
+scored AS (
+  SELECT cid, rec, f, m,
+    ((rr * 5) // (n)) + 1 AS rs,
+    ((fr * 5) // (n)) + 1 AS fs,
+    ((mr * 5) // (n)) + 1 AS ms
+  FROM ranked
+),
+seg AS (
+  SELECT cid, rec, f, m, rs, fs, ms,
+    CASE
+      WHEN rs BETWEEN 4 AND 5 AND fs BETWEEN 3 AND 5 AND ms BETWEEN 1 AND 5 THEN 'Best'
+      WHEN rs BETWEEN 1 AND 2 AND fs BETWEEN 1 AND 5 AND ms BETWEEN 1 AND 5 THEN 'Fading'
+      ELSE 'Others'
+    END AS sname
+  FROM scored
+),
+segs AS (
+  SELECT 0 AS ord, 'Best' AS sname, 'thank them' AS saction
+  UNION ALL
+  SELECT 1 AS ord, 'Fading' AS sname, 'win back' AS saction
+  UNION ALL
+  SELECT 2 AS ord, 'Others' AS sname, 'look closer' AS saction
+),
+agg AS (
+  SELECT sname, COUNT(*) AS n, SUM(m) AS rev, SUM(rec) AS srec, SUM(f) AS sf
+  FROM seg GROUP BY sname
+),
+tot AS (
+  SELECT COUNT(*) AS n, SUM(m) AS rev FROM seg
+)
+SELECT s.sname AS "segment",
+  COALESCE(a.n, 0) AS "customers",
+  CAST(COALESCE(a.n, 0) AS DOUBLE) / t.n AS "share_customers",
+  COALESCE(a.rev, 0) AS "revenue",
+  CASE WHEN t.rev > 0 THEN COALESCE(a.rev, 0) / t.rev END AS "share_revenue",
+  CAST(a.srec AS DOUBLE) / a.n AS "mean_recency_days",
+  CAST(a.sf AS DOUBLE) / a.n AS "mean_frequency",
+  a.rev / a.n AS "mean_monetary",
+  s.saction AS "action"
+FROM segs s CROSS JOIN tot t LEFT JOIN agg a ON a.sname = s.sname
+ORDER BY s.ord
