@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the input fixtures of tests/cli.rs that are not plain UTF-8 CSV, from
+"""Writes the input fixtures of tests/e2e/cli.rs that are not plain UTF-8 CSV, from
 testdata/transactions.csv (run from the repository root; needs openpyxl 3.1.5):
 
     python3 -m venv /tmp/v && /tmp/v/bin/pip install openpyxl==3.1.5

@@ -18,7 +18,7 @@ Run (after `cargo build`; RETENTION_BIN defaults to target/debug/retention):
     /tmp/venv-sql/bin/python tests/sql_check/check.py            # shop, tiny, generated 100k
     /tmp/venv-sql/bin/python tests/sql_check/check.py --write-expected
         # also rewrites testdata/expected/sql/: the DuckDB query text and result of each
-        # case on the bundled shop, which `cargo test --test sql` compares with the
+        # case on the bundled shop, which `cargo test --test e2e sql::` compares with the
         # binary's SQL and native output without Python
 
 Exit status 1 when any comparison fails.
@@ -43,7 +43,7 @@ EXPECTED = os.path.join(ROOT, "testdata", "expected", "sql")
 
 
 def read_cases():
-    """tests/sql_check/cases.tsv (shared with `cargo test --test sql`): name, sql report,
+    """tests/sql_check/cases.tsv (shared with `cargo test --test e2e sql::`): name, sql report,
     flags of both commands, the native command."""
     out = []
     with open(os.path.join(ROOT, "tests", "sql_check", "cases.tsv")) as f:

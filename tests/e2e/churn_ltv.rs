@@ -4,8 +4,7 @@
 
 use polars::prelude::*;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn close(a: &[Option<f64>], b: &[Option<f64>], tol: f64) {
     assert_eq!(a.len(), b.len());

@@ -1,10 +1,9 @@
-//! End-to-end tests of issue 7: `--chart`, `retention report`, completions, man page and
+//! End-to-end tests of `--chart`, `retention report`, completions, man page and
 //! the progress indicator. Each case runs the built binary in its own work directory.
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn tx() -> String {
     example("transactions.csv")
@@ -397,7 +396,7 @@ fn report_index_opens_with_tiles_then_charts_and_is_reproducible() {
     let d = workdir();
     let (t, c) = (tx(), customers());
     let run_fixed = |out: &str| {
-        let mut cmd = common::retention(d.path());
+        let mut cmd = crate::common::retention(d.path());
         cmd.args(report_args(out, &t, &c))
             .env("SOURCE_DATE_EPOCH", "1700000000");
         let o = cmd.output().unwrap();

@@ -190,7 +190,7 @@ proptest! {
 }
 
 /// Cases per fuzz target: 128 in `cargo test`; more for a longer bounded run, e.g.
-/// `FUZZ_CASES=20000 cargo test --release --test properties fuzz_`.
+/// `FUZZ_CASES=20000 cargo test --release --test e2e properties::fuzz_`.
 fn fuzz_cases() -> u32 {
     std::env::var("FUZZ_CASES")
         .ok()

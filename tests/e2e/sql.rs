@@ -1,12 +1,10 @@
-//! `retention sql` (issue 17), without Python: each case of `tests/sql_check/cases.tsv`
+//! `retention sql`, without Python: each case of `tests/sql_check/cases.tsv`
 //! on the bundled shop must print the query stored in `testdata/expected/sql/NAME.sql`,
 //! and the native report must still equal that query's DuckDB result stored beside it
 //! (`NAME.csv`; both written by `tests/sql_check/check.py --write-expected`, which runs the
 //! queries on DuckDB). Integers exact, money to the cent, other numbers to 1e-9.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 struct Case {
     name: String,

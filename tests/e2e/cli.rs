@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 #[test]
 fn cohort_csv_matches_hand_computation() {

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-mod common;
-use common::*;
+use crate::common::*;
 
 fn json_rows(dir: &Path, args: &[&str]) -> Vec<serde_json::Value> {
     let mut a = args.to_vec();
