@@ -442,7 +442,7 @@ fn markdown_table(v: &View) -> String {
 }
 
 /// The human layouts of a report (its views, else the data frame with percentages), for
-/// HTML (issue 7, `retention report`).
+/// HTML (`retention report`).
 pub fn human_views(report: &Report) -> Result<Vec<View>> {
     if report.views.is_empty() {
         Ok(vec![default_view(report)?])

@@ -16,7 +16,7 @@ use polars::prelude::*;
 /// An order's net amount counts as positive above this fraction of its gross amount (the
 /// sum of its lines' absolute values): a fully refunded order (+57.98, +65.51, −123.49)
 /// sums to ±1e-14 in floating point, in an order that depends on the engine, and must
-/// stay a return (issue 17: `retention sql` applies the same rule).
+/// stay a return (`retention sql` applies the same rule).
 pub const NET_TOLERANCE: f64 = 1e-9;
 
 /// Every row is its own order (distinct, non-null order ids; the usual
@@ -571,7 +571,7 @@ mod tests {
         DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ids)]).unwrap()
     }
 
-    /// Regression (issue 17): a fully refunded order over several lines is a return even
+    /// Regression: a fully refunded order over several lines is a return even
     /// when its floating-point net is a few 1e-14 above 0 (here, summed in row order).
     #[test]
     fn refunded_orders_stay_returns_under_float_rounding() {
