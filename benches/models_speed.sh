@@ -21,7 +21,7 @@ echo "| model | retention s | lifetimes s | ratio |"
 echo "|---|---:|---:|---:|"
 for m in bgnbd mbgnbd pnbd; do
   t0=$(date +%s.%N)
-  "$BIN" ltv --summary "$summary" --model "$m" -o "$DIR/out_$m.csv" --quiet
+  "$BIN" ltv --summary "$summary" --model "$m" -o "$DIR/out_$m.csv" --quiet 2>"$DIR/out_$m.err"
   t1=$(date +%s.%N)
   ours=$(echo "$t1 - $t0" | bc -l)
   theirs=$("$PY" -c "import json;print(json.load(open('$DIR/lifetimes_models.json'))['$m']['total'])")
