@@ -407,6 +407,9 @@ fn subscriptions(name: &str, a: &cli::SubscriptionsArgs) -> Result<()> {
         view,
     };
     let out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+    for w in &out.warnings {
+        eprintln!("retention {name}: note: {w}");
+    }
     for f in &out.fits {
         let group = if p.by.is_some() {
             format!("{} = {}: ", p.by.as_deref().unwrap_or_default(), f.group)

@@ -221,7 +221,8 @@ pub fn fit(data: &SurvivalCounts, opts: &FitOptions) -> Result<SbgFit> {
              as well; try another --period or more cohorts"
         )
     };
-    let opt = minimise(objective, vec![0.0, 0.0], opts).map_err(|e| unidentified(e.to_string()))?;
+    let opt = minimise(objective, vec![0.0, 0.0], opts)
+        .map_err(|_| unidentified("the fit finds no finite maximum".into()))?;
     super::check_identified("sBG", &["alpha", "beta"], &opt.log_params)
         .map_err(|_| unidentified("alpha and beta run off to infinity".into()))?;
     let params = SbgParams {

@@ -563,7 +563,7 @@ pub fn sbg_fits(
     as_of: NaiveDate,
     p: &SubsParams,
     o: &SbgOptions,
-) -> Result<(Vec<SbgGroup>, Vec<SbgRow>)> {
+) -> Result<(Vec<SbgGroup>, Vec<SbgRow>, Vec<String>)> {
     if !(o.discount_rate.is_finite() && o.discount_rate > 0.0) {
         return Err(bad(format!(
             "--discount-rate {}: must be a number > 0 (DERL needs discounting)",
@@ -577,6 +577,7 @@ pub fn sbg_fits(
     let d = period_discount(o.discount_rate, p.period);
     let mut fits = Vec::new();
     let mut rows = Vec::new();
+    let mut skipped = Vec::new();
     for (g, name) in c.groups.iter().enumerate() {
         let mut counts = SurvivalCounts::default();
         let mut at_risk = vec![0u64; ns];
@@ -604,13 +605,19 @@ pub fn sbg_fits(
                 }
             }
         }
-        let group_label = if name.is_empty() {
-            String::new()
-        } else {
-            format!("{}: ", name)
+        let group_label = match &p.by {
+            Some(b) => format!("{b} = {name}: "),
+            None => String::new(),
         };
-        let fit = sbg::fit(&counts, &FitOptions::default())
-            .map_err(|e| bad(format!("{group_label}{e}")))?;
+        let fit = match sbg::fit(&counts, &FitOptions::default()) {
+            Ok(f) => f,
+            // With groups, one that cannot be fitted is left out (a note says why).
+            Err(e) if p.by.is_some() && c.groups.len() > 1 => {
+                skipped.push(format!("{group_label}not fitted: {e}"));
+                continue;
+            }
+            Err(e) => return Err(bad(format!("{group_label}{e}"))),
+        };
         let se = sbg::standard_errors(&fit.params, &counts).map_err(|e| e.to_string());
         let max_age = (0..ns).rev().find(|&k| cohorts_at[k] > 0).unwrap_or(0);
         let horizon = o.horizon.map_or(max_age + 12, |h| h as usize).max(max_age);
@@ -647,7 +654,13 @@ pub fn sbg_fits(
             cohorts: n_cohorts,
         });
     }
-    Ok((fits, rows))
+    if fits.is_empty() {
+        return Err(bad(format!(
+            "sBG: no group could be fitted ({})",
+            skipped.join("; ")
+        )));
+    }
+    Ok((fits, rows, skipped))
 }
 
 // ---- frames and views ----
@@ -831,6 +844,8 @@ pub struct SubsOutput {
     pub fits: Vec<SbgGroup>,
     /// `--model sbg`: the table's rows (for the chart).
     pub sbg_rows: Vec<SbgRow>,
+    /// For stderr: groups that could not be fitted.
+    pub warnings: Vec<String>,
 }
 
 /// The `subscriptions` report.
@@ -859,6 +874,7 @@ pub fn run(
                 },
                 fits: vec![],
                 sbg_rows: vec![],
+                warnings: vec![],
             })
         }
         SubsView::Cohort => {
@@ -902,10 +918,11 @@ pub fn run(
                 },
                 fits: vec![],
                 sbg_rows: vec![],
+                warnings: vec![],
             })
         }
         SubsView::Sbg(o) => {
-            let (fits, rows) = sbg_fits(tx, customers, as_of, p, &o)?;
+            let (fits, rows, skipped) = sbg_fits(tx, customers, as_of, p, &o)?;
             let d = period_discount(o.discount_rate, p.period);
             notes.push(format!(
                 "actual survival: subscribers with MRR in every {name} since their first \
@@ -925,6 +942,7 @@ pub fn run(
                 },
                 fits,
                 sbg_rows: rows,
+                warnings: skipped,
             })
         }
     }
@@ -939,17 +957,16 @@ fn sbg_views(
 ) -> Vec<View> {
     let mut views = Vec::new();
     for (i, f) in fits.iter().enumerate() {
-        let mut title = if i == 0 {
-            format!("sBG retention projection by {name}, as of {as_of}\n")
-        } else {
-            String::new()
+        // The fit itself is on stderr (every format).
+        let head = format!("sBG retention projection by {name}, as of {as_of}");
+        let title = match (i, by) {
+            (0, Some(b)) => Some(format!("{head}\n{b} = {}", f.group)),
+            (0, None) => Some(head),
+            (_, Some(b)) => Some(format!("{b} = {}", f.group)),
+            (_, None) => None,
         };
-        if let Some(b) = by {
-            title.push_str(&format!("{b} = {} · ", f.group));
-        }
-        title.push_str(&describe_fit(f));
         views.push(View {
-            title: Some(title),
+            title,
             header: [
                 "k",
                 "cohorts",
@@ -1461,7 +1478,7 @@ mod tests {
             horizon: Some(12),
             discount_rate: 0.1,
         };
-        let (fits, out) = sbg_fits(&frame(&rows), None, d("2017-12-31"), &p, &o).unwrap();
+        let (fits, out, _) = sbg_fits(&frame(&rows), None, d("2017-12-31"), &p, &o).unwrap();
         let f = &fits[0].fit.params;
         assert!(
             (f.alpha - 0.668).abs() < 5e-4 && (f.beta - 3.806).abs() < 5e-4,
