@@ -606,7 +606,8 @@ pub struct SubscriptionsArgs {
     pub params: Option<PathBuf>,
     /// Whether period_end is the first day no longer served (Stripe's convention) or the
     /// last day served.
-    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::Exclusive)]
+    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::Exclusive,
+          help_heading = "Input")]
     pub period_end: crate::params::PeriodEnd,
     /// Column holding the start of the service period [config: columns.period_start].
     #[arg(long, value_name = "NAME", help_heading = "Input")]

@@ -1375,6 +1375,34 @@ mod tests {
     }
 
     #[test]
+    fn by_a_customers_column_groups_whole_customers() {
+        let mut rows = monthly("d", "2024-01-01", 3, 20.0, "basic");
+        rows.extend(monthly("d", "2024-01-01", 2, 30.0, "pro"));
+        rows.extend(monthly("k", "2024-02-01", 2, 10.0, "basic"));
+        let customers = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), ["d", "k", "z"]),
+            Column::new("channel".into(), ["ads", "seo", "ads"]),
+        ])
+        .unwrap();
+        let p = SubsParams {
+            by: Some("channel".into()),
+            ..Default::default()
+        };
+        let g = movements(&frame(&rows), Some(&customers), d("2024-03-31"), &p).unwrap();
+        let row = |grp: &str, per: &str| {
+            g.iter()
+                .find(|r| r.group == grp && r.period == per)
+                .unwrap()
+                .m
+        };
+        // d (ads) keeps one of two subscriptions in March: a contraction, not a churn.
+        close(row("ads", "2024-03").contraction, 30.0);
+        assert_eq!(row("ads", "2024-03").customers_churned, 0);
+        close(row("seo", "2024-02").new, 10.0);
+        assert_eq!(g.len(), 6, "two groups × three months");
+    }
+
+    #[test]
     fn mrr_to_zero_and_back_within_a_period_is_no_movement() {
         // e's January ends on the 10th and the next line starts on the 20th: MRR is 0 for
         // ten days in between, but at both month ends it is 40.
