@@ -290,24 +290,24 @@ fn compute(
     // Lines by customer (a counting sort): (group, first snapshot, end snapshot, value).
     let n = coded.ids.len();
     let mut start = vec![0usize; n + 1];
-    let mut keep = Vec::with_capacity(tx.height());
-    for (i, code) in coded.rows.iter().enumerate() {
-        let (Some(c), Some(s), Some(e), Some(a)) = (code, starts[i], ends[i], amounts[i]) else {
-            continue;
-        };
-        let lo = snaps.days.partition_point(|&t| t < s);
-        let hi = snaps.days.partition_point(|&t| t < e);
-        if lo >= hi || a == 0.0 {
-            continue;
-        }
-        start[*c as usize + 1] += 1;
-        keep.push((
-            *c,
-            group_of[i],
-            lo as u32,
-            hi as u32,
-            monthly_value(a, s, e),
-        ));
+    // Each line's snapshots and value, in parallel (in row order).
+    let keep: Vec<(u32, u32, u32, u32, f64)> = (0..coded.rows.len())
+        .into_par_iter()
+        .with_min_len(1 << 14)
+        .filter_map(|i| {
+            let (Some(c), Some(s), Some(e), Some(a)) =
+                (coded.rows[i], starts[i], ends[i], amounts[i])
+            else {
+                return None;
+            };
+            let lo = snaps.days.partition_point(|&t| t < s);
+            let hi = snaps.days.partition_point(|&t| t < e);
+            (lo < hi && a != 0.0)
+                .then(|| (c, group_of[i], lo as u32, hi as u32, monthly_value(a, s, e)))
+        })
+        .collect();
+    for l in &keep {
+        start[l.0 as usize + 1] += 1;
     }
     for i in 0..n {
         start[i + 1] += start[i];
