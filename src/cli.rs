@@ -139,8 +139,25 @@ pub enum Command {
     /// on the same rows.
     #[command(after_help = SQL_HELP)]
     Sql(SqlArgs),
+    /// Subscriptions from invoice lines: MRR movements (new, expansion, contraction, churn,
+    /// reactivation), logo and MRR churn rates, quick ratio, NRR/GRR, MRR cohorts, and the
+    /// sBG retention projection.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  retention subscriptions -t examples/saas/invoice_lines.csv\n",
+        "  retention subscriptions -t examples/saas/invoice_lines.csv --period quarter --by plan\n",
+        "  retention subscriptions -t examples/saas/invoice_lines.csv --cohort --chart cohorts.svg\n",
+        "  retention subscriptions -t examples/saas/invoice_lines.csv --model sbg --horizon 24\n\n",
+        "Input: invoice lines with customer_id, date, amount and optionally period_start and\n",
+        "period_end (the service period; also service_start/_end, current_period_start/_end,\n",
+        "start_date/end_date, ...), plan and subscription_id. A line without a service period\n",
+        "serves one calendar month from its date. MRR at a day = the sum over the lines serving\n",
+        "it of amount / max(1, round(days / 30.4375)), 0 when not positive.\n\n",
+        "Exit codes: 0 ok, 2 bad input or usage, 1 internal error."
+    ))]
+    Subscriptions(SubscriptionsArgs),
 
-    // ---- issue 7: report, completions, man page ----
+    // ---- report, completions, man page ----
     /// Every report at once into a directory: one CSV (or Parquet) per report, summary.json,
     /// the charts and a self-contained index.html; swapped in atomically when complete.
     #[command(after_help = concat!(
@@ -188,6 +205,7 @@ impl Command {
             Command::Wallet(_) => "wallet",
             Command::Describe(_) => "describe",
             Command::Sql(_) => "sql",
+            Command::Subscriptions(_) => "subscriptions",
             Command::Report(_) => "report",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
@@ -326,7 +344,7 @@ pub struct CohortArgs {
     /// One matrix per value of this customers or transactions column (e.g. channel).
     #[arg(long, value_name = "COL")]
     pub group: Option<String>,
-    // issue 7
+
     #[command(flatten)]
     pub chart: ChartArgs,
 }
@@ -364,7 +382,7 @@ pub struct ChurnArgs {
     pub at_risk_model: AtRiskModel,
     #[command(flatten)]
     pub model: ModelArgs,
-    // issue 7
+
     #[command(flatten)]
     pub chart: ChartArgs,
 }
@@ -445,7 +463,7 @@ pub struct LtvArgs {
     pub calibration_end: Option<String>,
     #[command(flatten)]
     pub model_args: ModelArgs,
-    // issue 7
+
     #[command(flatten)]
     pub chart: ChartArgs,
 }
@@ -471,7 +489,7 @@ pub struct SegmentArgs {
     /// column, its value on the customer's first transaction that has one.
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
-    // issue 7
+
     #[command(flatten)]
     pub chart: ChartArgs,
 }
@@ -558,7 +576,63 @@ pub struct DescribeArgs {
     pub chart: ChartArgs,
 }
 
-// ---- issue 7: charts, report, completions, man page ----
+// ---- subscriptions ----
+
+#[derive(Args, Debug, Clone)]
+pub struct SubscriptionsArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Period length (MRR is taken at each period's last day, and at as-of for the last).
+    #[arg(long, value_enum, default_value_t = crate::params::SubsPeriod::Month)]
+    pub period: crate::params::SubsPeriod,
+    /// One set of rows per value of an invoice-lines column such as plan (a customer's MRR
+    /// is split by the lines' values, so an upgrade to another plan is a churn in one and
+    /// a new customer in the other) or of a customers column (per customer).
+    #[arg(long, value_name = "COL")]
+    pub by: Option<String>,
+    /// MRR cohorts (cohort = the period of the first MRR): logo, net and gross MRR
+    /// retention per period since.
+    #[arg(long, conflicts_with = "model")]
+    pub cohort: bool,
+    /// Fit a retention model on the cohorts' survival and project it.
+    #[arg(long, value_enum)]
+    pub model: Option<crate::params::SubsModel>,
+    /// With --model: project up to this many periods after the first MRR [default: 12
+    /// periods past the oldest cohort].
+    #[arg(long, value_name = "N", requires = "model")]
+    pub horizon: Option<u32>,
+    /// With --model: annual discount rate of DERL (compounded per period).
+    #[arg(long, value_name = "RATE", default_value_t = 0.10, requires = "model")]
+    pub discount_rate: f64,
+    /// With --model: write alpha, beta, their standard errors and the log-likelihood to
+    /// this JSON file (under "sbg").
+    #[arg(long, value_name = "FILE", requires = "model")]
+    pub params: Option<PathBuf>,
+    /// Whether period_end is the first day no longer served (Stripe's convention) or the
+    /// last day served.
+    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::Exclusive,
+          help_heading = "Input")]
+    pub period_end: crate::params::PeriodEnd,
+    /// Column holding the start of the service period [config: columns.period_start].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub period_start_col: Option<String>,
+    /// Column holding the end of the service period [config: columns.period_end].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub period_end_col: Option<String>,
+    /// Column holding the plan [config: columns.plan].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub plan_col: Option<String>,
+    /// Column holding the subscription id [config: columns.subscription_id].
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub subscription_col: Option<String>,
+    /// --cohort: a heatmap of logo retention; --model: actual vs predicted survival.
+    #[command(flatten)]
+    pub chart: ChartArgs,
+}
+
+// ---- charts, report, completions, man page ----
 
 /// `--chart FILE` of the commands that draw one.
 #[derive(Args, Debug, Clone, Default)]
@@ -611,7 +685,7 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-// ---- issue 17: sql ----
+// ---- sql ----
 
 const SQL_HELP: &str = concat!(
     "Examples:\n",

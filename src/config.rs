@@ -33,7 +33,7 @@ pub struct ConfigFile {
     pub columns: ColumnsConfig,
     #[serde(default)]
     pub input: InputConfig,
-    /// `retention report` defaults (issue 7).
+    /// `retention report` defaults.
     #[serde(default)]
     pub report: ReportConfig,
 }
@@ -51,6 +51,11 @@ pub struct ColumnsConfig {
     pub signup_date: Option<String>,
     pub channel: Option<String>,
     pub acquisition_cost: Option<String>,
+    // invoice lines of `retention subscriptions`
+    pub period_start: Option<String>,
+    pub period_end: Option<String>,
+    pub plan: Option<String>,
+    pub subscription_id: Option<String>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -107,6 +112,8 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
     };
     let c = &cfg.columns;
     let mut columns = BTreeMap::new();
+    // Invoice-line columns have flags of `subscriptions` only (which override these).
+    let none = None;
     let pairs = [
         (Role::Customer, &a.customer_col, &c.customer_id),
         (Role::Date, &a.date_col, &c.date),
@@ -118,6 +125,10 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         (Role::Signup, &a.signup_col, &c.signup_date),
         (Role::Channel, &a.channel_col, &c.channel),
         (Role::Cost, &a.cost_col, &c.acquisition_cost),
+        (Role::PeriodStart, &none, &c.period_start),
+        (Role::PeriodEnd, &none, &c.period_end),
+        (Role::Plan, &none, &c.plan),
+        (Role::Subscription, &none, &c.subscription_id),
     ];
     for (role, flag, conf) in pairs {
         if let Some(name) = flag.clone().or_else(|| conf.clone()) {
@@ -174,6 +185,7 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         dedupe: a.dedupe,
         extra_columns,
         skip_category: false,
+        invoice: None,
     })
 }
 
@@ -199,7 +211,7 @@ mod tests {
     }
 }
 
-// ---- issue 7: `[report]` settings ----
+// ---- `[report]` settings ----
 
 /// `[report]` in retention.toml: defaults of `retention report` (flags win).
 ///

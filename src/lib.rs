@@ -64,7 +64,7 @@ pub(crate) fn load_input(
 pub fn run(cli: Cli) -> Result<()> {
     let name = cli.command.name();
     let _ = output::COMMAND.set(name);
-    // issue 7: a spinner on a terminal for work longer than a second.
+    // A progress indicator on a terminal for work longer than a second.
     let progress = progress::Progress::start(name, cli.quiet);
     match cli.command {
         Command::Cohort(a) => {
@@ -262,11 +262,12 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             dest.write(&report)
         }
+        Command::Subscriptions(a) => subscriptions(name, &a),
 
-        // issue 17: the report as SQL, on stdout
+        // the report as SQL, on stdout
         Command::Sql(a) => write_stdout(sql::command(&a)?.as_bytes()),
 
-        // ---- issue 7 ----
+        // ---- completions, man page, charts ----
         Command::Report(a) => reports::report::command(&a, &progress),
         Command::Completions(a) => {
             use clap::CommandFactory;
@@ -279,7 +280,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-// ---- issue 7: man page, stdout ----
+// ---- man page, stdout ----
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
     use std::io::Write;
@@ -322,7 +323,7 @@ fn man(dir: Option<&std::path::Path>) -> Result<()> {
     Ok(())
 }
 
-// ---- issue 7: charts ----
+// ---- charts ----
 
 /// `--chart FILE`: check the extension before any work.
 fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
@@ -349,4 +350,92 @@ fn chart_target(a: &cli::ChartArgs) -> Result<Option<&std::path::Path>> {
 /// The data's name and the as-of date for chart titles.
 fn chart_names(input: &InputArgs, ds: &Dataset) -> (String, String) {
     (charts::data_name(&input.transactions), ds.as_of.to_string())
+}
+
+// ---- subscriptions ----
+
+/// `retention subscriptions`: invoice lines in, one report out.
+fn subscriptions(name: &str, a: &cli::SubscriptionsArgs) -> Result<()> {
+    use reports::subscriptions::{self as subs, SbgOptions, SubsParams, SubsView};
+    let dest = Destination::prepare(&a.output)?;
+    let chart = chart_target(&a.chart)?;
+    if chart.is_some() && !a.cohort && a.model.is_none() {
+        return Err(error::bad(
+            "--chart needs --cohort (a heatmap) or --model sbg (actual vs predicted survival)",
+        ));
+    }
+    let mut opts = config::load_options(&a.input, a.by.iter().cloned().collect())?;
+    opts.skip_category = true;
+    opts.invoice = Some(load::InvoiceOptions {
+        end_inclusive: a.period_end == params::PeriodEnd::Inclusive,
+    });
+    for (role, flag) in [
+        (load::Role::PeriodStart, &a.period_start_col),
+        (load::Role::PeriodEnd, &a.period_end_col),
+        (load::Role::Plan, &a.plan_col),
+        (load::Role::Subscription, &a.subscription_col),
+    ] {
+        if let Some(col) = flag {
+            opts.columns.insert(role, col.clone());
+        }
+    }
+    let started = std::time::Instant::now();
+    let ds = load::load(&opts)?;
+    if opts.verbose {
+        for i in &ds.info {
+            eprintln!("retention {name}: {i}");
+        }
+        eprintln!(
+            "retention {name}: input loaded in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    for w in &ds.warnings {
+        eprintln!("retention {name}: warning: {w}");
+    }
+    // The same refusal as every other command's for a file of returns only.
+    if !reports::any_purchase(&ds.tx)? {
+        return Err(error::bad(
+            "no customer made a purchase (every order is a return)",
+        ));
+    }
+    let view = match a.model {
+        Some(params::SubsModel::Sbg) => SubsView::Sbg(SbgOptions {
+            horizon: a.horizon,
+            discount_rate: a.discount_rate,
+        }),
+        None if a.cohort => SubsView::Cohort,
+        None => SubsView::Movements,
+    };
+    let p = SubsParams {
+        period: a.period,
+        by: a.by.clone(),
+        view,
+    };
+    let out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+    for w in &out.warnings {
+        eprintln!("retention {name}: note: {w}");
+    }
+    for f in &out.fits {
+        let group = if p.by.is_some() {
+            format!("{} = {}: ", p.by.as_deref().unwrap_or_default(), f.group)
+        } else {
+            String::new()
+        };
+        eprintln!("retention {name}: {group}{}", subs::describe_fit(f));
+    }
+    if let Some(path) = &a.params {
+        let text =
+            serde_json::to_string_pretty(&subs::params_json(&out.fits, p.by.as_deref(), &p))?;
+        output::write_atomic(path, (text + "\n").as_bytes())?;
+    }
+    if let Some(path) = chart {
+        let (data, as_of) = chart_names(&a.input, &ds);
+        let c = match p.view {
+            SubsView::Sbg(_) => subs::sbg_chart(&out.sbg_rows, &data, &as_of),
+            _ => subs::cohort_chart(&out.report, &data, &as_of)?,
+        };
+        charts::write(&c, path)?;
+    }
+    dest.write(&out.report)
 }

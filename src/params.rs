@@ -84,3 +84,49 @@ impl AtRiskModel {
         }
     }
 }
+
+// ---- `retention subscriptions` ----
+
+/// The period of `subscriptions` (MRR is taken at each period's last day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SubsPeriod {
+    Month,
+    Quarter,
+    Year,
+}
+
+impl SubsPeriod {
+    pub fn period(self) -> crate::period::Period {
+        use crate::period::Period;
+        match self {
+            SubsPeriod::Month => Period::Month,
+            SubsPeriod::Quarter => Period::Quarter,
+            SubsPeriod::Year => Period::Year,
+        }
+    }
+
+    /// Periods in 12 months (the span of nrr_12m and grr_12m).
+    pub fn per_year(self) -> usize {
+        match self {
+            SubsPeriod::Month => 12,
+            SubsPeriod::Quarter => 4,
+            SubsPeriod::Year => 1,
+        }
+    }
+}
+
+/// What the `period_end` of an invoice line means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PeriodEnd {
+    /// The first day no longer served (Stripe's `period_end`).
+    Exclusive,
+    /// The last day served.
+    Inclusive,
+}
+
+/// The retention model of `subscriptions --model`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SubsModel {
+    /// Shifted-beta-geometric (Fader & Hardie 2007), fitted on the cohorts' survival.
+    Sbg,
+}

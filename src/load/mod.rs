@@ -40,6 +40,11 @@ pub enum Role {
     Signup,
     Channel,
     Cost,
+    // invoice lines (`retention subscriptions`)
+    PeriodStart,
+    PeriodEnd,
+    Plan,
+    Subscription,
 }
 
 impl Role {
@@ -55,6 +60,10 @@ impl Role {
             Role::Signup => "signup_date",
             Role::Channel => "channel",
             Role::Cost => "acquisition_cost",
+            Role::PeriodStart => "period_start",
+            Role::PeriodEnd => "period_end",
+            Role::Plan => "plan",
+            Role::Subscription => "subscription_id",
         }
     }
 
@@ -70,6 +79,10 @@ impl Role {
             Role::Signup => "--signup-col",
             Role::Channel => "--channel-col",
             Role::Cost => "--cost-col",
+            Role::PeriodStart => "--period-start-col",
+            Role::PeriodEnd => "--period-end-col",
+            Role::Plan => "--plan-col",
+            Role::Subscription => "--subscription-col",
         }
     }
 
@@ -139,6 +152,45 @@ impl Role {
             ],
             Role::Channel => &["channel", "acquisitionchannel", "source", "utmsource"],
             Role::Cost => &["acquisitioncost", "cac", "cost"],
+            Role::PeriodStart => &[
+                "periodstart",
+                "servicestart",
+                "currentperiodstart",
+                "startdate",
+                "servicestartdate",
+                "periodstartdate",
+                "serviceperiodstart",
+                "billingperiodstart",
+                "periodstartutc",
+                "lineitemperiodstart",
+                "periodfrom",
+                "servicefrom",
+            ],
+            Role::PeriodEnd => &[
+                "periodend",
+                "serviceend",
+                "currentperiodend",
+                "enddate",
+                "serviceenddate",
+                "periodenddate",
+                "serviceperiodend",
+                "billingperiodend",
+                "periodendutc",
+                "lineitemperiodend",
+                "periodto",
+                "serviceto",
+                "serviceuntil",
+            ],
+            Role::Plan => &[
+                "plan",
+                "planid",
+                "planname",
+                "plannickname",
+                "priceplan",
+                "pricingplan",
+                "tier",
+            ],
+            Role::Subscription => &["subscriptionid", "subscription", "subid", "contractid"],
         }
     }
 }
@@ -151,6 +203,20 @@ const TX_ROLES: [Role; 7] = [
     Role::Category,
     Role::Quantity,
     Role::Price,
+];
+/// The transactions' roles plus those of invoice lines.
+const INVOICE_ROLES: [Role; 11] = [
+    Role::Customer,
+    Role::Date,
+    Role::Amount,
+    Role::Order,
+    Role::Category,
+    Role::Quantity,
+    Role::Price,
+    Role::PeriodStart,
+    Role::PeriodEnd,
+    Role::Plan,
+    Role::Subscription,
 ];
 const CUSTOMER_ROLES: [Role; 4] = [Role::Customer, Role::Signup, Role::Channel, Role::Cost];
 
@@ -203,6 +269,17 @@ pub struct LoadOptions {
     /// Do not read the transactions' category (the command does not use it): less to
     /// parse and hold.
     pub skip_category: bool,
+    /// Read the transactions as invoice lines (`retention subscriptions`).
+    pub invoice: Option<InvoiceOptions>,
+}
+
+/// How to read invoice lines: the transactions' columns plus an optional service period
+/// (`period_start`, `period_end`), `plan` and `subscription_id`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InvoiceOptions {
+    /// The period end is the last day served (else the first day no longer served, as
+    /// Stripe writes it).
+    pub end_inclusive: bool,
 }
 
 /// The loaded input of a command.
@@ -730,10 +807,14 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         return load_transactions(src, &all, ds);
     }
     let (messages, notes) = (ds.warnings.len(), ds.info.len());
+    let roles: &[Role] = match opts.invoice {
+        Some(_) => &INVOICE_ROLES,
+        None => &TX_ROLES,
+    };
     let (mut op, lfs, names, map) = open_mapped(
         src,
         "transactions",
-        &TX_ROLES,
+        roles,
         &[Role::Customer, Role::Date],
         opts,
         &mut ds.warnings,
@@ -784,6 +865,10 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             }
             None => price,
         }
+    };
+    let service = match opts.invoice {
+        Some(inv) => Some(service_periods(&df, &op, opts, &map, &days, inv)?),
+        None => None,
     };
     let t_parse = t0.elapsed().as_secs_f64();
     let customer = str_column(&df, "customer_id")?;
@@ -905,6 +990,15 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             cols.push(str_column(&df, name)?);
         }
     }
+    if let Some((start, end)) = service {
+        cols.push(Column::new("period_start".into(), start).cast(&DataType::Date)?);
+        cols.push(Column::new("period_end".into(), end).cast(&DataType::Date)?);
+        for name in ["plan", "subscription_id"] {
+            if df.column(name).is_ok() {
+                cols.push(str_column(&df, name)?);
+            }
+        }
+    }
     for e in &extras {
         cols.push(str_column(&df, e)?);
     }
@@ -969,6 +1063,69 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         ),
     ));
     Ok(())
+}
+
+/// Each line's first day served and first day no longer served (days since epoch).
+type ServicePeriods = (Vec<Option<i32>>, Vec<Option<i32>>);
+
+/// Each invoice line's service period as days [start, end), end exclusive: the
+/// `period_start`/`period_end` columns when present and not empty, else the line's date and
+/// one calendar month after the start. `--period-end inclusive` adds a day to the given
+/// end. An end before the start is an error naming the line and column.
+fn service_periods(
+    df: &DataFrame,
+    op: &Input,
+    opts: &LoadOptions,
+    map: &BTreeMap<Role, String>,
+    days: &[Option<i32>],
+    inv: InvoiceOptions,
+) -> Result<ServicePeriods> {
+    let parsed = |role: Role| -> Result<Option<Vec<Option<i32>>>> {
+        match map.get(&role) {
+            Some(src) => Ok(Some(
+                parse_dates(df.column(role.canonical())?, op, opts, src)?.0,
+            )),
+            None => Ok(None),
+        }
+    };
+    let starts = parsed(Role::PeriodStart)?;
+    let ends = parsed(Role::PeriodEnd)?;
+    let n = days.len();
+    let mut start = Vec::with_capacity(n);
+    let mut end = Vec::with_capacity(n);
+    for (i, day) in days.iter().enumerate() {
+        let given_start = starts.as_ref().and_then(|s| s[i]);
+        let given_end = ends.as_ref().and_then(|e| e[i]);
+        let Some(s) = given_start.or(*day) else {
+            start.push(None);
+            end.push(None);
+            continue;
+        };
+        let e = match given_end {
+            Some(e) if e < s => {
+                let what = if given_start.is_some() {
+                    "starts"
+                } else {
+                    "is dated"
+                };
+                return Err(bad(format!(
+                    "{}, column '{}': the service period ends {} before it {what} {}",
+                    op.at(i),
+                    map[&Role::PeriodEnd],
+                    date_from_days(e),
+                    date_from_days(s)
+                )));
+            }
+            Some(e) if inv.end_inclusive => e + 1,
+            Some(e) => e,
+            None => date_from_days(s)
+                .checked_add_months(chrono::Months::new(1))
+                .map_or(s + 31, days_since_epoch),
+        };
+        start.push(Some(s));
+        end.push(Some(e));
+    }
+    Ok((start, end))
 }
 
 fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {

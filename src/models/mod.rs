@@ -14,6 +14,7 @@ pub mod gamma_gamma;
 pub mod mbgnbd;
 pub mod pnbd;
 pub mod purchase;
+pub mod sbg;
 pub mod se;
 pub mod special;
 

@@ -7,6 +7,7 @@ pub mod describe;
 pub mod ltv;
 
 pub mod segment;
+pub mod subscriptions;
 pub mod summary;
 pub mod wallet;
 pub mod whatif;

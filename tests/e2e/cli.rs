@@ -277,7 +277,16 @@ fn bad_inputs_give_one_line_and_exit_2_in_every_command() {
     cases.sort();
     assert!(cases.len() >= 26, "{cases:?}");
     let commands = [
-        "cohort", "churn", "ltv", "segment", "wallet", "summary", "whatif", "describe", "report",
+        "cohort",
+        "churn",
+        "ltv",
+        "segment",
+        "wallet",
+        "summary",
+        "whatif",
+        "describe",
+        "report",
+        "subscriptions",
     ];
     for expect in cases {
         let text = std::fs::read_to_string(&expect).unwrap();

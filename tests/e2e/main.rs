@@ -13,3 +13,4 @@ mod properties; // property tests and bounded fuzzing of the loader and the pars
 mod report_charts; // --chart, report (the dashboard), completions, man page
 mod segment_wallet_summary; // segment, wallet, summary, whatif
 mod sql; // retention sql: the stored queries and DuckDB results against the native reports
+mod subscriptions; // MRR movements, cohorts, sBG against the pandas and scipy references
