@@ -769,11 +769,37 @@ pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<
     Ok(Some(ragged))
 }
 
+/// Parquet column types this build cannot read are an error naming the column (polars
+/// would stop on them with an internal error): DECIMAL columns, as warehouses often write
+/// money, until decimal support is built in.
+fn check_parquet_types(op: &Part) -> Result<()> {
+    let cannot = |e: &dyn std::fmt::Display| bad(format!("cannot read {}: {e}", op.label));
+    let file = std::fs::File::open(&op.path).map_err(|e| cannot(&e))?;
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|e| cannot(&super::first_line(&e.to_string())))?;
+    for (name, field) in schema.iter() {
+        if let ArrowDataType::Decimal(p, s)
+        | ArrowDataType::Decimal32(p, s)
+        | ArrowDataType::Decimal64(p, s)
+        | ArrowDataType::Decimal256(p, s) = field.dtype()
+        {
+            return Err(bad(format!(
+                "{}: column '{name}' is DECIMAL({p}, {s}), which retention cannot read yet; \
+                 write it as DOUBLE (e.g. CAST({name} AS DOUBLE) in the export) or export CSV",
+                op.label
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Scan one part into a lazy frame of text columns (CSV) or typed columns (Parquet),
 /// after the reading-policy checks; its Hive partition columns added as text.
 fn scan_part(op: &Part, opts: &LoadOptions, warnings: &mut Vec<String>) -> Result<LazyFrame> {
     let path = op.path.to_string_lossy().to_string();
     let lf = if op.parquet {
+        check_parquet_types(op)?;
         LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
     } else {
         let delim = sniff(op, opts.delimiter)?;
