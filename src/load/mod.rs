@@ -312,6 +312,9 @@ pub struct LoadStats {
     pub duplicate_rows: usize,
     /// The date format used (as --verbose words it).
     pub date_format: String,
+    /// The transactions have a service-period column (by its usual names, or mapped):
+    /// they are invoice lines, and `report` adds the subscription sections.
+    pub service_period: bool,
     /// (canonical name, source column) per mapped role, in role order.
     pub mapping: Vec<(String, String)>,
 }
@@ -978,6 +981,12 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             .iter()
             .map(|(r, n)| (r.canonical().to_string(), n.clone()))
             .collect(),
+        service_period: [Role::PeriodStart, Role::PeriodEnd].iter().any(|r| {
+            opts.columns.contains_key(r)
+                || names
+                    .iter()
+                    .any(|n| r.aliases().contains(&normalise(n).as_str()))
+        }),
     };
 
     let mut cols = vec![

@@ -111,7 +111,11 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
         .map(|v| v.get_name().to_string())
         .unwrap_or_else(|| "month".into());
 
-    let (sections, previous) = compute(&ds, period_v, &period, &data, &as_of, progress)?;
+    let (mut sections, previous) = compute(&ds, period_v, &period, &data, &as_of, progress)?;
+    if ds.stats.service_period {
+        progress.set("subscriptions");
+        sections.extend(subscription_sections(a, period_v, &period, &data, &as_of)?);
+    }
 
     progress.set("writing");
     let (ext, format) = match format_v {
@@ -451,6 +455,90 @@ fn compute(
         seconds: lap(),
     });
     Ok((out, previous))
+}
+
+/// Invoice lines (the transactions have a service period): the `subscriptions` movements
+/// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
+/// input leaves them out with its reason, like any section.
+fn subscription_sections(
+    a: &ReportArgs,
+    period_v: Period,
+    period: &str,
+    data: &str,
+    as_of: &str,
+) -> Result<Vec<Section>> {
+    use crate::params::SubsPeriod;
+    use reports::subscriptions::{self as subs, SubsParams, SubsView};
+    let started = std::time::Instant::now();
+    let sp = match period_v {
+        Period::Month => Some(SubsPeriod::Month),
+        Period::Quarter => Some(SubsPeriod::Quarter),
+        Period::Year => Some(SubsPeriod::Year),
+        Period::Day | Period::Week => None,
+    };
+    let section = |name, title: String, report, chart| Section {
+        name,
+        title,
+        report,
+        chart,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let movements_title = format!("Subscriptions: MRR movements per {period}");
+    let cohort_title = format!("Subscriptions: MRR cohorts (by {period} of the first MRR)");
+    let Some(sp) = sp else {
+        let why =
+            format!("subscriptions are computed per month, quarter or year, not per {period}");
+        return Ok(vec![section(
+            "subscriptions",
+            movements_title,
+            Err(why),
+            None,
+        )]);
+    };
+    let run = || -> Result<(Report, Report)> {
+        let mut opts = crate::config::load_options(&a.input, vec![])?;
+        opts.skip_category = true;
+        opts.invoice = Some(crate::load::InvoiceOptions {
+            end_inclusive: false,
+        });
+        let ds = crate::load::load(&opts)?;
+        let one = |view| -> Result<Report> {
+            let p = SubsParams {
+                period: sp,
+                by: None,
+                view,
+            };
+            let mut out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+            out.report
+                .notes
+                .extend(out.warnings.iter().map(|w| format!("note: {w}")));
+            Ok(out.report)
+        };
+        Ok((one(SubsView::Movements)?, one(SubsView::Cohort)?))
+    };
+    Ok(match run() {
+        Ok((movements, cohorts)) => {
+            let chart = subs::cohort_chart(&cohorts, data, as_of)?;
+            vec![
+                section("subscriptions", movements_title, Ok(movements), None),
+                section(
+                    "subscriptions_cohort",
+                    cohort_title,
+                    Ok(cohorts),
+                    Some(chart),
+                ),
+            ]
+        }
+        Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+            vec![section(
+                "subscriptions",
+                movements_title,
+                Err(crate::error::one_line(&e)),
+                None,
+            )]
+        }
+        Err(e) => return Err(e),
+    })
 }
 
 /// Whole-window figures as of the end of the previous period (before the as-of period).
@@ -856,6 +944,42 @@ fn tiles(sections: &[Section], previous: &Previous, period: &str) -> Vec<Tile> {
             higher_is_better: up,
             basis: basis.clone(),
         });
+    }
+    // Invoice lines: the subscription figures of the last complete period.
+    if let Some(df) = frame("subscriptions").filter(|df| df.height() > 0) {
+        let n = df.height();
+        let cur = (0..n)
+            .rev()
+            .find(|&i| cell_str(df, "partial_period", i).as_deref() != Some("true"))
+            .unwrap_or(n - 1);
+        let prev = cur.checked_sub(1);
+        let label = |i: usize| cell_str(df, "period", i).unwrap_or_default();
+        let basis = match prev {
+            Some(p) => format!("{} vs {}", label(cur), label(p)),
+            None => format!("{} (no earlier {period})", label(cur)),
+        };
+        let get = |name: &str, i: Option<usize>| i.and_then(|i| cell_f64(df, name, i));
+        for (label, name, kind, up) in [
+            ("MRR", "mrr_end", Kind::Money, true),
+            ("Logo churn rate", "logo_churn_rate", Kind::Rate, false),
+            (
+                "Net MRR churn rate",
+                "net_mrr_churn_rate",
+                Kind::Rate,
+                false,
+            ),
+            ("Quick ratio", "quick_ratio", Kind::Ratio, true),
+            ("NRR (12 months)", "nrr_12m", Kind::Rate, true),
+        ] {
+            out.push(Tile {
+                label,
+                value: get(name, Some(cur)),
+                kind,
+                before: get(name, prev),
+                higher_is_better: up,
+                basis: basis.clone(),
+            });
+        }
     }
     let since = format!("as of the data's last day vs {}", previous.end);
     out.push(Tile {

@@ -446,6 +446,52 @@ fn report_index_opens_with_tiles_then_charts_and_is_reproducible() {
 }
 
 #[test]
+fn report_on_invoice_lines_adds_the_subscription_sections_and_tiles() {
+    let d = workdir();
+    let inv = root("examples/saas/invoice_lines.csv");
+    let r = run_in(d.path(), &["report", "-t", &inv, "--out", "rep"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rep = d.path().join("rep");
+    for f in [
+        "subscriptions.csv",
+        "subscriptions_cohort.csv",
+        "subscriptions_cohort.svg",
+    ] {
+        assert!(rep.join(f).is_file(), "missing {f}");
+    }
+    // the same tables as the command itself
+    for (file, extra) in [
+        ("subscriptions.csv", None),
+        ("subscriptions_cohort.csv", Some("--cohort")),
+    ] {
+        let mut args = vec!["subscriptions", "-t", inv.as_str(), "-f", "csv"];
+        args.extend(extra);
+        let own = run_in(d.path(), &args);
+        assert_eq!(own.code, 0, "{}", own.stderr);
+        assert_eq!(
+            std::fs::read_to_string(rep.join(file)).unwrap(),
+            own.stdout,
+            "{file}"
+        );
+    }
+    let html = std::fs::read_to_string(rep.join("index.html")).unwrap();
+    for label in [
+        "MRR",
+        "Logo churn rate",
+        "Net MRR churn rate",
+        "Quick ratio",
+        "NRR (12 months)",
+    ] {
+        assert!(html.contains(&format!("<h3>{label}</h3>")), "tile {label}");
+    }
+    assert_eq!(html.matches("class=\"tile\"").count(), 12);
+    // a shop's transactions have no service period: no subscription sections
+    let shop = run_in(d.path(), &report_args("shop", &tx(), &customers()));
+    assert_eq!(shop.code, 0, "{}", shop.stderr);
+    assert!(!d.path().join("shop/subscriptions.csv").exists());
+}
+
+#[test]
 fn report_parquet_and_png() {
     let d = workdir();
     let (t, c) = (tx(), customers());
