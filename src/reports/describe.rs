@@ -412,6 +412,7 @@ mod tests {
             duplicate_rows: 0,
             date_format: "ISO".into(),
             mapping: vec![("customer_id".into(), "cust".into())],
+            service_period: false,
         };
         let p = profile(&t, &stats).unwrap();
         // Orders: a o1 o2 o3 r1, b o4, c's row, d o1 = 7; purchases o2 o3 o4 c = 4.
