@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-pub use crate::params::{AtRiskModel, CohortBy, CohortMetric, CohortMode, LtvModel};
+pub use crate::params::{AtRiskModel, CohortBy, CohortMetric, CohortMode, LtvModel, ReportFormat};
+use crate::params::{ChurnCommandParams, LtvParams, ModelParams};
 
 use crate::output::Format;
 use crate::period::Period;
@@ -393,16 +394,16 @@ pub struct ChurnArgs {
 #[command(next_help_heading = "Model")]
 pub struct ModelArgs {
     /// Time unit of the model's summary (frequency/recency/T).
-    #[arg(long, value_enum, default_value_t = crate::reports::ltv::Unit::Day)]
+    #[arg(long, value_enum, default_value_t = ModelParams::DEFAULT.unit)]
     pub unit: crate::reports::ltv::Unit,
     /// Prediction horizon in months (expected purchases and CLV).
-    #[arg(long, value_name = "MONTHS", default_value_t = 12)]
+    #[arg(long, value_name = "MONTHS", default_value_t = ModelParams::DEFAULT.horizon)]
     pub horizon: u32,
     /// Monthly discount rate of the CLV.
-    #[arg(long, value_name = "RATE", default_value_t = 0.01)]
+    #[arg(long, value_name = "RATE", default_value_t = ModelParams::DEFAULT.discount_rate)]
     pub discount_rate: f64,
     /// Profit margin applied to revenue (0..1].
-    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    #[arg(long, value_name = "FRACTION", default_value_t = ModelParams::DEFAULT.margin)]
     pub margin: f64,
     /// Per customer, the LEVEL (e.g. 0.9) interval of expected purchases and CLV from the
     /// uncertainty of the fitted parameters: --draws parameter sets drawn from the normal
@@ -414,13 +415,13 @@ pub struct ModelArgs {
     #[arg(long, value_name = "LEVEL")]
     pub intervals: Option<f64>,
     /// With --intervals: the number of parameter draws.
-    #[arg(long, value_name = "N", default_value_t = 200, requires = "intervals")]
+    #[arg(long, value_name = "N", default_value_t = ModelParams::DEFAULT.draws, requires = "intervals")]
     pub draws: usize,
     /// With --intervals: the seed of the draws.
-    #[arg(long, value_name = "N", default_value_t = 42, requires = "intervals")]
+    #[arg(long, value_name = "N", default_value_t = ModelParams::DEFAULT.seed, requires = "intervals")]
     pub seed: u64,
     /// L2 penalty on the log-parameters (as lifetimes' penalizer_coef).
-    #[arg(long, value_name = "COEF", default_value_t = 0.0)]
+    #[arg(long, value_name = "COEF", default_value_t = ModelParams::DEFAULT.penalizer)]
     pub penalizer: f64,
     /// Write the fitted parameters, their standard errors and log-likelihoods to this JSON
     /// file (one object per model under its name: bgnbd, mbgnbd, pnbd, gamma_gamma).
@@ -643,12 +644,6 @@ pub struct ChartArgs {
     pub chart: Option<PathBuf>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    Csv,
-    Parquet,
-}
-
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     #[command(flatten)]
@@ -787,4 +782,75 @@ pub struct SqlArgs {
     /// Not available in SQL (exit 2): the query reads one transactions table.
     #[arg(short = 'c', long, value_name = "PATH", hide = true)]
     pub customers: Option<String>,
+}
+
+// ---- flags → typed settings (src/params.rs) ----
+
+impl ModelArgs {
+    pub fn params(&self) -> ModelParams {
+        ModelParams {
+            unit: self.unit,
+            horizon: self.horizon,
+            discount_rate: self.discount_rate,
+            margin: self.margin,
+            intervals: self.intervals,
+            draws: self.draws,
+            seed: self.seed,
+            penalizer: self.penalizer,
+            params: self.params.clone(),
+        }
+    }
+}
+
+impl LtvArgs {
+    pub fn params(&self) -> LtvParams {
+        LtvParams {
+            model: self.model,
+            period: self.period,
+            max_periods: self.max_periods,
+            by: self.by.clone(),
+            per_customer: self.per_customer,
+            calibration_end: self.calibration_end.clone(),
+            model_args: self.model_args.params(),
+            verbose: self.input.verbose,
+        }
+    }
+}
+
+impl ChurnArgs {
+    pub fn params(&self) -> ChurnCommandParams {
+        ChurnCommandParams {
+            period: self.period,
+            inactive_after: self.inactive_after,
+            by: self.by.clone(),
+            survival: self.survival,
+            at_risk: self.at_risk,
+            top: self.top,
+            at_risk_model: self.at_risk_model,
+            model: self.model.params(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn command(argv: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("retention").chain(argv.iter().copied()))
+            .unwrap()
+            .command
+    }
+
+    #[test]
+    fn flag_defaults_are_the_typed_defaults() {
+        let Command::Ltv(a) = command(&["ltv", "-t", "x.csv"]) else {
+            panic!("ltv")
+        };
+        assert_eq!(a.params(), LtvParams::default());
+        let Command::Churn(c) = command(&["churn", "-t", "x.csv", "--at-risk"]) else {
+            panic!("churn")
+        };
+        assert_eq!(c.params().model, ModelParams::DEFAULT);
+    }
 }

@@ -60,6 +60,43 @@ pub(crate) fn load_input(
     Ok(ds)
 }
 
+/// `retention report`'s flags and the config file's `[report]` section (flags win).
+fn report_params(a: &cli::ReportArgs) -> Result<params::ReportParams> {
+    use clap::ValueEnum;
+    use params::ReportFormat;
+    // Flags win over the config file's [report] section.
+    let cfg = crate::config::report_config(&a.input)?;
+    let period_v = a.period.or(cfg.period).unwrap_or(period::Period::Month);
+    let format_v = match (a.format, cfg.format.as_deref()) {
+        (Some(f), _) => f,
+        (None, Some(s)) => ReportFormat::from_str(s, true).map_err(|_| {
+            error::bad(format!(
+                "config file: [report] format = \"{s}\": expected csv or parquet"
+            ))
+        })?,
+        (None, None) => ReportFormat::Csv,
+    };
+    let png = match (a.png, cfg.charts.as_deref()) {
+        (true, _) => true,
+        (false, None) | (false, Some("svg")) => false,
+        (false, Some("png")) => true,
+        (false, Some(s)) => {
+            return Err(error::bad(format!(
+                "config file: [report] charts = \"{s}\": expected svg or png"
+            )))
+        }
+    };
+    Ok(params::ReportParams {
+        out: a.out.clone(),
+        period: period_v,
+        format: format_v,
+        png,
+        transactions: a.input.transactions.clone(),
+        customers: a.input.customers.clone(),
+        load: config::load_options(&a.input, vec![])?,
+    })
+}
+
 /// Run one command.
 pub fn run(cli: Cli) -> Result<()> {
     let name = cli.command.name();
@@ -96,7 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 ));
             }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
-            let report = reports::churn::command(&ds, &a)?;
+            let report = reports::churn::command(&ds, &a.params())?;
             if let Some(path) = chart {
                 let (data, as_of) = chart_names(&a.input, &ds);
                 charts::write(&charts::from_survival(&report, &data, &as_of)?, path)?;
@@ -131,20 +168,20 @@ pub fn run(cli: Cli) -> Result<()> {
                     .iter()
                     .map(|s| load::Source::from_arg(s))
                     .collect();
-                let report = reports::ltv::run_summary_file(&srcs, &opts, &a)?;
+                let report = reports::ltv::run_summary_file(&srcs, &opts, &a.params())?;
                 return dest.write(&report);
             }
             let ds = load_input(name, &a.input, a.by.iter().cloned().collect())?;
             if a.model == cli::LtvModel::Compare {
-                reports::ltv::check_model_args(&a.model_args)?;
-                let (report, tracking) = reports::ltv::compare(&ds, &a)?;
+                reports::ltv::check_model_args(&a.model_args.params())?;
+                let (report, tracking) = reports::ltv::compare(&ds, &a.params())?;
                 if let Some(path) = chart {
                     let (data, as_of) = chart_names(&a.input, &ds);
                     charts::write(&charts::from_compare(&tracking, &data, &as_of)?, path)?;
                 }
                 return dest.write(&report);
             }
-            let report = reports::ltv::command(&ds, &a)?;
+            let report = reports::ltv::command(&ds, &a.params())?;
             if let Some(path) = chart {
                 let (data, as_of) = chart_names(&a.input, &ds);
                 let c = match a.model {
@@ -268,7 +305,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sql(a) => write_stdout(sql::command(&a)?.as_bytes()),
 
         // ---- completions, man page, charts ----
-        Command::Report(a) => reports::report::command(&a, &progress),
+        Command::Report(a) => reports::report::command(
+            &report_params(&a)?,
+            || load_input(name, &a.input, vec![]),
+            &progress,
+        ),
         Command::Completions(a) => {
             use clap::CommandFactory;
             let mut cmd = Cli::command();

@@ -130,3 +130,108 @@ pub enum SubsModel {
     /// Shifted-beta-geometric (Fader & Hardie 2007), fitted on the cohorts' survival.
     Sbg,
 }
+
+// ---- the predictive models, ltv, churn and report: typed settings ----
+
+/// The purchase models' and Gamma-Gamma's settings, resolved from `ModelArgs` (cli.rs) or
+/// left at [`ModelParams::DEFAULT`] (the flags' defaults are these values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelParams {
+    pub unit: crate::reports::ltv::Unit,
+    /// Months.
+    pub horizon: u32,
+    /// Monthly discount rate of the CLV.
+    pub discount_rate: f64,
+    pub margin: f64,
+    /// Interval level, when per-customer intervals are asked for.
+    pub intervals: Option<f64>,
+    pub draws: usize,
+    pub seed: u64,
+    pub penalizer: f64,
+    /// Where to write the fitted parameters as JSON.
+    pub params: Option<std::path::PathBuf>,
+}
+
+impl ModelParams {
+    pub const DEFAULT: ModelParams = ModelParams {
+        unit: crate::reports::ltv::Unit::Day,
+        horizon: 12,
+        discount_rate: 0.01,
+        margin: 1.0,
+        intervals: None,
+        draws: 200,
+        seed: 42,
+        penalizer: 0.0,
+        params: None,
+    };
+}
+
+impl Default for ModelParams {
+    fn default() -> Self {
+        ModelParams::DEFAULT
+    }
+}
+
+/// `retention ltv`'s settings (historical curves or a model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LtvParams {
+    pub model: LtvModel,
+    pub period: crate::period::Period,
+    pub max_periods: Option<u32>,
+    pub by: Option<String>,
+    pub per_customer: bool,
+    /// `--calibration-end`, as given (checked where it is used).
+    pub calibration_end: Option<String>,
+    pub model_args: ModelParams,
+    /// `--verbose`: the fitted parameters on stderr.
+    pub verbose: bool,
+}
+
+impl Default for LtvParams {
+    fn default() -> Self {
+        LtvParams {
+            model: LtvModel::Historical,
+            period: crate::period::Period::Month,
+            max_periods: None,
+            by: None,
+            per_customer: false,
+            calibration_end: None,
+            model_args: ModelParams::DEFAULT,
+            verbose: false,
+        }
+    }
+}
+
+/// `retention churn`'s settings: the period table, survival curves or the at-risk list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChurnCommandParams {
+    pub period: crate::period::Period,
+    pub inactive_after: Option<crate::period::Window>,
+    pub by: Option<String>,
+    pub survival: bool,
+    pub at_risk: bool,
+    pub top: usize,
+    pub at_risk_model: AtRiskModel,
+    pub model: ModelParams,
+}
+
+/// The table format of `retention report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Parquet,
+}
+
+/// `retention report`'s settings, resolved from its flags and the config file's `[report]`.
+#[derive(Clone, Debug)]
+pub struct ReportParams {
+    pub out: std::path::PathBuf,
+    pub period: crate::period::Period,
+    pub format: ReportFormat,
+    pub png: bool,
+    /// The transactions and customers paths as given (for the page and summary.json).
+    pub transactions: Vec<String>,
+    pub customers: Vec<String>,
+    /// The reading options, to read the transactions again as invoice lines.
+    pub load: crate::load::LoadOptions,
+}

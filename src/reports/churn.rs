@@ -7,10 +7,10 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::cli::ChurnArgs;
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{num, pct, Report, View};
+use crate::params::ChurnCommandParams;
 use crate::period::{date_from_days, days_since_epoch, Period, Window};
 use crate::reports::{column, customer_groups, Histories};
 
@@ -417,7 +417,7 @@ fn rows_view(rows: &[ChurnRow], p: &ChurnParams, title: String) -> View {
 }
 
 /// `retention churn`: resolve the grouping and run the requested report.
-pub fn command(ds: &Dataset, a: &ChurnArgs) -> Result<Report> {
+pub fn command(ds: &Dataset, a: &ChurnCommandParams) -> Result<Report> {
     let p = ChurnParams {
         period: a.period,
         inactive_after: a.inactive_after,

@@ -7,7 +7,6 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::cli::{LtvArgs, ModelArgs};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::models::gamma_gamma::{self, GammaGammaFit, GammaGammaParams};
@@ -16,6 +15,7 @@ use crate::models::se::StandardErrors;
 use crate::models::{ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode, LtvModel};
+use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{
     assign_cohorts, coded_cells, mark_partial, CohortParams, KahanSum, Matrix,
@@ -320,7 +320,7 @@ pub fn run_historical(
 }
 
 /// `retention ltv`: resolve the grouping and run the requested model.
-pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
+pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
     check_model_args(&a.model_args)?;
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
@@ -375,7 +375,7 @@ pub fn command(ds: &Dataset, a: &LtvArgs) -> Result<Report> {
 }
 
 /// Model options that make no sense are usage errors.
-pub fn check_model_args(m: &ModelArgs) -> Result<()> {
+pub fn check_model_args(m: &ModelParams) -> Result<()> {
     if !(m.margin > 0.0 && m.margin <= 1.0) {
         return Err(bad(format!("--margin {}: must be in (0, 1]", m.margin)));
     }
@@ -413,7 +413,7 @@ fn run_per_customer(
     tx: &DataFrame,
     customers: Option<&DataFrame>,
     groups: Option<LazyFrame>,
-    a: &LtvArgs,
+    a: &LtvParams,
 ) -> Result<Report> {
     let orders = purchases(tx).group_by([col("customer_id")]).agg([
         col("date").min().alias("first_purchase"),
@@ -652,7 +652,7 @@ fn parameter_intervals(
     scores: &[CustomerScore],
     horizon: f64,
     clv: &ClvOptions,
-    m: &ModelArgs,
+    m: &ModelParams,
 ) -> Result<Option<Vec<Interval>>> {
     let Some(level) = m.intervals else {
         return Ok(None);
@@ -742,7 +742,7 @@ fn parameter_intervals(
 
 /// Summarise the histories up to `end`, fit the purchase model and Gamma-Gamma, score
 /// everyone.
-pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelArgs, kind: Kind) -> Result<ModelRun> {
+pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelParams, kind: Kind) -> Result<ModelRun> {
     let all = if kind == Kind::Bgbb {
         discrete_summaries(h, end, m.unit)
     } else {
@@ -771,7 +771,7 @@ pub fn fit_summaries(
     sums: Vec<Summary>,
     weights: Option<Vec<f64>>,
     end: Option<NaiveDate>,
-    m: &ModelArgs,
+    m: &ModelParams,
     kind: Kind,
 ) -> Result<ModelRun> {
     let w = |i: usize| weights.as_ref().map_or(1.0, |w| w[i]);
@@ -1058,7 +1058,7 @@ fn model_json(f: &Fitted, se: &std::result::Result<StandardErrors, String>) -> s
 }
 
 /// Print (--verbose) and write (--params) the fitted parameters.
-fn report_params(run: &ModelRun, m: &ModelArgs, verbose: bool, name: &str) -> Result<()> {
+fn report_params(run: &ModelRun, m: &ModelParams, verbose: bool, name: &str) -> Result<()> {
     if verbose {
         for l in run.describe() {
             eprintln!("retention {name}: {l}");
@@ -1103,7 +1103,7 @@ pub fn run_model(
     ds: &Dataset,
     coded: &CodedTx,
     h: &Histories,
-    a: &LtvArgs,
+    a: &LtvParams,
     cal_end: Option<NaiveDate>,
 ) -> Result<Report> {
     let m = &a.model_args;
@@ -1112,7 +1112,7 @@ pub fn run_model(
     }
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
     let run = fit_models(h, ds.as_of, m, kind)?;
-    report_params(&run, m, a.input.verbose, "ltv")?;
+    report_params(&run, m, a.verbose, "ltv")?;
     let mut notes = Vec::new();
     gg_notes(&run, &mut notes);
     let months = m.horizon;
@@ -1301,7 +1301,7 @@ fn per_customer_frame(
 /// (ties: higher CLV first), with their expected value.
 pub fn at_risk(
     ds: &Dataset,
-    m: &ModelArgs,
+    m: &ModelParams,
     by: Option<&str>,
     top: usize,
     kind: Kind,
@@ -1357,7 +1357,7 @@ pub struct Tracking {
 }
 
 /// `ltv --model compare`: the comparison table and each model's holdout tracking.
-pub fn compare(ds: &Dataset, a: &LtvArgs) -> Result<(Report, Vec<Tracking>)> {
+pub fn compare(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<Tracking>)> {
     let Some(cal) = &a.calibration_end else {
         return Err(bad(
             "--model compare needs --calibration-end DATE (the models are compared \
@@ -1377,7 +1377,7 @@ pub fn compare(ds: &Dataset, a: &LtvArgs) -> Result<(Report, Vec<Tracking>)> {
 fn run_compare(
     ds: &Dataset,
     h: &Histories,
-    a: &LtvArgs,
+    a: &LtvParams,
     cal: NaiveDate,
 ) -> Result<(Report, Vec<Tracking>)> {
     let m = &a.model_args;
@@ -1414,7 +1414,7 @@ fn run_compare(
                 continue;
             }
         };
-        if a.input.verbose {
+        if a.verbose {
             for l in run.describe() {
                 eprintln!("retention ltv: {l}");
             }
@@ -1533,7 +1533,7 @@ fn run_compare(
 }
 
 /// `--calibration-end`: fit up to the date, predict the holdout, compare with the actual.
-fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> Result<Report> {
+fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvParams, cal: NaiveDate) -> Result<Report> {
     let m = &a.model_args;
     if cal >= ds.as_of {
         return Err(bad(format!(
@@ -1543,7 +1543,7 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
     }
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
     let run = fit_models(h, cal, m, kind)?;
-    report_params(&run, m, a.input.verbose, "ltv")?;
+    report_params(&run, m, a.verbose, "ltv")?;
     let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
     let cal_d = days_since_epoch(cal);
     const TOP: usize = 7;
@@ -1635,7 +1635,7 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvArgs, cal: NaiveDate) -> 
 pub fn run_summary_file(
     srcs: &[crate::load::Source],
     opts: &crate::load::LoadOptions,
-    a: &LtvArgs,
+    a: &LtvParams,
 ) -> Result<Report> {
     check_model_args(&a.model_args)?;
     let Some(kind) = a.model.purchase_model() else {
@@ -1674,7 +1674,7 @@ pub fn run_summary_file(
         })
         .collect();
     let run = fit_summaries((0..n).collect(), sums, t.weights.clone(), None, m, kind)?;
-    report_params(&run, m, a.input.verbose, "ltv")?;
+    report_params(&run, m, a.verbose, "ltv")?;
     let mut notes = Vec::new();
     if t.monetary.is_none() {
         notes.push(format!(

@@ -9,13 +9,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::ValueEnum;
 
 use crate::charts::{self, Chart, ChartFormat};
-use crate::cli::{ChurnArgs, LtvArgs, ReportArgs, ReportFormat};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{self, Format, Report, View};
+use crate::params::{LtvModel, LtvParams, ReportFormat, ReportParams};
 use crate::period::Period;
 use crate::progress::Progress;
 use crate::reports;
@@ -24,15 +23,6 @@ use crate::reports;
 const HTML_ROWS: usize = 60;
 /// Tables longer than this are folded (`<details>`), so the page stays a dashboard.
 const FOLD_ROWS: usize = 20;
-
-/// Parse a command's Args from flags, so every other option keeps its CLI default.
-fn args_of<A: clap::Args + clap::FromArgMatches>(argv: &[&str]) -> Result<A> {
-    let cmd = A::augment_args(clap::Command::new("retention"));
-    let m = cmd
-        .try_get_matches_from(std::iter::once("retention").chain(argv.iter().copied()))
-        .map_err(|e| anyhow::anyhow!("report defaults: {e}"))?;
-    Ok(A::from_arg_matches(&m)?)
-}
 
 /// One section of the report.
 struct Section {
@@ -46,9 +36,13 @@ struct Section {
     seconds: f64,
 }
 
-/// `retention report`.
-pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
-    let out = a.out.clone();
+/// `retention report`: `load` reads the input (after the output place is checked).
+pub fn command(
+    p: &ReportParams,
+    load: impl FnOnce() -> Result<Dataset>,
+    progress: &Progress,
+) -> Result<()> {
+    let out = p.out.clone();
     if out.exists() && !out.is_dir() {
         return Err(bad(format!(
             "--out '{}' exists and is not a directory",
@@ -70,28 +64,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
             parent.display()
         )));
     }
-    // Flags win over the config file's [report] section.
-    let cfg = crate::config::report_config(&a.input)?;
-    let period_v = a.period.or(cfg.period).unwrap_or(Period::Month);
-    let format_v = match (a.format, cfg.format.as_deref()) {
-        (Some(f), _) => f,
-        (None, Some(s)) => ReportFormat::from_str(s, true).map_err(|_| {
-            bad(format!(
-                "config file: [report] format = \"{s}\": expected csv or parquet"
-            ))
-        })?,
-        (None, None) => ReportFormat::Csv,
-    };
-    let png = match (a.png, cfg.charts.as_deref()) {
-        (true, _) => true,
-        (false, None) | (false, Some("svg")) => false,
-        (false, Some("png")) => true,
-        (false, Some(s)) => {
-            return Err(bad(format!(
-                "config file: [report] charts = \"{s}\": expected svg or png"
-            )))
-        }
-    };
+    let (period_v, format_v, png) = (p.period, p.format, p.png);
     // Created first so that an unwritable place fails before the data is read; removed
     // on any failure (dropped).
     let tmp = tempfile::Builder::new()
@@ -101,20 +74,17 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
 
     progress.set("loading the input");
     let started = std::time::Instant::now();
-    let ds = crate::load_input("report", &a.input, vec![])?;
+    let ds = load()?;
     let loaded = started.elapsed().as_secs_f64();
     progress.set("computing");
-    let data = charts::data_name(&a.input.transactions);
+    let data = charts::data_name(&p.transactions);
     let as_of = ds.as_of.to_string();
-    let period = period_v
-        .to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_else(|| "month".into());
+    let period = period_v.name().to_string();
 
     let (mut sections, previous) = compute(&ds, period_v, &period, &data, &as_of, progress)?;
     if ds.stats.service_period {
         progress.set("subscriptions");
-        sections.extend(subscription_sections(a, period_v, &period, &data, &as_of)?);
+        sections.extend(subscription_sections(p, period_v, &period, &data, &as_of)?);
     }
 
     progress.set("writing");
@@ -189,7 +159,7 @@ pub fn command(a: &ReportArgs, progress: &Progress) -> Result<()> {
     }
     let tiles = tiles(&sections, &previous, &period);
 
-    let inputs = inputs(a, &ds);
+    let inputs = inputs(p, &ds);
     let summary = sections
         .iter()
         .find(|s| s.name == "summary")
@@ -321,9 +291,8 @@ fn compute(
     // Churn, survival and the model share the purchase histories: built once.
     let coded = reports::CodedTx::new(tx, None)?;
     let histories = reports::Histories::from_coded(&coded, &coded.purchases(tx)?, None);
-    let ca: ChurnArgs = args_of(&["--period", period])?;
     let cp = reports::churn::ChurnParams {
-        period: ca.period,
+        period: period_v,
         inactive_after: None,
         by: None,
     };
@@ -350,7 +319,10 @@ fn compute(
     });
 
     progress.set("LTV curves");
-    let la: LtvArgs = args_of(&["--period", period])?;
+    let la = LtvParams {
+        period: period_v,
+        ..Default::default()
+    };
     let report = keep(reports::ltv::command(ds, &la))?;
     let chart = match &report {
         Ok(r) => Some(charts::from_ltv(r, data, as_of)?),
@@ -365,7 +337,10 @@ fn compute(
     });
 
     progress.set("BG/NBD model");
-    let la: LtvArgs = args_of(&["--model", "bgnbd"])?;
+    let la = LtvParams {
+        model: LtvModel::Bgnbd,
+        ..Default::default()
+    };
     out.push(Section {
         name: "ltv_model",
         title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
@@ -461,7 +436,7 @@ fn compute(
 /// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
 /// input leaves them out with its reason, like any section.
 fn subscription_sections(
-    a: &ReportArgs,
+    p: &ReportParams,
     period_v: Period,
     period: &str,
     data: &str,
@@ -496,7 +471,7 @@ fn subscription_sections(
         )]);
     };
     let run = || -> Result<(Report, Report)> {
-        let mut opts = crate::config::load_options(&a.input, vec![])?;
+        let mut opts = p.load.clone();
         opts.skip_category = true;
         opts.invoice = Some(crate::load::InvoiceOptions {
             end_inclusive: false,
@@ -586,14 +561,14 @@ fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<Datas
 }
 
 /// (role, path, rows loaded).
-fn inputs(a: &ReportArgs, ds: &Dataset) -> Vec<(String, String, usize)> {
+fn inputs(p: &ReportParams, ds: &Dataset) -> Vec<(String, String, usize)> {
     let mut v = vec![(
         "transactions".to_string(),
-        a.input.transactions.join(", "),
+        p.transactions.join(", "),
         ds.tx.height(),
     )];
-    if let (false, Some(c)) = (a.input.customers.is_empty(), &ds.customers) {
-        v.push(("customers".into(), a.input.customers.join(", "), c.height()));
+    if let (false, Some(c)) = (p.customers.is_empty(), &ds.customers) {
+        v.push(("customers".into(), p.customers.join(", "), c.height()));
     }
     v
 }
@@ -1244,13 +1219,5 @@ mod tests {
         let clv = by("Predicted 12-month CLV per customer");
         assert_eq!(clv.change_text().unwrap(), ("−2.00 (−16.7%)".into(), "bad"));
         assert!(clv.basis.ends_with("vs 2024-02-29"));
-    }
-
-    #[test]
-    fn command_defaults_parse() {
-        let c: ChurnArgs = args_of(&["--period", "month", "--survival"]).unwrap();
-        assert!(c.survival);
-        let l: LtvArgs = args_of(&["--model", "bgnbd"]).unwrap();
-        assert_eq!(l.model, crate::cli::LtvModel::Bgnbd);
     }
 }
