@@ -36,8 +36,14 @@ pub(crate) fn load_input(
     // Only wallet (and report, which runs it) and a `--by category` use the category.
     opts.skip_category =
         !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category");
+    load_with(name, &opts)
+}
+
+/// Load with resolved options: warnings (and, with --verbose, the mapping) on stderr, and
+/// the same refusal for a file of returns only as every command's.
+fn load_with(name: &str, opts: &load::LoadOptions) -> Result<Dataset> {
     let started = std::time::Instant::now();
-    let ds = load::load(&opts)?;
+    let ds = load::load(opts)?;
     progress::step("computing");
     if opts.verbose {
         for i in &ds.info {
@@ -420,26 +426,7 @@ fn subscriptions(name: &str, a: &cli::SubscriptionsArgs) -> Result<()> {
             opts.columns.insert(role, col.clone());
         }
     }
-    let started = std::time::Instant::now();
-    let ds = load::load(&opts)?;
-    if opts.verbose {
-        for i in &ds.info {
-            eprintln!("retention {name}: {i}");
-        }
-        eprintln!(
-            "retention {name}: input loaded in {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
-    for w in &ds.warnings {
-        eprintln!("retention {name}: warning: {w}");
-    }
-    // The same refusal as every other command's for a file of returns only.
-    if !reports::any_purchase(&ds.tx)? {
-        return Err(error::bad(
-            "no customer made a purchase (every order is a return)",
-        ));
-    }
+    let ds = load_with(name, &opts)?;
     let view = match a.model {
         Some(params::SubsModel::Sbg) => SubsView::Sbg(SbgOptions {
             horizon: a.horizon,

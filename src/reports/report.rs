@@ -874,87 +874,40 @@ fn tiles(sections: &[Section], previous: &Previous, period: &str) -> Vec<Tile> {
             .and_then(|s| s.report.as_ref().ok())
             .map(|r| &r.data)
     };
-    let mut out = Vec::new();
-    let by_period = frame("summary_by_period");
-    let (cur, prev) = match by_period {
-        Some(df) if df.height() > 0 => {
-            let n = df.height();
-            let complete = (0..n)
-                .rev()
-                .find(|&i| cell_str(df, "partial_period", i).as_deref() != Some("true"));
-            let cur = complete.unwrap_or(n - 1);
-            (Some(cur), cur.checked_sub(1))
-        }
-        _ => (None, None),
-    };
-    let label = |i: Option<usize>| {
-        i.and_then(|i| by_period.and_then(|df| cell_str(df, "period", i)))
-            .unwrap_or_default()
-    };
-    let basis = match (cur.is_some(), prev.is_some()) {
-        (true, true) => format!("{} vs {}", label(cur), label(prev)),
-        (true, false) => format!("{} (no earlier {period})", label(cur)),
-        _ => String::new(),
-    };
-    let get = |name: &str, i: Option<usize>| {
-        i.and_then(|i| by_period.and_then(|df| cell_f64(df, name, i)))
-    };
-    for (label, name, kind, up) in [
-        ("Customers", "customers", Kind::Count, true),
-        ("Active customers", "active", Kind::Count, true),
-        ("Retention rate", "retention_rate", Kind::Rate, true),
-        ("Churn rate", "churn_rate", Kind::Rate, false),
-        (
-            "Repeat-purchase rate",
-            "repeat_purchase_rate",
-            Kind::Rate,
-            true,
-        ),
-    ] {
-        out.push(Tile {
-            label,
-            value: get(name, cur),
-            kind,
-            before: get(name, prev),
-            higher_is_better: up,
-            basis: basis.clone(),
-        });
-    }
+    let mut out = period_tiles(
+        frame("summary_by_period"),
+        period,
+        &[
+            ("Customers", "customers", Kind::Count, true),
+            ("Active customers", "active", Kind::Count, true),
+            ("Retention rate", "retention_rate", Kind::Rate, true),
+            ("Churn rate", "churn_rate", Kind::Rate, false),
+            (
+                "Repeat-purchase rate",
+                "repeat_purchase_rate",
+                Kind::Rate,
+                true,
+            ),
+        ],
+    );
     // Invoice lines: the subscription figures of the last complete period.
     if let Some(df) = frame("subscriptions").filter(|df| df.height() > 0) {
-        let n = df.height();
-        let cur = (0..n)
-            .rev()
-            .find(|&i| cell_str(df, "partial_period", i).as_deref() != Some("true"))
-            .unwrap_or(n - 1);
-        let prev = cur.checked_sub(1);
-        let label = |i: usize| cell_str(df, "period", i).unwrap_or_default();
-        let basis = match prev {
-            Some(p) => format!("{} vs {}", label(cur), label(p)),
-            None => format!("{} (no earlier {period})", label(cur)),
-        };
-        let get = |name: &str, i: Option<usize>| i.and_then(|i| cell_f64(df, name, i));
-        for (label, name, kind, up) in [
-            ("MRR", "mrr_end", Kind::Money, true),
-            ("Logo churn rate", "logo_churn_rate", Kind::Rate, false),
-            (
-                "Net MRR churn rate",
-                "net_mrr_churn_rate",
-                Kind::Rate,
-                false,
-            ),
-            ("Quick ratio", "quick_ratio", Kind::Ratio, true),
-            ("NRR (12 months)", "nrr_12m", Kind::Rate, true),
-        ] {
-            out.push(Tile {
-                label,
-                value: get(name, Some(cur)),
-                kind,
-                before: get(name, prev),
-                higher_is_better: up,
-                basis: basis.clone(),
-            });
-        }
+        out.extend(period_tiles(
+            Some(df),
+            period,
+            &[
+                ("MRR", "mrr_end", Kind::Money, true),
+                ("Logo churn rate", "logo_churn_rate", Kind::Rate, false),
+                (
+                    "Net MRR churn rate",
+                    "net_mrr_churn_rate",
+                    Kind::Rate,
+                    false,
+                ),
+                ("Quick ratio", "quick_ratio", Kind::Ratio, true),
+                ("NRR (12 months)", "nrr_12m", Kind::Rate, true),
+            ],
+        ));
     }
     let since = format!("as of the data's last day vs {}", previous.end);
     out.push(Tile {
@@ -978,6 +931,44 @@ fn tiles(sections: &[Section], previous: &Previous, period: &str) -> Vec<Tile> {
         basis: format!("BG/NBD + Gamma-Gamma, {since}"),
     });
     out
+}
+
+/// One tile per (label, column, kind, higher is better) from a per-period frame: its last
+/// complete row (the last row when none is complete) against the row before.
+fn period_tiles(
+    df: Option<&polars::prelude::DataFrame>,
+    period: &str,
+    specs: &[(&'static str, &str, Kind, bool)],
+) -> Vec<Tile> {
+    let n = df.map_or(0, |d| d.height());
+    let cur = df.filter(|_| n > 0).map(|d| {
+        (0..n)
+            .rev()
+            .find(|&i| cell_str(d, "partial_period", i).as_deref() != Some("true"))
+            .unwrap_or(n - 1)
+    });
+    let prev = cur.and_then(|c| c.checked_sub(1));
+    let label = |i: Option<usize>| {
+        i.and_then(|i| df.and_then(|d| cell_str(d, "period", i)))
+            .unwrap_or_default()
+    };
+    let basis = match (cur, prev) {
+        (Some(_), Some(_)) => format!("{} vs {}", label(cur), label(prev)),
+        (Some(_), None) => format!("{} (no earlier {period})", label(cur)),
+        _ => String::new(),
+    };
+    let get = |name: &str, i: Option<usize>| i.and_then(|i| df.and_then(|d| cell_f64(d, name, i)));
+    specs
+        .iter()
+        .map(|&(label, name, kind, up)| Tile {
+            label,
+            value: get(name, cur),
+            kind,
+            before: get(name, prev),
+            higher_is_better: up,
+            basis: basis.clone(),
+        })
+        .collect()
 }
 
 fn tiles_html(tiles: &[Tile]) -> String {
