@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::params::{AtRiskModel, CohortBy, CohortMetric, CohortMode, LtvModel, ReportFormat};
-use crate::params::{ChurnCommandParams, LtvParams, ModelParams};
+use crate::params::{
+    AtRiskModel, ChurnCommandParams, CohortBy, CohortMetric, CohortMode, LtvModel, LtvParams,
+    ModelParams, ReportFormat, Unit,
+};
+use crate::reports::cohort::CohortParams;
+use crate::reports::segment::SegmentParams;
+use crate::reports::whatif::WhatifParams;
 
 use crate::output::Format;
 use crate::period::Period;
@@ -328,16 +333,16 @@ pub struct CohortArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Period length.
-    #[arg(long, value_enum, default_value_t = Period::Month)]
+    #[arg(long, value_enum, default_value_t = CohortParams::DEFAULT.period)]
     pub period: Period,
     /// What defines a customer's cohort.
-    #[arg(long, value_enum, default_value_t = CohortBy::FirstPurchase)]
+    #[arg(long, value_enum, default_value_t = CohortParams::DEFAULT.by)]
     pub by: CohortBy,
     /// Classic or rolling retention.
-    #[arg(long, value_enum, default_value_t = CohortMode::Classic)]
+    #[arg(long, value_enum, default_value_t = CohortParams::DEFAULT.mode)]
     pub mode: CohortMode,
     /// What the table shows (machine formats always carry both).
-    #[arg(long, value_enum, default_value_t = CohortMetric::Customers)]
+    #[arg(long, value_enum, default_value_t = CohortParams::DEFAULT.metric)]
     pub metric: CohortMetric,
     /// Show period indices k = 0..=N only.
     #[arg(long, value_name = "N")]
@@ -358,7 +363,7 @@ pub struct ChurnArgs {
     pub output: OutputArgs,
     /// Period length (and, for --survival, the step of the curve: day 1, week 7, month 30,
     /// quarter 91, year 365 days).
-    #[arg(long, value_enum, default_value_t = Period::Month)]
+    #[arg(long, value_enum, default_value_t = ChurnCommandParams::DEFAULT.period)]
     pub period: Period,
     /// A customer is active while their last purchase is less than this old (90d, 8w, 3m,
     /// 1y) [default: one period: active = bought in the period].
@@ -376,10 +381,11 @@ pub struct ChurnArgs {
     #[arg(long)]
     pub at_risk: bool,
     /// With --at-risk: show this many customers (0 = all).
-    #[arg(long, value_name = "N", default_value_t = 20, requires = "at_risk")]
+    #[arg(long, value_name = "N", default_value_t = ChurnCommandParams::DEFAULT.top, requires = "at_risk")]
     pub top: usize,
     /// With --at-risk: the purchase model whose p_alive ranks the customers.
-    #[arg(long = "model", value_enum, default_value_t = AtRiskModel::Bgnbd, requires = "at_risk")]
+    #[arg(long = "model", value_enum, default_value_t = ChurnCommandParams::DEFAULT.at_risk_model,
+          requires = "at_risk")]
     pub at_risk_model: AtRiskModel,
     #[command(flatten)]
     pub model: ModelArgs,
@@ -395,7 +401,7 @@ pub struct ChurnArgs {
 pub struct ModelArgs {
     /// Time unit of the model's summary (frequency/recency/T).
     #[arg(long, value_enum, default_value_t = ModelParams::DEFAULT.unit)]
-    pub unit: crate::reports::ltv::Unit,
+    pub unit: Unit,
     /// Prediction horizon in months (expected purchases and CLV).
     #[arg(long, value_name = "MONTHS", default_value_t = ModelParams::DEFAULT.horizon)]
     pub horizon: u32,
@@ -436,10 +442,10 @@ pub struct LtvArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Historical curves or the predictive model.
-    #[arg(long, value_enum, default_value_t = LtvModel::Historical)]
+    #[arg(long, value_enum, default_value_t = LtvParams::DEFAULT.model)]
     pub model: LtvModel,
     /// Historical: period length of the cohorts and of k.
-    #[arg(long, value_enum, default_value_t = Period::Month)]
+    #[arg(long, value_enum, default_value_t = LtvParams::DEFAULT.period)]
     pub period: Period,
     /// Historical: show k = 0..=N only.
     #[arg(long, value_name = "N")]
@@ -480,7 +486,7 @@ pub struct SegmentArgs {
     #[arg(long)]
     pub per_customer: bool,
     /// Number of score levels (quantile bins; the highest is best).
-    #[arg(long, value_name = "N", default_value_t = 5,
+    #[arg(long, value_name = "N", default_value_t = SegmentParams::DEFAULT_BINS,
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub bins: u32,
     /// Segment rules file (TOML) replacing the built-in segment table.
@@ -503,16 +509,16 @@ pub struct WhatifArgs {
     pub output: OutputArgs,
     /// Margin as a fraction of net revenue (m = margin × last year's revenue per active
     /// customer).
-    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    #[arg(long, value_name = "FRACTION", default_value_t = WhatifParams::DEFAULT.margin)]
     pub margin: f64,
     /// Annual discount rate d.
-    #[arg(long, value_name = "RATE", default_value_t = 0.10)]
+    #[arg(long, value_name = "RATE", default_value_t = WhatifParams::DEFAULT.discount_rate)]
     pub discount_rate: f64,
     /// Retention lift in fraction points (0.05 = +5 points).
     #[arg(
         long,
         value_name = "POINTS",
-        default_value_t = 0.05,
+        default_value_t = WhatifParams::DEFAULT.lift,
         allow_hyphen_values = true
     )]
     pub lift: f64,
@@ -613,7 +619,7 @@ pub struct SubscriptionsArgs {
     pub params: Option<PathBuf>,
     /// Whether period_end is the first day no longer served (Stripe's convention) or the
     /// last day served.
-    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::Exclusive,
+    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::DEFAULT,
           help_heading = "Input")]
     pub period_end: crate::params::PeriodEnd,
     /// Column holding the start of the service period [config: columns.period_start].
@@ -766,7 +772,7 @@ pub struct SqlArgs {
     pub rules: Option<PathBuf>,
     /// ltv-summary: time unit of recency and T [default: day].
     #[arg(long, value_enum)]
-    pub unit: Option<crate::reports::ltv::Unit>,
+    pub unit: Option<Unit>,
     /// ltv, summary: profit margin applied to revenue (historical LTV) [default: 1].
     #[arg(long, value_name = "FRACTION")]
     pub margin: Option<f64>,
@@ -782,75 +788,4 @@ pub struct SqlArgs {
     /// Not available in SQL (exit 2): the query reads one transactions table.
     #[arg(short = 'c', long, value_name = "PATH", hide = true)]
     pub customers: Option<String>,
-}
-
-// ---- flags → typed settings (src/params.rs) ----
-
-impl ModelArgs {
-    pub fn params(&self) -> ModelParams {
-        ModelParams {
-            unit: self.unit,
-            horizon: self.horizon,
-            discount_rate: self.discount_rate,
-            margin: self.margin,
-            intervals: self.intervals,
-            draws: self.draws,
-            seed: self.seed,
-            penalizer: self.penalizer,
-            params: self.params.clone(),
-        }
-    }
-}
-
-impl LtvArgs {
-    pub fn params(&self) -> LtvParams {
-        LtvParams {
-            model: self.model,
-            period: self.period,
-            max_periods: self.max_periods,
-            by: self.by.clone(),
-            per_customer: self.per_customer,
-            calibration_end: self.calibration_end.clone(),
-            model_args: self.model_args.params(),
-            verbose: self.input.verbose,
-        }
-    }
-}
-
-impl ChurnArgs {
-    pub fn params(&self) -> ChurnCommandParams {
-        ChurnCommandParams {
-            period: self.period,
-            inactive_after: self.inactive_after,
-            by: self.by.clone(),
-            survival: self.survival,
-            at_risk: self.at_risk,
-            top: self.top,
-            at_risk_model: self.at_risk_model,
-            model: self.model.params(),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn command(argv: &[&str]) -> Command {
-        Cli::try_parse_from(std::iter::once("retention").chain(argv.iter().copied()))
-            .unwrap()
-            .command
-    }
-
-    #[test]
-    fn flag_defaults_are_the_typed_defaults() {
-        let Command::Ltv(a) = command(&["ltv", "-t", "x.csv"]) else {
-            panic!("ltv")
-        };
-        assert_eq!(a.params(), LtvParams::default());
-        let Command::Churn(c) = command(&["churn", "-t", "x.csv", "--at-risk"]) else {
-            panic!("churn")
-        };
-        assert_eq!(c.params().model, ModelParams::DEFAULT);
-    }
 }

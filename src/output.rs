@@ -13,7 +13,6 @@ use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 use polars::prelude::*;
 use tempfile::NamedTempFile;
 
-use crate::cli::OutputArgs;
 use crate::error::bad;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -73,12 +72,12 @@ pub struct Destination {
 impl Destination {
     /// Resolve the format and, for `-o`, create the temporary file beside the target now,
     /// so that an unwritable path fails before the data is read.
-    pub fn prepare(args: &OutputArgs) -> Result<Destination> {
+    /// `format` is `--format`, `output` is `-o`.
+    pub fn prepare(format: Option<Format>, output: Option<&Path>) -> Result<Destination> {
         let stdout_tty = std::io::stdout().is_terminal();
-        match &args.output {
+        match output {
             Some(path) => {
-                let format = args
-                    .format
+                let format = format
                     .or_else(|| Format::from_extension(path))
                     .ok_or_else(|| {
                         bad(format!(
@@ -100,12 +99,12 @@ impl Destination {
                     .map_err(|e| bad(format!("cannot write output '{}': {e}", path.display())))?;
                 Ok(Destination {
                     format,
-                    file: Some((path.clone(), tmp)),
+                    file: Some((path.to_path_buf(), tmp)),
                     terminal: false,
                 })
             }
             None => {
-                let format = args.format.unwrap_or(if stdout_tty {
+                let format = format.unwrap_or(if stdout_tty {
                     Format::Table
                 } else {
                     Format::Csv

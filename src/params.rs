@@ -124,6 +124,11 @@ pub enum PeriodEnd {
     Inclusive,
 }
 
+impl PeriodEnd {
+    /// The default (of the flag and `retention report`).
+    pub const DEFAULT: PeriodEnd = PeriodEnd::Exclusive;
+}
+
 /// The retention model of `subscriptions --model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SubsModel {
@@ -133,11 +138,41 @@ pub enum SubsModel {
 
 // ---- the predictive models, ltv, churn and report: typed settings ----
 
+/// Time unit of the BG/NBD summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Unit {
+    Day,
+    Week,
+    Month,
+    /// 365 days (BG/BB opportunities of yearly buying or giving).
+    Year,
+}
+
+impl Unit {
+    pub fn days(self) -> f64 {
+        match self {
+            Unit::Day => 1.0,
+            Unit::Week => 7.0,
+            Unit::Month => 30.0,
+            Unit::Year => 365.0,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Day => "day",
+            Unit::Week => "week",
+            Unit::Month => "month",
+            Unit::Year => "year",
+        }
+    }
+}
+
 /// The purchase models' and Gamma-Gamma's settings, resolved from `ModelArgs` (cli.rs) or
 /// left at [`ModelParams::DEFAULT`] (the flags' defaults are these values).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelParams {
-    pub unit: crate::reports::ltv::Unit,
+    pub unit: Unit,
     /// Months.
     pub horizon: u32,
     /// Monthly discount rate of the CLV.
@@ -154,7 +189,7 @@ pub struct ModelParams {
 
 impl ModelParams {
     pub const DEFAULT: ModelParams = ModelParams {
-        unit: crate::reports::ltv::Unit::Day,
+        unit: Unit::Day,
         horizon: 12,
         discount_rate: 0.01,
         margin: 1.0,
@@ -187,18 +222,23 @@ pub struct LtvParams {
     pub verbose: bool,
 }
 
+impl LtvParams {
+    /// The defaults (of the flags and `retention report`).
+    pub const DEFAULT: LtvParams = LtvParams {
+        model: LtvModel::Historical,
+        period: crate::period::Period::Month,
+        max_periods: None,
+        by: None,
+        per_customer: false,
+        calibration_end: None,
+        model_args: ModelParams::DEFAULT,
+        verbose: false,
+    };
+}
+
 impl Default for LtvParams {
     fn default() -> Self {
-        LtvParams {
-            model: LtvModel::Historical,
-            period: crate::period::Period::Month,
-            max_periods: None,
-            by: None,
-            per_customer: false,
-            calibration_end: None,
-            model_args: ModelParams::DEFAULT,
-            verbose: false,
-        }
+        LtvParams::DEFAULT
     }
 }
 
@@ -213,6 +253,20 @@ pub struct ChurnCommandParams {
     pub top: usize,
     pub at_risk_model: AtRiskModel,
     pub model: ModelParams,
+}
+
+impl ChurnCommandParams {
+    /// The defaults (of the flags and `retention report`).
+    pub const DEFAULT: ChurnCommandParams = ChurnCommandParams {
+        period: crate::period::Period::Month,
+        inactive_after: None,
+        by: None,
+        survival: false,
+        at_risk: false,
+        top: 20,
+        at_risk_model: AtRiskModel::Bgnbd,
+        model: ModelParams::DEFAULT,
+    };
 }
 
 /// The table format of `retention report`.

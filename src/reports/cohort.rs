@@ -22,16 +22,21 @@ pub struct CohortParams {
     pub group: Option<String>,
 }
 
+impl CohortParams {
+    /// The defaults (of the flags, `retention report` and `retention sql cohort`).
+    pub const DEFAULT: CohortParams = CohortParams {
+        period: Period::Month,
+        by: CohortBy::FirstPurchase,
+        mode: CohortMode::Classic,
+        metric: CohortMetric::Customers,
+        max_periods: None,
+        group: None,
+    };
+}
+
 impl Default for CohortParams {
     fn default() -> Self {
-        CohortParams {
-            period: Period::Month,
-            by: CohortBy::FirstPurchase,
-            mode: CohortMode::Classic,
-            metric: CohortMetric::Customers,
-            max_periods: None,
-            group: None,
-        }
+        CohortParams::DEFAULT
     }
 }
 

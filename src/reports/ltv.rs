@@ -473,35 +473,7 @@ fn run_per_customer(
     })
 }
 
-/// Time unit of the BG/NBD summary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Unit {
-    Day,
-    Week,
-    Month,
-    /// 365 days (BG/BB opportunities of yearly buying or giving).
-    Year,
-}
-
-impl Unit {
-    pub fn days(self) -> f64 {
-        match self {
-            Unit::Day => 1.0,
-            Unit::Week => 7.0,
-            Unit::Month => 30.0,
-            Unit::Year => 365.0,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::Day => "day",
-            Unit::Week => "week",
-            Unit::Month => "month",
-            Unit::Year => "year",
-        }
-    }
-}
+pub use crate::params::Unit;
 
 /// The BG/NBD summary of one customer (docs/metrics.md): x repeat purchase days, t_x first to
 /// last purchase day, T first purchase day to the calibration end, m mean value of the

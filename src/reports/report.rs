@@ -1,9 +1,8 @@
-//! `retention report`: every report at once into a directory, swapped in atomically.
-//!
-//! The input is loaded once; each report's core runs on it with the defaults of its
-//! command. The directory gets one table per report (CSV or Parquet), `summary.json`,
-//! the charts and a self-contained `index.html`. Everything is written into a temporary
-//! directory beside DIR, which replaces DIR only when complete.
+//! The directory of `retention report` (its sections are computed by
+//! `commands::report`): one table per report (CSV or Parquet), `summary.json`, the charts
+//! and a self-contained `index.html`, the dashboard's tiles among them. Everything is
+//! written into a temporary directory beside DIR ([`Place`]), which replaces DIR only
+//! when complete ([`publish`]).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,8 +13,7 @@ use crate::charts::{self, Chart, ChartFormat};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{self, Format, Report, View};
-use crate::params::{LtvModel, LtvParams, ReportFormat, ReportParams};
-use crate::period::Period;
+use crate::params::{ReportFormat, ReportParams};
 use crate::progress::Progress;
 use crate::reports;
 
@@ -25,67 +23,97 @@ const HTML_ROWS: usize = 60;
 const FOLD_ROWS: usize = 20;
 
 /// One section of the report.
-struct Section {
+pub struct Section {
     /// File stem (cohort → cohort.csv).
-    name: &'static str,
-    title: String,
-    /// None: the report could not be computed on this data (the reason).
-    report: std::result::Result<Report, String>,
-    chart: Option<Chart>,
+    pub name: &'static str,
+    pub title: String,
+    /// Err: the report could not be computed on this data (the reason).
+    pub report: std::result::Result<Report, String>,
+    pub chart: Option<Chart>,
     /// Time taken by the report's core.
-    seconds: f64,
+    pub seconds: f64,
 }
 
-/// `retention report`: `load` reads the input (after the output place is checked).
-pub fn command(
+/// The report's directory, checked and its temporary sibling created before any data is
+/// read (an unwritable place fails first); the temporary directory is removed on any
+/// failure (dropped).
+pub struct Place {
+    out: PathBuf,
+    parent: PathBuf,
+    base: String,
+    tmp: tempfile::TempDir,
+}
+
+impl Place {
+    pub fn prepare(out: &Path) -> Result<Place> {
+        let out = out.to_path_buf();
+        if out.exists() && !out.is_dir() {
+            return Err(bad(format!(
+                "--out '{}' exists and is not a directory",
+                out.display()
+            )));
+        }
+        let parent = match out.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let base = out
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .ok_or_else(|| bad(format!("--out '{}': not a directory name", out.display())))?;
+        if !parent.is_dir() {
+            return Err(bad(format!(
+                "--out '{}': the parent directory '{}' does not exist",
+                out.display(),
+                parent.display()
+            )));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{base}.tmp-"))
+            .tempdir_in(&parent)
+            .map_err(|e| bad(format!("cannot write '{}': {e}", parent.display())))?;
+        Ok(Place {
+            out,
+            parent,
+            base,
+            tmp,
+        })
+    }
+}
+
+/// What the page is made of: the computed sections, the figures as of the previous
+/// period (the tiles' changes), and the loading time.
+pub struct Contents {
+    pub sections: Vec<Section>,
+    pub previous: Previous,
+    /// Seconds taken to load the input.
+    pub loaded: f64,
+}
+
+/// Write every table, chart, summary.json and index.html into the place's temporary
+/// directory, then swap it in.
+pub fn publish(
+    place: Place,
     p: &ReportParams,
-    load: impl FnOnce() -> Result<Dataset>,
+    ds: &Dataset,
+    contents: Contents,
     progress: &Progress,
 ) -> Result<()> {
-    let out = p.out.clone();
-    if out.exists() && !out.is_dir() {
-        return Err(bad(format!(
-            "--out '{}' exists and is not a directory",
-            out.display()
-        )));
-    }
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let base = out
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .ok_or_else(|| bad(format!("--out '{}': not a directory name", out.display())))?;
-    if !parent.is_dir() {
-        return Err(bad(format!(
-            "--out '{}': the parent directory '{}' does not exist",
-            out.display(),
-            parent.display()
-        )));
-    }
-    let (period_v, format_v, png) = (p.period, p.format, p.png);
-    // Created first so that an unwritable place fails before the data is read; removed
-    // on any failure (dropped).
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{base}.tmp-"))
-        .tempdir_in(&parent)
-        .map_err(|e| bad(format!("cannot write '{}': {e}", parent.display())))?;
-
-    progress.set("loading the input");
-    let started = std::time::Instant::now();
-    let ds = load()?;
-    let loaded = started.elapsed().as_secs_f64();
-    progress.set("computing");
+    let Place {
+        out,
+        parent,
+        base,
+        tmp,
+    } = place;
+    let Contents {
+        sections,
+        previous,
+        loaded,
+    } = contents;
+    let (format_v, png) = (p.format, p.png);
     let data = charts::data_name(&p.transactions);
     let as_of = ds.as_of.to_string();
-    let period = period_v.name().to_string();
-
-    let (mut sections, previous) = compute(&ds, period_v, &period, &data, &as_of, progress)?;
-    if ds.stats.service_period {
-        progress.set("subscriptions");
-        sections.extend(subscription_sections(p, period_v, &period, &data, &as_of)?);
-    }
+    let period = p.period.name().to_string();
 
     progress.set("writing");
     let (ext, format) = match format_v {
@@ -159,7 +187,7 @@ pub fn command(
     }
     let tiles = tiles(&sections, &previous, &period);
 
-    let inputs = inputs(p, &ds);
+    let inputs = inputs(p, ds);
     let summary = sections
         .iter()
         .find(|s| s.name == "summary")
@@ -210,320 +238,14 @@ pub fn command(
     swap_in(tmp, &out, &parent, &base)
 }
 
-/// Run every report's core on the loaded data.
-fn compute(
-    ds: &Dataset,
-    period_v: Period,
-    period: &str,
-    data: &str,
-    as_of: &str,
-    progress: &Progress,
-) -> Result<(Vec<Section>, Previous)> {
-    let tx = &ds.tx;
-    let cust = ds.customers.as_ref();
-    let mut out = Vec::new();
-    let mut mark = std::time::Instant::now();
-    let mut lap = move || {
-        let s = mark.elapsed().as_secs_f64();
-        mark = std::time::Instant::now();
-        s
-    };
-    // A report that fails on bad input is left out with its reason (a nightly job still
-    // gets the others); an internal error fails the whole run.
-    let keep = |r: Result<Report>| -> Result<std::result::Result<Report, String>> {
-        match r {
-            Ok(r) => Ok(Ok(r)),
-            Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
-                Ok(Err(crate::error::one_line(&e)))
-            }
-            Err(e) => Err(e),
-        }
-    };
-
-    progress.set("summary");
-    let mut notes = Vec::new();
-    let summary = reports::summary::run(tx, cust, ds.as_of, &Default::default(), &mut notes);
-    let mut summary = keep(summary)?;
-    if let Ok(r) = &mut summary {
-        r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
-    }
-    out.push(Section {
-        name: "summary",
-        title: "Key figures over the whole window".into(),
-        report: summary,
-        chart: None,
-        seconds: lap(),
-    });
-
-    progress.set("summary per period");
-    let mut notes = Vec::new();
-    let p = reports::summary::SummaryParams {
-        period: Some(period_v),
-        ..Default::default()
-    };
-    out.push(Section {
-        name: "summary_by_period",
-        title: format!("Key figures per {period}"),
-        report: keep(reports::summary::run(tx, cust, ds.as_of, &p, &mut notes))?,
-        chart: None,
-        seconds: lap(),
-    });
-
-    progress.set("cohorts");
-    let p = reports::cohort::CohortParams {
-        period: period_v,
-        ..Default::default()
-    };
-    let report = keep(reports::cohort::run(tx, cust, ds.as_of, &p))?;
-    let chart = match &report {
-        Ok(r) => Some(charts::from_cohort(r, false, data, as_of)?),
-        Err(_) => None,
-    };
-    out.push(Section {
-        name: "cohort",
-        title: format!("Cohort retention (by {period} of first purchase)"),
-        report,
-        chart,
-        seconds: lap(),
-    });
-
-    progress.set("churn");
-    // Churn, survival and the model share the purchase histories: built once.
-    let coded = reports::CodedTx::new(tx, None)?;
-    let histories = reports::Histories::from_coded(&coded, &coded.purchases(tx)?, None);
-    let cp = reports::churn::ChurnParams {
-        period: period_v,
-        inactive_after: None,
-        by: None,
-    };
-    out.push(Section {
-        name: "churn",
-        title: format!("Retention and churn per {period}"),
-        report: keep(reports::churn::run(&histories, ds.as_of, &cp))?,
-        chart: None,
-        seconds: lap(),
-    });
-
-    progress.set("survival curves");
-    let report = keep(reports::churn::run_survival(&histories, ds.as_of, &cp))?;
-    let chart = match &report {
-        Ok(r) => Some(charts::from_survival(r, data, as_of)?),
-        Err(_) => None,
-    };
-    out.push(Section {
-        name: "survival",
-        title: "Customer survival (Kaplan–Meier)".into(),
-        report,
-        chart,
-        seconds: lap(),
-    });
-
-    progress.set("LTV curves");
-    let la = LtvParams {
-        period: period_v,
-        ..Default::default()
-    };
-    let report = keep(reports::ltv::command(ds, &la))?;
-    let chart = match &report {
-        Ok(r) => Some(charts::from_ltv(r, data, as_of)?),
-        Err(_) => None,
-    };
-    out.push(Section {
-        name: "ltv",
-        title: "Historical LTV per cohort".into(),
-        report,
-        chart,
-        seconds: lap(),
-    });
-
-    progress.set("BG/NBD model");
-    let la = LtvParams {
-        model: LtvModel::Bgnbd,
-        ..Default::default()
-    };
-    out.push(Section {
-        name: "ltv_model",
-        title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
-        report: keep(reports::ltv::run_model(ds, &coded, &histories, &la, None))?,
-        chart: None,
-        seconds: lap(),
-    });
-
-    // The whole-window figures and the model as of the end of the previous period: the
-    // dashboard's changes.
-    progress.set("as of the previous period");
-    let prev_end = period_v.end(period_v.index(ds.as_of) - 1);
-    let mut previous = Previous {
-        end: prev_end,
-        ..Default::default()
-    };
-    if let Some(e) = previous_dataset(ds, prev_end)? {
-        let mut notes = Vec::new();
-        let summary = reports::summary::run(
-            &e.tx,
-            e.customers.as_ref(),
-            e.as_of,
-            &Default::default(),
-            &mut notes,
-        );
-        previous.ltv_cac = keep(summary)?
-            .ok()
-            .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
-        let coded = reports::CodedTx::new(&e.tx, None)?;
-        let histories = reports::Histories::from_coded(&coded, &coded.purchases(&e.tx)?, None);
-        previous.clv = keep(reports::ltv::run_model(&e, &coded, &histories, &la, None))?
-            .ok()
-            .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0));
-    }
-    lap();
-
-    progress.set("RFM segments");
-    let report = keep(reports::segment::run(
-        tx,
-        cust,
-        ds.as_of,
-        &Default::default(),
-    ))?;
-    let chart = match &report {
-        Ok(r) => Some(charts::from_segments(r, data, as_of)?),
-        Err(_) => None,
-    };
-    out.push(Section {
-        name: "segment",
-        title: "RFM segments".into(),
-        report,
-        chart,
-        seconds: lap(),
-    });
-
-    progress.set("wallet");
-    let mut notes = Vec::new();
-    let p = reports::wallet::WalletParams {
-        wallet: reports::wallet::WalletSource::None,
-        by: None,
-        per_customer: false,
-    };
-    let mut wallet = keep(reports::wallet::run(tx, cust, ds.as_of, &p, &mut notes))?;
-    if let Ok(r) = &mut wallet {
-        r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
-    }
-    out.push(Section {
-        name: "wallet",
-        title: "Breadth, cross-sell and depth per RFM segment".into(),
-        report: wallet,
-        chart: None,
-        seconds: lap(),
-    });
-
-    progress.set("what-if");
-    let p = reports::whatif::WhatifParams {
-        margin: 1.0,
-        discount_rate: 0.10,
-        lift: 0.05,
-        retention: None,
-    };
-    out.push(Section {
-        name: "whatif",
-        title: "The 5/25 rule: CLV at the measured and a lifted retention".into(),
-        report: keep(reports::whatif::run(tx, ds.as_of, &p))?,
-        chart: None,
-        seconds: lap(),
-    });
-    Ok((out, previous))
-}
-
-/// Invoice lines (the transactions have a service period): the `subscriptions` movements
-/// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
-/// input leaves them out with its reason, like any section.
-fn subscription_sections(
-    p: &ReportParams,
-    period_v: Period,
-    period: &str,
-    data: &str,
-    as_of: &str,
-) -> Result<Vec<Section>> {
-    use crate::params::SubsPeriod;
-    use reports::subscriptions::{self as subs, SubsParams, SubsView};
-    let started = std::time::Instant::now();
-    let sp = match period_v {
-        Period::Month => Some(SubsPeriod::Month),
-        Period::Quarter => Some(SubsPeriod::Quarter),
-        Period::Year => Some(SubsPeriod::Year),
-        Period::Day | Period::Week => None,
-    };
-    let section = |name, title: String, report, chart| Section {
-        name,
-        title,
-        report,
-        chart,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    let movements_title = format!("Subscriptions: MRR movements per {period}");
-    let cohort_title = format!("Subscriptions: MRR cohorts (by {period} of the first MRR)");
-    let Some(sp) = sp else {
-        let why =
-            format!("subscriptions are computed per month, quarter or year, not per {period}");
-        return Ok(vec![section(
-            "subscriptions",
-            movements_title,
-            Err(why),
-            None,
-        )]);
-    };
-    let run = || -> Result<(Report, Report)> {
-        let mut opts = p.load.clone();
-        opts.skip_category = true;
-        opts.invoice = Some(crate::load::InvoiceOptions {
-            end_inclusive: false,
-        });
-        let ds = crate::load::load(&opts)?;
-        let one = |view| -> Result<Report> {
-            let p = SubsParams {
-                period: sp,
-                by: None,
-                view,
-            };
-            let mut out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
-            out.report
-                .notes
-                .extend(out.warnings.iter().map(|w| format!("note: {w}")));
-            Ok(out.report)
-        };
-        Ok((one(SubsView::Movements)?, one(SubsView::Cohort)?))
-    };
-    Ok(match run() {
-        Ok((movements, cohorts)) => {
-            let chart = subs::cohort_chart(&cohorts, data, as_of)?;
-            vec![
-                section("subscriptions", movements_title, Ok(movements), None),
-                section(
-                    "subscriptions_cohort",
-                    cohort_title,
-                    Ok(cohorts),
-                    Some(chart),
-                ),
-            ]
-        }
-        Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
-            vec![section(
-                "subscriptions",
-                movements_title,
-                Err(crate::error::one_line(&e)),
-                None,
-            )]
-        }
-        Err(e) => return Err(e),
-    })
-}
-
 /// Whole-window figures as of the end of the previous period (before the as-of period).
 #[derive(Debug)]
-struct Previous {
-    end: chrono::NaiveDate,
+pub struct Previous {
+    pub end: chrono::NaiveDate,
     /// The summary's LTV:CAC.
-    ltv_cac: Option<f64>,
+    pub ltv_cac: Option<f64>,
     /// The model's mean predicted CLV.
-    clv: Option<f64>,
+    pub clv: Option<f64>,
 }
 
 impl Default for Previous {
@@ -538,7 +260,7 @@ impl Default for Previous {
 
 /// The input as it stood at `end`: transactions on or before it, as-of `end`. None when no
 /// purchase is left.
-fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<Dataset>> {
+pub fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<Dataset>> {
     use polars::prelude::*;
     let day = crate::period::days_since_epoch(end);
     let tx = ds
@@ -740,7 +462,7 @@ fn generated_at() -> Result<chrono::DateTime<chrono::Utc>> {
 }
 
 /// A number in a report's frame (None when the column is missing or the cell null).
-fn cell_f64(df: &polars::prelude::DataFrame, name: &str, row: usize) -> Option<f64> {
+pub fn cell_f64(df: &polars::prelude::DataFrame, name: &str, row: usize) -> Option<f64> {
     let c = df
         .column(name)
         .ok()?

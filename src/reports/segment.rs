@@ -391,10 +391,15 @@ pub struct SegmentParams {
     pub per_customer: bool,
 }
 
+impl SegmentParams {
+    /// Score levels by default (of the flag, `retention report` and `retention sql`).
+    pub const DEFAULT_BINS: u32 = 5;
+}
+
 impl Default for SegmentParams {
     fn default() -> Self {
         SegmentParams {
-            bins: 5,
+            bins: SegmentParams::DEFAULT_BINS,
             rules: Rules::builtin(),
             by: None,
             per_customer: false,

@@ -25,14 +25,19 @@ pub struct WhatifParams {
     pub retention: Option<f64>,
 }
 
+impl WhatifParams {
+    /// The defaults (of the flags and `retention report`).
+    pub const DEFAULT: WhatifParams = WhatifParams {
+        margin: 1.0,
+        discount_rate: 0.10,
+        lift: 0.05,
+        retention: None,
+    };
+}
+
 impl Default for WhatifParams {
     fn default() -> Self {
-        WhatifParams {
-            margin: 1.0,
-            discount_rate: 0.10,
-            lift: 0.05,
-            retention: None,
-        }
+        WhatifParams::DEFAULT
     }
 }
 

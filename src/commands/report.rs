@@ -1,0 +1,376 @@
+//! `retention report`: every report at once into a directory. The input is loaded once
+//! and each report runs on it with its command's defaults and chart (the same pieces as
+//! the commands'); `reports::report` builds the directory and swaps it in.
+
+use anyhow::Result;
+use clap::ValueEnum;
+
+use super::{load_input, ChartNames, Ctx};
+use crate::cli::ReportArgs;
+use crate::error::bad;
+use crate::load::Dataset;
+use crate::output::Report;
+use crate::params::{
+    ChurnCommandParams, LtvModel, LtvParams, PeriodEnd, ReportFormat, ReportParams,
+};
+use crate::period::Period;
+use crate::progress::Progress;
+use crate::reports;
+use crate::reports::churn::ChurnParams;
+use crate::reports::cohort::CohortParams;
+use crate::reports::report::{
+    self as page, cell_f64, previous_dataset, Contents, Previous, Section,
+};
+use crate::reports::whatif::WhatifParams;
+
+/// `retention report`'s flags and the config file's `[report]` section (flags win).
+pub fn resolve(a: &ReportArgs) -> Result<ReportParams> {
+    let cfg = crate::config::report_config(&a.input)?;
+    let period = a.period.or(cfg.period).unwrap_or(Period::Month);
+    let format = match (a.format, cfg.format.as_deref()) {
+        (Some(f), _) => f,
+        (None, Some(s)) => ReportFormat::from_str(s, true).map_err(|_| {
+            bad(format!(
+                "config file: [report] format = \"{s}\": expected csv or parquet"
+            ))
+        })?,
+        (None, None) => ReportFormat::Csv,
+    };
+    let png = match (a.png, cfg.charts.as_deref()) {
+        (true, _) => true,
+        (false, None) | (false, Some("svg")) => false,
+        (false, Some("png")) => true,
+        (false, Some(s)) => {
+            return Err(bad(format!(
+                "config file: [report] charts = \"{s}\": expected svg or png"
+            )))
+        }
+    };
+    Ok(ReportParams {
+        out: a.out.clone(),
+        period,
+        format,
+        png,
+        transactions: a.input.transactions.clone(),
+        customers: a.input.customers.clone(),
+        load: crate::config::load_options(&a.input, vec![])?,
+    })
+}
+
+pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
+    let p = resolve(a)?;
+    let progress = ctx.progress;
+    // The output place is checked before the data is read.
+    let place = page::Place::prepare(&p.out)?;
+    progress.set("loading the input");
+    let started = std::time::Instant::now();
+    let ds = load_input(ctx.name, &a.input, vec![])?;
+    let loaded = started.elapsed().as_secs_f64();
+    progress.set("computing");
+    let names = ChartNames {
+        data: crate::charts::data_name(&p.transactions),
+        as_of: ds.as_of.to_string(),
+    };
+    let (mut sections, previous) = compute(&ds, p.period, &names, progress)?;
+    if ds.stats.service_period {
+        progress.set("subscriptions");
+        sections.extend(subscription_sections(&p, &names)?);
+    }
+    let contents = Contents {
+        sections,
+        previous,
+        loaded,
+    };
+    page::publish(place, &p, &ds, contents, progress)
+}
+
+/// Run every report's core on the loaded data.
+fn compute(
+    ds: &Dataset,
+    period_v: Period,
+    names: &ChartNames,
+    progress: &Progress,
+) -> Result<(Vec<Section>, Previous)> {
+    let period = period_v.name();
+    let tx = &ds.tx;
+    let cust = ds.customers.as_ref();
+    let mut out = Vec::new();
+    let mut mark = std::time::Instant::now();
+    let mut lap = move || {
+        let s = mark.elapsed().as_secs_f64();
+        mark = std::time::Instant::now();
+        s
+    };
+    // A report that fails on bad input is left out with its reason (a nightly job still
+    // gets the others); an internal error fails the whole run.
+    let keep = |r: Result<Report>| -> Result<std::result::Result<Report, String>> {
+        match r {
+            Ok(r) => Ok(Ok(r)),
+            Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+                Ok(Err(crate::error::one_line(&e)))
+            }
+            Err(e) => Err(e),
+        }
+    };
+
+    progress.set("summary");
+    let mut notes = Vec::new();
+    let summary = reports::summary::run(tx, cust, ds.as_of, &Default::default(), &mut notes);
+    let mut summary = keep(summary)?;
+    if let Ok(r) = &mut summary {
+        r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
+    }
+    out.push(Section {
+        name: "summary",
+        title: "Key figures over the whole window".into(),
+        report: summary,
+        chart: None,
+        seconds: lap(),
+    });
+
+    progress.set("summary per period");
+    let mut notes = Vec::new();
+    let p = reports::summary::SummaryParams {
+        period: Some(period_v),
+        ..Default::default()
+    };
+    out.push(Section {
+        name: "summary_by_period",
+        title: format!("Key figures per {period}"),
+        report: keep(reports::summary::run(tx, cust, ds.as_of, &p, &mut notes))?,
+        chart: None,
+        seconds: lap(),
+    });
+
+    progress.set("cohorts");
+    let p = CohortParams {
+        period: period_v,
+        ..CohortParams::DEFAULT
+    };
+    let report = keep(reports::cohort::run(tx, cust, ds.as_of, &p))?;
+    let chart = match &report {
+        Ok(r) => Some(super::cohort::chart(r, &p, names)?),
+        Err(_) => None,
+    };
+    out.push(Section {
+        name: "cohort",
+        title: format!("Cohort retention (by {period} of first purchase)"),
+        report,
+        chart,
+        seconds: lap(),
+    });
+
+    progress.set("churn");
+    // Churn, survival and the model share the purchase histories: built once.
+    let coded = reports::CodedTx::new(tx, None)?;
+    let histories = reports::Histories::from_coded(&coded, &coded.purchases(tx)?, None);
+    let cp = ChurnParams {
+        period: period_v,
+        inactive_after: ChurnCommandParams::DEFAULT.inactive_after,
+        by: None,
+    };
+    out.push(Section {
+        name: "churn",
+        title: format!("Retention and churn per {period}"),
+        report: keep(reports::churn::run(&histories, ds.as_of, &cp))?,
+        chart: None,
+        seconds: lap(),
+    });
+
+    progress.set("survival curves");
+    let report = keep(reports::churn::run_survival(&histories, ds.as_of, &cp))?;
+    let chart = match &report {
+        Ok(r) => Some(super::churn::survival_chart(r, names)?),
+        Err(_) => None,
+    };
+    out.push(Section {
+        name: "survival",
+        title: "Customer survival (Kaplan–Meier)".into(),
+        report,
+        chart,
+        seconds: lap(),
+    });
+
+    progress.set("LTV curves");
+    let la = LtvParams {
+        period: period_v,
+        ..LtvParams::DEFAULT
+    };
+    let report = keep(reports::ltv::command(ds, &la))?;
+    let chart = match &report {
+        Ok(r) => Some(super::ltv::chart(r, &la, names)?),
+        Err(_) => None,
+    };
+    out.push(Section {
+        name: "ltv",
+        title: "Historical LTV per cohort".into(),
+        report,
+        chart,
+        seconds: lap(),
+    });
+
+    progress.set("BG/NBD model");
+    let la = LtvParams {
+        model: LtvModel::Bgnbd,
+        ..LtvParams::DEFAULT
+    };
+    out.push(Section {
+        name: "ltv_model",
+        title: "Predicted CLV (BG/NBD + Gamma-Gamma, 12 months)".into(),
+        report: keep(reports::ltv::run_model(ds, &coded, &histories, &la, None))?,
+        chart: None,
+        seconds: lap(),
+    });
+
+    // The whole-window figures and the model as of the end of the previous period: the
+    // dashboard's changes.
+    progress.set("as of the previous period");
+    let prev_end = period_v.end(period_v.index(ds.as_of) - 1);
+    let mut previous = Previous {
+        end: prev_end,
+        ..Default::default()
+    };
+    if let Some(e) = previous_dataset(ds, prev_end)? {
+        let mut notes = Vec::new();
+        let summary = reports::summary::run(
+            &e.tx,
+            e.customers.as_ref(),
+            e.as_of,
+            &Default::default(),
+            &mut notes,
+        );
+        previous.ltv_cac = keep(summary)?
+            .ok()
+            .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
+        let coded = reports::CodedTx::new(&e.tx, None)?;
+        let histories = reports::Histories::from_coded(&coded, &coded.purchases(&e.tx)?, None);
+        previous.clv = keep(reports::ltv::run_model(&e, &coded, &histories, &la, None))?
+            .ok()
+            .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0));
+    }
+    lap();
+
+    progress.set("RFM segments");
+    let report = keep(reports::segment::run(
+        tx,
+        cust,
+        ds.as_of,
+        &Default::default(),
+    ))?;
+    let chart = match &report {
+        Ok(r) => Some(super::segment::chart(r, names)?),
+        Err(_) => None,
+    };
+    out.push(Section {
+        name: "segment",
+        title: "RFM segments".into(),
+        report,
+        chart,
+        seconds: lap(),
+    });
+
+    progress.set("wallet");
+    let mut notes = Vec::new();
+    let p = reports::wallet::WalletParams {
+        wallet: reports::wallet::WalletSource::None,
+        by: None,
+        per_customer: false,
+    };
+    let mut wallet = keep(reports::wallet::run(tx, cust, ds.as_of, &p, &mut notes))?;
+    if let Ok(r) = &mut wallet {
+        r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
+    }
+    out.push(Section {
+        name: "wallet",
+        title: "Breadth, cross-sell and depth per RFM segment".into(),
+        report: wallet,
+        chart: None,
+        seconds: lap(),
+    });
+
+    progress.set("what-if");
+    let p = WhatifParams::DEFAULT;
+    out.push(Section {
+        name: "whatif",
+        title: "The 5/25 rule: CLV at the measured and a lifted retention".into(),
+        report: keep(reports::whatif::run(tx, ds.as_of, &p))?,
+        chart: None,
+        seconds: lap(),
+    });
+    Ok((out, previous))
+}
+
+/// Invoice lines (the transactions have a service period): the `subscriptions` movements
+/// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
+/// input leaves them out with its reason, like any section.
+fn subscription_sections(p: &ReportParams, names: &ChartNames) -> Result<Vec<Section>> {
+    use crate::params::SubsPeriod;
+    use reports::subscriptions::{self as subs, SubsParams, SubsView};
+    let (period_v, period) = (p.period, p.period.name());
+    let started = std::time::Instant::now();
+    let sp = match period_v {
+        Period::Month => Some(SubsPeriod::Month),
+        Period::Quarter => Some(SubsPeriod::Quarter),
+        Period::Year => Some(SubsPeriod::Year),
+        Period::Day | Period::Week => None,
+    };
+    let section = |name, title: String, report, chart| Section {
+        name,
+        title,
+        report,
+        chart,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    let movements_title = format!("Subscriptions: MRR movements per {period}");
+    let cohort_title = format!("Subscriptions: MRR cohorts (by {period} of the first MRR)");
+    let Some(sp) = sp else {
+        let why =
+            format!("subscriptions are computed per month, quarter or year, not per {period}");
+        return Ok(vec![section(
+            "subscriptions",
+            movements_title,
+            Err(why),
+            None,
+        )]);
+    };
+    let run = || -> Result<(Report, Report)> {
+        let opts = super::subscriptions::invoice_options(p.load.clone(), PeriodEnd::DEFAULT);
+        let ds = crate::load::load(&opts)?;
+        let one = |view| -> Result<Report> {
+            let p = SubsParams {
+                period: sp,
+                by: None,
+                view,
+            };
+            let mut out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+            out.report
+                .notes
+                .extend(out.warnings.iter().map(|w| format!("note: {w}")));
+            Ok(out.report)
+        };
+        Ok((one(SubsView::Movements)?, one(SubsView::Cohort)?))
+    };
+    Ok(match run() {
+        Ok((movements, cohorts)) => {
+            let chart = subs::cohort_chart(&cohorts, &names.data, &names.as_of)?;
+            vec![
+                section("subscriptions", movements_title, Ok(movements), None),
+                section(
+                    "subscriptions_cohort",
+                    cohort_title,
+                    Ok(cohorts),
+                    Some(chart),
+                ),
+            ]
+        }
+        Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+            vec![section(
+                "subscriptions",
+                movements_title,
+                Err(crate::error::one_line(&e)),
+                None,
+            )]
+        }
+        Err(e) => return Err(e),
+    })
+}

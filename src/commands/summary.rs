@@ -1,0 +1,27 @@
+//! `retention summary`.
+
+use anyhow::Result;
+
+use super::{destination, load_input, print_notes, Ctx};
+use crate::cli::SummaryArgs;
+use crate::reports::summary::{self, SummaryParams};
+
+/// The flags as the report's settings.
+pub fn resolve(a: &SummaryArgs) -> Result<SummaryParams> {
+    Ok(SummaryParams {
+        period: a.period,
+        by: a.by.clone(),
+        margin: a.margin,
+        convert_within: a.convert_within,
+    })
+}
+
+pub fn run(ctx: &Ctx, a: &SummaryArgs) -> Result<()> {
+    let dest = destination(&a.output)?;
+    let p = resolve(a)?;
+    let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
+    let mut notes = Vec::new();
+    let report = summary::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p, &mut notes)?;
+    print_notes(ctx.name, &notes);
+    dest.write(&report)
+}
