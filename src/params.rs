@@ -136,6 +136,20 @@ pub enum SubsModel {
     Sbg,
 }
 
+// ---- money ----
+
+/// `--margin`: the profit margin as a fraction of net revenue, in (0, 1] (1 = revenue).
+/// The one rule of every command that takes it (ltv, churn --at-risk, summary, whatif, sql).
+pub fn check_margin(m: f64) -> anyhow::Result<f64> {
+    if m > 0.0 && m <= 1.0 {
+        Ok(m)
+    } else {
+        Err(crate::error::bad(format!(
+            "--margin {m}: expected a fraction of net revenue in (0, 1] (1 = revenue)"
+        )))
+    }
+}
+
 // ---- the predictive models, ltv, churn and report: typed settings ----
 
 /// Time unit of the BG/NBD summary.
@@ -288,4 +302,21 @@ pub struct ReportParams {
     pub customers: Vec<String>,
     /// The reading options, to read the transactions again as invoice lines.
     pub load: crate::load::LoadOptions,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_margin_rule() {
+        for ok in [1.0, 0.3, f64::MIN_POSITIVE] {
+            assert_eq!(check_margin(ok).unwrap(), ok);
+        }
+        for bad in [0.0, -0.1, 1.5, f64::NAN, f64::INFINITY] {
+            let e = check_margin(bad).unwrap_err().to_string();
+            assert!(e.starts_with(&format!("--margin {bad}")), "{e}");
+            assert!(e.contains("(0, 1]"), "{e}");
+        }
+    }
 }

@@ -120,19 +120,8 @@ pub fn resolve(a: &SqlArgs) -> Result<(Dialect, Source, SqlParams)> {
     p.bins = a.bins.unwrap_or(p.bins);
     p.unit = a.unit.unwrap_or(p.unit);
     p.summary_period = a.period;
-    if let (Some(m), R::Summary) = (a.margin, r) {
-        // As `retention summary` checks it.
-        if !(m.is_finite() && m >= 0.0) {
-            return Err(bad(format!(
-                "--margin {m}: expected a fraction of revenue (1.0 = revenue)"
-            )));
-        }
-        p.margin = m;
-    } else if let Some(m) = a.margin {
-        if !(m > 0.0 && m <= 1.0) {
-            return Err(bad(format!("--margin {m}: must be in (0, 1]")));
-        }
-        p.margin = m;
+    if let Some(m) = a.margin {
+        p.margin = crate::params::check_margin(m)?;
     }
     if let Some(path) = &a.rules {
         p.rules = Rules::from_file(path, p.bins)?;

@@ -376,9 +376,7 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
 
 /// Model options that make no sense are usage errors.
 pub fn check_model_args(m: &ModelParams) -> Result<()> {
-    if !(m.margin > 0.0 && m.margin <= 1.0) {
-        return Err(bad(format!("--margin {}: must be in (0, 1]", m.margin)));
-    }
+    crate::params::check_margin(m.margin)?;
     if !(m.discount_rate >= 0.0 && m.discount_rate < 1.0) {
         return Err(bad(format!(
             "--discount-rate {}: must be in [0, 1) (a monthly rate, 0.01 = 1%)",

@@ -5,7 +5,6 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
-use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
@@ -404,12 +403,7 @@ pub fn run(
     p: &SummaryParams,
     warnings: &mut Vec<String>,
 ) -> Result<Report> {
-    if !(p.margin.is_finite() && p.margin >= 0.0) {
-        return Err(bad(format!(
-            "--margin {}: expected a fraction of revenue (1.0 = revenue)",
-            p.margin
-        )));
-    }
+    crate::params::check_margin(p.margin)?;
     let (rows, avail) = summary_rows(tx, customers, as_of, p)?;
     let mut left_out = Vec::new();
     if !avail.conversion {

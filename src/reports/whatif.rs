@@ -134,12 +134,7 @@ pub struct Scenario {
 
 /// The two scenarios (measured r, r + lift), checked.
 pub fn scenarios(ms: &Measured, p: &WhatifParams) -> Result<Vec<Scenario>> {
-    if !(0.0..=1.0).contains(&p.margin) {
-        return Err(bad(format!(
-            "--margin {}: expected a fraction of revenue between 0 and 1",
-            p.margin
-        )));
-    }
+    crate::params::check_margin(p.margin)?;
     if !(0.0..=1.0).contains(&p.discount_rate) {
         return Err(bad(format!(
             "--discount-rate {}: expected an annual rate between 0 and 1 (0.10 = 10%)",

@@ -334,6 +334,18 @@ fn whatif_refuses_what_it_cannot_compute() {
     let r = run(w.path(), &["whatif", "-t", &tx, "--margin", "2"], None);
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--margin 2"), "{}", r.stderr);
+    // One rule for --margin in every command: a fraction of net revenue in (0, 1].
+    for args in [
+        &["whatif", "--margin", "0"][..],
+        &["summary", "--margin", "1.5"],
+        &["ltv", "--margin", "0"],
+    ] {
+        let mut argv = args.to_vec();
+        argv.extend(["-t", &tx]);
+        let r = run(w.path(), &argv, None);
+        assert_eq!(r.code, 2, "{argv:?}");
+        assert!(r.stderr.contains("in (0, 1]"), "{argv:?}: {}", r.stderr);
+    }
 }
 
 // ---------------------------------------------------------------------------------------
