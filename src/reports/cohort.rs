@@ -10,7 +10,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode};
 use crate::period::{date_from_days, Period};
-use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap};
+use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Money};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -79,27 +79,6 @@ impl PeriodTable {
             .and_then(|i| self.idx.get(i))
             .copied()
             .unwrap_or_else(|| self.period.index(date_from_days(day)))
-    }
-}
-
-/// Compensated summation exactly as polars' group-by `sum` does it (Kahan, in row order),
-/// so that the revenue cells keep the digits they had when polars summed them.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct KahanSum {
-    pub sum: f64,
-    err: f64,
-}
-
-impl KahanSum {
-    pub(crate) fn add(&mut self, x: f64) {
-        let y = x - self.err;
-        let t = self.sum + y;
-        let e = (t - self.sum) - y;
-        self.sum = t;
-        // as polars: keep the error finite so that Inf − Inf does not make a NaN
-        if e.is_finite() {
-            self.err = e;
-        }
     }
 }
 
@@ -254,7 +233,7 @@ pub(crate) fn coded_cells(
         }
     }
     // Net revenue (returns included) per cell, in transaction row order.
-    let mut rev = vec![KahanSum::default(); slots.len() * nk];
+    let mut rev = vec![Money::ZERO; slots.len() * nk];
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
     for ((code, d), a) in coded
         .rows
@@ -287,7 +266,13 @@ pub(crate) fn coded_cells(
         let (g, c, n) = slots[s as usize];
         let inside = |k: i32| (0..nk as i32).contains(&k);
         let cnt = |k: i32| if inside(k) { count[at(s, k)] } else { 0 };
-        let revenue_at = |k: i32| if inside(k) { rev[at(s, k)].sum } else { 0.0 };
+        let revenue_at = |k: i32| {
+            if inside(k) {
+                rev[at(s, k)].total()
+            } else {
+                0.0
+            }
+        };
         let rev0 = revenue_at(0);
         for k in 0..=kmax {
             let observed = c + k <= asof_p;
@@ -639,18 +624,6 @@ pub(crate) mod tests {
                 assert_eq!(t.get(day), period.index(date_from_days(day)), "{day}");
             }
         }
-    }
-
-    #[test]
-    fn kahan_sum_as_polars() {
-        let mut k = KahanSum::default();
-        let mut plain = 0.0;
-        for _ in 0..10 {
-            k.add(0.1);
-            plain += 0.1;
-        }
-        assert_eq!(k.sum, 1.0);
-        assert_ne!(plain, 1.0);
     }
 
     #[test]

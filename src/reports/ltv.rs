@@ -17,11 +17,10 @@ use crate::output::{num, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode, LtvModel};
 use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
-use crate::reports::cohort::{
-    assign_cohorts, coded_cells, mark_partial, CohortParams, KahanSum, Matrix,
-};
+use crate::reports::cohort::{assign_cohorts, coded_cells, mark_partial, CohortParams, Matrix};
 use crate::reports::{
-    column, customer_groups, purchases, with_group, ByCustomer, CodedTx, Histories, GROUP,
+    column, customer_groups, net_revenue, purchases, with_group, ByCustomer, CodedTx, Histories,
+    Money, GROUP,
 };
 
 #[derive(Clone, Debug)]
@@ -77,8 +76,8 @@ fn cohort_cac(
     groups: Option<(&[u32], &[String])>,
 ) -> Result<HashMap<(String, i32), f64>> {
     let cost = acquisition_costs(coded, customers)?;
-    // Summed in customer id order, compensated as polars' group-by mean does.
-    let mut acc: BTreeMap<(u32, i32), (KahanSum, usize)> = BTreeMap::new();
+    // Summed in customer id order.
+    let mut acc: BTreeMap<(u32, i32), (Money, usize)> = BTreeMap::new();
     for (code, (c, v)) in cohort.iter().zip(&cost).enumerate() {
         if let (Some(c), Some(v)) = (c, v) {
             let g = groups.map_or(0, |(of, _)| of[code]);
@@ -91,7 +90,7 @@ fn cohort_cac(
         .into_iter()
         .map(|((g, c), (sum, n))| {
             let g = groups.map_or(String::new(), |(_, names)| names[g as usize].clone());
-            ((g, c), sum.sum / n as f64)
+            ((g, c), sum.total() / n as f64)
         })
         .collect())
 }
@@ -418,11 +417,13 @@ fn run_per_customer(
         col("date").max().alias("last_purchase"),
         len().cast(DataType::Int64).alias("orders"),
     ]);
-    let revenue = tx
-        .clone()
-        .lazy()
-        .group_by([col("customer_id")])
-        .agg([col("amount").sum().alias("revenue")]);
+    // Net revenue per customer: the same sum as every report's.
+    let coded = CodedTx::new(tx, None)?;
+    let revenue = DataFrame::new_infer_height(vec![
+        Column::new("customer_id".into(), &coded.ids.names),
+        Column::new("revenue".into(), net_revenue(&coded, tx)?),
+    ])?
+    .lazy();
     let mut lf = orders
         .join(
             revenue,
@@ -1106,7 +1107,8 @@ pub fn run_model(
         p_alive: f64,
         purchases: f64,
         clv: f64,
-        hist: f64,
+        /// Net revenue to date (× margin when shown).
+        hist: Money,
         cost: f64,
         n_cost: i64,
     }
@@ -1124,7 +1126,7 @@ pub fn run_model(
         e.purchases += sc.expected_purchases;
         e.clv += if sc.clv.is_finite() { sc.clv } else { 0.0 };
         let code = codes[i].map(|c| c as usize);
-        e.hist += code.map_or(0.0, |c| revenue[c]) * m.margin;
+        e.hist += code.map_or(0.0, |c| revenue[c]);
         if let Some(c) = code.and_then(|c| costs[c]) {
             e.cost += c;
             e.n_cost += 1;
@@ -1145,8 +1147,9 @@ pub fn run_model(
         cols.push(column("predicted_clv", &rows, |e| e.clv));
         cols.push(column("mean_predicted_clv", &rows, |e| e.clv / e.n as f64));
     }
+    let hist = |e: &Acc| e.hist.total() * m.margin;
     cols.push(column("mean_historical_ltv", &rows, |e| {
-        e.hist / e.n as f64
+        hist(e) / e.n as f64
     }));
     if has_gg && has_cac {
         let cac = |e: &Acc| (e.n_cost > 0).then(|| e.cost / e.n_cost as f64);
@@ -1154,7 +1157,7 @@ pub fn run_model(
         cols.push(column("ltv_cac", &rows, |e| {
             cac(e)
                 .filter(|c| *c > 0.0)
-                .map(|c| (e.hist + e.clv) / e.n as f64 / c)
+                .map(|c| (hist(e) + e.clv) / e.n as f64 / c)
         }));
     }
     let data = DataFrame::new(names.len(), cols)?;
@@ -1170,19 +1173,6 @@ pub fn run_model(
         percent_columns: vec!["mean_p_alive"],
         notes,
     })
-}
-
-/// Net revenue (all transactions, returns included) per customer code, summed in row
-/// order.
-fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> Result<Vec<f64>> {
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    let mut out = vec![0.0; coded.ids.len()];
-    for (c, a) in coded.rows.iter().zip(amounts.f64()?.iter()) {
-        if let (Some(c), Some(a)) = (c, a) {
-            out[*c as usize] += a;
-        }
-    }
-    Ok(out)
 }
 
 /// Acquisition cost per customer code, when the customers file has one (its first row of

@@ -5,12 +5,15 @@ pub mod churn;
 pub mod cohort;
 pub mod describe;
 pub mod ltv;
+pub mod money;
 
 pub mod segment;
 pub mod subscriptions;
 pub mod summary;
 pub mod wallet;
 pub mod whatif;
+
+pub use money::Money;
 
 use polars::prelude::*;
 
@@ -562,6 +565,19 @@ pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
     let i = days.partition_point(|&d| d < from);
     i < days.len() && days[i] < to
 }
+/// Net revenue (every transaction, returns included) per customer code, summed as
+/// [`Money`] in row order: the one per-customer revenue of every report.
+pub fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> anyhow::Result<Vec<f64>> {
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let mut out = vec![Money::ZERO; coded.ids.len()];
+    for (c, a) in coded.rows.iter().zip(amounts.f64()?.iter()) {
+        if let (Some(c), Some(a)) = (c, a) {
+            out[*c as usize] += a;
+        }
+    }
+    Ok(out.into_iter().map(Money::total).collect())
+}
+
 pub mod report;
 
 #[cfg(test)]

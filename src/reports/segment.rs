@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{column, customer_groups, CodedTx, Ids, GROUP};
+use crate::reports::{column, customer_groups, CodedTx, Ids, Money, GROUP};
 use rayon::slice::ParallelSliceMut;
 
 // ---------------------------------------------------------------------------------------
@@ -459,7 +459,7 @@ pub fn rfm_of(
         e.0 = e.0.max(d);
         e.1 += 1;
     }
-    let mut spend: Vec<f64> = vec![0.0; ids.len()];
+    let mut spend: Vec<Money> = vec![Money::ZERO; ids.len()];
     for &(c, _, a) in rows {
         spend[c as usize] += a;
     }
@@ -470,7 +470,7 @@ pub fn rfm_of(
         .map(|(c, &(d, n))| Rfm {
             recency_days: asof - d as i64,
             frequency: n,
-            monetary: spend[c],
+            monetary: spend[c].total(),
             customer_id: ids.names[c].to_string(),
             code: c as u32,
             r: 0,
@@ -518,7 +518,7 @@ pub fn segment_rows(
     rules: &Rules,
 ) -> Vec<SegmentRow> {
     // group -> segment -> (n, revenue, sum r, sum f, sum m)
-    type Acc = (i64, f64, f64, f64);
+    type Acc = (i64, Money, f64, f64);
     let mut acc: BTreeMap<String, BTreeMap<&str, Acc>> = BTreeMap::new();
     for x in table {
         let g = groups.map_or(String::new(), |m| group_of(m, &x.customer_id));
@@ -535,20 +535,25 @@ pub fn segment_rows(
     let mut rows = Vec::new();
     for (g, segs) in &acc {
         let n: i64 = segs.values().map(|a| a.0).sum();
-        let rev: f64 = segs.values().map(|a| a.1).sum();
+        let mut rev = Money::ZERO;
+        for a in segs.values() {
+            rev += a.1;
+        }
+        let rev = rev.total();
         for name in &rules.report_order {
             let a = segs.get(name.as_str()).copied().unwrap_or_default();
+            let revenue = a.1.total();
             let mean = |s: f64| (a.0 > 0).then(|| s / a.0 as f64);
             rows.push(SegmentRow {
                 group: g.clone(),
                 segment: name.clone(),
                 customers: a.0,
                 share_customers: (n > 0).then(|| a.0 as f64 / n as f64),
-                revenue: a.1,
-                share_revenue: (rev > 0.0).then(|| a.1 / rev),
+                revenue,
+                share_revenue: (rev > 0.0).then(|| revenue / rev),
                 mean_recency_days: mean(a.2),
                 mean_frequency: mean(a.3),
-                mean_monetary: mean(a.1),
+                mean_monetary: mean(revenue),
                 action: rules.action(name).to_string(),
             });
         }

@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::output::{num, pct, Report, View};
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
-use crate::reports::{column, customer_groups, CodedTx, FastMap};
+use crate::reports::{column, customer_groups, CodedTx, FastMap, Money};
 
 #[derive(Clone, Debug)]
 pub struct SummaryParams {
@@ -67,10 +67,11 @@ pub struct Available {
 struct Acc {
     /// The customer code of every purchase in the window (sorted before use).
     orders: Vec<u32>,
-    revenue: f64,
+    revenue: Money,
     new: i64,
-    ltv_revenue: f64,
-    spend: f64,
+    /// The net revenue to date of the window's new customers (× margin when shown).
+    ltv_revenue: Money,
+    spend: Money,
     /// Customers with a recorded acquisition cost attributed to the window.
     costed: i64,
     signups: i64,
@@ -145,7 +146,7 @@ pub fn summary_rows(
         let e = &mut first[c as usize];
         *e = Some(e.map_or(d, |f| f.min(d)));
     }
-    let mut total_rev: Vec<f64> = vec![0.0; n];
+    let mut total_rev: Vec<Money> = vec![Money::ZERO; n];
     let mut first_tx = asof;
     for &(c, d, a) in &rows {
         total_rev[c as usize] += a;
@@ -212,7 +213,7 @@ pub fn summary_rows(
         if let Some(w) = win_c(d) {
             let s = &mut slot(&mut acc, &group, c as u32, nw)[w];
             s.new += 1;
-            s.ltv_revenue += total_rev[c] * p.margin;
+            s.ltv_revenue += total_rev[c];
         }
     }
     for &(id, when, v) in &cost {
@@ -309,11 +310,11 @@ pub fn summary_rows(
             };
             // No recorded cost in the row: unknown, not 0.
             let cac = if avail.cac && x.costed > 0 {
-                ratio(x.spend, x.new as f64)
+                ratio(x.spend.total(), x.new as f64)
             } else {
                 None
             };
-            let ltv = ratio(x.ltv_revenue, x.new as f64);
+            let ltv = ratio(x.ltv_revenue.total() * p.margin, x.new as f64);
             out.push(Row {
                 group: g.clone(),
                 period: label.clone(),
@@ -326,8 +327,8 @@ pub fn summary_rows(
                 churn_rate: retention_rate.map(|r| 1.0 - r),
                 repeat_purchase_rate: ratio(repeaters as f64, active as f64),
                 orders,
-                revenue: x.revenue,
-                aov: ratio(x.revenue, orders as f64),
+                revenue: x.revenue.total(),
+                aov: ratio(x.revenue.total(), orders as f64),
                 purchase_frequency: ratio(orders as f64, active as f64),
                 conversion_rate: if avail.conversion {
                     ratio(x.converted as f64, x.signups as f64)

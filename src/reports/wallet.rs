@@ -8,7 +8,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
-use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Ids};
+use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Ids, Money};
 use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
@@ -175,7 +175,7 @@ pub fn compute<'a>(
 
     // Net spend per customer (row order) and per (customer, category).
     let amounts = col_f64(tx, "amount")?;
-    let mut spend = vec![0.0; n];
+    let mut spend = vec![Money::ZERO; n];
     let mut in_tx = vec![false; n];
     // (customer, category code, amount) per row; ByCustomer's "day" is the category.
     let mut lines: Vec<(u32, i32, f64)> = Vec::new();
@@ -193,6 +193,7 @@ pub fn compute<'a>(
     // bought (a line that is not a return: amount ≥ 0) per customer.
     let by_cat = ByCustomer::new(n, &lines);
     drop(lines);
+    let spend: Vec<f64> = spend.into_iter().map(Money::total).collect();
     let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
     let mut bought = vec![0i64; n];
     for (c, bought) in bought.iter_mut().enumerate() {
@@ -201,7 +202,7 @@ pub fn compute<'a>(
         while i < ks.len() {
             let j = i + ks[i..].iter().take_while(|k| **k == ks[i]).count();
             let k = ks[i] as u32;
-            cat_spend.push(((c as u32, k), vs[i..j].iter().sum()));
+            cat_spend.push(((c as u32, k), Money::of(vs[i..j].iter().copied())));
             if k != 0 && vs[i..j].iter().any(|a| *a >= 0.0) {
                 *bought += 1;
             }
@@ -288,10 +289,14 @@ pub fn compute<'a>(
         }
     };
     // Positive spend per customer over categories (share of customer's denominator).
-    let mut positive_total: Vec<Option<f64>> = vec![None; n];
+    let mut positive_total: Vec<Option<Money>> = vec![None; n];
     for ((c, _), v) in &cat_spend {
-        *positive_total[*c as usize].get_or_insert(0.0) += v.max(0.0);
+        *positive_total[*c as usize].get_or_insert(Money::ZERO) += v.max(0.0);
     }
+    let positive_total: Vec<Option<f64>> = positive_total
+        .into_iter()
+        .map(|t| t.map(Money::total))
+        .collect();
 
     // Estimated wallets: P90 of positive spend per (group, category).
     let mut estimate: FastMap<(u32, u32), f64> = FastMap::default();
@@ -507,14 +512,15 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
             let v = rows
                 .chunk_by(|a, b| a.customer == b.customer)
                 .filter_map(|rs| {
-                    let mut x = (0.0, 0.0, false);
+                    let (mut spend, mut wallet, mut any) = (Money::ZERO, Money::ZERO, false);
                     for r in rs {
                         if let Some(w) = r.wallet {
-                            x.0 += r.spend.max(0.0);
-                            x.1 += w;
-                            x.2 = true;
+                            spend += r.spend.max(0.0);
+                            wallet += w;
+                            any = true;
                         }
                     }
+                    let x = (spend.total(), wallet.total(), any);
                     (x.2 && (x.1 > 0.0 || x.0 > 0.0)).then(|| {
                         if x.1 > 0.0 {
                             (x.0 / x.1).min(1.0)

@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::column;
-use crate::reports::CodedTx;
+use crate::reports::{CodedTx, Money};
 
 #[derive(Clone, Debug)]
 pub struct WhatifParams {
@@ -92,7 +92,7 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
         }
     }
     let count = |bits: u8| active.iter().filter(|a| **a & bits == bits).count();
-    let mut revenue_last = 0.0;
+    let mut revenue_last = Money::ZERO;
     let mut first = i32::MAX;
     let days = tx.column("date")?.cast(&DataType::Date)?;
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
@@ -103,6 +103,7 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
             revenue_last += a.unwrap_or(0.0);
         }
     }
+    let revenue_last = revenue_last.total();
     Ok(Measured {
         prev: (y2, y1),
         last: (y1, as_of),

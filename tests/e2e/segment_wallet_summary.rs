@@ -734,3 +734,42 @@ fn by_column_named_like_an_output_column_is_renamed() {
         r.stdout
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// money: one summation rule
+
+/// Amounts whose plain floating-point sum drifts (ten lines of 0.10, a large order and
+/// its refund): every report gives the same net revenue, to the last digit.
+#[test]
+fn every_report_sums_money_the_same_way() {
+    let w = workdir();
+    let mut csv = String::from("customer_id,date,amount,order_id\n");
+    for i in 0..10 {
+        csv.push_str(&format!("a,2024-01-{:02},0.1,a{i}\n", i + 1));
+    }
+    csv.push_str("b,2024-01-05,1e6,b1\nb,2024-01-06,0.3,b2\nb,2024-01-07,-1e6,b3\n");
+    csv.push_str("b,2024-01-08,0.3,b4\nb,2024-01-09,0.3,b5\n");
+    let tx = w.path().join("tx.csv");
+    std::fs::write(&tx, csv).unwrap();
+    let tx = tx.to_string_lossy().to_string();
+    let frame = |args: &[&str]| {
+        let mut argv = args.to_vec();
+        argv.extend(["-t", &tx, "-f", "csv"]);
+        let r = run(w.path(), &argv, None);
+        assert_eq!(r.code, 0, "{argv:?}: {}", r.stderr);
+        csv_frame(&r.stdout)
+    };
+    // a: 10 × 0.1 = 1; b: 0.3 × 3 = 0.9 (the refund cancels the large order).
+    let (a, b) = (1.0, 0.9);
+    assert_ne!((0..10).map(|_| 0.1).sum::<f64>(), a, "the plain sum drifts");
+    let summary = frame(&["summary"]);
+    assert_eq!(floats(&summary, "revenue"), [Some(a + b)]);
+    let seg = frame(&["segment", "--per-customer"]);
+    assert_eq!(floats(&seg, "monetary"), [Some(a), Some(b)]);
+    let ltv = frame(&["ltv", "--per-customer"]);
+    assert_eq!(floats(&ltv, "revenue"), [Some(a), Some(b)]);
+    let wallet = frame(&["wallet", "--per-customer"]);
+    assert_eq!(floats(&wallet, "spend"), [Some(a), Some(b)]);
+    let cohort = frame(&["cohort", "--metric", "revenue"]);
+    assert_eq!(floats(&cohort, "revenue")[0], Some(a + b));
+}
