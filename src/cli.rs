@@ -11,6 +11,7 @@ use crate::params::{
 };
 use crate::reports::cohort::CohortParams;
 use crate::reports::segment::SegmentParams;
+use crate::reports::summary::SummaryParams;
 use crate::reports::whatif::WhatifParams;
 
 use crate::output::Format;
@@ -541,11 +542,11 @@ pub struct SummaryArgs {
     #[arg(long, value_name = "COL")]
     pub by: Option<String>,
     /// Margin as a fraction of net revenue, for the historical LTV.
-    #[arg(long, value_name = "FRACTION", default_value_t = 1.0)]
+    #[arg(long, value_name = "FRACTION", default_value_t = SummaryParams::DEFAULT.margin)]
     pub margin: f64,
     /// A signup converts when the customer's first purchase is at most this many days
     /// after it.
-    #[arg(long, value_name = "DAYS", default_value_t = 30,
+    #[arg(long, value_name = "DAYS", default_value_t = SummaryParams::DEFAULT.convert_within,
           value_parser = clap::value_parser!(u32).range(0..=36_500))]
     pub convert_within: u32,
 }

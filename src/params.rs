@@ -229,8 +229,9 @@ pub struct LtvParams {
     pub max_periods: Option<u32>,
     pub by: Option<String>,
     pub per_customer: bool,
-    /// `--calibration-end`, as given (checked where it is used).
-    pub calibration_end: Option<String>,
+    /// `--calibration-end` (before as-of: checked with the data, by
+    /// `reports::ltv::check_calibration_end`).
+    pub calibration_end: Option<chrono::NaiveDate>,
     pub model_args: ModelParams,
     /// `--verbose`: the fitted parameters on stderr.
     pub verbose: bool,

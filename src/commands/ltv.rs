@@ -34,7 +34,11 @@ pub fn resolve(a: &LtvArgs) -> Result<LtvParams> {
         max_periods: a.max_periods,
         by: a.by.clone(),
         per_customer: a.per_customer,
-        calibration_end: a.calibration_end.clone(),
+        calibration_end: a
+            .calibration_end
+            .as_deref()
+            .map(|s| crate::dates::parse_arg(s).map_err(|e| bad(format!("--calibration-end: {e}"))))
+            .transpose()?,
         model_args: model_params(&a.model_args),
         verbose: a.input.verbose,
     })

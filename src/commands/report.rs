@@ -21,6 +21,8 @@ use crate::reports::cohort::CohortParams;
 use crate::reports::report::{
     self as page, cell_f64, previous_dataset, Contents, Previous, Section,
 };
+use crate::reports::segment::SegmentParams;
+use crate::reports::summary::SummaryParams;
 use crate::reports::whatif::WhatifParams;
 
 /// `retention report`'s flags and the config file's `[report]` section (flags win).
@@ -115,7 +117,7 @@ fn compute(
 
     progress.set("summary");
     let mut notes = Vec::new();
-    let summary = reports::summary::run(tx, cust, ds.as_of, &Default::default(), &mut notes);
+    let summary = reports::summary::run(tx, cust, ds.as_of, &SummaryParams::DEFAULT, &mut notes);
     let mut summary = keep(summary)?;
     if let Ok(r) = &mut summary {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
@@ -130,9 +132,9 @@ fn compute(
 
     progress.set("summary per period");
     let mut notes = Vec::new();
-    let p = reports::summary::SummaryParams {
+    let p = SummaryParams {
         period: Some(period_v),
-        ..Default::default()
+        ..SummaryParams::DEFAULT
     };
     out.push(Section {
         name: "summary_by_period",
@@ -236,7 +238,7 @@ fn compute(
             &e.tx,
             e.customers.as_ref(),
             e.as_of,
-            &Default::default(),
+            &SummaryParams::DEFAULT,
             &mut notes,
         );
         previous.ltv_cac = keep(summary)?
@@ -255,7 +257,7 @@ fn compute(
         tx,
         cust,
         ds.as_of,
-        &Default::default(),
+        &SegmentParams::default(),
     ))?;
     let chart = match &report {
         Ok(r) => Some(super::segment::chart(r, names)?),
@@ -271,11 +273,7 @@ fn compute(
 
     progress.set("wallet");
     let mut notes = Vec::new();
-    let p = reports::wallet::WalletParams {
-        wallet: reports::wallet::WalletSource::None,
-        by: None,
-        per_customer: false,
-    };
+    let p = reports::wallet::WalletParams::DEFAULT;
     let mut wallet = keep(reports::wallet::run(tx, cust, ds.as_of, &p, &mut notes))?;
     if let Ok(r) = &mut wallet {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));

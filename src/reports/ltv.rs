@@ -361,14 +361,7 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
                 &coded.purchases(&ds.tx)?,
                 groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
             );
-            let cal_end = match &a.calibration_end {
-                None => None,
-                Some(s) => Some(
-                    crate::dates::parse_arg(s)
-                        .map_err(|e| bad(format!("--calibration-end: {e}")))?,
-                ),
-            };
-            run_model(ds, &coded, &h, a, cal_end)
+            run_model(ds, &coded, &h, a, a.calibration_end)
         }
     }
 }
@@ -1318,7 +1311,7 @@ pub struct Tracking {
 
 /// `ltv --model compare`: the comparison table and each model's holdout tracking.
 pub fn compare(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<Tracking>)> {
-    let Some(cal) = &a.calibration_end else {
+    let Some(cal) = a.calibration_end else {
         return Err(bad(
             "--model compare needs --calibration-end DATE (the models are compared \
              on the holdout after it)",
@@ -1329,7 +1322,6 @@ pub fn compare(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<Tracking>)> {
             "--model compare gives one row per model: not with --per-customer or --by",
         ));
     }
-    let cal = crate::dates::parse_arg(cal).map_err(|e| bad(format!("--calibration-end: {e}")))?;
     let h = Histories::from_tx(&ds.tx, None)?;
     run_compare(ds, &h, a, cal)
 }
@@ -1341,12 +1333,7 @@ fn run_compare(
     cal: NaiveDate,
 ) -> Result<(Report, Vec<Tracking>)> {
     let m = &a.model_args;
-    if cal >= ds.as_of {
-        return Err(bad(format!(
-            "--calibration-end {cal} must be before as-of ({})",
-            ds.as_of
-        )));
-    }
+    check_calibration_end(cal, ds.as_of)?;
     let holdout = (days_since_epoch(ds.as_of) - days_since_epoch(cal)) as f64 / m.unit.days();
     let cal_d = days_since_epoch(cal);
     struct Row {
@@ -1492,15 +1479,20 @@ fn run_compare(
     ))
 }
 
+/// `--calibration-end` must leave a holdout: the one check of it against the data.
+pub fn check_calibration_end(cal: NaiveDate, as_of: NaiveDate) -> Result<()> {
+    if cal >= as_of {
+        return Err(bad(format!(
+            "--calibration-end {cal} must be before as-of ({as_of})"
+        )));
+    }
+    Ok(())
+}
+
 /// `--calibration-end`: fit up to the date, predict the holdout, compare with the actual.
 fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvParams, cal: NaiveDate) -> Result<Report> {
     let m = &a.model_args;
-    if cal >= ds.as_of {
-        return Err(bad(format!(
-            "--calibration-end {cal} must be before as-of ({})",
-            ds.as_of
-        )));
-    }
+    check_calibration_end(cal, ds.as_of)?;
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
     let run = fit_models(h, cal, m, kind)?;
     report_params(&run, m, a.verbose, "ltv")?;

@@ -21,14 +21,19 @@ pub struct SummaryParams {
     pub convert_within: u32,
 }
 
+impl SummaryParams {
+    /// The defaults (of the flags and `retention report`).
+    pub const DEFAULT: SummaryParams = SummaryParams {
+        period: None,
+        by: None,
+        margin: 1.0,
+        convert_within: 30,
+    };
+}
+
 impl Default for SummaryParams {
     fn default() -> Self {
-        SummaryParams {
-            period: None,
-            by: None,
-            margin: 1.0,
-            convert_within: 30,
-        }
+        SummaryParams::DEFAULT
     }
 }
 

@@ -29,6 +29,15 @@ pub struct WalletParams {
     pub per_customer: bool,
 }
 
+impl WalletParams {
+    /// The defaults (of the flags and `retention report`): no wallet, per RFM segment.
+    pub const DEFAULT: WalletParams = WalletParams {
+        wallet: WalletSource::None,
+        by: None,
+        per_customer: false,
+    };
+}
+
 /// The customers' group label when no `--by` is given: their RFM segment.
 pub const NO_PURCHASE: &str = "No purchase";
 
