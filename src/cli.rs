@@ -11,6 +11,7 @@ use crate::params::{
 };
 use crate::reports::cohort::CohortParams;
 use crate::reports::segment::SegmentParams;
+use crate::reports::subscriptions::{SbgOptions, SubsParams};
 use crate::reports::summary::SummaryParams;
 use crate::reports::whatif::WhatifParams;
 
@@ -593,7 +594,7 @@ pub struct SubscriptionsArgs {
     #[command(flatten)]
     pub output: OutputArgs,
     /// Period length (MRR is taken at each period's last day, and at as-of for the last).
-    #[arg(long, value_enum, default_value_t = crate::params::SubsPeriod::Month)]
+    #[arg(long, value_enum, default_value_t = SubsParams::DEFAULT.period)]
     pub period: crate::params::SubsPeriod,
     /// One set of rows per value of an invoice-lines column such as plan (a customer's MRR
     /// is split by the lines' values, so an upgrade to another plan is a churn in one and
@@ -612,7 +613,8 @@ pub struct SubscriptionsArgs {
     #[arg(long, value_name = "N", requires = "model")]
     pub horizon: Option<u32>,
     /// With --model: annual discount rate of DERL (compounded per period).
-    #[arg(long, value_name = "RATE", default_value_t = 0.10, requires = "model")]
+    #[arg(long, value_name = "RATE", default_value_t = SbgOptions::DEFAULT_DISCOUNT_RATE,
+          requires = "model")]
     pub discount_rate: f64,
     /// With --model: write alpha, beta, their standard errors and the log-likelihood to
     /// this JSON file (under "sbg").

@@ -337,8 +337,8 @@ fn subscription_sections(p: &ReportParams, names: &ChartNames) -> Result<Vec<Sec
         let one = |view| -> Result<Report> {
             let p = SubsParams {
                 period: sp,
-                by: None,
                 view,
+                ..SubsParams::DEFAULT
             };
             let mut out = subs::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
             out.report

@@ -51,6 +51,11 @@ pub struct SbgOptions {
     pub discount_rate: f64,
 }
 
+impl SbgOptions {
+    /// `--discount-rate` by default.
+    pub const DEFAULT_DISCOUNT_RATE: f64 = 0.10;
+}
+
 #[derive(Clone, Debug)]
 pub struct SubsParams {
     pub period: SubsPeriod,
@@ -60,13 +65,18 @@ pub struct SubsParams {
     pub view: SubsView,
 }
 
+impl SubsParams {
+    /// The defaults (of the flags and `retention report`).
+    pub const DEFAULT: SubsParams = SubsParams {
+        period: SubsPeriod::Month,
+        by: None,
+        view: SubsView::Movements,
+    };
+}
+
 impl Default for SubsParams {
     fn default() -> Self {
-        SubsParams {
-            period: SubsPeriod::Month,
-            by: None,
-            view: SubsView::Movements,
-        }
+        SubsParams::DEFAULT
     }
 }
 
