@@ -18,7 +18,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::bad;
-use crate::output::{num, pct, Report};
+use crate::output::{num, Report};
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/NotoSansLatinThai-Subset.ttf");
@@ -452,58 +452,6 @@ pub fn from_compare(
         y_percent: false,
         steps: false,
         x_categories: cats,
-    }))
-}
-
-/// `retention segment`: share of customers and of revenue per segment.
-pub fn from_segments(report: &Report, data: &str, as_of: &str) -> Result<Chart> {
-    let df = &report.data;
-    if !has(df, "share_customers") {
-        return Err(bad("--chart: not available with --per-customer"));
-    }
-    let first = df
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let segs = strs(df, "segment")?;
-    let categories: Vec<String> = if first != "segment" {
-        let g = strs(df, &first)?;
-        (0..df.height())
-            .map(|i| format!("{} · {}", g[i], segs[i]))
-            .collect()
-    } else {
-        segs
-    };
-    let customers = floats(df, "customers")?;
-    let sc = floats(df, "share_customers")?;
-    let revenue = floats(df, "revenue")?;
-    let sr = floats(df, "share_revenue")?;
-    let label = |n: Option<f64>, s: Option<f64>| format!("{} ({})", num(n.unwrap_or(0.0)), pct(s));
-    Ok(Chart::Bars(BarChart {
-        title: format!("Customers and revenue per RFM segment — {data}, as of {as_of}"),
-        x_desc: "share of all customers / of all net revenue".into(),
-        categories,
-        measures: vec![
-            (
-                "customers".into(),
-                sc.iter().map(|v| v.unwrap_or(0.0)).collect(),
-                customers
-                    .iter()
-                    .zip(&sc)
-                    .map(|(n, s)| label(*n, *s))
-                    .collect(),
-            ),
-            (
-                "revenue".into(),
-                sr.iter().map(|v| v.unwrap_or(0.0)).collect(),
-                revenue
-                    .iter()
-                    .zip(&sr)
-                    .map(|(n, s)| label(*n, *s))
-                    .collect(),
-            ),
-        ],
     }))
 }
 

@@ -253,15 +253,10 @@ fn compute(
     lap();
 
     progress.set("RFM segments");
-    let report = keep(reports::segment::run(
-        tx,
-        cust,
-        ds.as_of,
-        &SegmentParams::default(),
-    ))?;
-    let chart = match &report {
-        Ok(r) => Some(super::segment::chart(r, names)?),
-        Err(_) => None,
+    let sp = SegmentParams::default();
+    let (report, chart) = match reports::segment::run_rows(tx, cust, ds.as_of, &sp) {
+        Ok((r, rows)) => (Ok(r), Some(super::segment::chart(&rows, &sp, names)?)),
+        Err(e) => (keep(Err(e))?, None),
     };
     out.push(Section {
         name: "segment",

@@ -6,8 +6,7 @@ use super::{chart_target, destination, load_input, ChartNames, Ctx};
 use crate::charts::{self, Chart};
 use crate::cli::SegmentArgs;
 use crate::error::bad;
-use crate::output::Report;
-use crate::reports::segment::{self, Rules, SegmentParams};
+use crate::reports::segment::{self, Rules, SegmentParams, SegmentRow};
 
 /// The flags as the report's settings; a bad rules file fails here, before the data is
 /// read.
@@ -32,14 +31,14 @@ pub fn run(ctx: &Ctx, a: &SegmentArgs) -> Result<()> {
     }
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
-    let report = segment::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+    let (report, rows) = segment::run_rows(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
     if let Some(path) = chart_path {
-        charts::write(&chart(&report, &ChartNames::of(&a.input, &ds))?, path)?;
+        charts::write(&chart(&rows, &p, &ChartNames::of(&a.input, &ds))?, path)?;
     }
     dest.write(&report)
 }
 
 /// The segments' sizes and values (also `retention report`'s).
-pub fn chart(report: &Report, n: &ChartNames) -> Result<Chart> {
-    charts::from_segments(report, &n.data, &n.as_of)
+pub fn chart(rows: &[SegmentRow], p: &SegmentParams, n: &ChartNames) -> Result<Chart> {
+    segment::chart(rows, p.by.as_deref(), &n.data, &n.as_of)
 }

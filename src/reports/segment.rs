@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Deserialize;
 
+use crate::charts::{BarChart, Chart};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
@@ -662,6 +663,16 @@ pub fn run(
     as_of: NaiveDate,
     p: &SegmentParams,
 ) -> Result<Report> {
+    Ok(run_rows(tx, customers, as_of, p)?.0)
+}
+
+/// [`run`], and the segment table's rows (none with `per_customer`) for [`chart`].
+pub fn run_rows(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SegmentParams,
+) -> Result<(Report, Vec<SegmentRow>)> {
     if p.bins == 0 {
         return Err(bad("--bins must be at least 1"));
     }
@@ -693,12 +704,13 @@ pub fn run(
     }
     if p.per_customer {
         let data = customers_frame(&table, p.by.as_deref().zip(groups.as_ref()), p.bins)?;
-        return Ok(Report {
+        let report = Report {
             data,
             views: vec![],
             percent_columns: vec![],
             notes,
-        });
+        };
+        return Ok((report, Vec::new()));
     }
     let rows = segment_rows(&table, groups.as_ref(), &p.rules);
     let data = rows_frame(&rows, p.by.as_deref())?;
@@ -708,12 +720,46 @@ pub fn run(
         p.bins,
         p.bins
     );
-    Ok(Report {
+    let report = Report {
         views: report_views(&rows, p, &title),
         data,
         percent_columns: vec!["share_customers", "share_revenue"],
         notes,
-    })
+    };
+    Ok((report, rows))
+}
+
+/// `segment --chart`: share of customers and of revenue per segment (and `--by` group),
+/// from the table's rows.
+pub fn chart(rows: &[SegmentRow], by: Option<&str>, data: &str, as_of: &str) -> Result<Chart> {
+    if rows.is_empty() {
+        return Err(bad("--chart: not available with --per-customer"));
+    }
+    let categories = rows
+        .iter()
+        .map(|r| match by {
+            Some(_) => format!("{} · {}", r.group, r.segment),
+            None => r.segment.clone(),
+        })
+        .collect();
+    let label = |n: f64, s: Option<f64>| format!("{} ({})", num(n), pct(s));
+    let measure = |name: &str, of: &dyn Fn(&SegmentRow) -> (f64, Option<f64>)| {
+        let v: Vec<(f64, Option<f64>)> = rows.iter().map(of).collect();
+        (
+            name.to_string(),
+            v.iter().map(|(_, s)| s.unwrap_or(0.0)).collect(),
+            v.iter().map(|(n, s)| label(*n, *s)).collect(),
+        )
+    };
+    Ok(Chart::Bars(BarChart {
+        title: format!("Customers and revenue per RFM segment — {data}, as of {as_of}"),
+        x_desc: "share of all customers / of all net revenue".into(),
+        categories,
+        measures: vec![
+            measure("customers", &|r| (r.customers as f64, r.share_customers)),
+            measure("revenue", &|r| (r.revenue, r.share_revenue)),
+        ],
+    }))
 }
 
 #[cfg(test)]
