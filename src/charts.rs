@@ -183,8 +183,8 @@ pub fn data_name(transactions: &[String]) -> String {
     }
 }
 
-/// Values of a column in first-seen order.
-fn ordered_unique(v: &[String]) -> Vec<String> {
+/// Values in first-seen order.
+pub fn ordered_unique(v: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     v.iter().filter(|s| seen.insert(*s)).cloned().collect()
 }
@@ -195,109 +195,6 @@ fn group_column(df: &DataFrame) -> Result<Option<Vec<String>>> {
         Some(first) if first.as_str() != "cohort" => Ok(Some(strs(df, first.as_str())?)),
         _ => Ok(None),
     }
-}
-
-/// `retention cohort`: cohorts × k heatmap of `retention` (or `revenue_retention`).
-pub fn from_cohort(report: &Report, revenue: bool, data: &str, as_of: &str) -> Result<Chart> {
-    let df = &report.data;
-    let cohorts = strs(df, "cohort")?;
-    let groups = group_column(df)?;
-    let ks = floats(df, "period_index")?;
-    let vals = floats(
-        df,
-        if revenue {
-            "revenue_retention"
-        } else {
-            "retention"
-        },
-    )?;
-    let label = |i: usize| match &groups {
-        Some(g) => format!("{} · {}", g[i], cohorts[i]),
-        None => cohorts[i].clone(),
-    };
-    let labels: Vec<String> = (0..df.height()).map(label).collect();
-    let rows = ordered_unique(&labels);
-    let max_k = ks.iter().flatten().fold(0.0f64, |a, &b| a.max(b)) as usize;
-    let mut values = vec![vec![None; max_k + 1]; rows.len()];
-    let index: std::collections::HashMap<&String, usize> =
-        rows.iter().enumerate().map(|(i, r)| (r, i)).collect();
-    for i in 0..df.height() {
-        if let (Some(k), Some(&r)) = (ks[i], index.get(&labels[i])) {
-            if k >= 0.0 && (k as usize) <= max_k {
-                values[r][k as usize] = vals[i];
-            }
-        }
-    }
-    let what = if revenue {
-        "revenue in period k / revenue in period 0"
-    } else {
-        "share of the cohort's customers active in period k"
-    };
-    Ok(Chart::Heatmap(Heatmap {
-        title: format!("Cohort retention — {data}, as of {as_of}"),
-        x_desc: format!("k (periods since the cohort's start) — {what}"),
-        y_desc: "cohort".into(),
-        rows,
-        columns: (0..=max_k).map(|k| k.to_string()).collect(),
-        values,
-    }))
-}
-
-/// `retention churn --survival`: one Kaplan–Meier curve per group with its 95% band.
-pub fn from_survival(report: &Report, data: &str, as_of: &str) -> Result<Chart> {
-    let df = &report.data;
-    let first = df
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let groups = strs(df, &first)?;
-    let t = floats(df, "time_days")?;
-    let s = floats(df, "survival")?;
-    let lo = floats(df, "ci_lower")?;
-    let hi = floats(df, "ci_upper")?;
-    let median = floats(df, "median_lifetime_days")?;
-    let mut series = Vec::new();
-    for g in ordered_unique(&groups) {
-        let mut points = Vec::new();
-        let mut band = Vec::new();
-        let mut med = None;
-        for i in (0..df.height()).filter(|&i| groups[i] == g) {
-            if let (Some(t), Some(s)) = (t[i], s[i]) {
-                points.push((t, s));
-                if let (Some(l), Some(h)) = (lo[i], hi[i]) {
-                    band.push((t, l, h));
-                }
-            }
-            med = med.or(median[i]);
-        }
-        let name = match med {
-            Some(m) => format!("{g} (median {} days)", num(m)),
-            None => format!("{g} (median not reached)"),
-        };
-        series.push(Series {
-            name,
-            points,
-            band,
-            dashed: false,
-        });
-    }
-    let by = if first == "group" {
-        String::new()
-    } else {
-        format!(" by {first}")
-    };
-    Ok(Chart::Lines(LineChart {
-        title: format!(
-            "Customer survival (Kaplan–Meier, 95% interval){by} — {data}, as of {as_of}"
-        ),
-        x_desc: "days since first purchase".into(),
-        y_desc: "share of customers still active".into(),
-        series,
-        y_percent: true,
-        steps: true,
-        x_categories: vec![],
-    }))
 }
 
 /// `retention ltv` (historical): one cumulative LTV curve per cohort (and group).

@@ -6,9 +6,8 @@ use super::{chart_target, destination, load_input, ChartNames, Ctx};
 use crate::charts::{self, Chart};
 use crate::cli::ChurnArgs;
 use crate::error::bad;
-use crate::output::Report;
 use crate::params::ChurnCommandParams;
-use crate::reports::churn;
+use crate::reports::churn::{self, SurvivalPoint};
 
 /// The flags as the command's settings.
 pub fn resolve(a: &ChurnArgs) -> Result<ChurnCommandParams> {
@@ -34,17 +33,15 @@ pub fn run(ctx: &Ctx, a: &ChurnArgs) -> Result<()> {
     }
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
-    let report = churn::command(&ds, &p)?;
+    let (report, curves) = churn::command_curves(&ds, &p)?;
     if let Some(path) = chart_path {
-        charts::write(
-            &survival_chart(&report, &ChartNames::of(&a.input, &ds))?,
-            path,
-        )?;
+        let n = ChartNames::of(&a.input, &ds);
+        charts::write(&survival_chart(&curves, p.by.as_deref(), &n), path)?;
     }
     dest.write(&report)
 }
 
 /// The survival curves of `--survival` (also `retention report`'s).
-pub fn survival_chart(report: &Report, n: &ChartNames) -> Result<Chart> {
-    charts::from_survival(report, &n.data, &n.as_of)
+pub fn survival_chart(curves: &[SurvivalPoint], by: Option<&str>, n: &ChartNames) -> Chart {
+    churn::survival_chart(curves, by, &n.data, &n.as_of)
 }

@@ -5,9 +5,7 @@ use anyhow::Result;
 use super::{chart_target, destination, load_input, ChartNames, Ctx};
 use crate::charts::{self, Chart};
 use crate::cli::CohortArgs;
-use crate::output::Report;
-use crate::params::CohortMetric;
-use crate::reports::cohort::{self, CohortParams};
+use crate::reports::cohort::{self, Cell, CohortParams};
 
 /// The flags as the report's settings.
 pub fn resolve(a: &CohortArgs) -> Result<CohortParams> {
@@ -26,15 +24,14 @@ pub fn run(ctx: &Ctx, a: &CohortArgs) -> Result<()> {
     let chart_path = chart_target(&a.chart)?;
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.group.iter().cloned().collect())?;
-    let report = cohort::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+    let (report, cells) = cohort::run_cells(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
     if let Some(path) = chart_path {
-        charts::write(&chart(&report, &p, &ChartNames::of(&a.input, &ds))?, path)?;
+        charts::write(&chart(&cells, &p, &ChartNames::of(&a.input, &ds)), path)?;
     }
     dest.write(&report)
 }
 
 /// The heatmap of the metric the table shows (also `retention report`'s).
-pub fn chart(report: &Report, p: &CohortParams, n: &ChartNames) -> Result<Chart> {
-    let revenue = p.metric == CohortMetric::Revenue;
-    charts::from_cohort(report, revenue, &n.data, &n.as_of)
+pub fn chart(cells: &[Cell], p: &CohortParams, n: &ChartNames) -> Chart {
+    cohort::chart(cells, p, &n.data, &n.as_of)
 }

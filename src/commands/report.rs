@@ -149,10 +149,9 @@ fn compute(
         period: period_v,
         ..CohortParams::DEFAULT
     };
-    let report = keep(reports::cohort::run(tx, cust, ds.as_of, &p))?;
-    let chart = match &report {
-        Ok(r) => Some(super::cohort::chart(r, &p, names)?),
-        Err(_) => None,
+    let (report, chart) = match reports::cohort::run_cells(tx, cust, ds.as_of, &p) {
+        Ok((r, cells)) => (Ok(r), Some(super::cohort::chart(&cells, &p, names))),
+        Err(e) => (keep(Err(e))?, None),
     };
     out.push(Section {
         name: "cohort",
@@ -180,10 +179,12 @@ fn compute(
     });
 
     progress.set("survival curves");
-    let report = keep(reports::churn::run_survival(&histories, ds.as_of, &cp))?;
-    let chart = match &report {
-        Ok(r) => Some(super::churn::survival_chart(r, names)?),
-        Err(_) => None,
+    let (report, chart) = match reports::churn::run_survival_points(&histories, ds.as_of, &cp) {
+        Ok((r, curves)) => (
+            Ok(r),
+            Some(super::churn::survival_chart(&curves, None, names)),
+        ),
+        Err(e) => (keep(Err(e))?, None),
     };
     out.push(Section {
         name: "survival",

@@ -7,6 +7,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::charts::{Chart, LineChart, Series};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::{num, pct, Report, View};
@@ -418,19 +419,28 @@ fn rows_view(rows: &[ChurnRow], p: &ChurnParams, title: String) -> View {
 
 /// `retention churn`: resolve the grouping and run the requested report.
 pub fn command(ds: &Dataset, a: &ChurnCommandParams) -> Result<Report> {
+    Ok(command_curves(ds, a)?.0)
+}
+
+/// [`command`], and with `survival` the curves' points for [`survival_chart`].
+pub fn command_curves(
+    ds: &Dataset,
+    a: &ChurnCommandParams,
+) -> Result<(Report, Vec<SurvivalPoint>)> {
     let p = ChurnParams {
         period: a.period,
         inactive_after: a.inactive_after,
         by: a.by.clone(),
     };
     if a.at_risk {
-        return crate::reports::ltv::at_risk(
+        let report = crate::reports::ltv::at_risk(
             ds,
             &a.model,
             a.by.as_deref(),
             a.top,
             a.at_risk_model.kind(),
-        );
+        )?;
+        return Ok((report, Vec::new()));
     }
     let by_cohort = a.survival
         && a.by.as_deref() == Some("cohort")
@@ -451,9 +461,9 @@ pub fn command(ds: &Dataset, a: &ChurnCommandParams) -> Result<Report> {
         }
     }
     if a.survival {
-        run_survival(&h, ds.as_of, &p)
+        run_survival_points(&h, ds.as_of, &p)
     } else {
-        run(&h, ds.as_of, &p)
+        Ok((run(&h, ds.as_of, &p)?, Vec::new()))
     }
 }
 
@@ -488,6 +498,15 @@ pub fn run(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
 
 /// The survival report (`--survival`).
 pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<Report> {
+    Ok(run_survival_points(h, as_of, p)?.0)
+}
+
+/// [`run_survival`], and the curves' points for [`survival_chart`].
+pub fn run_survival_points(
+    h: &Histories,
+    as_of: NaiveDate,
+    p: &ChurnParams,
+) -> Result<(Report, Vec<SurvivalPoint>)> {
     if h.is_empty() {
         return Err(bad("no customer made a purchase (every order is a return)"));
     }
@@ -562,11 +581,61 @@ pub fn run_survival(h: &Histories, as_of: NaiveDate, p: &ChurnParams) -> Result<
             fixed_columns: 2,
         });
     }
-    Ok(Report {
+    let report = Report {
         data,
         views,
         percent_columns: vec!["survival", "ci_lower", "ci_upper"],
         notes: Vec::new(),
+    };
+    Ok((report, pts))
+}
+
+/// `churn --survival --chart`: one Kaplan–Meier curve per group with its 95% band, from
+/// the curves' points; `by` is the `--by` column.
+pub fn survival_chart(pts: &[SurvivalPoint], by: Option<&str>, data: &str, as_of: &str) -> Chart {
+    let mut order: Vec<&str> = Vec::new();
+    for x in pts {
+        if !order.contains(&x.group.as_str()) {
+            order.push(x.group.as_str());
+        }
+    }
+    let mut series = Vec::new();
+    for g in order {
+        let mut points = Vec::new();
+        let mut band = Vec::new();
+        let mut med = None;
+        for x in pts.iter().filter(|x| x.group == g) {
+            let t = f64::from(x.time);
+            points.push((t, x.survival));
+            band.push((t, x.lower, x.upper));
+            med = med.or(x.median);
+        }
+        let name = match med {
+            Some(m) => format!("{g} (median {} days)", num(f64::from(m))),
+            None => format!("{g} (median not reached)"),
+        };
+        series.push(Series {
+            name,
+            points,
+            band,
+            dashed: false,
+        });
+    }
+    // (as the frame's first column is named: `--by group` reads as no grouping)
+    let by = match by {
+        Some(b) if b != "group" => format!(" by {b}"),
+        _ => String::new(),
+    };
+    Chart::Lines(LineChart {
+        title: format!(
+            "Customer survival (Kaplan–Meier, 95% interval){by} — {data}, as of {as_of}"
+        ),
+        x_desc: "days since first purchase".into(),
+        y_desc: "share of customers still active".into(),
+        series,
+        y_percent: true,
+        steps: true,
+        x_categories: vec![],
     })
 }
 

@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::charts::{Chart, Heatmap};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode};
@@ -412,6 +413,16 @@ pub fn run(
     as_of: NaiveDate,
     p: &CohortParams,
 ) -> Result<Report> {
+    Ok(run_cells(tx, customers, as_of, p)?.0)
+}
+
+/// [`run`], and its cells for [`chart`].
+pub fn run_cells(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+) -> Result<(Report, Vec<Cell>)> {
     let mut notes = Vec::new();
     let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
     if cells.is_empty() {
@@ -439,11 +450,51 @@ pub fn run(
             p.period.label(asof_p)
         ));
     }
-    Ok(Report {
+    let report = Report {
         data,
         views: views(&cells, p, &title),
         percent_columns: vec!["retention", "revenue_retention"],
         notes,
+    };
+    Ok((report, cells))
+}
+
+/// `cohort --chart`: cohorts × k heatmap of the metric the table shows, from the cells.
+pub fn chart(cells: &[Cell], p: &CohortParams, data: &str, as_of: &str) -> Chart {
+    let revenue = p.metric == CohortMetric::Revenue;
+    let labels: Vec<String> = cells
+        .iter()
+        .map(|c| match &p.group {
+            Some(_) => format!("{} · {}", c.group, p.period.label(c.cohort)),
+            None => p.period.label(c.cohort),
+        })
+        .collect();
+    let rows = crate::charts::ordered_unique(&labels);
+    let max_k = cells.iter().map(|c| c.k).max().unwrap_or(0).max(0) as usize;
+    let mut values = vec![vec![None; max_k + 1]; rows.len()];
+    let index: std::collections::HashMap<&String, usize> =
+        rows.iter().enumerate().map(|(i, r)| (r, i)).collect();
+    for (c, label) in cells.iter().zip(&labels) {
+        if let (true, Some(&r)) = (c.k >= 0, index.get(label)) {
+            values[r][c.k as usize] = if revenue {
+                c.revenue_retention
+            } else {
+                c.retention
+            };
+        }
+    }
+    let what = if revenue {
+        "revenue in period k / revenue in period 0"
+    } else {
+        "share of the cohort's customers active in period k"
+    };
+    Chart::Heatmap(Heatmap {
+        title: format!("Cohort retention — {data}, as of {as_of}"),
+        x_desc: format!("k (periods since the cohort's start) — {what}"),
+        y_desc: "cohort".into(),
+        rows,
+        columns: (0..=max_k).map(|k| k.to_string()).collect(),
+        values,
     })
 }
 
