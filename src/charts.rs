@@ -189,57 +189,6 @@ pub fn ordered_unique(v: &[String]) -> Vec<String> {
     v.iter().filter(|s| seen.insert(*s)).cloned().collect()
 }
 
-/// With --group/--by, a cohort-shaped frame's first column holds the group.
-fn group_column(df: &DataFrame) -> Result<Option<Vec<String>>> {
-    match df.get_column_names().first() {
-        Some(first) if first.as_str() != "cohort" => Ok(Some(strs(df, first.as_str())?)),
-        _ => Ok(None),
-    }
-}
-
-/// `retention ltv` (historical): one cumulative LTV curve per cohort (and group).
-pub fn from_ltv(report: &Report, data: &str, as_of: &str) -> Result<Chart> {
-    let df = &report.data;
-    if !has(df, "ltv") || !has(df, "period_index") {
-        return Err(bad(
-            "--chart: this ltv output has no curves (use the historical report without \
-             --per-customer, or --model bgnbd with --calibration-end)",
-        ));
-    }
-    let cohorts = strs(df, "cohort")?;
-    let groups = group_column(df)?;
-    let ks = floats(df, "period_index")?;
-    let ltv = floats(df, "ltv")?;
-    let labels: Vec<String> = (0..df.height())
-        .map(|i| match &groups {
-            Some(g) => format!("{} · {}", g[i], cohorts[i]),
-            None => cohorts[i].clone(),
-        })
-        .collect();
-    let mut series = Vec::new();
-    for name in ordered_unique(&labels) {
-        let points = (0..df.height())
-            .filter(|&i| labels[i] == name)
-            .filter_map(|i| Some((ks[i]?, ltv[i]?)))
-            .collect();
-        series.push(Series {
-            name,
-            points,
-            band: vec![],
-            dashed: false,
-        });
-    }
-    Ok(Chart::Lines(LineChart {
-        title: format!("Cumulative LTV per customer by cohort — {data}, as of {as_of}"),
-        x_desc: "k (periods since first purchase)".into(),
-        y_desc: "cumulative net revenue per customer".into(),
-        series,
-        y_percent: false,
-        steps: false,
-        x_categories: vec![],
-    }))
-}
-
 /// `retention ltv --model bgnbd --calibration-end`: mean predicted vs actual holdout
 /// purchases by number of repeat purchases in the calibration period.
 pub fn from_calibration(report: &Report, data: &str, as_of: &str) -> Result<Chart> {

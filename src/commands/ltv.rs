@@ -8,7 +8,7 @@ use crate::cli::{LtvArgs, ModelArgs};
 use crate::error::bad;
 use crate::output::Report;
 use crate::params::{LtvModel, LtvParams, ModelParams};
-use crate::reports::ltv;
+use crate::reports::ltv::{self, CurvePoint};
 
 /// The model flags as typed settings (checked by `reports::ltv::check_model_args`, the
 /// one place of their rules).
@@ -85,18 +85,24 @@ pub fn run(ctx: &Ctx, a: &LtvArgs) -> Result<()> {
         }
         return dest.write(&report);
     }
-    let report = ltv::command(&ds, &p)?;
+    let (report, curves) = ltv::command_curves(&ds, &p)?;
     if let Some(path) = chart_path {
-        charts::write(&chart(&report, &p, &ChartNames::of(&a.input, &ds))?, path)?;
+        let n = ChartNames::of(&a.input, &ds);
+        charts::write(&chart(&report, &curves, &p, &n)?, path)?;
     }
     dest.write(&report)
 }
 
 /// The historical curves, or a model's predicted vs actual holdout purchases (also
 /// `retention report`'s).
-pub fn chart(report: &Report, p: &LtvParams, n: &ChartNames) -> Result<Chart> {
+pub fn chart(
+    report: &Report,
+    curves: &[CurvePoint],
+    p: &LtvParams,
+    n: &ChartNames,
+) -> Result<Chart> {
     match p.model {
-        LtvModel::Historical => charts::from_ltv(report, &n.data, &n.as_of),
+        LtvModel::Historical => Ok(ltv::curves_chart(curves, p, &n.data, &n.as_of)),
         _ => charts::from_calibration(report, &n.data, &n.as_of),
     }
 }

@@ -199,10 +199,12 @@ fn compute(
         period: period_v,
         ..LtvParams::DEFAULT
     };
-    let report = keep(reports::ltv::command(ds, &la))?;
-    let chart = match &report {
-        Ok(r) => Some(super::ltv::chart(r, &la, names)?),
-        Err(_) => None,
+    let (report, chart) = match reports::ltv::command_curves(ds, &la) {
+        Ok((r, curves)) => {
+            let chart = super::ltv::chart(&r, &curves, &la, names)?;
+            (Ok(r), Some(chart))
+        }
+        Err(e) => (keep(Err(e))?, None),
     };
     out.push(Section {
         name: "ltv",

@@ -7,6 +7,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::charts::{Chart, LineChart, Series};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::models::gamma_gamma::{self, GammaGammaFit, GammaGammaParams};
@@ -285,6 +286,17 @@ pub fn run_historical(
     as_of: NaiveDate,
     p: &HistoricalParams,
 ) -> Result<Report> {
+    Ok(run_historical_curves(tx, customers, groups, as_of, p)?.0)
+}
+
+/// [`run_historical`], and its curves' points for [`curves_chart`].
+pub fn run_historical_curves(
+    tx: &DataFrame,
+    customers: Option<&DataFrame>,
+    groups: Option<LazyFrame>,
+    as_of: NaiveDate,
+    p: &HistoricalParams,
+) -> Result<(Report, Vec<CurvePoint>)> {
     let points = curves(tx, customers, groups, as_of, p)?;
     if points.is_empty() {
         return Err(bad("no customer made a purchase (every order is a return)"));
@@ -310,16 +322,58 @@ pub fn run_historical(
     if customers.is_some_and(|c| c.column("acquisition_cost").is_err()) {
         notes.push("no acquisition_cost column in the customers file: LTV:CAC left out".into());
     }
-    Ok(Report {
+    let report = Report {
         data: curves_frame(&points, p)?,
         views: curve_views(&points, p, &title),
         percent_columns: vec![],
         notes,
+    };
+    Ok((report, points))
+}
+
+/// `ltv --chart` (historical): one cumulative LTV curve per cohort (and `--by` group), from
+/// the curves' points.
+pub fn curves_chart(points: &[CurvePoint], p: &LtvParams, data: &str, as_of: &str) -> Chart {
+    let labels: Vec<String> = points
+        .iter()
+        .map(|x| match &p.by {
+            Some(_) => format!("{} · {}", x.group, p.period.label(x.cohort)),
+            None => p.period.label(x.cohort),
+        })
+        .collect();
+    let mut series = Vec::new();
+    for name in crate::charts::ordered_unique(&labels) {
+        let points = points
+            .iter()
+            .zip(&labels)
+            .filter(|(_, l)| **l == name)
+            .filter_map(|(x, _)| Some((f64::from(x.k), x.ltv?)))
+            .collect();
+        series.push(Series {
+            name,
+            points,
+            band: vec![],
+            dashed: false,
+        });
+    }
+    Chart::Lines(LineChart {
+        title: format!("Cumulative LTV per customer by cohort — {data}, as of {as_of}"),
+        x_desc: "k (periods since first purchase)".into(),
+        y_desc: "cumulative net revenue per customer".into(),
+        series,
+        y_percent: false,
+        steps: false,
+        x_categories: vec![],
     })
 }
 
 /// `retention ltv`: resolve the grouping and run the requested model.
 pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
+    Ok(command_curves(ds, a)?.0)
+}
+
+/// [`command`], and for the historical curves their points (for [`curves_chart`]).
+pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<CurvePoint>)> {
     check_model_args(&a.model_args)?;
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
@@ -342,7 +396,8 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
                 ));
             }
             if a.per_customer {
-                return run_per_customer(&ds.tx, ds.customers.as_ref(), groups, a);
+                let report = run_per_customer(&ds.tx, ds.customers.as_ref(), groups, a)?;
+                return Ok((report, Vec::new()));
             }
             let p = HistoricalParams {
                 period: a.period,
@@ -350,9 +405,9 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
                 max_periods: a.max_periods,
                 by: a.by.clone(),
             };
-            run_historical(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
+            run_historical_curves(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
         }
-        LtvModel::Compare => Ok(compare(ds, a)?.0),
+        LtvModel::Compare => Ok((compare(ds, a)?.0, Vec::new())),
         LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
             let coded = CodedTx::new(&ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
@@ -361,7 +416,7 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
                 &coded.purchases(&ds.tx)?,
                 groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
             );
-            run_model(ds, &coded, &h, a, a.calibration_end)
+            Ok((run_model(ds, &coded, &h, a, a.calibration_end)?, Vec::new()))
         }
     }
 }
