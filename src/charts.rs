@@ -1,9 +1,13 @@
 //! Charts (`--chart FILE`, `retention report`): pure functions from a report's data to
 //! SVG or PNG bytes, drawn with plotters.
 //!
-//! Each chart is first extracted from the long/tidy frame that the command writes
-//! (`from_cohort`, `from_survival`, `from_ltv`, `from_calibration`, `from_segments`), so a
-//! chart always shows exactly the numbers of the CSV output. SVG keeps text as text
+//! Each chart ([`Chart`]: a heatmap, lines, bars or histograms) is built by its report
+//! from the same typed rows its output frame is made of (`reports::cohort::chart` from
+//! the cells, `churn::survival_chart`, `ltv::curves_chart`, `ltv::calibration_chart`,
+//! `ltv::compare_chart`, `segment::chart`, `describe::chart`, `subscriptions::sbg_chart`),
+//! not from the frame's column names (`subscriptions::cohort_chart` still reads its
+//! frame), so a chart shows exactly the numbers of the CSV output and a renamed column
+//! cannot break it; this module only draws. SVG keeps text as text
 //! (`font-family="sans-serif"`: the viewer's fonts); PNG rasterises it with a bundled
 //! font (Noto Sans Latin + Thai subset, SIL OFL 1.1, `assets/fonts/`).
 
@@ -11,14 +15,13 @@ use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{anyhow, Result};
-use polars::prelude::*;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::error::bad;
-use crate::output::{num, Report};
+use crate::output::num;
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/NotoSansLatinThai-Subset.ttf");
@@ -147,24 +150,7 @@ impl Chart {
 }
 
 // ---------------------------------------------------------------------------------------
-// From report frames.
-
-fn strs(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let c = df.column(name)?.cast(&DataType::String)?;
-    Ok(c.str()?
-        .iter()
-        .map(|v| v.unwrap_or_default().to_string())
-        .collect())
-}
-
-fn floats(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
-    let c = df.column(name)?.cast(&DataType::Float64)?;
-    Ok(c.f64()?.iter().collect())
-}
-
-fn has(df: &DataFrame, name: &str) -> bool {
-    df.column(name).is_ok()
-}
+// Helpers of the reports' chart builders.
 
 /// The name of the data in titles: the transactions file's name.
 pub fn data_name(transactions: &[String]) -> String {
@@ -187,118 +173,6 @@ pub fn data_name(transactions: &[String]) -> String {
 pub fn ordered_unique(v: &[String]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     v.iter().filter(|s| seen.insert(*s)).cloned().collect()
-}
-
-/// `retention ltv --model bgnbd --calibration-end`: mean predicted vs actual holdout
-/// purchases by number of repeat purchases in the calibration period.
-pub fn from_calibration(report: &Report, data: &str, as_of: &str) -> Result<Chart> {
-    let df = &report.data;
-    if !has(df, "calibration_repeats") {
-        return Err(bad(
-            "--chart with a predictive model needs --calibration-end (the chart compares \
-             predicted with actual holdout purchases)",
-        ));
-    }
-    let first = df
-        .get_column_names()
-        .first()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
-    let groups = if first != "calibration_repeats" {
-        Some(strs(df, &first)?)
-    } else {
-        None
-    };
-    let reps = strs(df, "calibration_repeats")?;
-    let actual = floats(df, "actual_mean")?;
-    let predicted = floats(df, "predicted_mean")?;
-    let cats: Vec<String> = ordered_unique(&reps)
-        .into_iter()
-        .filter(|r| r != "total")
-        .collect();
-    let pos = |r: &str| cats.iter().position(|c| c == r);
-    let keys: Vec<String> = (0..df.height())
-        .map(|i| groups.as_ref().map(|g| g[i].clone()).unwrap_or_default())
-        .collect();
-    let mut series = Vec::new();
-    for g in ordered_unique(&keys) {
-        for (what, vals, dashed) in [("actual", &actual, false), ("predicted", &predicted, true)] {
-            let points = (0..df.height())
-                .filter(|&i| keys[i] == g)
-                .filter_map(|i| Some((pos(&reps[i])? as f64, vals[i]?)))
-                .collect();
-            let name = if g.is_empty() {
-                what.to_string()
-            } else {
-                format!("{g}: {what}")
-            };
-            series.push(Series {
-                name,
-                points,
-                band: vec![],
-                dashed,
-            });
-        }
-    }
-    Ok(Chart::Lines(LineChart {
-        title: format!("Model: predicted vs actual holdout purchases — {data}, as of {as_of}"),
-        x_desc: "repeat purchases in the calibration period".into(),
-        y_desc: "mean purchases per customer in the holdout".into(),
-        series,
-        y_percent: false,
-        steps: false,
-        x_categories: cats,
-    }))
-}
-
-/// `retention ltv --model compare`: each model's predicted holdout purchases beside the
-/// actual ones, by number of calibration repeats.
-pub fn from_compare(
-    tracking: &[crate::reports::ltv::Tracking],
-    data: &str,
-    as_of: &str,
-) -> Result<Chart> {
-    let cats: Vec<String> = tracking
-        .first()
-        .map(|t| t.buckets.iter().map(|b| b.0.clone()).collect())
-        .unwrap_or_default();
-    let pos = |r: &str| cats.iter().position(|c| c == r);
-    let mut series = Vec::new();
-    if let Some(t) = tracking.first() {
-        series.push(Series {
-            name: "actual".into(),
-            points: t
-                .buckets
-                .iter()
-                .filter_map(|b| Some((pos(&b.0)? as f64, b.1)))
-                .collect(),
-            band: vec![],
-            dashed: false,
-        });
-    }
-    for t in tracking {
-        series.push(Series {
-            name: format!("{}: predicted", t.model),
-            points: t
-                .buckets
-                .iter()
-                .filter_map(|b| Some((pos(&b.0)? as f64, b.2)))
-                .collect(),
-            band: vec![],
-            dashed: true,
-        });
-    }
-    Ok(Chart::Lines(LineChart {
-        title: format!(
-            "Models on the holdout: predicted vs actual purchases — {data}, as of {as_of}"
-        ),
-        x_desc: "repeat purchases in the calibration period".into(),
-        y_desc: "mean purchases per customer in the holdout".into(),
-        series,
-        y_percent: false,
-        steps: false,
-        x_categories: cats,
-    }))
 }
 
 // ---------------------------------------------------------------------------------------

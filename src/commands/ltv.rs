@@ -6,9 +6,8 @@ use super::{chart_target, destination, load_input, ChartNames, Ctx};
 use crate::charts::{self, Chart};
 use crate::cli::{LtvArgs, ModelArgs};
 use crate::error::bad;
-use crate::output::Report;
 use crate::params::{LtvModel, LtvParams, ModelParams};
-use crate::reports::ltv::{self, CurvePoint};
+use crate::reports::ltv::{self, LtvChartData};
 
 /// The model flags as typed settings (checked by `reports::ltv::check_model_args`, the
 /// one place of their rules).
@@ -81,29 +80,30 @@ pub fn run(ctx: &Ctx, a: &LtvArgs) -> Result<()> {
         let (report, tracking) = ltv::compare(&ds, &p)?;
         if let Some(path) = chart_path {
             let n = ChartNames::of(&a.input, &ds);
-            charts::write(&charts::from_compare(&tracking, &n.data, &n.as_of)?, path)?;
+            charts::write(&ltv::compare_chart(&tracking, &n.data, &n.as_of), path)?;
         }
         return dest.write(&report);
     }
-    let (report, curves) = ltv::command_curves(&ds, &p)?;
+    let (report, chart_data) = ltv::command_curves(&ds, &p)?;
     if let Some(path) = chart_path {
-        let n = ChartNames::of(&a.input, &ds);
-        charts::write(&chart(&report, &curves, &p, &n)?, path)?;
+        charts::write(
+            &chart(&chart_data, &p, &ChartNames::of(&a.input, &ds))?,
+            path,
+        )?;
     }
     dest.write(&report)
 }
 
 /// The historical curves, or a model's predicted vs actual holdout purchases (also
 /// `retention report`'s).
-pub fn chart(
-    report: &Report,
-    curves: &[CurvePoint],
-    p: &LtvParams,
-    n: &ChartNames,
-) -> Result<Chart> {
-    match p.model {
-        LtvModel::Historical => Ok(ltv::curves_chart(curves, p, &n.data, &n.as_of)),
-        _ => charts::from_calibration(report, &n.data, &n.as_of),
+pub fn chart(data: &LtvChartData, p: &LtvParams, n: &ChartNames) -> Result<Chart> {
+    match data {
+        LtvChartData::Curves(c) => Ok(ltv::curves_chart(c, p, &n.data, &n.as_of)),
+        LtvChartData::Calibration(rows) => Ok(ltv::calibration_chart(rows, &n.data, &n.as_of)),
+        LtvChartData::None => Err(bad(
+            "--chart: this ltv output has no chart (use the historical report without \
+             --per-customer, or a model with --calibration-end)",
+        )),
     }
 }
 

@@ -200,10 +200,7 @@ fn compute(
         ..LtvParams::DEFAULT
     };
     let (report, chart) = match reports::ltv::command_curves(ds, &la) {
-        Ok((r, curves)) => {
-            let chart = super::ltv::chart(&r, &curves, &la, names)?;
-            (Ok(r), Some(chart))
-        }
+        Ok((r, data)) => (Ok(r), Some(super::ltv::chart(&data, &la, names)?)),
         Err(e) => (keep(Err(e))?, None),
     };
     out.push(Section {

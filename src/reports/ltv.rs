@@ -372,8 +372,8 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
     Ok(command_curves(ds, a)?.0)
 }
 
-/// [`command`], and for the historical curves their points (for [`curves_chart`]).
-pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<CurvePoint>)> {
+/// [`command`], and the data of its chart ([`curves_chart`], [`calibration_chart`]).
+pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, LtvChartData)> {
     check_model_args(&a.model_args)?;
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
@@ -397,7 +397,7 @@ pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<CurveP
             }
             if a.per_customer {
                 let report = run_per_customer(&ds.tx, ds.customers.as_ref(), groups, a)?;
-                return Ok((report, Vec::new()));
+                return Ok((report, LtvChartData::None));
             }
             let p = HistoricalParams {
                 period: a.period,
@@ -405,9 +405,11 @@ pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<CurveP
                 max_periods: a.max_periods,
                 by: a.by.clone(),
             };
-            run_historical_curves(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)
+            let (report, curves) =
+                run_historical_curves(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)?;
+            Ok((report, LtvChartData::Curves(curves)))
         }
-        LtvModel::Compare => Ok((compare(ds, a)?.0, Vec::new())),
+        LtvModel::Compare => Ok((compare(ds, a)?.0, LtvChartData::None)),
         LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
             let coded = CodedTx::new(&ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
@@ -416,7 +418,11 @@ pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<CurveP
                 &coded.purchases(&ds.tx)?,
                 groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
             );
-            Ok((run_model(ds, &coded, &h, a, a.calibration_end)?, Vec::new()))
+            if let Some(cal) = a.calibration_end {
+                let (report, rows) = run_calibration(ds, &h, a, cal)?;
+                return Ok((report, LtvChartData::Calibration(rows)));
+            }
+            Ok((run_model(ds, &coded, &h, a, None)?, LtvChartData::None))
         }
     }
 }
@@ -1127,7 +1133,7 @@ pub fn run_model(
 ) -> Result<Report> {
     let m = &a.model_args;
     if let Some(c) = cal_end {
-        return run_calibration(ds, h, a, c);
+        return Ok(run_calibration(ds, h, a, c)?.0);
     }
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
     let run = fit_models(h, ds.as_of, m, kind)?;
@@ -1364,6 +1370,52 @@ pub struct Tracking {
     pub buckets: Vec<(String, f64, f64)>,
 }
 
+/// `retention ltv --model compare`: each model's predicted holdout purchases beside the
+/// actual ones, by number of calibration repeats.
+pub fn compare_chart(tracking: &[Tracking], data: &str, as_of: &str) -> Chart {
+    let cats: Vec<String> = tracking
+        .first()
+        .map(|t| t.buckets.iter().map(|b| b.0.clone()).collect())
+        .unwrap_or_default();
+    let pos = |r: &str| cats.iter().position(|c| c == r);
+    let mut series = Vec::new();
+    if let Some(t) = tracking.first() {
+        series.push(Series {
+            name: "actual".into(),
+            points: t
+                .buckets
+                .iter()
+                .filter_map(|b| Some((pos(&b.0)? as f64, b.1)))
+                .collect(),
+            band: vec![],
+            dashed: false,
+        });
+    }
+    for t in tracking {
+        series.push(Series {
+            name: format!("{}: predicted", t.model),
+            points: t
+                .buckets
+                .iter()
+                .filter_map(|b| Some((pos(&b.0)? as f64, b.2)))
+                .collect(),
+            band: vec![],
+            dashed: true,
+        });
+    }
+    Chart::Lines(LineChart {
+        title: format!(
+            "Models on the holdout: predicted vs actual purchases — {data}, as of {as_of}"
+        ),
+        x_desc: "repeat purchases in the calibration period".into(),
+        y_desc: "mean purchases per customer in the holdout".into(),
+        series,
+        y_percent: false,
+        steps: false,
+        x_categories: cats,
+    })
+}
+
 /// `ltv --model compare`: the comparison table and each model's holdout tracking.
 pub fn compare(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<Tracking>)> {
     let Some(cal) = a.calibration_end else {
@@ -1545,7 +1597,12 @@ pub fn check_calibration_end(cal: NaiveDate, as_of: NaiveDate) -> Result<()> {
 }
 
 /// `--calibration-end`: fit up to the date, predict the holdout, compare with the actual.
-fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvParams, cal: NaiveDate) -> Result<Report> {
+fn run_calibration(
+    ds: &Dataset,
+    h: &Histories,
+    a: &LtvParams,
+    cal: NaiveDate,
+) -> Result<(Report, Vec<CalibrationRow>)> {
     let m = &a.model_args;
     check_calibration_end(cal, ds.as_of)?;
     let kind = a.model.purchase_model().unwrap_or(Kind::BgNbd);
@@ -1628,12 +1685,82 @@ fn run_calibration(ds: &Dataset, h: &Histories, a: &LtvParams, cal: NaiveDate) -
         ds.as_of,
         m.unit.name()
     )];
-    Ok(Report {
+    let typed = rows
+        .iter()
+        .map(|(repeats, b)| CalibrationRow {
+            repeats: repeats.clone(),
+            actual_mean: b.1 / b.0 as f64,
+            predicted_mean: b.2 / b.0 as f64,
+        })
+        .collect();
+    let report = Report {
         data,
         views: Vec::new(),
         percent_columns: vec![],
         notes,
+    };
+    Ok((report, typed))
+}
+
+/// One row of the `--calibration-end` table: a number of calibration repeats ("7+",
+/// "total"), and the mean actual and predicted holdout purchases per customer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CalibrationRow {
+    pub repeats: String,
+    pub actual_mean: f64,
+    pub predicted_mean: f64,
+}
+
+/// `ltv --model M --calibration-end --chart`: mean predicted vs actual holdout purchases
+/// by number of repeat purchases in the calibration period.
+pub fn calibration_chart(rows: &[CalibrationRow], data: &str, as_of: &str) -> Chart {
+    let cats: Vec<String> = rows
+        .iter()
+        .map(|r| r.repeats.clone())
+        .filter(|r| r != "total")
+        .collect();
+    let cats = crate::charts::ordered_unique(&cats);
+    let pos = |r: &str| cats.iter().position(|c| c == r);
+    let mut series = Vec::new();
+    for (what, of, dashed) in [
+        (
+            "actual",
+            &(|r: &CalibrationRow| r.actual_mean) as &dyn Fn(&CalibrationRow) -> f64,
+            false,
+        ),
+        ("predicted", &|r: &CalibrationRow| r.predicted_mean, true),
+    ] {
+        let points = rows
+            .iter()
+            .filter_map(|r| Some((pos(&r.repeats)? as f64, of(r))))
+            .collect();
+        series.push(Series {
+            name: what.to_string(),
+            points,
+            band: vec![],
+            dashed,
+        });
+    }
+    Chart::Lines(LineChart {
+        title: format!("Model: predicted vs actual holdout purchases — {data}, as of {as_of}"),
+        x_desc: "repeat purchases in the calibration period".into(),
+        y_desc: "mean purchases per customer in the holdout".into(),
+        series,
+        y_percent: false,
+        steps: false,
+        x_categories: cats,
     })
+}
+
+/// The typed data behind `ltv --chart`, beside the report.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LtvChartData {
+    /// Nothing to draw (per customer, a model without a calibration end, compare).
+    None,
+    /// The historical curves.
+    Curves(Vec<CurvePoint>),
+    /// A model on its holdout.
+    Calibration(Vec<CalibrationRow>),
 }
 
 /// `ltv --summary FILE`: the purchase model (and Gamma-Gamma, when the file has a
