@@ -94,18 +94,34 @@ fn parse_delimiter(s: &str) -> Result<u8> {
     }
 }
 
-fn parse_date_flag(flag: &str, v: &Option<String>) -> Result<Option<NaiveDate>> {
+/// A date flag (`--as-of`, `--from`, `--to`, ...), named in its error.
+pub(crate) fn parse_date_flag(flag: &str, v: &Option<String>) -> Result<Option<NaiveDate>> {
     v.as_deref()
         .map(|s| dates::parse_arg(s).map_err(|e| bad(format!("{flag}: {e}"))))
         .transpose()
 }
 
+/// `--from` and `--to` together: the window must not be empty.
+pub(crate) fn check_from_to(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<()> {
+    if let (Some(f), Some(t)) = (from, to) {
+        if f > t {
+            return Err(bad(format!("--from {f} is after --to {t}")));
+        }
+    }
+    Ok(())
+}
+
+/// The config file in effect: `--config FILE`, else ./retention.toml if present.
+pub(crate) fn config_path(explicit: Option<&Path>) -> Option<PathBuf> {
+    match explicit {
+        Some(p) => Some(p.to_path_buf()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
+    }
+}
+
 /// Merge flags over the config file (explicit, else ./retention.toml if present).
 pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOptions> {
-    let cfg_path: Option<PathBuf> = match &a.config {
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
-    };
+    let cfg_path = config_path(a.config.as_deref());
     let cfg = match &cfg_path {
         Some(p) => read_config(p)?,
         None => ConfigFile::default(),
@@ -149,11 +165,7 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
     let as_of = parse_date_flag("--as-of", &a.as_of)?;
     let from = parse_date_flag("--from", &a.from)?;
     let to = parse_date_flag("--to", &a.to)?;
-    if let (Some(f), Some(t)) = (from, to) {
-        if f > t {
-            return Err(bad(format!("--from {f} is after --to {t}")));
-        }
-    }
+    check_from_to(from, to)?;
     let encoding = match a.encoding.as_deref().or(cfg.input.encoding.as_deref()) {
         None => None,
         Some(label) => Some(
@@ -231,11 +243,7 @@ pub struct ReportConfig {
 
 /// The `[report]` section of the config file in effect (explicit, else ./retention.toml).
 pub fn report_config(a: &InputArgs) -> Result<ReportConfig> {
-    let path: Option<PathBuf> = match &a.config {
-        Some(p) => Some(p.clone()),
-        None => Some(PathBuf::from(DEFAULT_CONFIG)).filter(|p| p.is_file()),
-    };
-    match path {
+    match config_path(a.config.as_deref()) {
         Some(p) => Ok(read_config(&p)?.report),
         None => Ok(ReportConfig::default()),
     }

@@ -1,10 +1,10 @@
 //! `retention sql REPORT`: the report as one SELECT, on stdout.
 
 use anyhow::Result;
-use chrono::NaiveDate;
 
 use super::write_stdout;
 use crate::cli::SqlArgs;
+use crate::config;
 use crate::error::bad;
 use crate::reports::segment::Rules;
 use crate::sql::{query, Dialect, Source, SqlParams, SqlReport};
@@ -76,14 +76,8 @@ pub fn resolve(a: &SqlArgs) -> Result<(Dialect, Source, SqlParams)> {
             )));
         }
     }
-    let cfg_path = match &a.config {
-        Some(p) => Some(p.clone()),
-        None => {
-            Some(std::path::PathBuf::from(crate::config::DEFAULT_CONFIG)).filter(|p| p.is_file())
-        }
-    };
-    let cols = match &cfg_path {
-        Some(p) => crate::config::read_config(p)?.columns,
+    let cols = match &config::config_path(a.config.as_deref()) {
+        Some(p) => config::read_config(p)?.columns,
         None => Default::default(),
     };
     let pick = |flag: &Option<String>, conf: &Option<String>, default: &str| {
@@ -91,26 +85,17 @@ pub fn resolve(a: &SqlArgs) -> Result<(Dialect, Source, SqlParams)> {
             .or_else(|| conf.clone())
             .unwrap_or_else(|| default.to_string())
     };
-    let date = |flag: &str, v: &Option<String>| -> Result<Option<NaiveDate>> {
-        v.as_deref()
-            .map(|s| crate::dates::parse_arg(s).map_err(|e| bad(format!("{flag}: {e}"))))
-            .transpose()
-    };
     let src = Source {
         table: a.table.clone(),
         customer: pick(&a.customer_col, &cols.customer_id, "customer_id"),
         date: pick(&a.date_col, &cols.date, "date"),
         amount: pick(&a.amount_col, &cols.amount, "amount"),
         order: a.order_col.clone().or_else(|| cols.order_id.clone()),
-        as_of: date("--as-of", &a.as_of)?,
-        from: date("--from", &a.from)?,
-        to: date("--to", &a.to)?,
+        as_of: config::parse_date_flag("--as-of", &a.as_of)?,
+        from: config::parse_date_flag("--from", &a.from)?,
+        to: config::parse_date_flag("--to", &a.to)?,
     };
-    if let (Some(f), Some(t)) = (src.from, src.to) {
-        if f > t {
-            return Err(bad(format!("--from {f} is after --to {t}")));
-        }
-    }
+    config::check_from_to(src.from, src.to)?;
     let mut p = SqlParams::new(r);
     p.period = a.period.unwrap_or(p.period);
     p.mode = a.mode.unwrap_or(p.mode);

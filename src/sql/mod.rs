@@ -15,9 +15,9 @@ use chrono::NaiveDate;
 pub use dialect::Dialect;
 
 use crate::error::bad;
+use crate::params::Unit;
 use crate::period::Period;
 use crate::reports::cohort::CohortParams;
-use crate::reports::ltv::Unit;
 use crate::reports::segment::{Rules, SegmentParams};
 
 /// The reports `retention sql` writes.
