@@ -41,15 +41,32 @@ pub(crate) fn destination(o: &OutputArgs) -> Result<Destination> {
 }
 
 /// Load the input of a command and print its warnings (and, with --verbose, the mapping).
+/// The category column is read only when a `--by`/`--group` names it.
 pub(crate) fn load_input(
     name: &str,
     input: &InputArgs,
     extra_columns: Vec<String>,
 ) -> Result<Dataset> {
+    load_input_as(name, input, extra_columns, false)
+}
+
+/// [`load_input`] with the category column (wallet, and report, which runs it).
+pub(crate) fn load_input_with_category(
+    name: &str,
+    input: &InputArgs,
+    extra_columns: Vec<String>,
+) -> Result<Dataset> {
+    load_input_as(name, input, extra_columns, true)
+}
+
+fn load_input_as(
+    name: &str,
+    input: &InputArgs,
+    extra_columns: Vec<String>,
+    category: bool,
+) -> Result<Dataset> {
     let mut opts = crate::config::load_options(input, extra_columns)?;
-    // Only wallet (and report, which runs it) and a `--by category` use the category.
-    opts.skip_category =
-        !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category");
+    opts.skip_category = !category && !opts.extra_columns.iter().any(|c| c == "category");
     load_with(name, &opts)
 }
 

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use clap::ValueEnum;
 
-use super::{load_input, ChartNames, Ctx};
+use super::{load_input_with_category, ChartNames, Ctx};
 use crate::cli::ReportArgs;
 use crate::error::bad;
 use crate::load::Dataset;
@@ -66,7 +66,7 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
     let place = page::Place::prepare(&p.out)?;
     progress.set("loading the input");
     let started = std::time::Instant::now();
-    let ds = load_input(ctx.name, &a.input, vec![])?;
+    let ds = load_input_with_category(ctx.name, &a.input, vec![])?;
     let loaded = started.elapsed().as_secs_f64();
     progress.set("computing");
     let names = ChartNames {

@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{destination, load_input, print_notes, Ctx};
+use super::{destination, load_input_with_category, print_notes, Ctx};
 use crate::cli::WalletArgs;
 use crate::load;
 use crate::reports::wallet::{self, WalletParams, WalletSource};
@@ -32,7 +32,7 @@ pub fn resolve(name: &str, a: &WalletArgs) -> Result<WalletParams> {
 
 pub fn run(ctx: &Ctx, a: &WalletArgs) -> Result<()> {
     let dest = destination(&a.output)?;
-    let ds = load_input(ctx.name, &a.input, a.by.iter().cloned().collect())?;
+    let ds = load_input_with_category(ctx.name, &a.input, a.by.iter().cloned().collect())?;
     // The wallet file is read after the transactions (their warnings come first).
     let p = resolve(ctx.name, a)?;
     let mut notes = Vec::new();
