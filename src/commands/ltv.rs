@@ -84,7 +84,7 @@ pub fn run(ctx: &Ctx, a: &LtvArgs) -> Result<()> {
         }
         return dest.write(&report);
     }
-    let (report, chart_data) = ltv::command_curves(&ds, &p)?;
+    let (report, chart_data) = ltv::command_with_chart(&ds, &p)?;
     if let Some(path) = chart_path {
         charts::write(
             &chart(&chart_data, &p, &ChartNames::of(&a.input, &ds))?,

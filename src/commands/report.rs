@@ -199,7 +199,7 @@ fn compute(
         period: period_v,
         ..LtvParams::DEFAULT
     };
-    let (report, chart) = match reports::ltv::command_curves(ds, &la) {
+    let (report, chart) = match reports::ltv::command_with_chart(ds, &la) {
         Ok((r, data)) => (Ok(r), Some(super::ltv::chart(&data, &la, names)?)),
         Err(e) => (keep(Err(e))?, None),
     };

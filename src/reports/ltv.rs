@@ -369,11 +369,11 @@ pub fn curves_chart(points: &[CurvePoint], p: &LtvParams, data: &str, as_of: &st
 
 /// `retention ltv`: resolve the grouping and run the requested model.
 pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
-    Ok(command_curves(ds, a)?.0)
+    Ok(command_with_chart(ds, a)?.0)
 }
 
 /// [`command`], and the data of its chart ([`curves_chart`], [`calibration_chart`]).
-pub fn command_curves(ds: &Dataset, a: &LtvParams) -> Result<(Report, LtvChartData)> {
+pub fn command_with_chart(ds: &Dataset, a: &LtvParams) -> Result<(Report, LtvChartData)> {
     check_model_args(&a.model_args)?;
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
