@@ -245,10 +245,18 @@ pub fn run(cli: Cli) -> Result<()> {
                 margin: a.margin,
                 convert_within: a.convert_within,
             };
+            // Invoice lines (a service period): read again as such for the MRR KPIs.
+            let invoices = if ds.stats.service_period {
+                let opts = config::load_options(&a.input, params.by.iter().cloned().collect())?;
+                Some(load::load(&opts.as_invoices(None))?)
+            } else {
+                None
+            };
             let mut notes = Vec::new();
             let report = reports::summary::run(
                 &ds.tx,
                 ds.customers.as_ref(),
+                invoices.as_ref().map(|i| &i.tx),
                 ds.as_of,
                 &params,
                 &mut notes,
@@ -411,11 +419,8 @@ fn subscriptions(name: &str, a: &cli::SubscriptionsArgs) -> Result<()> {
             "--chart needs --cohort (a heatmap) or --model sbg (actual vs predicted survival)",
         ));
     }
-    let mut opts = config::load_options(&a.input, a.by.iter().cloned().collect())?;
-    opts.skip_category = true;
-    opts.invoice = Some(load::InvoiceOptions {
-        end_inclusive: a.period_end == params::PeriodEnd::Inclusive,
-    });
+    let mut opts =
+        config::load_options(&a.input, a.by.iter().cloned().collect())?.as_invoices(a.period_end);
     for (role, flag) in [
         (load::Role::PeriodStart, &a.period_start_col),
         (load::Role::PeriodEnd, &a.period_end_col),

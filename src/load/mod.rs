@@ -271,6 +271,27 @@ pub struct LoadOptions {
     pub skip_category: bool,
     /// Read the transactions as invoice lines (`retention subscriptions`).
     pub invoice: Option<InvoiceOptions>,
+    /// What `period_end` means in invoice lines, from the config file (`[input]
+    /// period_end`); None: not configured.
+    pub period_end: Option<crate::params::PeriodEnd>,
+}
+
+impl LoadOptions {
+    /// The same input read as invoice lines (`subscriptions`, and `summary` and `report`
+    /// on invoice lines): no category, and the service period read with `period_end`
+    /// meaning what the flag (if given), else the config file, says (default: exclusive).
+    pub fn as_invoices(&self, flag: Option<crate::params::PeriodEnd>) -> LoadOptions {
+        let end = flag
+            .or(self.period_end)
+            .unwrap_or(crate::params::PeriodEnd::Exclusive);
+        LoadOptions {
+            skip_category: true,
+            invoice: Some(InvoiceOptions {
+                end_inclusive: end == crate::params::PeriodEnd::Inclusive,
+            }),
+            ..self.clone()
+        }
+    }
 }
 
 /// How to read invoice lines: the transactions' columns plus an optional service period
@@ -705,32 +726,48 @@ fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
     use rayon::prelude::*;
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::with_seed(0x5eed);
-    let mut h = vec![0u64; tx.height()];
     let mix = |acc: &mut u64, v: u64| *acc = state.hash_one((*acc, v));
-    for c in tx.columns() {
-        match c.dtype() {
-            DataType::Date => {
-                for (a, v) in h.iter_mut().zip(c.date()?.physical().iter()) {
-                    mix(a, v.map_or(u64::MAX, |d| d as u32 as u64));
+    // Columns other than dates, numbers and text are compared by their text.
+    let cols: Vec<Column> = tx
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Date | DataType::Float64 | DataType::String => Ok(c.clone()),
+            _ => c.cast(&DataType::String),
+        })
+        .collect::<PolarsResult<_>>()?;
+    let mut h = vec![0u64; tx.height()];
+    // Row ranges in parallel (each hashes its rows across every column).
+    const ROWS: usize = 1 << 16;
+    h.par_chunks_mut(ROWS)
+        .enumerate()
+        .try_for_each(|(k, part)| -> PolarsResult<()> {
+            for c in &cols {
+                let c = c.slice((k * ROWS) as i64, part.len());
+                match c.dtype() {
+                    DataType::Date => {
+                        for (a, v) in part.iter_mut().zip(c.date()?.physical().iter()) {
+                            mix(a, v.map_or(u64::MAX, |d| d as u32 as u64));
+                        }
+                    }
+                    DataType::Float64 => {
+                        for (a, v) in part.iter_mut().zip(c.f64()?.iter()) {
+                            // 0.0 and -0.0 compare equal.
+                            mix(
+                                a,
+                                v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }),
+                            );
+                        }
+                    }
+                    _ => {
+                        for (a, v) in part.iter_mut().zip(c.str()?.iter()) {
+                            mix(a, v.map_or(u64::MAX, |x| state.hash_one(x)));
+                        }
+                    }
                 }
             }
-            DataType::Float64 => {
-                for (a, v) in h.iter_mut().zip(c.f64()?.iter()) {
-                    // 0.0 and -0.0 compare equal.
-                    mix(
-                        a,
-                        v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }),
-                    );
-                }
-            }
-            _ => {
-                let s = c.cast(&DataType::String)?;
-                for (a, v) in h.iter_mut().zip(s.str()?.iter()) {
-                    mix(a, v.map_or(u64::MAX, |x| state.hash_one(x)));
-                }
-            }
-        }
-    }
+            Ok(())
+        })?;
     h.par_sort_unstable();
     Ok(h.windows(2).any(|w| w[0] == w[1]))
 }

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use polars::prelude::DataFrame;
 
 use crate::charts::{self, Chart, ChartFormat};
 use crate::error::bad;
@@ -81,10 +82,32 @@ pub fn command(
     let as_of = ds.as_of.to_string();
     let period = period_v.name().to_string();
 
-    let (mut sections, previous) = compute(&ds, period_v, &period, &data, &as_of, progress)?;
-    if ds.stats.service_period {
+    // Invoice lines (the transactions have a service period): read once more as such,
+    // for the summary's MRR KPIs and the subscription sections. Bad invoice lines leave
+    // those out with their reason, like any section.
+    let invoices = if ds.stats.service_period {
+        progress.set("reading the invoice lines");
+        match crate::load::load(&p.load.as_invoices(None)) {
+            Ok(inv) => Some(Ok(inv)),
+            Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+                Some(Err(crate::error::one_line(&e)))
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let inv_tx = invoices
+        .as_ref()
+        .and_then(|i| i.as_ref().ok())
+        .map(|i| &i.tx);
+    let (mut sections, previous) =
+        compute(&ds, inv_tx, period_v, &period, &data, &as_of, progress)?;
+    if let Some(inv) = &invoices {
         progress.set("subscriptions");
-        sections.extend(subscription_sections(p, period_v, &period, &data, &as_of)?);
+        sections.extend(subscription_sections(
+            inv, period_v, &period, &data, &as_of,
+        )?);
     }
 
     progress.set("writing");
@@ -213,6 +236,7 @@ pub fn command(
 /// Run every report's core on the loaded data.
 fn compute(
     ds: &Dataset,
+    invoices: Option<&DataFrame>,
     period_v: Period,
     period: &str,
     data: &str,
@@ -242,7 +266,14 @@ fn compute(
 
     progress.set("summary");
     let mut notes = Vec::new();
-    let summary = reports::summary::run(tx, cust, ds.as_of, &Default::default(), &mut notes);
+    let summary = reports::summary::run(
+        tx,
+        cust,
+        invoices,
+        ds.as_of,
+        &Default::default(),
+        &mut notes,
+    );
     let mut summary = keep(summary)?;
     if let Ok(r) = &mut summary {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
@@ -264,7 +295,9 @@ fn compute(
     out.push(Section {
         name: "summary_by_period",
         title: format!("Key figures per {period}"),
-        report: keep(reports::summary::run(tx, cust, ds.as_of, &p, &mut notes))?,
+        report: keep(reports::summary::run(
+            tx, cust, invoices, ds.as_of, &p, &mut notes,
+        ))?,
         chart: None,
         seconds: lap(),
     });
@@ -362,6 +395,7 @@ fn compute(
         let summary = reports::summary::run(
             &e.tx,
             e.customers.as_ref(),
+            None,
             e.as_of,
             &Default::default(),
             &mut notes,
@@ -433,10 +467,10 @@ fn compute(
 }
 
 /// Invoice lines (the transactions have a service period): the `subscriptions` movements
-/// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
-/// input leaves them out with its reason, like any section.
+/// and MRR cohorts. A failure on bad input (reading them, or here) leaves them out with
+/// its reason, like any section.
 fn subscription_sections(
-    p: &ReportParams,
+    invoices: &std::result::Result<Dataset, String>,
     period_v: Period,
     period: &str,
     data: &str,
@@ -445,12 +479,7 @@ fn subscription_sections(
     use crate::params::SubsPeriod;
     use reports::subscriptions::{self as subs, SubsParams, SubsView};
     let started = std::time::Instant::now();
-    let sp = match period_v {
-        Period::Month => Some(SubsPeriod::Month),
-        Period::Quarter => Some(SubsPeriod::Quarter),
-        Period::Year => Some(SubsPeriod::Year),
-        Period::Day | Period::Week => None,
-    };
+    let sp = SubsPeriod::from_period(period_v);
     let section = |name, title: String, report, chart| Section {
         name,
         title,
@@ -470,13 +499,18 @@ fn subscription_sections(
             None,
         )]);
     };
+    let ds = match invoices {
+        Ok(ds) => ds,
+        Err(why) => {
+            return Ok(vec![section(
+                "subscriptions",
+                movements_title,
+                Err(why.clone()),
+                None,
+            )])
+        }
+    };
     let run = || -> Result<(Report, Report)> {
-        let mut opts = p.load.clone();
-        opts.skip_category = true;
-        opts.invoice = Some(crate::load::InvoiceOptions {
-            end_inclusive: false,
-        });
-        let ds = crate::load::load(&opts)?;
         let one = |view| -> Result<Report> {
             let p = SubsParams {
                 period: sp,
