@@ -196,7 +196,7 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         strict: a.strict,
         dedupe: a.dedupe,
         extra_columns,
-        skip_category: false,
+        skip: Vec::new(),
         invoice: None,
         period_end: cfg.input.period_end,
     })

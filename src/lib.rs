@@ -34,8 +34,9 @@ pub(crate) fn load_input(
 ) -> Result<Dataset> {
     let mut opts = config::load_options(input, extra_columns)?;
     // Only wallet (and report, which runs it) and a `--by category` use the category.
-    opts.skip_category =
-        !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category");
+    if !matches!(name, "wallet" | "report") && !opts.extra_columns.iter().any(|c| c == "category") {
+        opts.skip.push(load::Role::Category);
+    }
     load_with(name, &opts)
 }
 

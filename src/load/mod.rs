@@ -266,9 +266,10 @@ pub struct LoadOptions {
     pub dedupe: bool,
     /// Transactions columns to keep besides the roles (e.g. a `--group` column).
     pub extra_columns: Vec<String>,
-    /// Do not read the transactions' category (the command does not use it): less to
-    /// parse and hold.
-    pub skip_category: bool,
+    /// Roles the command does not use (the category, and for MRR the order id, plan and
+    /// subscription id): not read, so less to parse, check and hold. They are read after
+    /// all when rows might be exact duplicates without them.
+    pub skip: Vec<Role>,
     /// Read the transactions as invoice lines (`retention subscriptions`).
     pub invoice: Option<InvoiceOptions>,
     /// What `period_end` means in invoice lines, from the config file (`[input]
@@ -284,8 +285,14 @@ impl LoadOptions {
         let end = flag
             .or(self.period_end)
             .unwrap_or(crate::params::PeriodEnd::Exclusive);
+        // MRR needs customer, date, amount and the service period; the plan or another
+        // column only as a `--by` group (an extra column).
+        let mut skip = vec![Role::Category, Role::Order];
+        if self.extra_columns.is_empty() {
+            skip.extend([Role::Plan, Role::Subscription]);
+        }
         LoadOptions {
-            skip_category: true,
+            skip,
             invoice: Some(InvoiceOptions {
                 end_inclusive: end == crate::params::PeriodEnd::Inclusive,
             }),
@@ -839,9 +846,9 @@ fn open_mapped(
 fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
     // A skipped category is read after all when rows might be duplicates without it
     // (below); standard input cannot be read twice.
-    if opts.skip_category && src.contains(&Source::Stdin) {
+    if !opts.skip.is_empty() && src.contains(&Source::Stdin) {
         let all = LoadOptions {
-            skip_category: false,
+            skip: Vec::new(),
             ..opts.clone()
         };
         return load_transactions(src, &all, ds);
@@ -869,7 +876,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     }
     let mut exprs: Vec<Expr> = map
         .iter()
-        .filter(|(r, _)| !(opts.skip_category && **r == Role::Category))
+        .filter(|(r, _)| !opts.skip.contains(r))
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     let taken: Vec<&String> = map.values().collect();
@@ -1064,16 +1071,20 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             op.label
         ));
         kept.drop("order_id")?
-    } else if opts.skip_category && map.contains_key(&Role::Category) && may_have_duplicates(&kept)?
-    {
-        // Rows equal but for the category we did not read: read it, and judge whole rows.
-        ds.warnings.truncate(messages);
-        ds.info.truncate(notes);
-        let all = LoadOptions {
-            skip_category: false,
-            ..opts.clone()
-        };
-        return load_transactions(src, &all, ds);
+    } else if opts.skip.iter().any(|r| map.contains_key(r)) {
+        if may_have_duplicates(&kept)? {
+            // Rows equal but for the columns we did not read: read them, and judge whole
+            // rows.
+            ds.warnings.truncate(messages);
+            ds.info.truncate(notes);
+            let all = LoadOptions {
+                skip: Vec::new(),
+                ..opts.clone()
+            };
+            return load_transactions(src, &all, ds);
+        }
+        // No two rows are equal even without them.
+        kept
     } else {
         dedupe(
             kept,

@@ -576,3 +576,75 @@ fn period_end_from_the_config_file() {
         bad.stderr
     );
 }
+
+/// MRR reads only customer, date, amount and the service period; rows equal on those but
+/// for another column (here the invoice id) are still two lines, and whole-row duplicates
+/// still get the duplicate warning.
+#[test]
+fn lines_equal_but_for_unread_columns_both_count() {
+    let w = workdir();
+    let head = "invoice_id,customer_id,date,amount,period_start,period_end,plan\n";
+    let two = format!(
+        "{head}i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n\
+         i2,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n"
+    );
+    std::fs::write(w.path().join("two.csv"), &two).unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "two.csv",
+            "--as-of",
+            "2024-01-20",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let df = csv_frame(&r.stdout);
+    assert_eq!(floats(&df, "mrr_end"), [Some(20.0)], "{}", r.stdout);
+    assert!(!r.stderr.contains("duplicate"), "{}", r.stderr);
+    let dup = format!(
+        "{head}i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n\
+         i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n"
+    );
+    std::fs::write(w.path().join("dup.csv"), &dup).unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "dup.csv",
+            "--as-of",
+            "2024-01-20",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 exact duplicate rows were kept"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "dup.csv",
+            "--as-of",
+            "2024-01-20",
+            "--dedupe",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        floats(&csv_frame(&r.stdout), "mrr_end"),
+        [Some(10.0)],
+        "{}",
+        r.stdout
+    );
+}
