@@ -923,39 +923,78 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
 
     let from = opts.from.map(days_since_epoch).unwrap_or(i32::MIN);
     let to = opts.to.map(days_since_epoch).unwrap_or(i32::MAX);
-    // Empty customer id, date, amount: (count, first row).
+    // Empty customer id, date, amount: (count, first row); in parallel over row ranges,
+    // merged in row order.
+    struct Checked {
+        empty: [(usize, usize); 3],
+        outside: usize,
+        max_day: i32,
+        mask: Vec<bool>,
+    }
+    let check = |start: usize, ids: &StringChunked| -> Checked {
+        let mut c = Checked {
+            empty: [(0, 0); 3],
+            outside: 0,
+            max_day: i32::MIN,
+            mask: Vec::with_capacity(ids.len()),
+        };
+        // Iterate (`ChunkedArray::get(i)` searches the chunks on every call).
+        for (j, id) in ids.iter().enumerate() {
+            let i = start + j;
+            let ok_c = id.is_some_and(|s| !s.trim().is_empty());
+            let kind = match (ok_c, days[i], amounts[i]) {
+                (false, ..) => Some(0),
+                (_, None, _) => Some(1),
+                (_, _, None) => Some(2),
+                _ => None,
+            };
+            let ok = match (kind, days[i]) {
+                (Some(k), _) => {
+                    if c.empty[k].0 == 0 {
+                        c.empty[k].1 = i;
+                    }
+                    c.empty[k].0 += 1;
+                    false
+                }
+                (None, Some(d)) if d < from || d > to => {
+                    c.outside += 1;
+                    false
+                }
+                (None, Some(d)) => {
+                    c.max_day = c.max_day.max(d);
+                    true
+                }
+                (None, None) => false,
+            };
+            c.mask.push(ok);
+        }
+        c
+    };
+    let parts: Vec<Checked> = {
+        use rayon::prelude::*;
+        const ROWS: usize = 1 << 18;
+        (0..n.div_ceil(ROWS))
+            .into_par_iter()
+            .map(|k| {
+                let start = k * ROWS;
+                check(start, &cust_ca.slice(start as i64, ROWS.min(n - start)))
+            })
+            .collect()
+    };
     let mut empty = [(0usize, 0usize); 3];
     let mut outside = 0;
     let mut mask = Vec::with_capacity(n);
     let mut max_day = i32::MIN;
-    // Iterate (`ChunkedArray::get(i)` searches the chunks on every call).
-    for (i, c) in cust_ca.iter().enumerate() {
-        let ok_c = c.is_some_and(|s| !s.trim().is_empty());
-        let kind = match (ok_c, days[i], amounts[i]) {
-            (false, ..) => Some(0),
-            (_, None, _) => Some(1),
-            (_, _, None) => Some(2),
-            _ => None,
-        };
-        let ok = match (kind, days[i]) {
-            (Some(k), _) => {
-                if empty[k].0 == 0 {
-                    empty[k].1 = i;
-                }
-                empty[k].0 += 1;
-                false
+    for p in parts {
+        for (e, q) in empty.iter_mut().zip(p.empty) {
+            if e.0 == 0 {
+                e.1 = q.1;
             }
-            (None, Some(d)) if d < from || d > to => {
-                outside += 1;
-                false
-            }
-            (None, Some(d)) => {
-                max_day = max_day.max(d);
-                true
-            }
-            (None, None) => false,
-        };
-        mask.push(ok);
+            e.0 += q.0;
+        }
+        outside += p.outside;
+        max_day = max_day.max(p.max_day);
+        mask.extend(p.mask);
     }
     for ((count, first), what) in
         empty
@@ -1148,18 +1187,52 @@ fn service_periods(
     let starts = parsed(Role::PeriodStart)?;
     let ends = parsed(Role::PeriodEnd)?;
     let n = days.len();
-    let mut start = Vec::with_capacity(n);
-    let mut end = Vec::with_capacity(n);
-    for (i, day) in days.iter().enumerate() {
-        let given_start = starts.as_ref().and_then(|s| s[i]);
-        let given_end = ends.as_ref().and_then(|e| e[i]);
-        let Some(s) = given_start.or(*day) else {
-            start.push(None);
-            end.push(None);
-            continue;
-        };
-        let e = match given_end {
-            Some(e) if e < s => {
+    // Rows [from, to): their periods, or the first bad row (an end before the start).
+    let range = |from: usize, to: usize| -> std::result::Result<ServicePeriods, usize> {
+        let mut start = Vec::with_capacity(to - from);
+        let mut end = Vec::with_capacity(to - from);
+        for i in from..to {
+            let given_start = starts.as_ref().and_then(|s| s[i]);
+            let given_end = ends.as_ref().and_then(|e| e[i]);
+            let Some(s) = given_start.or(days[i]) else {
+                start.push(None);
+                end.push(None);
+                continue;
+            };
+            let e = match given_end {
+                Some(e) if e < s => return Err(i),
+                Some(e) if inv.end_inclusive => e + 1,
+                Some(e) => e,
+                None => date_from_days(s)
+                    .checked_add_months(chrono::Months::new(1))
+                    .map_or(s + 31, days_since_epoch),
+            };
+            start.push(Some(s));
+            end.push(Some(e));
+        }
+        Ok((start, end))
+    };
+    let parts: Vec<std::result::Result<ServicePeriods, usize>> = {
+        use rayon::prelude::*;
+        const ROWS: usize = 1 << 18;
+        (0..n.div_ceil(ROWS))
+            .into_par_iter()
+            .map(|k| range(k * ROWS, ((k + 1) * ROWS).min(n)))
+            .collect()
+    };
+    let (mut start, mut end) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for p in parts {
+        match p {
+            Ok((s, e)) => {
+                start.extend(s);
+                end.extend(e);
+            }
+            Err(i) => {
+                let given_start = starts.as_ref().and_then(|s| s[i]);
+                let (s, e) = (
+                    given_start.or(days[i]).unwrap_or_default(),
+                    ends.as_ref().and_then(|e| e[i]).unwrap_or_default(),
+                );
                 let what = if given_start.is_some() {
                     "starts"
                 } else {
@@ -1173,14 +1246,7 @@ fn service_periods(
                     date_from_days(s)
                 )));
             }
-            Some(e) if inv.end_inclusive => e + 1,
-            Some(e) => e,
-            None => date_from_days(s)
-                .checked_add_months(chrono::Months::new(1))
-                .map_or(s + 31, days_since_epoch),
-        };
-        start.push(Some(s));
-        end.push(Some(e));
+        }
     }
     Ok((start, end))
 }
