@@ -621,10 +621,9 @@ pub struct SubscriptionsArgs {
     #[arg(long, value_name = "FILE", requires = "model")]
     pub params: Option<PathBuf>,
     /// Whether period_end is the first day no longer served (Stripe's convention) or the
-    /// last day served.
-    #[arg(long, value_enum, default_value_t = crate::params::PeriodEnd::DEFAULT,
-          help_heading = "Input")]
-    pub period_end: crate::params::PeriodEnd,
+    /// last day served [default: exclusive; config: input.period_end].
+    #[arg(long, value_enum, help_heading = "Input")]
+    pub period_end: Option<crate::params::PeriodEnd>,
     /// Column holding the start of the service period [config: columns.period_start].
     #[arg(long, value_name = "NAME", help_heading = "Input")]
     pub period_start_col: Option<String>,

@@ -68,6 +68,9 @@ pub struct InputConfig {
     pub flexible: Option<bool>,
     pub encoding: Option<String>,
     pub sheet: Option<String>,
+    /// Invoice lines: "exclusive" (period_end is the first day no longer served) or
+    /// "inclusive" (the last day served); the `--period-end` flag wins.
+    pub period_end: Option<crate::params::PeriodEnd>,
 }
 
 pub const DEFAULT_CONFIG: &str = "retention.toml";
@@ -76,8 +79,17 @@ pub(crate) fn read_config(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| bad(format!("cannot read config file '{}': {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
+        // Name the line (and its text) the error is on, when toml says where.
+        let at = e
+            .span()
+            .map(|r| {
+                let line = text[..r.start.min(text.len())].matches('\n').count();
+                let shown = text.lines().nth(line).unwrap_or_default().trim();
+                format!(", line {} ({shown})", line + 1)
+            })
+            .unwrap_or_default();
         bad(format!(
-            "config file '{}': {}",
+            "config file '{}'{at}: {}",
             path.display(),
             e.message().replace('\n', " ")
         ))
@@ -196,8 +208,9 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         strict: a.strict,
         dedupe: a.dedupe,
         extra_columns,
-        skip_category: false,
+        skip: Vec::new(),
         invoice: None,
+        period_end: cfg.input.period_end,
     })
 }
 

@@ -96,6 +96,18 @@ pub enum SubsPeriod {
 }
 
 impl SubsPeriod {
+    /// The subscription period of a report period (None: day and week, which MRR is not
+    /// computed for).
+    pub fn from_period(p: crate::period::Period) -> Option<SubsPeriod> {
+        use crate::period::Period;
+        match p {
+            Period::Month => Some(SubsPeriod::Month),
+            Period::Quarter => Some(SubsPeriod::Quarter),
+            Period::Year => Some(SubsPeriod::Year),
+            Period::Day | Period::Week => None,
+        }
+    }
+
     pub fn period(self) -> crate::period::Period {
         use crate::period::Period;
         match self {
@@ -116,17 +128,13 @@ impl SubsPeriod {
 }
 
 /// What the `period_end` of an invoice line means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PeriodEnd {
     /// The first day no longer served (Stripe's `period_end`).
     Exclusive,
     /// The last day served.
     Inclusive,
-}
-
-impl PeriodEnd {
-    /// The default (of the flag and `retention report`).
-    pub const DEFAULT: PeriodEnd = PeriodEnd::Exclusive;
 }
 
 /// The retention model of `subscriptions --model`.

@@ -66,7 +66,9 @@ fn load_input_as(
     category: bool,
 ) -> Result<Dataset> {
     let mut opts = crate::config::load_options(input, extra_columns)?;
-    opts.skip_category = !category && !opts.extra_columns.iter().any(|c| c == "category");
+    if !category && !opts.extra_columns.iter().any(|c| c == "category") {
+        opts.skip.push(load::Role::Category);
+    }
     load_with(name, &opts)
 }
 

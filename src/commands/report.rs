@@ -4,15 +4,14 @@
 
 use anyhow::Result;
 use clap::ValueEnum;
+use polars::prelude::DataFrame;
 
 use super::{load_input_with_category, ChartNames, Ctx};
 use crate::cli::ReportArgs;
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::output::Report;
-use crate::params::{
-    ChurnCommandParams, LtvModel, LtvParams, PeriodEnd, ReportFormat, ReportParams,
-};
+use crate::params::{ChurnCommandParams, LtvModel, LtvParams, ReportFormat, ReportParams};
 use crate::period::Period;
 use crate::progress::Progress;
 use crate::reports;
@@ -73,10 +72,29 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
         data: crate::charts::data_name(&p.transactions),
         as_of: ds.as_of.to_string(),
     };
-    let (mut sections, previous) = compute(&ds, p.period, &names, progress)?;
-    if ds.stats.service_period {
+    // Invoice lines (the transactions have a service period): read once more as such,
+    // for the summary's MRR KPIs and the subscription sections. Bad invoice lines leave
+    // those out with their reason, like any section.
+    let invoices = if ds.stats.service_period {
+        progress.set("reading the invoice lines");
+        match crate::load::load(&p.load.as_invoices(None)) {
+            Ok(inv) => Some(Ok(inv)),
+            Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+                Some(Err(crate::error::one_line(&e)))
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    let inv_tx = invoices
+        .as_ref()
+        .and_then(|i| i.as_ref().ok())
+        .map(|i| &i.tx);
+    let (mut sections, previous) = compute(&ds, inv_tx, p.period, &names, progress)?;
+    if let Some(inv) = &invoices {
         progress.set("subscriptions");
-        sections.extend(subscription_sections(&p, &names)?);
+        sections.extend(subscription_sections(inv, p.period, &names)?);
     }
     let contents = Contents {
         sections,
@@ -89,6 +107,7 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
 /// Run every report's core on the loaded data.
 fn compute(
     ds: &Dataset,
+    invoices: Option<&DataFrame>,
     period_v: Period,
     names: &ChartNames,
     progress: &Progress,
@@ -117,7 +136,14 @@ fn compute(
 
     progress.set("summary");
     let mut notes = Vec::new();
-    let summary = reports::summary::run(tx, cust, ds.as_of, &SummaryParams::DEFAULT, &mut notes);
+    let summary = reports::summary::run(
+        tx,
+        cust,
+        invoices,
+        ds.as_of,
+        &SummaryParams::DEFAULT,
+        &mut notes,
+    );
     let mut summary = keep(summary)?;
     if let Ok(r) = &mut summary {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
@@ -139,7 +165,9 @@ fn compute(
     out.push(Section {
         name: "summary_by_period",
         title: format!("Key figures per {period}"),
-        report: keep(reports::summary::run(tx, cust, ds.as_of, &p, &mut notes))?,
+        report: keep(reports::summary::run(
+            tx, cust, invoices, ds.as_of, &p, &mut notes,
+        ))?,
         chart: None,
         seconds: lap(),
     });
@@ -237,6 +265,7 @@ fn compute(
         let summary = reports::summary::run(
             &e.tx,
             e.customers.as_ref(),
+            None,
             e.as_of,
             &SummaryParams::DEFAULT,
             &mut notes,
@@ -294,19 +323,18 @@ fn compute(
 }
 
 /// Invoice lines (the transactions have a service period): the `subscriptions` movements
-/// and MRR cohorts, read again as invoice lines with the same options. A failure on bad
-/// input leaves them out with its reason, like any section.
-fn subscription_sections(p: &ReportParams, names: &ChartNames) -> Result<Vec<Section>> {
+/// and MRR cohorts. A failure on bad input (reading them, or here) leaves them out with
+/// its reason, like any section.
+fn subscription_sections(
+    invoices: &std::result::Result<Dataset, String>,
+    period_v: Period,
+    names: &ChartNames,
+) -> Result<Vec<Section>> {
     use crate::params::SubsPeriod;
     use reports::subscriptions::{self as subs, SubsParams, SubsView};
-    let (period_v, period) = (p.period, p.period.name());
+    let period = period_v.name();
     let started = std::time::Instant::now();
-    let sp = match period_v {
-        Period::Month => Some(SubsPeriod::Month),
-        Period::Quarter => Some(SubsPeriod::Quarter),
-        Period::Year => Some(SubsPeriod::Year),
-        Period::Day | Period::Week => None,
-    };
+    let sp = SubsPeriod::from_period(period_v);
     let section = |name, title: String, report, chart| Section {
         name,
         title,
@@ -326,9 +354,18 @@ fn subscription_sections(p: &ReportParams, names: &ChartNames) -> Result<Vec<Sec
             None,
         )]);
     };
+    let ds = match invoices {
+        Ok(ds) => ds,
+        Err(why) => {
+            return Ok(vec![section(
+                "subscriptions",
+                movements_title,
+                Err(why.clone()),
+                None,
+            )])
+        }
+    };
     let run = || -> Result<(Report, Report)> {
-        let opts = super::subscriptions::invoice_options(p.load.clone(), PeriodEnd::DEFAULT);
-        let ds = crate::load::load(&opts)?;
         let one = |view| -> Result<Report> {
             let p = SubsParams {
                 period: sp,

@@ -6,18 +6,9 @@ use super::{chart_target, destination, load_with, ChartNames, Ctx};
 use crate::charts;
 use crate::cli::SubscriptionsArgs;
 use crate::error::bad;
-use crate::load::{self, LoadOptions};
-use crate::params::{PeriodEnd, SubsModel};
+use crate::load;
+use crate::params::SubsModel;
 use crate::reports::subscriptions::{self as subs, SbgOptions, SubsParams, SubsView};
-
-/// Reading options for invoice lines (also `retention report`'s, with the defaults).
-pub fn invoice_options(mut opts: LoadOptions, period_end: PeriodEnd) -> LoadOptions {
-    opts.skip_category = true;
-    opts.invoice = Some(load::InvoiceOptions {
-        end_inclusive: period_end == PeriodEnd::Inclusive,
-    });
-    opts
-}
 
 /// The flags as the report's settings.
 pub fn resolve(a: &SubscriptionsArgs) -> Result<SubsParams> {
@@ -45,10 +36,8 @@ pub fn run(ctx: &Ctx, a: &SubscriptionsArgs) -> Result<()> {
             "--chart needs --cohort (a heatmap) or --model sbg (actual vs predicted survival)",
         ));
     }
-    let mut opts = invoice_options(
-        crate::config::load_options(&a.input, a.by.iter().cloned().collect())?,
-        a.period_end,
-    );
+    let mut opts = crate::config::load_options(&a.input, a.by.iter().cloned().collect())?
+        .as_invoices(a.period_end);
     for (role, flag) in [
         (load::Role::PeriodStart, &a.period_start_col),
         (load::Role::PeriodEnd, &a.period_end_col),

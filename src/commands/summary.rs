@@ -20,8 +20,22 @@ pub fn run(ctx: &Ctx, a: &SummaryArgs) -> Result<()> {
     let dest = destination(&a.output)?;
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
+    // Invoice lines (a service period): read again as such for the MRR KPIs.
+    let invoices = if ds.stats.service_period {
+        let opts = crate::config::load_options(&a.input, p.by.iter().cloned().collect())?;
+        Some(crate::load::load(&opts.as_invoices(None))?)
+    } else {
+        None
+    };
     let mut notes = Vec::new();
-    let report = summary::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p, &mut notes)?;
+    let report = summary::run(
+        &ds.tx,
+        ds.customers.as_ref(),
+        invoices.as_ref().map(|i| &i.tx),
+        ds.as_of,
+        &p,
+        &mut notes,
+    )?;
     print_notes(ctx.name, &notes);
     dest.write(&report)
 }

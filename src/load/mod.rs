@@ -266,11 +266,39 @@ pub struct LoadOptions {
     pub dedupe: bool,
     /// Transactions columns to keep besides the roles (e.g. a `--group` column).
     pub extra_columns: Vec<String>,
-    /// Do not read the transactions' category (the command does not use it): less to
-    /// parse and hold.
-    pub skip_category: bool,
+    /// Roles the command does not use (the category, and for MRR the order id, plan and
+    /// subscription id): not read, so less to parse, check and hold. They are read after
+    /// all when rows might be exact duplicates without them.
+    pub skip: Vec<Role>,
     /// Read the transactions as invoice lines (`retention subscriptions`).
     pub invoice: Option<InvoiceOptions>,
+    /// What `period_end` means in invoice lines, from the config file (`[input]
+    /// period_end`); None: not configured.
+    pub period_end: Option<crate::params::PeriodEnd>,
+}
+
+impl LoadOptions {
+    /// The same input read as invoice lines (`subscriptions`, and `summary` and `report`
+    /// on invoice lines): no category, and the service period read with `period_end`
+    /// meaning what the flag (if given), else the config file, says (default: exclusive).
+    pub fn as_invoices(&self, flag: Option<crate::params::PeriodEnd>) -> LoadOptions {
+        let end = flag
+            .or(self.period_end)
+            .unwrap_or(crate::params::PeriodEnd::Exclusive);
+        // MRR needs customer, date, amount and the service period; the plan or another
+        // column only as a `--by` group (an extra column).
+        let mut skip = vec![Role::Category, Role::Order];
+        if self.extra_columns.is_empty() {
+            skip.extend([Role::Plan, Role::Subscription]);
+        }
+        LoadOptions {
+            skip,
+            invoice: Some(InvoiceOptions {
+                end_inclusive: end == crate::params::PeriodEnd::Inclusive,
+            }),
+            ..self.clone()
+        }
+    }
 }
 
 /// How to read invoice lines: the transactions' columns plus an optional service period
@@ -705,32 +733,48 @@ fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
     use rayon::prelude::*;
     use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::with_seed(0x5eed);
-    let mut h = vec![0u64; tx.height()];
     let mix = |acc: &mut u64, v: u64| *acc = state.hash_one((*acc, v));
-    for c in tx.columns() {
-        match c.dtype() {
-            DataType::Date => {
-                for (a, v) in h.iter_mut().zip(c.date()?.physical().iter()) {
-                    mix(a, v.map_or(u64::MAX, |d| d as u32 as u64));
+    // Columns other than dates, numbers and text are compared by their text.
+    let cols: Vec<Column> = tx
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Date | DataType::Float64 | DataType::String => Ok(c.clone()),
+            _ => c.cast(&DataType::String),
+        })
+        .collect::<PolarsResult<_>>()?;
+    let mut h = vec![0u64; tx.height()];
+    // Row ranges in parallel (each hashes its rows across every column).
+    const ROWS: usize = 1 << 16;
+    h.par_chunks_mut(ROWS)
+        .enumerate()
+        .try_for_each(|(k, part)| -> PolarsResult<()> {
+            for c in &cols {
+                let c = c.slice((k * ROWS) as i64, part.len());
+                match c.dtype() {
+                    DataType::Date => {
+                        for (a, v) in part.iter_mut().zip(c.date()?.physical().iter()) {
+                            mix(a, v.map_or(u64::MAX, |d| d as u32 as u64));
+                        }
+                    }
+                    DataType::Float64 => {
+                        for (a, v) in part.iter_mut().zip(c.f64()?.iter()) {
+                            // 0.0 and -0.0 compare equal.
+                            mix(
+                                a,
+                                v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }),
+                            );
+                        }
+                    }
+                    _ => {
+                        for (a, v) in part.iter_mut().zip(c.str()?.iter()) {
+                            mix(a, v.map_or(u64::MAX, |x| state.hash_one(x)));
+                        }
+                    }
                 }
             }
-            DataType::Float64 => {
-                for (a, v) in h.iter_mut().zip(c.f64()?.iter()) {
-                    // 0.0 and -0.0 compare equal.
-                    mix(
-                        a,
-                        v.map_or(u64::MAX, |x| if x == 0.0 { 0 } else { x.to_bits() }),
-                    );
-                }
-            }
-            _ => {
-                let s = c.cast(&DataType::String)?;
-                for (a, v) in h.iter_mut().zip(s.str()?.iter()) {
-                    mix(a, v.map_or(u64::MAX, |x| state.hash_one(x)));
-                }
-            }
-        }
-    }
+            Ok(())
+        })?;
     h.par_sort_unstable();
     Ok(h.windows(2).any(|w| w[0] == w[1]))
 }
@@ -802,9 +846,9 @@ fn open_mapped(
 fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
     // A skipped category is read after all when rows might be duplicates without it
     // (below); standard input cannot be read twice.
-    if opts.skip_category && src.contains(&Source::Stdin) {
+    if !opts.skip.is_empty() && src.contains(&Source::Stdin) {
         let all = LoadOptions {
-            skip_category: false,
+            skip: Vec::new(),
             ..opts.clone()
         };
         return load_transactions(src, &all, ds);
@@ -832,7 +876,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     }
     let mut exprs: Vec<Expr> = map
         .iter()
-        .filter(|(r, _)| !(opts.skip_category && **r == Role::Category))
+        .filter(|(r, _)| !opts.skip.contains(r))
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     let taken: Vec<&String> = map.values().collect();
@@ -879,39 +923,78 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
 
     let from = opts.from.map(days_since_epoch).unwrap_or(i32::MIN);
     let to = opts.to.map(days_since_epoch).unwrap_or(i32::MAX);
-    // Empty customer id, date, amount: (count, first row).
+    // Empty customer id, date, amount: (count, first row); in parallel over row ranges,
+    // merged in row order.
+    struct Checked {
+        empty: [(usize, usize); 3],
+        outside: usize,
+        max_day: i32,
+        mask: Vec<bool>,
+    }
+    let check = |start: usize, ids: &StringChunked| -> Checked {
+        let mut c = Checked {
+            empty: [(0, 0); 3],
+            outside: 0,
+            max_day: i32::MIN,
+            mask: Vec::with_capacity(ids.len()),
+        };
+        // Iterate (`ChunkedArray::get(i)` searches the chunks on every call).
+        for (j, id) in ids.iter().enumerate() {
+            let i = start + j;
+            let ok_c = id.is_some_and(|s| !s.trim().is_empty());
+            let kind = match (ok_c, days[i], amounts[i]) {
+                (false, ..) => Some(0),
+                (_, None, _) => Some(1),
+                (_, _, None) => Some(2),
+                _ => None,
+            };
+            let ok = match (kind, days[i]) {
+                (Some(k), _) => {
+                    if c.empty[k].0 == 0 {
+                        c.empty[k].1 = i;
+                    }
+                    c.empty[k].0 += 1;
+                    false
+                }
+                (None, Some(d)) if d < from || d > to => {
+                    c.outside += 1;
+                    false
+                }
+                (None, Some(d)) => {
+                    c.max_day = c.max_day.max(d);
+                    true
+                }
+                (None, None) => false,
+            };
+            c.mask.push(ok);
+        }
+        c
+    };
+    let parts: Vec<Checked> = {
+        use rayon::prelude::*;
+        const ROWS: usize = 1 << 18;
+        (0..n.div_ceil(ROWS))
+            .into_par_iter()
+            .map(|k| {
+                let start = k * ROWS;
+                check(start, &cust_ca.slice(start as i64, ROWS.min(n - start)))
+            })
+            .collect()
+    };
     let mut empty = [(0usize, 0usize); 3];
     let mut outside = 0;
     let mut mask = Vec::with_capacity(n);
     let mut max_day = i32::MIN;
-    // Iterate (`ChunkedArray::get(i)` searches the chunks on every call).
-    for (i, c) in cust_ca.iter().enumerate() {
-        let ok_c = c.is_some_and(|s| !s.trim().is_empty());
-        let kind = match (ok_c, days[i], amounts[i]) {
-            (false, ..) => Some(0),
-            (_, None, _) => Some(1),
-            (_, _, None) => Some(2),
-            _ => None,
-        };
-        let ok = match (kind, days[i]) {
-            (Some(k), _) => {
-                if empty[k].0 == 0 {
-                    empty[k].1 = i;
-                }
-                empty[k].0 += 1;
-                false
+    for p in parts {
+        for (e, q) in empty.iter_mut().zip(p.empty) {
+            if e.0 == 0 {
+                e.1 = q.1;
             }
-            (None, Some(d)) if d < from || d > to => {
-                outside += 1;
-                false
-            }
-            (None, Some(d)) => {
-                max_day = max_day.max(d);
-                true
-            }
-            (None, None) => false,
-        };
-        mask.push(ok);
+            e.0 += q.0;
+        }
+        outside += p.outside;
+        max_day = max_day.max(p.max_day);
+        mask.extend(p.mask);
     }
     for ((count, first), what) in
         empty
@@ -1027,16 +1110,20 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             op.label
         ));
         kept.drop("order_id")?
-    } else if opts.skip_category && map.contains_key(&Role::Category) && may_have_duplicates(&kept)?
-    {
-        // Rows equal but for the category we did not read: read it, and judge whole rows.
-        ds.warnings.truncate(messages);
-        ds.info.truncate(notes);
-        let all = LoadOptions {
-            skip_category: false,
-            ..opts.clone()
-        };
-        return load_transactions(src, &all, ds);
+    } else if opts.skip.iter().any(|r| map.contains_key(r)) {
+        if may_have_duplicates(&kept)? {
+            // Rows equal but for the columns we did not read: read them, and judge whole
+            // rows.
+            ds.warnings.truncate(messages);
+            ds.info.truncate(notes);
+            let all = LoadOptions {
+                skip: Vec::new(),
+                ..opts.clone()
+            };
+            return load_transactions(src, &all, ds);
+        }
+        // No two rows are equal even without them.
+        kept
     } else {
         dedupe(
             kept,
@@ -1100,18 +1187,52 @@ fn service_periods(
     let starts = parsed(Role::PeriodStart)?;
     let ends = parsed(Role::PeriodEnd)?;
     let n = days.len();
-    let mut start = Vec::with_capacity(n);
-    let mut end = Vec::with_capacity(n);
-    for (i, day) in days.iter().enumerate() {
-        let given_start = starts.as_ref().and_then(|s| s[i]);
-        let given_end = ends.as_ref().and_then(|e| e[i]);
-        let Some(s) = given_start.or(*day) else {
-            start.push(None);
-            end.push(None);
-            continue;
-        };
-        let e = match given_end {
-            Some(e) if e < s => {
+    // Rows [from, to): their periods, or the first bad row (an end before the start).
+    let range = |from: usize, to: usize| -> std::result::Result<ServicePeriods, usize> {
+        let mut start = Vec::with_capacity(to - from);
+        let mut end = Vec::with_capacity(to - from);
+        for i in from..to {
+            let given_start = starts.as_ref().and_then(|s| s[i]);
+            let given_end = ends.as_ref().and_then(|e| e[i]);
+            let Some(s) = given_start.or(days[i]) else {
+                start.push(None);
+                end.push(None);
+                continue;
+            };
+            let e = match given_end {
+                Some(e) if e < s => return Err(i),
+                Some(e) if inv.end_inclusive => e + 1,
+                Some(e) => e,
+                None => date_from_days(s)
+                    .checked_add_months(chrono::Months::new(1))
+                    .map_or(s + 31, days_since_epoch),
+            };
+            start.push(Some(s));
+            end.push(Some(e));
+        }
+        Ok((start, end))
+    };
+    let parts: Vec<std::result::Result<ServicePeriods, usize>> = {
+        use rayon::prelude::*;
+        const ROWS: usize = 1 << 18;
+        (0..n.div_ceil(ROWS))
+            .into_par_iter()
+            .map(|k| range(k * ROWS, ((k + 1) * ROWS).min(n)))
+            .collect()
+    };
+    let (mut start, mut end) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for p in parts {
+        match p {
+            Ok((s, e)) => {
+                start.extend(s);
+                end.extend(e);
+            }
+            Err(i) => {
+                let given_start = starts.as_ref().and_then(|s| s[i]);
+                let (s, e) = (
+                    given_start.or(days[i]).unwrap_or_default(),
+                    ends.as_ref().and_then(|e| e[i]).unwrap_or_default(),
+                );
                 let what = if given_start.is_some() {
                     "starts"
                 } else {
@@ -1125,14 +1246,7 @@ fn service_periods(
                     date_from_days(s)
                 )));
             }
-            Some(e) if inv.end_inclusive => e + 1,
-            Some(e) => e,
-            None => date_from_days(s)
-                .checked_add_months(chrono::Months::new(1))
-                .map_or(s + 31, days_since_epoch),
-        };
-        start.push(Some(s));
-        end.push(Some(e));
+        }
     }
     Ok((start, end))
 }

@@ -95,7 +95,19 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedSt
 pub struct Ids<'a> {
     /// Code → id, sorted.
     pub names: Vec<&'a str>,
-    map: FastMap<&'a str, u32>,
+    /// Id → code, in [`SHARDS`] maps chosen by [`shard_of`].
+    maps: Vec<FastMap<&'a str, u32>>,
+}
+
+/// The id dictionary is built in this many shards, in parallel: each shard's map is
+/// small enough to stay in cache while its rows are coded (`benches/ids.md`).
+const SHARDS: usize = 256;
+
+/// The shard of an id: the top bits of a hash with another seed than the maps' (so that
+/// the keys of one shard still spread over their map).
+fn shard_of(id: &str) -> usize {
+    use std::hash::BuildHasher;
+    (foldhash::fast::FixedState::with_seed(0x51ad_ed1d).hash_one(id) >> 56) as usize
 }
 
 impl<'a> Ids<'a> {
@@ -117,55 +129,122 @@ impl<'a> Ids<'a> {
 
     /// The distinct non-null ids of `customer_id` (a text column) in `frames`, and the
     /// codes of the first frame's rows; `capacity` is a guess of their number.
+    ///
+    /// In parallel: the rows are split by [`shard_of`] their id, each shard numbers its
+    /// ids in a map of its own, and the ids are then renumbered in id order.
     pub fn of(
         frames: impl Iterator<Item = &'a DataFrame>,
         capacity: usize,
     ) -> anyhow::Result<(Ids<'a>, Vec<Option<u32>>)> {
-        use rayon::slice::ParallelSliceMut;
-        let mut map: FastMap<&'a str, u32> =
-            FastMap::with_capacity_and_hasher(capacity, Default::default());
-        // Codes in order of appearance first, renumbered in id order below.
-        let mut seen: Vec<&'a str> = Vec::with_capacity(capacity);
-        let mut first_rows: Option<Vec<Option<u32>>> = None;
+        use rayon::prelude::*;
+        // The text chunks of every frame, and where the first frame's rows end.
+        let mut arrays = Vec::new();
+        let mut first_len = None;
         for df in frames {
-            let ca = df.column("customer_id")?.str()?;
-            let mut codes = Vec::with_capacity(if first_rows.is_none() { ca.len() } else { 0 });
-            // Exports usually list a customer's rows together: a repeat of the previous
-            // id costs a comparison instead of a hash lookup.
-            let mut prev: Option<(&'a str, u32)> = None;
-            for id in ca.iter() {
-                let code = id.map(|id| match prev {
-                    Some((p, c)) if p == id => c,
-                    _ => {
+            let ca: &'a StringChunked = df.column("customer_id")?.str()?;
+            arrays.extend(ca.downcast_iter());
+            first_len.get_or_insert(ca.len());
+        }
+        let first_len = first_len.unwrap_or(0);
+        // Pieces of ≤ 64Ki rows: (array, first row in it, length, row number overall).
+        const PIECE: usize = 1 << 16;
+        let mut pieces = Vec::new();
+        let mut row = 0usize;
+        for (a, arr) in arrays.iter().enumerate() {
+            let mut at = 0;
+            while at < arr.len() {
+                let len = PIECE.min(arr.len() - at);
+                pieces.push((a, at, len, row));
+                at += len;
+                row += len;
+            }
+        }
+        // Per piece and shard, the positions (in the piece) of its rows with an id.
+        let split: Vec<Vec<Vec<u32>>> = pieces
+            .par_iter()
+            .map(|&(a, at, len, _)| {
+                let arr = arrays[a];
+                let mut by = vec![Vec::new(); SHARDS];
+                let mut prev: Option<(&str, usize)> = None;
+                for i in 0..len {
+                    let Some(id) = arr.get(at + i) else { continue };
+                    // Exports usually list a customer's rows together.
+                    let s = match prev {
+                        Some((p, s)) if p == id => s,
+                        _ => shard_of(id),
+                    };
+                    prev = Some((id, s));
+                    by[s].push(i as u32);
+                }
+                by
+            })
+            .collect();
+        // Each shard numbers its ids (in order of appearance) and codes its rows.
+        let per_shard = capacity / SHARDS + 16;
+        // (a shard's map, its ids in order of appearance, its rows' codes)
+        #[allow(clippy::type_complexity)]
+        let shards: Vec<(FastMap<&'a str, u32>, Vec<&'a str>, Vec<u32>)> = (0..SHARDS)
+            .into_par_iter()
+            .map(|s| {
+                let mut map: FastMap<&'a str, u32> =
+                    FastMap::with_capacity_and_hasher(per_shard, Default::default());
+                let mut seen: Vec<&'a str> = Vec::with_capacity(per_shard);
+                let mut codes = Vec::new();
+                for (p, &(a, at, _, row)) in pieces.iter().enumerate() {
+                    let keep = row < first_len;
+                    let arr = arrays[a];
+                    for &i in &split[p][s] {
+                        let id = arr.value(at + i as usize);
                         let c = *map.entry(id).or_insert_with(|| {
                             seen.push(id);
                             seen.len() as u32 - 1
                         });
-                        prev = Some((id, c));
-                        c
+                        if keep {
+                            codes.push(c);
+                        }
                     }
-                });
-                if first_rows.is_none() {
-                    codes.push(code);
                 }
-            }
-            first_rows.get_or_insert(codes);
+                (map, seen, codes)
+            })
+            .collect();
+        // Renumber in id order: shard s's local code c is global index base[s] + c.
+        let mut base = Vec::with_capacity(SHARDS + 1);
+        base.push(0usize);
+        for (_, seen, _) in &shards {
+            base.push(base.last().copied().unwrap_or(0) + seen.len());
         }
-        let mut order: Vec<u32> = (0..seen.len() as u32).collect();
-        order.par_sort_unstable_by(|a, b| seen[*a as usize].cmp(seen[*b as usize]));
-        let mut rank = vec![0u32; seen.len()];
+        let all: Vec<&'a str> = shards
+            .iter()
+            .flat_map(|(_, seen, _)| seen.iter().copied())
+            .collect();
+        let mut order: Vec<u32> = (0..all.len() as u32).collect();
+        order.par_sort_unstable_by(|a, b| all[*a as usize].cmp(all[*b as usize]));
+        let mut rank = vec![0u32; all.len()];
         for (new, old) in order.iter().enumerate() {
             rank[*old as usize] = new as u32;
         }
-        for v in map.values_mut() {
-            *v = rank[*v as usize];
+        let names: Vec<&'a str> = order.iter().map(|o| all[*o as usize]).collect();
+        // The first frame's rows, shard by shard in the pieces' order.
+        let mut rows: Vec<Option<u32>> = vec![None; first_len];
+        let mut maps = Vec::with_capacity(SHARDS);
+        for (s, (mut map, _, codes)) in shards.into_iter().enumerate() {
+            let mut codes = codes.into_iter();
+            for (p, &(_, _, _, row)) in pieces.iter().enumerate() {
+                if row >= first_len {
+                    break;
+                }
+                for &i in &split[p][s] {
+                    if let Some(c) = codes.next() {
+                        rows[row + i as usize] = Some(rank[base[s] + c as usize]);
+                    }
+                }
+            }
+            for v in map.values_mut() {
+                *v = rank[base[s] + *v as usize];
+            }
+            maps.push(map);
         }
-        let names = order.iter().map(|o| seen[*o as usize]).collect();
-        let mut rows = first_rows.unwrap_or_default();
-        for c in rows.iter_mut().flatten() {
-            *c = rank[*c as usize];
-        }
-        Ok((Ids { names, map }, rows))
+        Ok((Ids { names, maps }, rows))
     }
 
     pub fn len(&self) -> usize {
@@ -177,7 +256,7 @@ impl<'a> Ids<'a> {
     }
 
     pub fn code(&self, id: &str) -> Option<u32> {
-        self.map.get(id).copied()
+        self.maps[shard_of(id)].get(id).copied()
     }
 
     /// Each row's code (None for a null or unknown id). Exports usually list a
@@ -583,6 +662,64 @@ pub mod report;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sharded, parallel coding equals a plain sorted dictionary: on 200,000 rows
+    /// (several pieces, in two chunks), with nulls, repeats in a row, and ids only in the
+    /// customers file.
+    #[test]
+    fn ids_equal_a_sorted_dictionary() {
+        let n = 200_000;
+        let id = |i: usize| -> Option<String> {
+            (!i.is_multiple_of(97))
+                .then(|| format!("c{}", (i * 7919) % 30_011 + i.is_multiple_of(3) as usize))
+        };
+        let ids: Vec<Option<String>> = (0..n).map(id).collect();
+        let half = n / 2;
+        let mut a = DataFrame::new_infer_height(vec![Column::new(
+            "customer_id".into(),
+            ids[..half].to_vec(),
+        )])
+        .unwrap();
+        a.vstack_mut(
+            &DataFrame::new_infer_height(vec![Column::new(
+                "customer_id".into(),
+                ids[half..].to_vec(),
+            )])
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            a.column("customer_id")
+                .unwrap()
+                .str()
+                .unwrap()
+                .chunks()
+                .len(),
+            2
+        );
+        let cust = DataFrame::new_infer_height(vec![Column::new(
+            "customer_id".into(),
+            ["zz_only_here", "c5", "a_first"],
+        )])
+        .unwrap();
+        let (got, rows) = Ids::with_codes(&a, Some(&cust)).unwrap();
+        let mut want: Vec<&str> = ids
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .chain(["zz_only_here", "c5", "a_first"])
+            .collect();
+        want.sort_unstable();
+        want.dedup();
+        assert_eq!(got.names, want);
+        for (i, v) in ids.iter().enumerate() {
+            let want = v.as_deref().map(|v| want.binary_search(&v).unwrap() as u32);
+            assert_eq!(rows[i], want, "row {i}");
+        }
+        assert_eq!(got.code("a_first"), Some(0));
+        assert_eq!(got.code("zz_only_here"), Some(want.len() as u32 - 1));
+        assert_eq!(got.code("nobody"), None);
+    }
 
     fn tx(ids: &[&str]) -> DataFrame {
         DataFrame::new_infer_height(vec![Column::new("customer_id".into(), ids)]).unwrap()

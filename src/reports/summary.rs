@@ -6,8 +6,10 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::output::{num, pct, Report, View};
+use crate::params::SubsPeriod;
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
+use crate::reports::subscriptions::{self, Movement, SubsParams, SubsView};
 use crate::reports::{column, customer_groups, CodedTx, FastMap, Money};
 
 #[derive(Clone, Debug)]
@@ -59,6 +61,125 @@ pub struct Row {
     pub cac: Option<f64>,
     pub ltv: Option<f64>,
     pub ltv_cac: Option<f64>,
+    /// Invoice lines with a service period: the row's subscription KPIs.
+    pub subs: Option<SubsKpis>,
+}
+
+/// The subscription KPIs of one summary row (invoice lines with a service period;
+/// docs/metrics.md, "summary"). Per period: that period's MRR movements as
+/// `subscriptions --period` computes them. The whole window: MRR, subscribers and the
+/// 12-month retention as of the as-of day, the rates of the last complete month.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SubsKpis {
+    /// MRR at the row's end (a period's last day, or as-of).
+    pub mrr: f64,
+    /// Customers with MRR at the row's end.
+    pub subscribers: u64,
+    pub logo_churn_rate: Option<f64>,
+    pub gross_mrr_churn_rate: Option<f64>,
+    pub net_mrr_churn_rate: Option<f64>,
+    pub quick_ratio: Option<f64>,
+    pub nrr_12m: Option<f64>,
+    pub grr_12m: Option<f64>,
+}
+
+impl SubsKpis {
+    fn of(end: &Movement, rates: Option<&Movement>) -> SubsKpis {
+        SubsKpis {
+            mrr: end.mrr_end,
+            subscribers: end.customers_end,
+            logo_churn_rate: rates.and_then(Movement::logo_churn_rate),
+            gross_mrr_churn_rate: rates.and_then(Movement::gross_mrr_churn_rate),
+            net_mrr_churn_rate: rates.and_then(Movement::net_mrr_churn_rate),
+            quick_ratio: rates.and_then(Movement::quick_ratio),
+            nrr_12m: end.nrr_12m(),
+            grr_12m: end.grr_12m(),
+        }
+    }
+
+    pub fn arr(&self) -> f64 {
+        12.0 * self.mrr
+    }
+
+    /// Average revenue per account: MRR per subscriber.
+    pub fn arpa(&self) -> Option<f64> {
+        (self.subscribers > 0).then(|| self.mrr / self.subscribers as f64)
+    }
+}
+
+/// Put the subscription KPIs of the invoice lines `invoices` into the summary rows
+/// (pure). Returns a note saying what the whole-window figures are taken at, or why they
+/// are left out.
+pub fn add_subscriptions(
+    rows: &mut [Row],
+    invoices: &DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+) -> Result<String> {
+    let Some(sp) = p
+        .period
+        .map_or(Some(SubsPeriod::Month), SubsPeriod::from_period)
+    else {
+        return Ok(format!(
+            "subscription KPIs are computed per month, quarter or year, not per {}: left out",
+            p.period.map_or("", |x| x.name())
+        ));
+    };
+    let moves = subscriptions::movements(
+        invoices,
+        customers,
+        as_of,
+        &SubsParams {
+            period: sp,
+            by: p.by.clone(),
+            view: SubsView::Movements,
+        },
+    )?;
+    if p.period.is_some() {
+        let at: FastMap<(&str, &str), &Movement> = moves
+            .iter()
+            .map(|m| ((m.group.as_str(), m.period.as_str()), &m.m))
+            .collect();
+        for r in rows.iter_mut() {
+            r.subs = Some(match at.get(&(r.group.as_str(), r.period.as_str())) {
+                Some(m) => SubsKpis::of(m, Some(m)),
+                // A period before the first service period: no MRR yet.
+                None => SubsKpis::default(),
+            });
+        }
+        return Ok(
+            "subscription KPIs: each period's MRR movements, MRR taken at its last \
+                   day (at as-of for the last)"
+                .to_string(),
+        );
+    }
+    // The whole window: per group, the as-of snapshot and the last complete month.
+    let mut last = String::new();
+    for r in rows.iter_mut() {
+        let group: Vec<&subscriptions::PeriodRow> =
+            moves.iter().filter(|m| m.group == r.group).collect();
+        let Some(end) = group.last() else {
+            r.subs = Some(SubsKpis::default());
+            continue;
+        };
+        let complete = group.iter().rev().find(|m| !m.partial);
+        if let Some(c) = complete {
+            last.clone_from(&c.period);
+        }
+        r.subs = Some(SubsKpis::of(&end.m, complete.map(|c| &c.m)));
+    }
+    Ok(if last.is_empty() {
+        format!(
+            "subscription KPIs: MRR, subscribers, nrr_12m and grr_12m as of {as_of}; no \
+             complete month for the churn rates and quick ratio"
+        )
+    } else {
+        format!(
+            "subscription KPIs: MRR, subscribers, nrr_12m and grr_12m as of {as_of}; the churn \
+             rates and quick ratio of {last}, the last complete month"
+        )
+    })
 }
 
 /// Which optional KPIs the inputs support.
@@ -346,6 +467,7 @@ pub fn summary_rows(
                     (Some(l), Some(c)) if c > 0.0 => Some(l / c),
                     _ => None,
                 },
+                subs: None,
             });
         }
     }
@@ -387,6 +509,23 @@ fn frame(
     if avail.cac {
         cols.push(column("ltv_cac", rows, |r| r.ltv_cac));
     }
+    if rows.iter().any(|r| r.subs.is_some()) {
+        let s = |r: &Row| r.subs.unwrap_or_default();
+        cols.push(column("mrr", rows, |r| s(r).mrr));
+        cols.push(column("arr", rows, |r| s(r).arr()));
+        cols.push(column("subscribers", rows, |r| s(r).subscribers as i64));
+        cols.push(column("arpa", rows, |r| s(r).arpa()));
+        cols.push(column("logo_churn_rate", rows, |r| s(r).logo_churn_rate));
+        cols.push(column("gross_mrr_churn_rate", rows, |r| {
+            s(r).gross_mrr_churn_rate
+        }));
+        cols.push(column("net_mrr_churn_rate", rows, |r| {
+            s(r).net_mrr_churn_rate
+        }));
+        cols.push(column("quick_ratio", rows, |r| s(r).quick_ratio));
+        cols.push(column("nrr_12m", rows, |r| s(r).nrr_12m));
+        cols.push(column("grr_12m", rows, |r| s(r).grr_12m));
+    }
     // Per-period rows: the as-of period is usually partial (as in cohort).
     if let Some(last) = partial {
         cols.push(column("partial_period", rows, |r| r.period == last));
@@ -394,23 +533,34 @@ fn frame(
     crate::reports::segment::frame_of(cols, by.map(|_| 0), rows.len())
 }
 
-const PERCENT: [&str; 4] = [
+const PERCENT: [&str; 9] = [
     "retention_rate",
     "churn_rate",
     "repeat_purchase_rate",
     "conversion_rate",
+    "logo_churn_rate",
+    "gross_mrr_churn_rate",
+    "net_mrr_churn_rate",
+    "nrr_12m",
+    "grr_12m",
 ];
 
 /// The `summary` report; `warnings` receives one note naming the KPIs left out.
+/// `invoices`: the same input read as invoice lines, when it has a service period (the
+/// subscription KPIs are added).
 pub fn run(
     tx: &DataFrame,
     customers: Option<&DataFrame>,
+    invoices: Option<&DataFrame>,
     as_of: NaiveDate,
     p: &SummaryParams,
     warnings: &mut Vec<String>,
 ) -> Result<Report> {
     crate::params::check_margin(p.margin)?;
-    let (rows, avail) = summary_rows(tx, customers, as_of, p)?;
+    let (mut rows, avail) = summary_rows(tx, customers, as_of, p)?;
+    if let Some(inv) = invoices {
+        warnings.push(add_subscriptions(&mut rows, inv, customers, as_of, p)?);
+    }
     let mut left_out = Vec::new();
     if !avail.conversion {
         left_out.push("conversion_rate (needs a customers file with signup_date)");
@@ -618,6 +768,7 @@ mod tests {
         let r = run(
             &fixture(),
             None,
+            None,
             d("2024-04-01"),
             &SummaryParams::default(),
             &mut w,
@@ -642,6 +793,7 @@ mod tests {
         run(
             &fixture(),
             Some(&customers()),
+            None,
             d("2024-04-01"),
             &SummaryParams::default(),
             &mut w,
@@ -658,5 +810,90 @@ mod tests {
         // a (Jan 1 + 30 = Jan 31 > Jan 20) and z are immature; b (Dec 15 + 30 = Jan 14) is
         // mature and not converted by Jan 14.
         assert_eq!(rows[0].conversion_rate, Some(0.0));
+    }
+
+    /// Invoice lines: a pays 10 a month from January to March, b 20 for February only;
+    /// as-of March 15 (March partial).
+    fn invoices() -> DataFrame {
+        let rows = [
+            ("a", "2024-01-01", 10.0, "2024-02-01"),
+            ("a", "2024-02-01", 10.0, "2024-03-01"),
+            ("a", "2024-03-01", 10.0, "2024-04-01"),
+            ("b", "2024-02-01", 20.0, "2024-03-01"),
+        ];
+        let dates =
+            |name: &str, v: Vec<i32>| Column::new(name.into(), v).cast(&DataType::Date).unwrap();
+        DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), rows.map(|r| r.0).to_vec()),
+            dates("date", rows.map(|r| days_since_epoch(d(r.1))).to_vec()),
+            Column::new("amount".into(), rows.map(|r| r.2).to_vec()),
+            dates(
+                "period_start",
+                rows.map(|r| days_since_epoch(d(r.1))).to_vec(),
+            ),
+            dates(
+                "period_end",
+                rows.map(|r| days_since_epoch(d(r.3))).to_vec(),
+            ),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn subscription_kpis_per_period_by_hand() {
+        let inv = invoices();
+        let p = SummaryParams {
+            period: Some(Period::Month),
+            ..Default::default()
+        };
+        let as_of = d("2024-03-15");
+        let (mut rows, _) = summary_rows(&inv, None, as_of, &p).unwrap();
+        add_subscriptions(&mut rows, &inv, None, as_of, &p).unwrap();
+        let s: Vec<SubsKpis> = rows.iter().map(|r| r.subs.unwrap()).collect();
+        assert_eq!(
+            rows.iter().map(|r| r.period.as_str()).collect::<Vec<_>>(),
+            ["2024-01", "2024-02", "2024-03"]
+        );
+        assert_eq!(
+            s.iter().map(|k| (k.mrr, k.subscribers)).collect::<Vec<_>>(),
+            [(10.0, 1), (30.0, 2), (10.0, 1)]
+        );
+        // March: b's 20 churned of 30 at the start; nothing new.
+        assert_eq!(s[2].logo_churn_rate, Some(0.5));
+        assert_eq!(s[2].gross_mrr_churn_rate, Some(20.0 / 30.0));
+        assert_eq!(s[2].net_mrr_churn_rate, Some(20.0 / 30.0));
+        assert_eq!(s[2].quick_ratio, Some(0.0));
+        assert_eq!(s[2].arr(), 120.0);
+        assert_eq!(s[1].arpa(), Some(15.0));
+        // February: 20 new, nothing lost: no quick ratio (no loss to divide by).
+        assert_eq!(s[1].quick_ratio, None);
+        assert_eq!(s[1].logo_churn_rate, Some(0.0));
+        // No customer had MRR a year before.
+        assert_eq!(s[2].nrr_12m, None);
+    }
+
+    #[test]
+    fn subscription_kpis_whole_window_by_hand() {
+        let inv = invoices();
+        let p = SummaryParams::default();
+        let as_of = d("2024-03-15");
+        let (mut rows, _) = summary_rows(&inv, None, as_of, &p).unwrap();
+        let note = add_subscriptions(&mut rows, &inv, None, as_of, &p).unwrap();
+        let k = rows[0].subs.unwrap();
+        // MRR and subscribers as of March 15; the rates of February (the last complete
+        // month): nothing churned of a's 10.
+        assert_eq!((k.mrr, k.subscribers), (10.0, 1));
+        assert_eq!(k.logo_churn_rate, Some(0.0));
+        assert_eq!(k.gross_mrr_churn_rate, Some(0.0));
+        assert!(note.contains("2024-02, the last complete month"), "{note}");
+        // Per week: left out with a note.
+        let p = SummaryParams {
+            period: Some(Period::Week),
+            ..Default::default()
+        };
+        let (mut rows, _) = summary_rows(&inv, None, as_of, &p).unwrap();
+        let note = add_subscriptions(&mut rows, &inv, None, as_of, &p).unwrap();
+        assert!(rows.iter().all(|r| r.subs.is_none()));
+        assert!(note.contains("not per week"), "{note}");
     }
 }

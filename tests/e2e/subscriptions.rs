@@ -439,3 +439,212 @@ fn help_examples_run_on_the_bundled_invoices() {
         assert_eq!(r.code, 0, "{line}: {}", r.stderr);
     }
 }
+
+/// `summary` on invoice lines: the MRR KPIs, per period equal to `subscriptions`' own
+/// columns, and for the whole window MRR as of as-of with the last complete month's rates.
+#[test]
+fn summary_on_invoice_lines_has_the_subscription_kpis() {
+    let w = workdir();
+    let subs_month = csv_frame(&subs(w.path(), &["-t", &invoices(), "-f", "csv"]).stdout);
+    let r = run_in(
+        w.path(),
+        &[
+            "summary",
+            "-t",
+            &invoices(),
+            "--as-of",
+            AS_OF,
+            "--period",
+            "month",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("subscription KPIs"), "{}", r.stderr);
+    let per = csv_frame(&r.stdout);
+    let periods = |df: &DataFrame| -> Vec<String> {
+        df.column("period")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap().to_string())
+            .collect()
+    };
+    let (sp, pp) = (periods(&subs_month), periods(&per));
+    let mut compared = 0;
+    for (i, p) in sp.iter().enumerate() {
+        let j = pp
+            .iter()
+            .position(|x| x == p)
+            .expect("every MRR period is a summary row");
+        for (ours, theirs) in [
+            ("mrr", "mrr_end"),
+            ("subscribers", "customers_end"),
+            ("logo_churn_rate", "logo_churn_rate"),
+            ("gross_mrr_churn_rate", "gross_mrr_churn_rate"),
+            ("net_mrr_churn_rate", "net_mrr_churn_rate"),
+            ("quick_ratio", "quick_ratio"),
+            ("nrr_12m", "nrr_12m"),
+            ("grr_12m", "grr_12m"),
+        ] {
+            assert_eq!(
+                floats(&per, ours)[j],
+                floats(&subs_month, theirs)[i],
+                "{p} {ours}"
+            );
+            compared += 1;
+        }
+        let (mrr, arr) = (
+            floats(&per, "mrr")[j].unwrap(),
+            floats(&per, "arr")[j].unwrap(),
+        );
+        assert!((arr - 12.0 * mrr).abs() < 1e-6, "{p}");
+    }
+    assert!(compared > 100, "{compared}");
+
+    // The whole window: MRR as of as-of (the last, partial month), the churn rates of
+    // the last complete month.
+    let r = run_in(
+        w.path(),
+        &["summary", "-t", &invoices(), "--as-of", AS_OF, "-f", "csv"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("2024-11, the last complete month"),
+        "{}",
+        r.stderr
+    );
+    let all = csv_frame(&r.stdout);
+    let last = sp.len() - 1;
+    assert_eq!(floats(&all, "mrr")[0], floats(&subs_month, "mrr_end")[last]);
+    assert_eq!(
+        floats(&all, "nrr_12m")[0],
+        floats(&subs_month, "nrr_12m")[last]
+    );
+    assert_eq!(
+        floats(&all, "logo_churn_rate")[0],
+        floats(&subs_month, "logo_churn_rate")[last - 1]
+    );
+    // A transactions file without a service period: no MRR columns.
+    let r = run_in(
+        w.path(),
+        &["summary", "-t", &data("transactions.csv"), "-f", "csv"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stdout.contains("mrr"), "{}", r.stdout);
+}
+
+/// `[input] period_end = "inclusive"` in the config file reads the service period's end
+/// as the last day served, like `--period-end inclusive`; the flag wins over the file.
+#[test]
+fn period_end_from_the_config_file() {
+    let w = workdir();
+    let flag = subs(
+        w.path(),
+        &["-t", &invoices(), "--period-end", "inclusive", "-f", "csv"],
+    );
+    let plain = subs(w.path(), &["-t", &invoices(), "-f", "csv"]);
+    assert_ne!(
+        flag.stdout, plain.stdout,
+        "inclusive ends change some movements"
+    );
+    std::fs::write(
+        w.path().join("retention.toml"),
+        "[input]\nperiod_end = \"inclusive\"\n",
+    )
+    .unwrap();
+    let conf = subs(w.path(), &["-t", &invoices(), "-f", "csv"]);
+    assert_eq!(conf.code, 0, "{}", conf.stderr);
+    assert_eq!(conf.stdout, flag.stdout);
+    let over = subs(
+        w.path(),
+        &["-t", &invoices(), "--period-end", "exclusive", "-f", "csv"],
+    );
+    assert_eq!(over.stdout, plain.stdout);
+    std::fs::write(
+        w.path().join("retention.toml"),
+        "[input]\nperiod_end = \"last\"\n",
+    )
+    .unwrap();
+    let bad = subs(w.path(), &["-t", &invoices(), "-f", "csv"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("line 2 (period_end = \"last\")"),
+        "{}",
+        bad.stderr
+    );
+}
+
+/// MRR reads only customer, date, amount and the service period; rows equal on those but
+/// for another column (here the invoice id) are still two lines, and whole-row duplicates
+/// still get the duplicate warning.
+#[test]
+fn lines_equal_but_for_unread_columns_both_count() {
+    let w = workdir();
+    let head = "invoice_id,customer_id,date,amount,period_start,period_end,plan\n";
+    let two = format!(
+        "{head}i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n\
+         i2,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n"
+    );
+    std::fs::write(w.path().join("two.csv"), &two).unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "two.csv",
+            "--as-of",
+            "2024-01-20",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let df = csv_frame(&r.stdout);
+    assert_eq!(floats(&df, "mrr_end"), [Some(20.0)], "{}", r.stdout);
+    assert!(!r.stderr.contains("duplicate"), "{}", r.stderr);
+    let dup = format!(
+        "{head}i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n\
+         i1,c1,2024-01-01,10,2024-01-01,2024-02-01,basic\n"
+    );
+    std::fs::write(w.path().join("dup.csv"), &dup).unwrap();
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "dup.csv",
+            "--as-of",
+            "2024-01-20",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 exact duplicate rows were kept"),
+        "{}",
+        r.stderr
+    );
+    let r = run_in(
+        w.path(),
+        &[
+            "subscriptions",
+            "-t",
+            "dup.csv",
+            "--as-of",
+            "2024-01-20",
+            "--dedupe",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(
+        floats(&csv_frame(&r.stdout), "mrr_end"),
+        [Some(10.0)],
+        "{}",
+        r.stdout
+    );
+}
