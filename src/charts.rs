@@ -4,10 +4,10 @@
 //! Each chart ([`Chart`]: a heatmap, lines, bars or histograms) is built by its report
 //! from the same typed rows its output frame is made of (`reports::cohort::chart` from
 //! the cells, `churn::survival_chart`, `ltv::curves_chart`, `ltv::calibration_chart`,
-//! `ltv::compare_chart`, `segment::chart`, `describe::chart`, `subscriptions::sbg_chart`),
-//! not from the frame's column names (`subscriptions::cohort_chart` still reads its
-//! frame), so a chart shows exactly the numbers of the CSV output and a renamed column
-//! cannot break it; this module only draws. SVG keeps text as text
+//! `ltv::compare_chart`, `segment::chart`, `describe::chart`, `subscriptions::sbg_chart`,
+//! `subscriptions::cohort_chart`), not from the frame's column names, so a chart shows
+//! exactly the numbers of the CSV output and a renamed column cannot break it; this
+//! module only draws. SVG keeps text as text
 //! (`font-family="sans-serif"`: the viewer's fonts); PNG rasterises it with a bundled
 //! font (Noto Sans Latin + Thai subset, SIL OFL 1.1, `assets/fonts/`).
 

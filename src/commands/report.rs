@@ -365,8 +365,8 @@ fn subscription_sections(
             )])
         }
     };
-    let run = || -> Result<(Report, Report)> {
-        let one = |view| -> Result<Report> {
+    let run = || -> Result<(Report, subs::SubsOutput)> {
+        let one = |view| -> Result<subs::SubsOutput> {
             let p = SubsParams {
                 period: sp,
                 view,
@@ -376,13 +376,20 @@ fn subscription_sections(
             out.report
                 .notes
                 .extend(out.warnings.iter().map(|w| format!("note: {w}")));
-            Ok(out.report)
+            Ok(out)
         };
-        Ok((one(SubsView::Movements)?, one(SubsView::Cohort)?))
+        Ok((one(SubsView::Movements)?.report, one(SubsView::Cohort)?))
     };
     Ok(match run() {
-        Ok((movements, cohorts)) => {
-            let chart = subs::cohort_chart(&cohorts, &names.data, &names.as_of)?;
+        Ok((movements, cohort_out)) => {
+            let chart = subs::cohort_chart(
+                &cohort_out.cohort_rows,
+                sp.period(),
+                false,
+                &names.data,
+                &names.as_of,
+            )?;
+            let cohorts = cohort_out.report;
             vec![
                 section("subscriptions", movements_title, Ok(movements), None),
                 section(

@@ -71,7 +71,13 @@ pub fn run(ctx: &Ctx, a: &SubscriptionsArgs) -> Result<()> {
         let n = ChartNames::of(&a.input, &ds);
         let c = match p.view {
             SubsView::Sbg(_) => subs::sbg_chart(&out.sbg_rows, &n.data, &n.as_of),
-            _ => subs::cohort_chart(&out.report, &n.data, &n.as_of)?,
+            _ => subs::cohort_chart(
+                &out.cohort_rows,
+                p.period.period(),
+                p.by.is_some(),
+                &n.data,
+                &n.as_of,
+            )?,
         };
         charts::write(&c, path)?;
     }

@@ -854,6 +854,8 @@ pub struct SubsOutput {
     pub fits: Vec<SbgGroup>,
     /// `--model sbg`: the table's rows (for the chart).
     pub sbg_rows: Vec<SbgRow>,
+    /// `--cohort`: the table's rows (for the chart).
+    pub cohort_rows: Vec<CohortRow>,
     /// For stderr: groups that could not be fitted.
     pub warnings: Vec<String>,
 }
@@ -884,6 +886,7 @@ pub fn run(
                 },
                 fits: vec![],
                 sbg_rows: vec![],
+                cohort_rows: vec![],
                 warnings: vec![],
             })
         }
@@ -928,6 +931,7 @@ pub fn run(
                 },
                 fits: vec![],
                 sbg_rows: vec![],
+                cohort_rows: rows,
                 warnings: vec![],
             })
         }
@@ -952,6 +956,7 @@ pub fn run(
                 },
                 fits,
                 sbg_rows: rows,
+                cohort_rows: vec![],
                 warnings: skipped,
             })
         }
@@ -1067,38 +1072,28 @@ pub fn params_json(fits: &[SbgGroup], by: Option<&str>, p: &SubsParams) -> serde
 
 /// `--cohort --chart`: the cohort heatmap of logo retention (the cohort command's
 /// heatmap drawing).
-pub fn cohort_chart(report: &Report, data: &str, as_of: &str) -> Result<crate::charts::Chart> {
-    let df = &report.data;
-    let text = |name: &str| -> Result<Vec<String>> {
-        let c = df.column(name)?.cast(&DataType::String)?;
-        Ok(c.str()?
-            .iter()
-            .map(|v| v.unwrap_or_default().to_string())
-            .collect())
-    };
-    let cohort = text("cohort")?;
-    let group = match df.get_column_names().first() {
-        Some(f) if f.as_str() != "cohort" => Some(text(f.as_str())?),
-        _ => None,
-    };
-    let ks = df.column("period_index")?.cast(&DataType::Int64)?;
-    let ks: Vec<i64> = ks.i64()?.iter().map(|v| v.unwrap_or(0)).collect();
-    let vals = df.column("logo_retention")?.cast(&DataType::Float64)?;
-    let vals: Vec<Option<f64>> = vals.f64()?.iter().collect();
+pub fn cohort_chart(
+    rows: &[CohortRow],
+    period: Period,
+    grouped: bool,
+    data: &str,
+    as_of: &str,
+) -> Result<crate::charts::Chart> {
     let mut labels: Vec<String> = Vec::new();
     let mut values: Vec<Vec<Option<f64>>> = Vec::new();
-    let max_k = ks.iter().copied().max().unwrap_or(0).max(0) as usize;
-    for i in 0..df.height() {
-        let label = match &group {
-            Some(g) => format!("{} · {}", g[i], cohort[i]),
-            None => cohort[i].clone(),
+    let max_k = rows.iter().map(|r| r.k).max().unwrap_or(0).max(0) as usize;
+    for r in rows {
+        let label = if grouped {
+            format!("{} · {}", r.group, period.label(r.cohort))
+        } else {
+            period.label(r.cohort)
         };
         if labels.last() != Some(&label) {
             labels.push(label);
             values.push(vec![None; max_k + 1]);
         }
         if let Some(row) = values.last_mut() {
-            row[ks[i].max(0) as usize] = vals[i];
+            row[r.k.max(0) as usize] = r.logo_retention;
         }
     }
     Ok(crate::charts::Chart::Heatmap(crate::charts::Heatmap {
