@@ -23,7 +23,7 @@ use crate::output::{pct, Report, View};
 use crate::params::SubsPeriod;
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::cohort::{mark_partial, Matrix};
-use crate::reports::{column, customer_groups, CodedTx, FastMap};
+use crate::reports::{column, customer_groups, CodedTx, FastMap, Money};
 
 /// Sums and differences of money within this of zero count as zero (rounding noise of
 /// sums in a different order, e.g. a charge and its refund).
@@ -108,8 +108,29 @@ pub struct Movement {
     pub year_capped: f64,
 }
 
-impl Movement {
-    fn add(&mut self, o: &Movement) {
+/// One period's (and group's) movements while they are summed: money in [`Money`] (the
+/// one summation rule of every report), counts as integers.
+#[derive(Clone, Copy, Debug, Default)]
+struct MoveSums {
+    mrr_start: Money,
+    new: Money,
+    expansion: Money,
+    contraction: Money,
+    churn: Money,
+    reactivation: Money,
+    mrr_end: Money,
+    customers_start: u64,
+    customers_new: u64,
+    customers_churned: u64,
+    customers_reactivated: u64,
+    customers_end: u64,
+    year_ago: Money,
+    year_now: Money,
+    year_capped: Money,
+}
+
+impl MoveSums {
+    fn add(&mut self, o: &MoveSums) {
         self.mrr_start += o.mrr_start;
         self.new += o.new;
         self.expansion += o.expansion;
@@ -127,6 +148,28 @@ impl Movement {
         self.year_capped += o.year_capped;
     }
 
+    fn movement(&self) -> Movement {
+        Movement {
+            mrr_start: self.mrr_start.total(),
+            new: self.new.total(),
+            expansion: self.expansion.total(),
+            contraction: self.contraction.total(),
+            churn: self.churn.total(),
+            reactivation: self.reactivation.total(),
+            mrr_end: self.mrr_end.total(),
+            customers_start: self.customers_start,
+            customers_new: self.customers_new,
+            customers_churned: self.customers_churned,
+            customers_reactivated: self.customers_reactivated,
+            customers_end: self.customers_end,
+            year_ago: self.year_ago.total(),
+            year_now: self.year_now.total(),
+            year_capped: self.year_capped.total(),
+        }
+    }
+}
+
+impl Movement {
     pub fn logo_churn_rate(&self) -> Option<f64> {
         ratio(self.customers_churned as f64, self.customers_start as f64)
     }
@@ -162,8 +205,8 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct CohortSums {
     active: u64,
-    mrr: f64,
-    capped: f64,
+    mrr: Money,
+    capped: Money,
     survivors: u64,
 }
 
@@ -334,11 +377,12 @@ fn compute(
     const CHUNKS: usize = 32;
     let size = n.div_ceil(CHUNKS).max(1);
     let cohort_cells = if with_cohorts { ng * ns * ns } else { 0 };
-    let parts: Vec<(Vec<Movement>, Vec<CohortSums>)> = (0..n.div_ceil(size))
+    let parts: Vec<(Vec<MoveSums>, Vec<CohortSums>)> = (0..n.div_ceil(size))
         .into_par_iter()
         .map(|chunk| {
-            let mut moves = vec![Movement::default(); ng * ns];
+            let mut moves = vec![MoveSums::default(); ng * ns];
             let mut cohorts = vec![CohortSums::default(); cohort_cells];
+            let mut sums = vec![Money::ZERO; ns];
             let mut mrr = vec![0.0; ns];
             let mut own: Vec<(u32, u32, u32, f64)> = Vec::new();
             for c in chunk * size..((chunk + 1) * size).min(n) {
@@ -347,16 +391,15 @@ fn compute(
                 own.sort_by_key(|l| l.0);
                 for same in own.chunk_by(|a, b| a.0 == b.0) {
                     let g = same[0].0 as usize;
-                    mrr.iter_mut().for_each(|m| *m = 0.0);
+                    sums.iter_mut().for_each(|m| *m = Money::ZERO);
                     for &(_, lo, hi, v) in same {
-                        for m in &mut mrr[lo as usize..hi as usize] {
+                        for m in &mut sums[lo as usize..hi as usize] {
                             *m += v;
                         }
                     }
-                    for m in mrr.iter_mut() {
-                        if *m <= EPS {
-                            *m = 0.0;
-                        }
+                    for (m, sum) in mrr.iter_mut().zip(&sums) {
+                        let t = sum.total();
+                        *m = if t <= EPS { 0.0 } else { t };
                     }
                     add_customer(&mrr, p.period.per_year(), &mut moves[g * ns..(g + 1) * ns]);
                     if with_cohorts {
@@ -367,10 +410,10 @@ fn compute(
             (moves, cohorts)
         })
         .collect();
-    let mut moves = vec![Movement::default(); ng * ns];
+    let mut sums = vec![MoveSums::default(); ng * ns];
     let mut cohorts = vec![CohortSums::default(); cohort_cells];
     for (m, c) in parts {
-        for (a, b) in moves.iter_mut().zip(&m) {
+        for (a, b) in sums.iter_mut().zip(&m) {
             a.add(b);
         }
         for (a, b) in cohorts.iter_mut().zip(&c) {
@@ -380,13 +423,13 @@ fn compute(
     Ok(Computed {
         snaps,
         groups,
-        moves,
+        moves: sums.iter().map(MoveSums::movement).collect(),
         cohorts,
     })
 }
 
 /// Add one customer's MRR vector (one per snapshot) to the period movements.
-fn add_customer(mrr: &[f64], per_year: usize, moves: &mut [Movement]) {
+fn add_customer(mrr: &[f64], per_year: usize, moves: &mut [MoveSums]) {
     let mut before = 0.0;
     let mut ever = false;
     for (s, (&b, mv)) in mrr.iter().zip(moves.iter_mut()).enumerate() {
@@ -411,7 +454,7 @@ fn add_customer(mrr: &[f64], per_year: usize, moves: &mut [Movement]) {
             if d > EPS {
                 mv.expansion += d;
             } else if d < -EPS {
-                mv.contraction -= d;
+                mv.contraction += -d;
             }
         }
         if s >= per_year {
@@ -525,8 +568,8 @@ fn cohort_rows(c: &Computed) -> Vec<CohortRow> {
                     active: x.active,
                     survivors: x.survivors,
                     logo_retention: ratio(x.active as f64, base.active as f64),
-                    net_mrr_retention: ratio(x.mrr, base.mrr),
-                    gross_mrr_retention: ratio(x.capped, base.mrr),
+                    net_mrr_retention: ratio(x.mrr.total(), base.mrr.total()),
+                    gross_mrr_retention: ratio(x.capped.total(), base.mrr.total()),
                     partial: c.snaps.partial && co + k + 1 == ns,
                 });
             }
