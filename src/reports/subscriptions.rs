@@ -307,8 +307,11 @@ fn compute(
     let days_of = |name: &str| -> Result<Vec<Option<i32>>> {
         let c = tx
             .column(name)
-            .map_err(|_| bad(format!("the invoice lines have no {name} column")))?
-            .cast(&DataType::Date)?;
+            .map_err(|_| bad(format!("the invoice lines have no {name} column")))?;
+        if let Some(days) = crate::load::temporal_days(c)? {
+            return Ok(days);
+        }
+        let c = c.cast(&DataType::Date)?;
         Ok(c.date()?.physical().iter().collect())
     };
     let starts = days_of("period_start")?;
