@@ -127,15 +127,8 @@ impl SubsPeriod {
     }
 }
 
-/// What the `period_end` of an invoice line means.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PeriodEnd {
-    /// The first day no longer served (Stripe's `period_end`).
-    Exclusive,
-    /// The last day served.
-    Inclusive,
-}
+/// What the `period_end` of an invoice line means (a reading option: defined in `load`).
+pub use crate::load::PeriodEnd;
 
 /// The retention model of `subscriptions --model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -274,17 +274,15 @@ pub struct LoadOptions {
     pub invoice: Option<InvoiceOptions>,
     /// What `period_end` means in invoice lines, from the config file (`[input]
     /// period_end`); None: not configured.
-    pub period_end: Option<crate::params::PeriodEnd>,
+    pub period_end: Option<PeriodEnd>,
 }
 
 impl LoadOptions {
     /// The same input read as invoice lines (`subscriptions`, and `summary` and `report`
     /// on invoice lines): no category, and the service period read with `period_end`
     /// meaning what the flag (if given), else the config file, says (default: exclusive).
-    pub fn as_invoices(&self, flag: Option<crate::params::PeriodEnd>) -> LoadOptions {
-        let end = flag
-            .or(self.period_end)
-            .unwrap_or(crate::params::PeriodEnd::Exclusive);
+    pub fn as_invoices(&self, flag: Option<PeriodEnd>) -> LoadOptions {
+        let end = flag.or(self.period_end).unwrap_or(PeriodEnd::Exclusive);
         // MRR needs customer, date, amount and the service period; the plan or another
         // column only as a `--by` group (an extra column).
         let mut skip = vec![Role::Category, Role::Order];
@@ -294,11 +292,21 @@ impl LoadOptions {
         LoadOptions {
             skip,
             invoice: Some(InvoiceOptions {
-                end_inclusive: end == crate::params::PeriodEnd::Inclusive,
+                end_inclusive: end == PeriodEnd::Inclusive,
             }),
             ..self.clone()
         }
     }
+}
+
+/// What the `period_end` of an invoice line means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeriodEnd {
+    /// The first day no longer served (Stripe's `period_end`).
+    Exclusive,
+    /// The last day served.
+    Inclusive,
 }
 
 /// How to read invoice lines: the transactions' columns plus an optional service period
