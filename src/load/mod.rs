@@ -526,12 +526,10 @@ fn parse_dates(
         };
         return Ok((days, name.into()));
     }
-    match c.dtype() {
-        DataType::Datetime(..) => {
-            let d = c.cast(&DataType::Date)?;
-            return Ok((d.date()?.physical().iter().collect(), "Datetime".into()));
-        }
-        _ => {}
+    if let DataType::Datetime(..) = c.dtype() {
+        // With a time zone: polars' cast.
+        let d = c.cast(&DataType::Date)?;
+        return Ok((d.date()?.physical().iter().collect(), "Datetime".into()));
     }
     let s = c.cast(&DataType::String)?;
     let ca = s.str()?;
