@@ -77,12 +77,15 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
     // those out with their reason, like any section.
     let invoices = if ds.stats.service_period {
         progress.set("reading the invoice lines");
-        match crate::load::load(&p.load.as_invoices(None)) {
-            Ok(inv) => Some(Ok(inv)),
-            Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
-                Some(Err(crate::error::one_line(&e)))
-            }
-            Err(e) => return Err(e),
+        match p.load.not_rereadable() {
+            Some(why) => Some(Err(why)),
+            None => match crate::load::load(&p.load.as_invoices(None)) {
+                Ok(inv) => Some(Ok(inv)),
+                Err(e) if crate::error::exit_code(&e) == crate::error::EXIT_BAD_INPUT => {
+                    Some(Err(crate::error::one_line(&e)))
+                }
+                Err(e) => return Err(e),
+            },
         }
     } else {
         None

@@ -21,13 +21,19 @@ pub fn run(ctx: &Ctx, a: &SummaryArgs) -> Result<()> {
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
     // Invoice lines (a service period): read again as such for the MRR KPIs.
+    let mut notes = Vec::new();
     let invoices = if ds.stats.service_period {
         let opts = crate::config::load_options(&a.input, p.by.iter().cloned().collect())?;
-        Some(crate::load::load(&opts.as_invoices(None))?)
+        match opts.not_rereadable() {
+            Some(why) => {
+                notes.push(format!("subscription KPIs left out: {why}"));
+                None
+            }
+            None => Some(crate::load::load(&opts.as_invoices(None))?),
+        }
     } else {
         None
     };
-    let mut notes = Vec::new();
     let report = summary::run(
         &ds.tx,
         ds.customers.as_ref(),

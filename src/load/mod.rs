@@ -281,6 +281,16 @@ impl LoadOptions {
     /// The same input read as invoice lines (`subscriptions`, and `summary` and `report`
     /// on invoice lines): no category, and the service period read with `period_end`
     /// meaning what the flag (if given), else the config file, says (default: exclusive).
+    /// Why the transactions cannot be read a second time as invoice lines (`summary` and
+    /// `report` on invoice lines), if they cannot: standard input is read once.
+    pub fn not_rereadable(&self) -> Option<String> {
+        self.transactions.contains(&Source::Stdin).then(|| {
+            "standard input cannot be read a second time as invoice lines: give the file \
+             with -t FILE, or run `retention subscriptions`"
+                .to_string()
+        })
+    }
+
     pub fn as_invoices(&self, flag: Option<PeriodEnd>) -> LoadOptions {
         let end = flag.or(self.period_end).unwrap_or(PeriodEnd::Exclusive);
         // MRR needs customer, date, amount and the service period; the plan or another

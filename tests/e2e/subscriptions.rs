@@ -648,3 +648,24 @@ fn lines_equal_but_for_unread_columns_both_count() {
         r.stdout
     );
 }
+
+/// Invoice lines on standard input: `summary` cannot read them a second time for the MRR
+/// KPIs, so it leaves them out with a note (and the purchase KPIs stay).
+#[test]
+fn summary_of_invoice_lines_on_stdin_leaves_the_mrr_kpis_out() {
+    let w = workdir();
+    let bytes = std::fs::read(invoices()).unwrap();
+    let r = run(w.path(), &["summary", "-t", "-", "-f", "csv"], Some(bytes));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("revenue") && !r.stdout.contains("mrr"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr
+            .contains("subscription KPIs left out: standard input cannot be read a second time"),
+        "{}",
+        r.stderr
+    );
+}
