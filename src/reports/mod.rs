@@ -190,15 +190,22 @@ impl<'a> Ids<'a> {
                     FastMap::with_capacity_and_hasher(per_shard, Default::default());
                 let mut seen: Vec<&'a str> = Vec::with_capacity(per_shard);
                 let mut codes = Vec::new();
+                // A customer's rows listed together come here together too: a repeat of
+                // the previous id costs a comparison instead of a lookup.
+                let mut prev: Option<(&'a str, u32)> = None;
                 for (p, &(a, at, _, row)) in pieces.iter().enumerate() {
                     let keep = row < first_len;
                     let arr = arrays[a];
                     for &i in &split[p][s] {
                         let id = arr.value(at + i as usize);
-                        let c = *map.entry(id).or_insert_with(|| {
-                            seen.push(id);
-                            seen.len() as u32 - 1
-                        });
+                        let c = match prev {
+                            Some((q, c)) if q == id => c,
+                            _ => *map.entry(id).or_insert_with(|| {
+                                seen.push(id);
+                                seen.len() as u32 - 1
+                            }),
+                        };
+                        prev = Some((id, c));
                         if keep {
                             codes.push(c);
                         }
