@@ -19,7 +19,8 @@ use crate::reports;
 
 /// Rows of a table shown in index.html (the file has them all).
 const HTML_ROWS: usize = 60;
-/// Tables longer than this are folded (`<details>`), so the page stays a dashboard.
+/// Tables longer than this are folded (`<details>`), so the page stays a dashboard; a
+/// list of figures (two columns: name, value) only past twice as many.
 const FOLD_ROWS: usize = 20;
 
 /// One section of the report.
@@ -365,7 +366,12 @@ fn html_table(v: &View) -> String {
     if let Some(t) = &v.title {
         let _ = writeln!(s, "<h3>{}</h3>", esc(t));
     }
-    let fold = v.rows.len() > FOLD_ROWS;
+    let limit = if v.header.len() <= 2 {
+        2 * FOLD_ROWS
+    } else {
+        FOLD_ROWS
+    };
+    let fold = v.rows.len() > limit;
     if fold {
         let _ = writeln!(
             s,
