@@ -486,25 +486,33 @@ impl<'a> CodedTx<'a> {
                 of[c as usize] = Some(v);
             }
         }
-        let names: Vec<String> = of
-            .iter()
-            .map(|v| v.unwrap_or("(none)"))
-            .chain((of.is_empty()).then_some("(none)"))
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .map(str::to_string)
-            .collect();
-        let idx: FastMap<&str, u32> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i as u32))
-            .collect();
-        let codes = of
-            .iter()
-            .map(|v| idx.get(v.unwrap_or("(none)")).copied().unwrap_or(0))
-            .collect();
+        let labels: Vec<&str> = of.iter().map(|v| v.unwrap_or("(none)")).collect();
+        let (codes, mut names) = label_codes(&labels);
+        if names.is_empty() {
+            names.push("(none)".to_string());
+        }
         Ok((codes, names))
     }
+}
+
+/// The distinct labels, sorted, and each label's index among them.
+pub fn label_codes(labels: &[&str]) -> (Vec<u32>, Vec<String>) {
+    let names: Vec<&str> = labels
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let idx: FastMap<&str, u32> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (*n, i as u32))
+        .collect();
+    let codes = labels
+        .iter()
+        .map(|l| idx.get(l).copied().unwrap_or(0))
+        .collect();
+    (codes, names.into_iter().map(str::to_string).collect())
 }
 
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of

@@ -9,8 +9,6 @@
 //! is not positive. MRR is taken at each period's last day (as-of for the last period),
 //! and every figure follows from those snapshots, one vector per customer (and group).
 
-use std::collections::BTreeSet;
-
 use anyhow::Result;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -23,7 +21,7 @@ use crate::output::{pct, Report, View};
 use crate::params::SubsPeriod;
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::cohort::{mark_partial, Matrix};
-use crate::reports::{column, customer_groups, CodedTx, FastMap, Money};
+use crate::reports::{column, customer_groups, label_codes, CodedTx, Money};
 
 /// Sums and differences of money within this of zero count as zero (rounding noise of
 /// sums in a different order, e.g. a charge and its refund).
@@ -262,26 +260,14 @@ fn line_groups(
     if !in_customers && tx.column(name).is_ok() {
         let vals = tx.column(name)?.cast(&DataType::String)?;
         let vals = vals.str()?;
-        let label = |v: Option<&str>| match v.map(str::trim) {
-            Some(s) if !s.is_empty() => s.to_string(),
-            _ => "(none)".to_string(),
-        };
-        let names: Vec<String> = vals
+        let labels: Vec<&str> = vals
             .iter()
-            .map(label)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
+            .map(|v| match v.map(str::trim) {
+                Some(s) if !s.is_empty() => s,
+                _ => "(none)",
+            })
             .collect();
-        let idx: FastMap<&str, u32> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i as u32))
-            .collect();
-        let of = vals
-            .iter()
-            .map(|v| idx.get(label(v).as_str()).copied().unwrap_or(0))
-            .collect();
-        return Ok((of, names));
+        return Ok(label_codes(&labels));
     }
     let (of, names) = coded.groups(customer_groups(tx, customers, name, "--by")?)?;
     let rows = coded
