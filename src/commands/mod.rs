@@ -47,6 +47,16 @@ pub(crate) fn load_input(
     input: &InputArgs,
     extra_columns: Vec<String>,
 ) -> Result<Dataset> {
+    Ok(load_input_as(name, input, extra_columns, false)?.0)
+}
+
+/// [`load_input`], and the reading options it resolved (to read the input again another
+/// way, as `summary` does for invoice lines).
+pub(crate) fn load_input_and_options(
+    name: &str,
+    input: &InputArgs,
+    extra_columns: Vec<String>,
+) -> Result<(Dataset, load::LoadOptions)> {
     load_input_as(name, input, extra_columns, false)
 }
 
@@ -56,7 +66,7 @@ pub(crate) fn load_input_with_category(
     input: &InputArgs,
     extra_columns: Vec<String>,
 ) -> Result<Dataset> {
-    load_input_as(name, input, extra_columns, true)
+    Ok(load_input_as(name, input, extra_columns, true)?.0)
 }
 
 fn load_input_as(
@@ -64,12 +74,12 @@ fn load_input_as(
     input: &InputArgs,
     extra_columns: Vec<String>,
     category: bool,
-) -> Result<Dataset> {
+) -> Result<(Dataset, load::LoadOptions)> {
     let mut opts = crate::config::load_options(input, extra_columns)?;
     if !category && !opts.extra_columns.iter().any(|c| c == "category") {
         opts.skip.push(load::Role::Category);
     }
-    load_with(name, &opts)
+    Ok((load_with(name, &opts)?, opts))
 }
 
 /// Load with resolved options: warnings (and, with --verbose, the mapping) on stderr, and

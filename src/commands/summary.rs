@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 
-use super::{destination, load_input, print_notes, Ctx};
+use super::{destination, load_input_and_options, print_notes, Ctx};
 use crate::cli::SummaryArgs;
 use crate::reports::summary::{self, SummaryParams};
 
@@ -19,11 +19,10 @@ pub fn resolve(a: &SummaryArgs) -> Result<SummaryParams> {
 pub fn run(ctx: &Ctx, a: &SummaryArgs) -> Result<()> {
     let dest = destination(&a.output)?;
     let p = resolve(a)?;
-    let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
+    let (ds, opts) = load_input_and_options(ctx.name, &a.input, p.by.iter().cloned().collect())?;
     // Invoice lines (a service period): read again as such for the MRR KPIs.
     let mut notes = Vec::new();
     let invoices = if ds.stats.service_period {
-        let opts = crate::config::load_options(&a.input, p.by.iter().cloned().collect())?;
         match opts.not_rereadable() {
             Some(why) => {
                 notes.push(format!("subscription KPIs left out: {why}"));
