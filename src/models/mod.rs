@@ -51,7 +51,7 @@ impl Rfm {
 /// A small multiplicative hasher for the (x, t_x, T) bit patterns (std's SipHash is
 /// several times slower and needs no DoS resistance here).
 #[derive(Default)]
-struct TripleHasher(u64);
+pub(crate) struct TripleHasher(u64);
 
 impl Hasher for TripleHasher {
     fn finish(&self) -> u64 {
@@ -634,20 +634,7 @@ pub fn score_customers(
     }
     // The horizon and CLV expectations of a customer alive at T depend on (x, T) only:
     // compute them once per distinct pair (the 2F1 series are the costly part), in parallel.
-    let mut index: HashMap<(u64, u64), usize, BuildHasherDefault<TripleHasher>> =
-        HashMap::default();
-    let mut pairs: Vec<(f64, f64)> = Vec::new();
-    let which: Vec<usize> = customers
-        .iter()
-        .map(|c| {
-            *index
-                .entry(((c.x + 0.0).to_bits(), (c.t + 0.0).to_bits()))
-                .or_insert_with(|| {
-                    pairs.push((c.x, c.t));
-                    pairs.len() - 1
-                })
-        })
-        .collect();
+    let (pairs, which) = pair_index(customers, |c| c.t);
     let per_pair: Vec<(f64, f64)> = pairs
         .par_iter()
         .with_min_len(64)

@@ -198,8 +198,11 @@ struct Row {
 
 impl Prepared {
     fn new(data: &[Rfm], scale: f64) -> Self {
-        let mut index: std::collections::HashMap<(u64, u64), u32> =
-            std::collections::HashMap::new();
+        let mut index: std::collections::HashMap<
+            (u64, u64),
+            u32,
+            std::hash::BuildHasherDefault<super::TripleHasher>,
+        > = Default::default();
         let mut pairs: Vec<(f64, f64)> = Vec::new();
         let mut as_age: Vec<bool> = Vec::new();
         let mut id = |x: f64, t: f64, age: bool, pairs: &mut Vec<(f64, f64)>| -> u32 {

@@ -3,8 +3,6 @@
 //! per-customer summary (x, t_x, T) and scored the same way (p_alive, expected purchases,
 //! CLV with Gamma-Gamma). Plain numerics: no frames, no I/O.
 
-use std::collections::HashMap;
-
 use anyhow::Result;
 
 use super::bgbb::{self, Bgbb, BgbbFit};
@@ -262,19 +260,7 @@ impl Fitted {
             Fitted::BgNbd(_) | Fitted::Bgbb(_) => Vec::new(),
         };
         // The discounted CLV sum of a customer alive at T depends on (x, T) only.
-        let mut index: HashMap<(u64, u64), usize> = HashMap::new();
-        let mut pairs: Vec<(f64, f64)> = Vec::new();
-        let which: Vec<usize> = customers
-            .iter()
-            .map(|c| {
-                *index
-                    .entry(((c.x + 0.0).to_bits(), (c.t + 0.0).to_bits()))
-                    .or_insert_with(|| {
-                        pairs.push((c.x, c.t));
-                        pairs.len() - 1
-                    })
-            })
-            .collect();
+        let (pairs, which) = super::pair_index(customers, |c| c.t);
         let discounted: Vec<f64> = if gg.is_some() {
             pairs
                 .par_iter()
