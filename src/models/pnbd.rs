@@ -356,8 +356,8 @@ impl Prepared {
                     let em1 = (l2 - l1).exp_m1();
                     la0 = l1 + (-em1).ln();
                     let q = em1 + 1.0;
-                    for j in 0..4 {
-                        d_la0[j] = (q1.d_a0[j] - q * q2.d_a0[j]) / -em1;
+                    for (d, (g1, g2)) in d_la0.iter_mut().zip(q1.d_a0.iter().zip(&q2.d_a0)) {
+                        *d = (g1 - q * g2) / -em1;
                     }
                 }
                 let l_dead = q2.cx + la0;

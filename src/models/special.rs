@@ -167,9 +167,8 @@ fn series(a: f64, b: f64, c: f64, z: f64) -> Option<LogValue> {
 /// and ∂tₙ/∂z = n tₙ / z, so the four derivative sums run beside the value's. None outside
 /// that range or if the sums do not converge (the caller then differentiates numerically).
 pub fn hyp2f1_log_grad(a: f64, b: f64, c: f64, z: f64) -> Option<(f64, [f64; 4])> {
-    if !(a > 0.0 && b > 0.0 && c > 0.0 && a.is_finite() && b.is_finite() && c.is_finite())
-        || !(0.0..=0.99).contains(&z)
-    {
+    let finite = a.is_finite() && b.is_finite() && c.is_finite();
+    if !(finite && a > 0.0 && b > 0.0 && c > 0.0 && (0.0..=0.99).contains(&z)) {
         return None;
     }
     if z == 0.0 {
