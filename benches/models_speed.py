@@ -2,7 +2,7 @@
 """lifetimes 0.11.3's own fitters doing the work of `retention ltv --summary FILE --model M`,
 for benches/models_speed.sh: per model, wall seconds of one run, printed as JSON.
 
-    python benches/models_speed.py SUMMARY_CSV BGBB_SUMMARY_CSV
+    python benches/models_speed.py SUMMARY_CSV BGBB_SUMMARY_CSV...
 
 The same work on both sides (no I/O on this side; reading the CSV is in retention's time):
   fit      the purchase model: BG/NBD and MBG/NBD on the rows as users call them, Pareto/NBD
@@ -12,9 +12,13 @@ The same work on both sides (no I/O on this side; reading the CSV is in retentio
            360 days; BG/BB: 12 future opportunities) for every customer
   gg, clv  when the summary has m: Gamma-Gamma fitted on the customers with x > 0 and
            m > 0, and the 12-month CLV (discount 1%/month, months of 30 days) of everyone
-BG/BB runs on its own summary (x, t_x, n opportunities; no m: fit + score only).
+BG/BB runs on its own summaries (x, t_x, n opportunities; no m: fit + score only), each
+recorded under its file name; a fit that raises (lifetimes' ConvergenceError) is recorded
+with its time and the error instead of a total.
 """
+import contextlib
 import json
+import os
 import sys
 import time
 
@@ -59,19 +63,28 @@ for name, cls, grouped in [
     res["total"] = res["fit"] + res["score"] + res.get("gg", 0.0) + res.get("clv", 0.0)
     out[name] = res
 
-b = pd.read_csv(sys.argv[2])
-bx, btx, bn = b["x"].values, b["t_x"].values, b["T"].values
-t0 = time.perf_counter()
-# lifetimes' BG/BB fitter takes the distinct (x, t_x, n) with their counts, as its docs show
-g = b.groupby(["x", "t_x", "T"]).size().reset_index(name="w")
-f = BetaGeoBetaBinomFitter().fit(g["x"].values, g["t_x"].values, g["T"].values,
-                                 weights=g["w"].values)
-fit = time.perf_counter() - t0
-t0 = time.perf_counter()
-pa = f.conditional_probability_alive(12, bx, btx, bn)
-ep = f.conditional_expected_number_of_purchases_up_to_time(12, bx, btx, bn)
-score = time.perf_counter() - t0
-out["bgbb"] = {"fit": fit, "score": score, "total": fit + score,
-               "params": {k: float(v) for k, v in f.params_.items()},
-               "sum_p_alive": float(np.sum(pa)), "sum_expected": float(np.sum(ep))}
+for path in sys.argv[2:]:
+    b = pd.read_csv(path)
+    bx, btx, bn = b["x"].values, b["t_x"].values, b["T"].values
+    t0 = time.perf_counter()
+    # lifetimes' BG/BB fitter takes the distinct (x, t_x, n) with their counts, as its docs show
+    g = b.groupby(["x", "t_x", "T"]).size().reset_index(name="w")
+    try:
+        # (lifetimes prints scipy's result to stdout when the fit fails: keep the JSON clean)
+        with contextlib.redirect_stdout(sys.stderr):
+            f = BetaGeoBetaBinomFitter().fit(g["x"].values, g["t_x"].values, g["T"].values,
+                                             weights=g["w"].values)
+    except Exception as e:  # noqa: BLE001 - recorded, not hidden
+        out[os.path.basename(path)] = {"fit": time.perf_counter() - t0,
+                                       "error": type(e).__name__}
+        continue
+    fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pa = f.conditional_probability_alive(12, bx, btx, bn)
+    ep = f.conditional_expected_number_of_purchases_up_to_time(12, bx, btx, bn)
+    score = time.perf_counter() - t0
+    out[os.path.basename(path)] = {
+        "fit": fit, "score": score, "total": fit + score,
+        "params": {k: float(v) for k, v in f.params_.items()},
+        "sum_p_alive": float(np.sum(pa)), "sum_expected": float(np.sum(ep))}
 print(json.dumps(out, indent=1))
