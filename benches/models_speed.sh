@@ -37,9 +37,10 @@ run() {  # model, input, key in the JSON
   "$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.csv" --quiet 2>"$DIR/out_$3.err"
   t1=$(date +%s.%N)
   ours=$(echo "$t1 - $t0" | bc -l)
-  theirs=$("$PY" -c "import json;r=json.load(open('$DIR/lifetimes_models.json'))['$3'];print(r.get('total', -r['fit']))")
-  if [ "${theirs#-}" != "$theirs" ]; then
-    printf '| %s | %s | %.3f | did not converge (%.1f s) | — |\n' "$1" "$(basename "$2")" "$ours" "${theirs#-}"
+  # lifetimes' total, or "failed SECONDS" when its fit raised
+  theirs=$("$PY" -c "import json;r=json.load(open('$DIR/lifetimes_models.json'))['$3'];print(r['total'] if 'total' in r else 'failed %.1f' % r['fit'])")
+  if [ "${theirs#failed }" != "$theirs" ]; then
+    printf '| %s | %s | %.3f | did not converge (%s s) | — |\n' "$1" "$(basename "$2")" "$ours" "${theirs#failed }"
   else
     printf '| %s | %s | %.3f | %.2f | %.0f× |\n' "$1" "$(basename "$2")" "$ours" "$theirs" "$(echo "$theirs / $ours" | bc -l)"
   fi

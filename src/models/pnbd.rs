@@ -289,14 +289,12 @@ impl Prepared {
         let p = from_log(theta);
         let ParetoNbdParams { r, alpha, s, beta } = p;
         // the parameters one step up and down each log parameter, for the 2F1 terms
-        let stepped: Vec<(ParetoNbdParams, ParetoNbdParams)> = (0..4)
-            .map(|k| {
-                let (mut up, mut dn) = (theta.to_vec(), theta.to_vec());
-                up[k] += GRAD_STEP;
-                dn[k] -= GRAD_STEP;
-                (from_log(&up), from_log(&dn))
-            })
-            .collect();
+        let stepped: [(ParetoNbdParams, ParetoNbdParams); 4] = std::array::from_fn(|k| {
+            let (mut up, mut dn) = (theta.to_vec(), theta.to_vec());
+            up[k] += GRAD_STEP;
+            dn[k] -= GRAD_STEP;
+            (from_log(&up), from_log(&dn))
+        });
         let per_pair = |(k, &(x, t)): (usize, &(f64, f64))| -> PairTerms {
             let (a0, d_a0) = a0_term_grad(&p, x, t).unwrap_or_else(|| {
                 let mut d_a0 = [0.0; 4];
@@ -475,9 +473,8 @@ const GRAD_STEP: f64 = 1e-5;
 fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
     let p = from_log(theta);
     let (ll, g) = prep.log_likelihood_and_grad(theta);
-    let v =
-        -ll / prep.total_w + pen * (p.r * p.r + p.alpha * p.alpha + p.s * p.s + p.beta * p.beta);
     let sq = [p.r * p.r, p.alpha * p.alpha, p.s * p.s, p.beta * p.beta];
+    let v = -ll / prep.total_w + pen * sq.iter().sum::<f64>();
     let grad = (0..4)
         .map(|k| -g[k] / prep.total_w + 2.0 * pen * sq[k])
         .collect();
