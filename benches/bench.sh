@@ -12,7 +12,9 @@
 #              per customer, as issue #6 asks; the generator's own default 2023-01-01 gives ~5.4)
 #   FORMATS    "csv parquet" (default both)
 #   RUNS       timed runs per command; the table shows the median (default 3)
-#   REPORTS    subset of: cohort churn segment summary wallet ltv ltv_bgnbd (default all)
+#   REPORTS    subset of: cohort cohort_plain churn segment segment_plain summary wallet ltv
+#              ltv_bgnbd (default all; *_plain: the same report against the plainest SQL for
+#              the answer, sql/*_plain.sql, beside the heavier general one)
 #   LIFETIMES  1 = also time Python lifetimes on the same summary (default 1; slow at 1M)
 #   BENCH_DIR  data, venv and raw outputs (default /tmp/retention-bench)
 #   OUT        the markdown table (default benches/RESULTS.md)
@@ -32,7 +34,7 @@ repo=$PWD
 SIZES=${SIZES:-"100000 1000000"}
 FORMATS=${FORMATS:-"csv parquet"}
 RUNS=${RUNS:-3}
-REPORTS=${REPORTS:-"cohort churn segment summary wallet ltv ltv_bgnbd"}
+REPORTS=${REPORTS:-"cohort cohort_plain churn segment segment_plain summary wallet ltv ltv_bgnbd"}
 LIFETIMES=${LIFETIMES:-1}
 GEN_START=${GEN_START:-2020-07-01}
 BENCH_DIR=${BENCH_DIR:-/tmp/retention-bench}
@@ -94,9 +96,9 @@ bench() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "fail" || b == "fail" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 retention_args() { # the retention command line of a report
   case $1 in
-    cohort) echo "cohort --period month" ;;
+    cohort | cohort_plain) echo "cohort --period month" ;;
     churn) echo "churn --period month" ;;
-    segment) echo "segment" ;;
+    segment | segment_plain) echo "segment" ;;
     summary) echo "summary" ;;
     wallet) echo "wallet" ;;
     ltv) echo "ltv --period month" ;;
@@ -137,7 +139,7 @@ for n in $SIZES; do
       ref=$res/$r.$fmt.duckdb.csv   # for ltv_bgnbd: the per-customer summary (counts checked)
       agree="**NO**"
       if [ "$tr" != fail ] && [ "$td" != fail ] &&
-        "$py" benches/compare.py "$r" "$res/$r.$fmt.retention.csv" "$ref" >"$res/$r.$fmt.compare.txt" 2>&1; then
+        "$py" benches/compare.py "${r%_plain}" "$res/$r.$fmt.retention.csv" "$ref" >"$res/$r.$fmt.compare.txt" 2>&1; then
         agree="yes"
       else
         fail=1; log "MISMATCH $n $fmt $r: see $res/$r.$fmt.compare.txt"; head -5 "$res/$r.$fmt.compare.txt" >&2 || true

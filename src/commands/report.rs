@@ -195,7 +195,8 @@ fn compute(
     progress.set("churn");
     // Churn, survival and the model share the purchase histories: built once.
     let coded = reports::CodedTx::new(tx, None)?;
-    let histories = reports::Histories::from_coded(&coded, &coded.purchases(tx)?, None);
+    let histories =
+        reports::Histories::from_by_customer(&coded, &coded.purchases_by_customer(tx)?, None);
     let cp = ChurnParams {
         period: period_v,
         inactive_after: ChurnCommandParams::DEFAULT.inactive_after,
@@ -277,7 +278,11 @@ fn compute(
             .ok()
             .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
         let coded = reports::CodedTx::new(&e.tx, None)?;
-        let histories = reports::Histories::from_coded(&coded, &coded.purchases(&e.tx)?, None);
+        let histories = reports::Histories::from_by_customer(
+            &coded,
+            &coded.purchases_by_customer(&e.tx)?,
+            None,
+        );
         previous.clv = keep(reports::ltv::run_model(&e, &coded, &histories, &la, None))?
             .ok()
             .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0));

@@ -970,7 +970,21 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         }
     }
     let t0 = std::time::Instant::now();
-    let df = source::collect_input(&mut op, lfs, &exprs)?;
+    // Dates and amounts convert chunk by chunk as CSV text is read (the whole input never
+    // exists as text columns); a value that does not convert comes back as text, and the
+    // parse below finds and words it.
+    let mut numbers: Vec<String> = Vec::new();
+    for r in [Role::Amount, Role::Price, Role::Quantity] {
+        if map.contains_key(&r) && !opts.skip.contains(&r) {
+            numbers.push(r.canonical().to_string());
+        }
+    }
+    let typed = source::Typed {
+        date: Some(("date".to_string(), opts.date_format.clone())),
+        numbers,
+        decimal_comma: opts.decimal_comma,
+    };
+    let (mut df, typed_format) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
@@ -978,25 +992,44 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     let n = df.height();
     let t_read = t0.elapsed().as_secs_f64();
 
-    let (days, fmt) = parse_dates(df.column("date")?, &op, opts, &map[&Role::Date])?;
-    let amounts = if let Some(src) = map.get(&Role::Amount) {
-        parse_numbers(df.column("amount")?, &op, opts, src)?
-    } else {
-        let price = parse_numbers(df.column("price")?, &op, opts, &map[&Role::Price])?;
-        match map.get(&Role::Quantity) {
-            Some(q) => {
-                let qty = parse_numbers(df.column("quantity")?, &op, opts, q)?;
-                price
-                    .iter()
-                    .zip(&qty)
-                    .map(|(p, q)| Some((*p)? * (*q)?))
-                    .collect()
-            }
-            None => price,
+    let (date_col, fmt) = match &typed_format {
+        Some(f) => (df.column("date")?.clone(), f.describe()),
+        None => {
+            let (days, fmt) = parse_dates(df.column("date")?, &op, opts, &map[&Role::Date])?;
+            (Column::new("date".into(), days).cast(&DataType::Date)?, fmt)
         }
     };
+    let _ = df.drop_in_place("date");
+    let amount_col = match map.get(&Role::Amount) {
+        Some(_) if typed_format.is_some() => df.column("amount")?.clone(),
+        Some(src) => Column::new(
+            "amount".into(),
+            parse_numbers(df.column("amount")?, &op, opts, src)?,
+        ),
+        None => {
+            let price = parse_numbers(df.column("price")?, &op, opts, &map[&Role::Price])?;
+            let amounts: Vec<Option<f64>> = match map.get(&Role::Quantity) {
+                Some(q) => {
+                    let qty = parse_numbers(df.column("quantity")?, &op, opts, q)?;
+                    price
+                        .iter()
+                        .zip(&qty)
+                        .map(|(p, q)| Some((*p)? * (*q)?))
+                        .collect()
+                }
+                None => price,
+            };
+            Column::new("amount".into(), amounts)
+        }
+    };
+    let _ = df.drop_in_place("amount");
+    let days_ca = date_col.date()?.physical().clone();
+    let amounts_ca = amount_col.f64()?.clone();
     let service = match opts.invoice {
-        Some(inv) => Some(service_periods(&df, &op, opts, &map, &days, inv)?),
+        Some(inv) => {
+            let days: Vec<Option<i32>> = days_ca.iter().collect();
+            Some(service_periods(&df, &op, opts, &map, &days, inv)?)
+        }
         None => None,
     };
     let t_parse = t0.elapsed().as_secs_f64();
@@ -1013,7 +1046,11 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         max_day: i32,
         mask: Vec<bool>,
     }
-    let check = |start: usize, ids: &StringChunked| -> Checked {
+    let check = |start: usize,
+                 ids: &StringChunked,
+                 days: &Int32Chunked,
+                 amounts: &Float64Chunked|
+     -> Checked {
         let mut c = Checked {
             empty: [(0, 0); 3],
             outside: 0,
@@ -1021,16 +1058,17 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             mask: Vec::with_capacity(ids.len()),
         };
         // Iterate (`ChunkedArray::get(i)` searches the chunks on every call).
-        for (j, id) in ids.iter().enumerate() {
+        for (j, ((id, day), amount)) in ids.iter().zip(days.iter()).zip(amounts.iter()).enumerate()
+        {
             let i = start + j;
             let ok_c = id.is_some_and(|s| !s.trim().is_empty());
-            let kind = match (ok_c, days[i], amounts[i]) {
+            let kind = match (ok_c, day, amount) {
                 (false, ..) => Some(0),
                 (_, None, _) => Some(1),
                 (_, _, None) => Some(2),
                 _ => None,
             };
-            let ok = match (kind, days[i]) {
+            let ok = match (kind, day) {
                 (Some(k), _) => {
                     if c.empty[k].0 == 0 {
                         c.empty[k].1 = i;
@@ -1058,8 +1096,13 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         (0..n.div_ceil(ROWS))
             .into_par_iter()
             .map(|k| {
-                let start = k * ROWS;
-                check(start, &cust_ca.slice(start as i64, ROWS.min(n - start)))
+                let (start, len) = (k * ROWS, ROWS.min(n - k * ROWS));
+                check(
+                    start,
+                    &cust_ca.slice(start as i64, len),
+                    &days_ca.slice(start as i64, len),
+                    &amounts_ca.slice(start as i64, len),
+                )
             })
             .collect()
     };
@@ -1112,7 +1155,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     let as_of_day = match opts.as_of {
         Some(a) => {
             let a = days_since_epoch(a);
-            let later = days
+            let later = days_ca
                 .iter()
                 .zip(&mask)
                 .filter(|(d, &m)| m && d.is_some_and(|d| d > a))
@@ -1124,7 +1167,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
                     op.label,
                     date_from_days(a)
                 ));
-                for (m, d) in mask.iter_mut().zip(&days) {
+                for (m, d) in mask.iter_mut().zip(days_ca.iter()) {
                     if d.is_some_and(|d| d > a) {
                         *m = false;
                     }
@@ -1154,11 +1197,8 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         }),
     };
 
-    let mut cols = vec![
-        customer,
-        Column::new("date".into(), days).cast(&DataType::Date)?,
-        Column::new("amount".into(), amounts),
-    ];
+    drop((days_ca, amounts_ca));
+    let mut cols = vec![customer, date_col, amount_col];
     for name in ["order_id", "category"] {
         if df.column(name).is_ok() {
             cols.push(str_column(&df, name)?);
@@ -1353,7 +1393,7 @@ fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Resul
         .filter(|n| !taken.contains(n) && !canon.contains(&n.as_str()))
         .collect();
     exprs.extend(others.iter().map(|n| col(n.as_str())));
-    let df = source::collect_input(&mut op, lfs, &exprs)?;
+    let (df, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
@@ -1515,7 +1555,7 @@ pub fn load_wallet(
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     exprs.push(col(wallet_src.as_str()).alias("wallet"));
-    let df = source::collect_input(&mut op, lfs, &exprs)?;
+    let (df, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));

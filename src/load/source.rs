@@ -14,6 +14,7 @@ use polars::prelude::*;
 use tempfile::NamedTempFile;
 
 use super::LoadOptions;
+use crate::dates::DateFormat;
 use crate::error::bad;
 
 /// A file path (which may be a glob or a directory) or standard input.
@@ -983,16 +984,117 @@ fn record_end(data: &[u8], delim: u8, from: usize) -> usize {
     data.len()
 }
 
+/// Text columns turned into typed ones chunk by chunk as CSV text is read, so that the
+/// whole input never exists as text columns at once (memory follows the typed columns):
+/// the date column as `Date` with the given format, or the one detected from its first
+/// 10,000 values as the loader detects it; number columns as `Float64` by
+/// [`super::parse_amount`]. A value that does not convert sends the whole input back to
+/// the all-text read, where the loader's own parse finds the first error and words it.
+pub(crate) struct Typed {
+    /// The (canonical) date column and the format given for it (None: detect).
+    pub date: Option<(String, Option<DateFormat>)>,
+    /// The (canonical) number columns.
+    pub numbers: Vec<String>,
+    pub decimal_comma: bool,
+}
+
+/// Values the loader detects the date format from (`load::parse_dates_fast`).
+const DETECT_VALUES: usize = 10_000;
+
+/// The typed read's state across chunks and parts: the date format once detected.
+struct TypedState<'a> {
+    typed: &'a Typed,
+    format: Option<DateFormat>,
+}
+
+impl TypedState<'_> {
+    /// Convert one chunk's text columns; None when a value does not convert (or the
+    /// format cannot be detected as the loader would: from fewer than 10,000 values
+    /// when more chunks follow).
+    fn convert(&mut self, mut df: DataFrame, last: bool) -> Result<Option<DataFrame>> {
+        let t = self.typed;
+        if let Some((name, given)) = &t.date {
+            if let Ok(c) = df.column(name) {
+                let ca = c.str()?;
+                if self.format.is_none() {
+                    self.format = match given {
+                        Some(f) => Some(f.clone()),
+                        None => {
+                            let values: Vec<&str> = ca
+                                .iter()
+                                .flatten()
+                                .filter(|v| !v.trim().is_empty())
+                                .take(DETECT_VALUES)
+                                .collect();
+                            if values.len() < DETECT_VALUES && !last {
+                                return Ok(None);
+                            }
+                            match crate::dates::detect(values.into_iter().enumerate()) {
+                                Ok(f) => Some(f),
+                                Err(_) => return Ok(None),
+                            }
+                        }
+                    };
+                }
+                let Some(fmt) = &self.format else {
+                    return Ok(None);
+                };
+                let days = super::par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+                    None => Ok(None),
+                    Some(v) => match crate::dates::parse(fmt, v) {
+                        Some(d) if crate::dates::in_range(d) => {
+                            Ok(Some(crate::period::days_since_epoch(d)))
+                        }
+                        _ => Err(()),
+                    },
+                });
+                let Ok(days) = days else {
+                    return Ok(None);
+                };
+                let col = Column::new(name.as_str().into(), days).cast(&DataType::Date)?;
+                df.with_column(col)?;
+            }
+        }
+        for name in &t.numbers {
+            let Ok(c) = df.column(name) else { continue };
+            let values = super::par_map(c.str()?, |v| match v.filter(|v| !v.trim().is_empty()) {
+                None => Ok(None),
+                Some(v) => super::parse_amount(v, t.decimal_comma).map(Some),
+            });
+            let Ok(values) = values else {
+                return Ok(None);
+            };
+            df.with_column(Column::new(name.as_str().into(), values))?;
+        }
+        Ok(Some(df))
+    }
+}
+
+/// Give the pages of `map[..end]` back to the kernel (they are re-read from the file if
+/// touched again), so that the mapped text read so far does not stay in memory.
+fn release(map: &memmap2::Mmap, end: usize) {
+    const PAGE: usize = 4096;
+    let len = end / PAGE * PAGE;
+    if len > 0 {
+        // SAFETY: the map is a read-only mapping of a file this process does not write:
+        // dropped pages hold no changes and are read again from the file when touched.
+        #[cfg(unix)]
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
+    }
+}
+
 /// Read one text part in chunks of about [`CHUNK`] bytes cut at record ends, each parsed
 /// by polars with the part's header as schema (every column text) and only the selected
-/// columns; reading progress advances by each chunk's bytes.
+/// columns, and converted by `typed` when given (None back: a value did not convert);
+/// reading progress advances by each chunk's bytes, and the text read is let go.
 fn read_chunked(
     op: &Part,
     shape: CsvShape,
     names: &[String],
     exprs: &[Expr],
     chunk: usize,
-) -> Result<DataFrame> {
+    mut typed: Option<(&mut TypedState, bool)>,
+) -> Result<Option<DataFrame>> {
     let cannot = |e: &dyn std::fmt::Display| {
         bad(format!(
             "cannot read {}: {}",
@@ -1030,8 +1132,16 @@ fn read_chunked(
             .collect()
             .map_err(|e| cannot(&e))
     };
+    // An empty part converts like a chunk (its columns must have the typed types).
+    let empty = |typed: &mut Option<(&mut TypedState, bool)>| -> Result<Option<DataFrame>> {
+        let df = empty()?;
+        match typed {
+            None => Ok(Some(df)),
+            Some((state, last_part)) => state.convert(df, *last_part),
+        }
+    };
     if len == 0 {
-        return empty();
+        return empty(&mut typed);
     }
     // SAFETY: the file is only read, and this process does not write it while mapped.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| cannot(&e))?;
@@ -1050,11 +1160,24 @@ fn read_chunked(
         }
     }
     let mut frames = Vec::with_capacity(bounds.len());
+    let offset = map.len() - data.len();
     for w in bounds.windows(2) {
         let (a, b) = (w[0].max(body), w[1]);
         if a < b {
-            frames.push(read(&data[a..b])?);
+            let df = read(&data[a..b])?;
+            let df = match typed.as_mut() {
+                None => df,
+                Some((state, last_part)) => {
+                    let last = *last_part && b == data.len();
+                    match state.convert(df, last)? {
+                        Some(df) => df,
+                        None => return Ok(None),
+                    }
+                }
+            };
+            frames.push(df);
         }
+        release(&map, b + offset);
         // (the first chunk's bytes include the byte-order mark and the header)
         let from = if w[0] == 0 {
             0
@@ -1065,33 +1188,70 @@ fn read_chunked(
     }
     let mut it = frames.into_iter();
     let Some(mut out) = it.next() else {
-        return empty();
+        return empty(&mut typed);
     };
     for d in it {
         out.vstack_mut_owned(d)?;
     }
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Collect the selected columns of every part and stack them into one frame, recording
 /// where each part starts (for [`Input::at`]). Columns whose types differ between parts
 /// (a CSV's text beside a Parquet's numbers) are stacked as text.
+///
+/// With `typed`, and when every part is CSV text, the columns it names come back typed
+/// (`Date`, `Float64`) and the date format used is returned; when a value does not
+/// convert, the input is read again as text (format None) for the loader to word the
+/// error.
 pub(crate) fn collect_input(
     input: &mut Input,
     lfs: Vec<LazyFrame>,
     exprs: &[Expr],
-) -> Result<DataFrame> {
+    typed: Option<&Typed>,
+) -> Result<(DataFrame, Option<DateFormat>)> {
+    let all_text = input
+        .parts
+        .iter()
+        .all(|op| op.csv.get().is_some() && op.partition.is_empty());
+    if let (Some(typed), true) = (typed, all_text) {
+        let mut state = TypedState {
+            typed,
+            format: None,
+        };
+        if let Some(df) = collect_parts(input, lfs.clone(), exprs, Some(&mut state))? {
+            let format = typed.date.as_ref().and(state.format);
+            return Ok((df, format));
+        }
+        crate::progress::step("reading again as text (a value did not convert)");
+    }
+    let df = collect_parts(input, lfs, exprs, None)?;
+    Ok((df.unwrap_or_default(), None))
+}
+
+/// [`collect_input`]'s reading, typed or not (None: a typed value did not convert).
+fn collect_parts(
+    input: &mut Input,
+    lfs: Vec<LazyFrame>,
+    exprs: &[Expr],
+    mut typed: Option<&mut TypedState>,
+) -> Result<Option<DataFrame>> {
     let mut frames = Vec::with_capacity(lfs.len());
     input.starts.clear();
     let mut rows = 0;
     let size = |op: &Part| std::fs::metadata(&op.path).map_or(0, |m| m.len());
     let total: u64 = input.parts.iter().map(size).sum();
     let _reading = crate::progress::reading(&short_label(&input.label), total);
-    for (mut lf, op) in lfs.into_iter().zip(&input.parts) {
+    let parts = input.parts.len();
+    for (k, (mut lf, op)) in lfs.into_iter().zip(&input.parts).enumerate() {
         let df = match op.csv.get() {
             Some(shape) if op.partition.is_empty() => {
                 let names = super::names_of(&mut lf, &op.label)?;
-                read_chunked(op, *shape, &names, exprs, CHUNK)?
+                let state = typed.as_deref_mut().map(|s| (s, k + 1 == parts));
+                match read_chunked(op, *shape, &names, exprs, CHUNK, state)? {
+                    Some(df) => df,
+                    None => return Ok(None),
+                }
             }
             _ => {
                 let df = super::collect(lf.select(exprs), &op.label)?;
@@ -1105,11 +1265,11 @@ pub(crate) fn collect_input(
     }
     let mut it = frames.into_iter();
     let Some(mut out) = it.next() else {
-        return Ok(DataFrame::empty());
+        return Ok(Some(DataFrame::empty()));
     };
     let rest: Vec<DataFrame> = it.collect();
     if rest.is_empty() {
-        return Ok(out);
+        return Ok(Some(out));
     }
     let names: Vec<String> = out
         .get_column_names()
@@ -1136,7 +1296,7 @@ pub(crate) fn collect_input(
         out.vstack_mut_owned(d)?;
     }
     out.rechunk_mut_par();
-    Ok(out)
+    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -1165,6 +1325,70 @@ mod tests {
         assert_eq!(record_end(text, b',', 12), 22);
         // a quote inside a field is a character, not an opening quote
         assert_eq!(record_end(b"5\" screen,1\nx", b',', 0), 12);
+    }
+
+    /// The typed read converts every chunk as the text read and the loader's parse
+    /// would; a value that does not convert (in any chunk) gives None, and a format
+    /// detected from fewer values than the loader looks at, with more chunks to come,
+    /// is not trusted.
+    #[test]
+    fn typed_chunks_equal_the_text_parse_or_give_up() {
+        let shape = CsvShape {
+            delim: b',',
+            has_header: true,
+            flexible: false,
+        };
+        let names: Vec<String> = ["c", "d", "a"].map(String::from).to_vec();
+        let exprs = vec![col("c"), col("d").alias("date"), col("a").alias("amount")];
+        let typed = Typed {
+            date: Some(("date".into(), None)),
+            numbers: vec!["amount".into()],
+            decimal_comma: false,
+        };
+        let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
+        let (op, _tmp) = part(text);
+        for (chunk, converts) in [(1 << 20, true), (1, false)] {
+            let mut state = TypedState {
+                typed: &typed,
+                format: None,
+            };
+            let got =
+                read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
+            assert_eq!(got.is_some(), converts, "chunk {chunk}");
+            if let Some(df) = got {
+                assert_eq!(state.format, Some(DateFormat::Dmy));
+                let days: Vec<Option<i32>> = df
+                    .column("date")
+                    .unwrap()
+                    .date()
+                    .unwrap()
+                    .physical()
+                    .iter()
+                    .collect();
+                assert_eq!(days, vec![Some(19737), None, Some(19756)]);
+                let amounts: Vec<Option<f64>> =
+                    df.column("amount").unwrap().f64().unwrap().iter().collect();
+                assert_eq!(amounts, vec![Some(1.0), Some(2.5), Some(-3.0)]);
+            }
+        }
+        // A value that does not parse, in the last chunk: None, for the text read.
+        let bad = b"c,d,a\nx,2024-01-15,1\ny,2024-01-16,abc\n";
+        let (op, _tmp) = part(bad);
+        let mut state = TypedState {
+            typed: &typed,
+            format: Some(DateFormat::Iso),
+        };
+        let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
+        assert!(got.is_none());
+        // A date that does not parse with the format detected from the first chunk.
+        let mixed = b"c,d,a\nx,2024-01-15,1\ny,20240116,2\n";
+        let (op, _tmp) = part(mixed);
+        let mut state = TypedState {
+            typed: &typed,
+            format: Some(DateFormat::Iso),
+        };
+        let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
+        assert!(got.is_none());
     }
 
     #[test]
@@ -1198,7 +1422,9 @@ mod tests {
             .unwrap();
         assert_eq!(whole.height(), 5, "{whole}"); // the blank line is a row of nulls
         for chunk in [1, 5, 17, 1 << 20] {
-            let df = read_chunked(&op, shape, &names, &exprs, chunk).unwrap();
+            let df = read_chunked(&op, shape, &names, &exprs, chunk, None)
+                .unwrap()
+                .unwrap();
             assert!(df.equals_missing(&whole), "chunk {chunk}: {df} vs {whole}");
         }
     }

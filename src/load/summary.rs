@@ -108,7 +108,13 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
     if let Some(i) = &fid {
         exprs.push(col(i.as_str()).alias("id"));
     }
-    let df = source::collect_input(&mut input, lfs, &exprs)?;
+    // The numbers convert chunk by chunk as the text is read (no text columns kept).
+    let typed = source::Typed {
+        date: None,
+        numbers: ["x", "t_x", "t", "m", "w"].map(String::from).to_vec(),
+        decimal_comma: opts.decimal_comma,
+    };
+    let (df, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
     if df.height() == 0 {
         return Err(bad(format!("{label} has no data rows")));
     }

@@ -104,7 +104,7 @@ pub fn cohort_cells(
         CohortBy::FirstPurchase => CodedTx::new(tx, None)?,
         CohortBy::Signup => CodedTx::new(tx, customers)?,
     };
-    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let bought = coded.purchases_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
     let groups = match &p.group {
         Some(g) => Some(coded.groups(customer_groups(tx, customers, g, "--group")?)?),

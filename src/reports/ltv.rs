@@ -20,8 +20,7 @@ use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{assign_cohorts, coded_cells, mark_partial, CohortParams, Matrix};
 use crate::reports::{
-    column, customer_groups, net_revenue, purchases, with_group, ByCustomer, CodedTx, Histories,
-    Money, GROUP,
+    column, customer_groups, net_revenue, purchases, with_group, CodedTx, Histories, Money, GROUP,
 };
 
 #[derive(Clone, Debug)]
@@ -115,7 +114,7 @@ pub fn curves(
     };
     let mut notes = Vec::new();
     let coded = CodedTx::new(tx, None)?;
-    let bought = ByCustomer::new(coded.ids.len(), &coded.purchases(tx)?);
+    let bought = coded.purchases_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
     let groups = groups.map(|g| coded.groups(g)).transpose()?;
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));

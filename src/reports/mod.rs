@@ -407,15 +407,61 @@ impl<'a> CodedTx<'a> {
     /// Every transaction row as (code, day, amount), in row order, returns included.
     /// Rows with a null customer or date are left out; a null amount counts 0.
     pub fn tx_rows(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        self.each_tx_row(tx, |c, d, a| out.push((c, d, a)))?;
+        Ok(out)
+    }
+
+    /// [`CodedTx::tx_rows`] one at a time, in row order (nothing collected).
+    pub fn each_tx_row(
+        &self,
+        tx: &DataFrame,
+        mut f: impl FnMut(u32, i32, f64),
+    ) -> anyhow::Result<()> {
         let days = tx.column("date")?.cast(&DataType::Date)?;
         let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        Ok(self
+        for ((c, d), a) in self
             .rows
             .iter()
             .zip(days.date()?.physical().iter())
             .zip(amounts.f64()?.iter())
-            .filter_map(|((c, d), a)| Some(((*c)?, d?, a.unwrap_or(0.0))))
-            .collect())
+        {
+            if let (Some(c), Some(d)) = (*c, d) {
+                f(c, d, a.unwrap_or(0.0));
+            }
+        }
+        Ok(())
+    }
+
+    /// [`CodedTx::purchases`] one at a time, in the same order; where every row is its
+    /// own order, straight from the columns (nothing collected).
+    pub fn each_purchase(
+        &self,
+        tx: &DataFrame,
+        mut f: impl FnMut(u32, i32, f64),
+    ) -> anyhow::Result<()> {
+        if !tx
+            .column("order_id")
+            .map_or(true, crate::load::all_distinct)
+        {
+            for (c, d, a) in self.purchases(tx)? {
+                f(c, d, a);
+            }
+            return Ok(());
+        }
+        let days = tx.column("date")?.cast(&DataType::Date)?;
+        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+        for ((c, d), a) in self
+            .rows
+            .iter()
+            .zip(days.date()?.physical().iter())
+            .zip(amounts.f64()?.iter())
+        {
+            if let (Some(c), Some(d), Some(a)) = (*c, d, a.filter(|a| *a >= 0.0)) {
+                f(c, d, a);
+            }
+        }
+        Ok(())
     }
 
     /// [`purchases`] as (code, day, amount), in its row order. Rows with a null customer
@@ -467,6 +513,27 @@ impl<'a> CodedTx<'a> {
                 .filter_map(keep)
                 .collect()
         })
+    }
+
+    /// [`CodedTx::purchases`] grouped by customer ([`ByCustomer`]); where every row is
+    /// its own order, straight from the columns (the rows are not collected first).
+    pub fn purchases_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
+        if !tx
+            .column("order_id")
+            .map_or(true, crate::load::all_distinct)
+        {
+            return Ok(ByCustomer::new(self.ids.len(), &self.purchases(tx)?));
+        }
+        let days = tx.column("date")?.cast(&DataType::Date)?;
+        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+        let (days, amounts) = (days.date()?.physical(), amounts.f64()?);
+        Ok(ByCustomer::build(self.ids.len(), || {
+            self.rows
+                .iter()
+                .zip(days.iter())
+                .zip(amounts.iter())
+                .filter_map(|((c, d), a)| Some(((*c)?, d?, a.filter(|a| *a >= 0.0)?)))
+        }))
     }
 
     /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
@@ -535,8 +602,8 @@ impl Histories {
     pub fn from_tx(tx: &DataFrame, groups: Option<LazyFrame>) -> anyhow::Result<Histories> {
         let coded = CodedTx::new(tx, None)?;
         let groups = groups.map(|g| coded.groups(g)).transpose()?;
-        let rows = coded.purchases(tx)?;
-        Ok(Histories::from_coded(
+        let rows = coded.purchases_by_customer(tx)?;
+        Ok(Histories::from_by_customer(
             &coded,
             &rows,
             groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
@@ -550,7 +617,16 @@ impl Histories {
         rows: &[(u32, i32, f64)],
         groups: Option<(&[u32], &[String])>,
     ) -> Histories {
-        let rows = ByCustomer::new(coded.ids.len(), rows);
+        Histories::from_by_customer(coded, &ByCustomer::new(coded.ids.len(), rows), groups)
+    }
+
+    /// [`Histories::from_coded`] from purchases already grouped by customer
+    /// ([`CodedTx::purchases_by_customer`]).
+    pub fn from_by_customer(
+        coded: &CodedTx,
+        rows: &ByCustomer,
+        groups: Option<(&[u32], &[String])>,
+    ) -> Histories {
         let mut h = Histories::default();
         for c in 0..coded.ids.len() {
             let (days, values) = (rows.days(c), rows.values(c));
@@ -614,28 +690,47 @@ pub struct ByCustomer {
 impl ByCustomer {
     /// `n` is the number of codes.
     pub fn new(n: usize, rows: &[(u32, i32, f64)]) -> ByCustomer {
+        ByCustomer::build(n, || rows.iter().copied())
+    }
+
+    /// From rows given twice by `rows` (a count, then a fill), so that they need not be
+    /// collected first: memory is the result only (12 bytes a row).
+    pub fn build<I: Iterator<Item = (u32, i32, f64)>>(
+        n: usize,
+        rows: impl Fn() -> I,
+    ) -> ByCustomer {
         let mut start = vec![0usize; n + 1];
-        for &(c, _, _) in rows {
+        for (c, _, _) in rows() {
             start[c as usize + 1] += 1;
         }
         for i in 0..n {
             start[i + 1] += start[i];
         }
+        let total = start[n];
         let mut next = start.clone();
-        let mut pairs = vec![(0i32, 0f64); rows.len()];
-        for &(c, d, v) in rows {
+        let (mut days, mut values) = (vec![0i32; total], vec![0f64; total]);
+        for (c, d, v) in rows() {
             let at = &mut next[c as usize];
-            pairs[*at] = (d, v);
+            days[*at] = d;
+            values[*at] = v;
             *at += 1;
         }
+        drop(next);
+        let mut pairs = Vec::new();
         for c in 0..n {
-            let s = &mut pairs[start[c]..start[c + 1]];
+            let (a, b) = (start[c], start[c + 1]);
             // Usually already in day order (exports list a customer's orders by date).
-            if !s.is_sorted_by_key(|p| p.0) {
-                s.sort_by_key(|p| p.0);
+            if days[a..b].is_sorted() {
+                continue;
+            }
+            pairs.clear();
+            pairs.extend(days[a..b].iter().copied().zip(values[a..b].iter().copied()));
+            pairs.sort_by_key(|p| p.0);
+            for (k, (d, v)) in pairs.iter().enumerate() {
+                days[a + k] = *d;
+                values[a + k] = *v;
             }
         }
-        let (days, values) = pairs.into_iter().unzip();
         ByCustomer {
             start,
             days,

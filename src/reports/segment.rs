@@ -439,8 +439,46 @@ impl Rfm {
 /// included) up to as-of. Customers without a purchase are not scored.
 pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
     let coded = CodedTx::new(tx, None)?;
-    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
-    Ok(rfm_of(&coded.ids, &rows, &purchases, as_of, bins, rules))
+    rfm_coded(&coded, tx, as_of, bins, rules)
+}
+
+/// Per customer code (id order): last purchase day, purchases, net spend.
+struct RfmFold {
+    last: Vec<(i32, i64)>,
+    spend: Vec<Money>,
+}
+
+impl RfmFold {
+    fn new(n: usize) -> RfmFold {
+        RfmFold {
+            last: vec![(i32::MIN, 0); n],
+            spend: vec![Money::ZERO; n],
+        }
+    }
+
+    fn purchase(&mut self, c: u32, d: i32) {
+        let e = &mut self.last[c as usize];
+        e.0 = e.0.max(d);
+        e.1 += 1;
+    }
+
+    fn row(&mut self, c: u32, a: f64) {
+        self.spend[c as usize] += a;
+    }
+}
+
+/// [`rfm_table`] from coded transactions, folded straight from their columns.
+pub fn rfm_coded(
+    coded: &CodedTx,
+    tx: &DataFrame,
+    as_of: NaiveDate,
+    bins: u32,
+    rules: &Rules,
+) -> Result<Vec<Rfm>> {
+    let mut fold = RfmFold::new(coded.ids.len());
+    coded.each_purchase(tx, |c, d, _| fold.purchase(c, d))?;
+    coded.each_tx_row(tx, |c, _, a| fold.row(c, a))?;
+    Ok(rfm_from(&coded.ids, fold, as_of, bins, rules))
 }
 
 /// [`rfm_table`] from the transactions' and purchases' coded rows ([`CodedTx`]).
@@ -452,18 +490,19 @@ pub fn rfm_of(
     bins: u32,
     rules: &Rules,
 ) -> Vec<Rfm> {
-    let asof = days_since_epoch(as_of) as i64;
-    // Per customer code (id order): last purchase day, purchases, net spend.
-    let mut last: Vec<(i32, i64)> = vec![(i32::MIN, 0); ids.len()];
+    let mut fold = RfmFold::new(ids.len());
     for &(c, d, _) in purchases {
-        let e = &mut last[c as usize];
-        e.0 = e.0.max(d);
-        e.1 += 1;
+        fold.purchase(c, d);
     }
-    let mut spend: Vec<Money> = vec![Money::ZERO; ids.len()];
     for &(c, _, a) in rows {
-        spend[c as usize] += a;
+        fold.row(c, a);
     }
+    rfm_from(ids, fold, as_of, bins, rules)
+}
+
+fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules) -> Vec<Rfm> {
+    let asof = days_since_epoch(as_of) as i64;
+    let RfmFold { last, spend } = fold;
     let mut out: Vec<Rfm> = last
         .iter()
         .enumerate()
@@ -677,8 +716,7 @@ pub fn run_rows(
         return Err(bad("--bins must be at least 1"));
     }
     let coded = CodedTx::new(tx, customers)?;
-    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
-    let table = rfm_of(&coded.ids, &rows, &purchases, as_of, p.bins, &p.rules);
+    let table = rfm_coded(&coded, tx, as_of, p.bins, &p.rules)?;
     let all = &coded.ids;
     if table.is_empty() {
         return Err(bad("no customer made a purchase (every order is a return)"));
