@@ -137,9 +137,19 @@ fn compute(
         }
     };
 
+    // The ids are coded once for every section: of the transactions alone, and with the
+    // customers file's (the same coding when there is none).
+    let coded = reports::CodedTx::new(tx, None)?;
+    let coded_all_own = match cust {
+        Some(_) => Some(reports::CodedTx::new(tx, cust)?),
+        None => None,
+    };
+    let coded_all = coded_all_own.as_ref().unwrap_or(&coded);
+
     progress.set("summary");
     let mut notes = Vec::new();
-    let summary = reports::summary::run(
+    let summary = reports::summary::run_shared(
+        Some(coded_all),
         tx,
         cust,
         invoices,
@@ -168,8 +178,14 @@ fn compute(
     out.push(Section {
         name: "summary_by_period",
         title: format!("Key figures per {period}"),
-        report: keep(reports::summary::run(
-            tx, cust, invoices, ds.as_of, &p, &mut notes,
+        report: keep(reports::summary::run_shared(
+            Some(coded_all),
+            tx,
+            cust,
+            invoices,
+            ds.as_of,
+            &p,
+            &mut notes,
         ))?,
         chart: None,
         seconds: lap(),
@@ -180,10 +196,11 @@ fn compute(
         period: period_v,
         ..CohortParams::DEFAULT
     };
-    let (report, chart) = match reports::cohort::run_cells(tx, cust, ds.as_of, &p) {
-        Ok((r, cells)) => (Ok(r), Some(super::cohort::chart(&cells, &p, names))),
-        Err(e) => (keep(Err(e))?, None),
-    };
+    let (report, chart) =
+        match reports::cohort::run_cells_shared(Some(&coded), tx, cust, ds.as_of, &p) {
+            Ok((r, cells)) => (Ok(r), Some(super::cohort::chart(&cells, &p, names))),
+            Err(e) => (keep(Err(e))?, None),
+        };
     out.push(Section {
         name: "cohort",
         title: format!("Cohort retention (by {period} of first purchase)"),
@@ -194,7 +211,6 @@ fn compute(
 
     progress.set("churn");
     // Churn, survival and the model share the purchase histories: built once.
-    let coded = reports::CodedTx::new(tx, None)?;
     let histories =
         reports::Histories::from_by_customer(&coded, &coded.purchases_by_customer(tx)?, None);
     let cp = ChurnParams {
@@ -231,7 +247,7 @@ fn compute(
         period: period_v,
         ..LtvParams::DEFAULT
     };
-    let (report, chart) = match reports::ltv::command_with_chart(ds, &la) {
+    let (report, chart) = match reports::ltv::command_with_chart_shared(Some(&coded), ds, &la) {
         Ok((r, data)) => (Ok(r), Some(super::ltv::chart(&data, &la, names)?)),
         Err(e) => (keep(Err(e))?, None),
     };
@@ -266,7 +282,11 @@ fn compute(
     };
     if let Some(e) = previous_dataset(ds, prev_end)? {
         let mut notes = Vec::new();
-        let summary = reports::summary::run(
+        let coded = reports::CodedTx::new(&e.tx, None)?;
+        // (with a customers file, the summary codes its ids too)
+        let shared = e.customers.is_none().then_some(&coded);
+        let summary = reports::summary::run_shared(
+            shared,
             &e.tx,
             e.customers.as_ref(),
             None,
@@ -277,7 +297,6 @@ fn compute(
         previous.ltv_cac = keep(summary)?
             .ok()
             .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
-        let coded = reports::CodedTx::new(&e.tx, None)?;
         let histories = reports::Histories::from_by_customer(
             &coded,
             &coded.purchases_by_customer(&e.tx)?,
@@ -291,10 +310,11 @@ fn compute(
 
     progress.set("RFM segments");
     let sp = SegmentParams::default();
-    let (report, chart) = match reports::segment::run_rows(tx, cust, ds.as_of, &sp) {
-        Ok((r, rows)) => (Ok(r), Some(super::segment::chart(&rows, &sp, names)?)),
-        Err(e) => (keep(Err(e))?, None),
-    };
+    let (report, chart) =
+        match reports::segment::run_rows_shared(Some(coded_all), tx, cust, ds.as_of, &sp) {
+            Ok((r, rows)) => (Ok(r), Some(super::segment::chart(&rows, &sp, names)?)),
+            Err(e) => (keep(Err(e))?, None),
+        };
     out.push(Section {
         name: "segment",
         title: "RFM segments".into(),
@@ -323,7 +343,7 @@ fn compute(
     out.push(Section {
         name: "whatif",
         title: "The 5/25 rule: CLV at the measured and a lifted retention".into(),
-        report: keep(reports::whatif::run(tx, ds.as_of, &p))?,
+        report: keep(reports::whatif::run_shared(Some(&coded), tx, ds.as_of, &p))?,
         chart: None,
         seconds: lap(),
     });

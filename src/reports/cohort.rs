@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode};
 use crate::period::{date_from_days, Period};
-use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Money};
+use crate::reports::{column, customer_groups, ByCustomer, Coded, CodedTx, FastMap, Money};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -99,10 +99,23 @@ pub fn cohort_cells(
     p: &CohortParams,
     notes: &mut Vec<String>,
 ) -> Result<Vec<Cell>> {
+    cohort_cells_shared(None, tx, customers, as_of, p, notes)
+}
+
+/// [`cohort_cells`] with the ids coded by the caller: the transactions' ids, and the
+/// customers' too for signup cohorts.
+pub fn cohort_cells_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+    notes: &mut Vec<String>,
+) -> Result<Vec<Cell>> {
     // Signup cohorts hold customers who never bought: code the customers file too.
     let coded = match p.by {
-        CohortBy::FirstPurchase => CodedTx::new(tx, None)?,
-        CohortBy::Signup => CodedTx::new(tx, customers)?,
+        CohortBy::FirstPurchase => Coded::or_new(shared, tx, None)?,
+        CohortBy::Signup => Coded::or_new(shared, tx, customers)?,
     };
     let bought = coded.purchases_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
@@ -423,8 +436,19 @@ pub fn run_cells(
     as_of: NaiveDate,
     p: &CohortParams,
 ) -> Result<(Report, Vec<Cell>)> {
+    run_cells_shared(None, tx, customers, as_of, p)
+}
+
+/// [`run_cells`] with the ids coded by the caller (as [`cohort_cells_shared`]).
+pub fn run_cells_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    as_of: NaiveDate,
+    p: &CohortParams,
+) -> Result<(Report, Vec<Cell>)> {
     let mut notes = Vec::new();
-    let cells = cohort_cells(tx, customers, as_of, p, &mut notes)?;
+    let cells = cohort_cells_shared(shared, tx, customers, as_of, p, &mut notes)?;
     if cells.is_empty() {
         return Err(bad("no customer made a purchase (every order is a return)"));
     }

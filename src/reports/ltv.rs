@@ -20,7 +20,8 @@ use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{assign_cohorts, coded_cells, mark_partial, CohortParams, Matrix};
 use crate::reports::{
-    column, customer_groups, net_revenue, purchases, with_group, CodedTx, Histories, Money, GROUP,
+    column, customer_groups, net_revenue, purchases, with_group, Coded, CodedTx, Histories, Money,
+    GROUP,
 };
 
 #[derive(Clone, Debug)]
@@ -104,6 +105,18 @@ pub fn curves(
     as_of: NaiveDate,
     p: &HistoricalParams,
 ) -> Result<Vec<CurvePoint>> {
+    curves_shared(None, tx, customers, groups, as_of, p)
+}
+
+/// [`curves`] with the transactions' ids coded by the caller.
+pub fn curves_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    groups: Option<LazyFrame>,
+    as_of: NaiveDate,
+    p: &HistoricalParams,
+) -> Result<Vec<CurvePoint>> {
     let cp = CohortParams {
         period: p.period,
         by: CohortBy::FirstPurchase,
@@ -113,7 +126,7 @@ pub fn curves(
         group: p.by.clone(),
     };
     let mut notes = Vec::new();
-    let coded = CodedTx::new(tx, None)?;
+    let coded = Coded::or_new(shared, tx, None)?;
     let bought = coded.purchases_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
     let groups = groups.map(|g| coded.groups(g)).transpose()?;
@@ -296,7 +309,19 @@ pub fn run_historical_curves(
     as_of: NaiveDate,
     p: &HistoricalParams,
 ) -> Result<(Report, Vec<CurvePoint>)> {
-    let points = curves(tx, customers, groups, as_of, p)?;
+    run_historical_curves_shared(None, tx, customers, groups, as_of, p)
+}
+
+/// [`run_historical_curves`] with the transactions' ids coded by the caller.
+pub fn run_historical_curves_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    groups: Option<LazyFrame>,
+    as_of: NaiveDate,
+    p: &HistoricalParams,
+) -> Result<(Report, Vec<CurvePoint>)> {
+    let points = curves_shared(shared, tx, customers, groups, as_of, p)?;
     if points.is_empty() {
         return Err(bad("no customer made a purchase (every order is a return)"));
     }
@@ -373,6 +398,15 @@ pub fn command(ds: &Dataset, a: &LtvParams) -> Result<Report> {
 
 /// [`command`], and the data of its chart ([`curves_chart`], [`calibration_chart`]).
 pub fn command_with_chart(ds: &Dataset, a: &LtvParams) -> Result<(Report, LtvChartData)> {
+    command_with_chart_shared(None, ds, a)
+}
+
+/// [`command_with_chart`] with the transactions' ids coded by the caller.
+pub fn command_with_chart_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    ds: &'a Dataset,
+    a: &LtvParams,
+) -> Result<(Report, LtvChartData)> {
     check_model_args(&a.model_args)?;
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
@@ -404,13 +438,19 @@ pub fn command_with_chart(ds: &Dataset, a: &LtvParams) -> Result<(Report, LtvCha
                 max_periods: a.max_periods,
                 by: a.by.clone(),
             };
-            let (report, curves) =
-                run_historical_curves(&ds.tx, ds.customers.as_ref(), groups, ds.as_of, &p)?;
+            let (report, curves) = run_historical_curves_shared(
+                shared,
+                &ds.tx,
+                ds.customers.as_ref(),
+                groups,
+                ds.as_of,
+                &p,
+            )?;
             Ok((report, LtvChartData::Curves(curves)))
         }
         LtvModel::Compare => Ok((compare(ds, a)?.0, LtvChartData::None)),
         LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
-            let coded = CodedTx::new(&ds.tx, None)?;
+            let coded = Coded::or_new(shared, &ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
             let h = Histories::from_coded(
                 &coded,

@@ -562,6 +562,37 @@ impl<'a> CodedTx<'a> {
     }
 }
 
+/// The ids coded by the caller (`retention report` codes them once for all its sections),
+/// or coded here: `given` must be the coding of the same transactions (and customers, where
+/// the report codes them too).
+pub enum Coded<'s, 'a> {
+    Given(&'s CodedTx<'a>),
+    Own(CodedTx<'a>),
+}
+
+impl<'a> std::ops::Deref for Coded<'_, 'a> {
+    type Target = CodedTx<'a>;
+    fn deref(&self) -> &CodedTx<'a> {
+        match self {
+            Coded::Given(c) => c,
+            Coded::Own(c) => c,
+        }
+    }
+}
+
+impl<'s, 'a> Coded<'s, 'a> {
+    pub fn or_new(
+        given: Option<&'s CodedTx<'a>>,
+        tx: &'a DataFrame,
+        customers: Option<&'a DataFrame>,
+    ) -> anyhow::Result<Coded<'s, 'a>> {
+        Ok(match given {
+            Some(c) => Coded::Given(c),
+            None => Coded::Own(CodedTx::new(tx, customers)?),
+        })
+    }
+}
+
 /// The distinct labels, sorted, and each label's index among them.
 pub fn label_codes(labels: &[&str]) -> (Vec<u32>, Vec<String>) {
     let names: Vec<&str> = labels

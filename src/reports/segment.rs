@@ -15,7 +15,7 @@ use crate::charts::{BarChart, Chart};
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
-use crate::reports::{column, customer_groups, CodedTx, Ids, Money, GROUP};
+use crate::reports::{column, customer_groups, Coded, CodedTx, Ids, Money, GROUP};
 use rayon::slice::ParallelSliceMut;
 
 // ---------------------------------------------------------------------------------------
@@ -712,10 +712,21 @@ pub fn run_rows(
     as_of: NaiveDate,
     p: &SegmentParams,
 ) -> Result<(Report, Vec<SegmentRow>)> {
+    run_rows_shared(None, tx, customers, as_of, p)
+}
+
+/// [`run_rows`] with the ids coded by the caller (transactions and customers).
+pub fn run_rows_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    as_of: NaiveDate,
+    p: &SegmentParams,
+) -> Result<(Report, Vec<SegmentRow>)> {
     if p.bins == 0 {
         return Err(bad("--bins must be at least 1"));
     }
-    let coded = CodedTx::new(tx, customers)?;
+    let coded = Coded::or_new(shared, tx, customers)?;
     let table = rfm_coded(&coded, tx, as_of, p.bins, &p.rules)?;
     let all = &coded.ids;
     if table.is_empty() {

@@ -10,7 +10,7 @@ use crate::params::SubsPeriod;
 use crate::period::{date_from_days, days_since_epoch, Period};
 use crate::reports::segment::{col_days, col_f64};
 use crate::reports::subscriptions::{self, Movement, SubsParams, SubsView};
-use crate::reports::{column, customer_groups, CodedTx, FastMap, Money};
+use crate::reports::{column, customer_groups, Coded, CodedTx, FastMap, Money};
 
 #[derive(Clone, Debug)]
 pub struct SummaryParams {
@@ -228,9 +228,20 @@ pub fn summary_rows(
     as_of: NaiveDate,
     p: &SummaryParams,
 ) -> Result<(Vec<Row>, Available)> {
+    summary_rows_shared(None, tx, customers, as_of, p)
+}
+
+/// [`summary_rows`] with the ids coded by the caller (transactions and customers).
+pub fn summary_rows_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+) -> Result<(Vec<Row>, Available)> {
     let asof = days_since_epoch(as_of);
     // Customers as codes in id order: per-customer state in vectors, sums in id order.
-    let coded = CodedTx::new(tx, customers)?;
+    let coded = Coded::or_new(shared, tx, customers)?;
     let ids = &coded.ids;
     let n = ids.len();
     let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
@@ -556,8 +567,21 @@ pub fn run(
     p: &SummaryParams,
     warnings: &mut Vec<String>,
 ) -> Result<Report> {
+    run_shared(None, tx, customers, invoices, as_of, p, warnings)
+}
+
+/// [`run`] with the ids coded by the caller (transactions and customers).
+pub fn run_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    invoices: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+    warnings: &mut Vec<String>,
+) -> Result<Report> {
     crate::params::check_margin(p.margin)?;
-    let (mut rows, avail) = summary_rows(tx, customers, as_of, p)?;
+    let (mut rows, avail) = summary_rows_shared(shared, tx, customers, as_of, p)?;
     if let Some(inv) = invoices {
         warnings.push(add_subscriptions(&mut rows, inv, customers, as_of, p)?);
     }

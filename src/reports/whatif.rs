@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::period::days_since_epoch;
 use crate::reports::column;
-use crate::reports::{CodedTx, Money};
+use crate::reports::{Coded, CodedTx, Money};
 
 #[derive(Clone, Debug)]
 pub struct WhatifParams {
@@ -69,6 +69,15 @@ impl Measured {
 /// months (as-of − 24 months, as-of − 12 months], the share active in the last 12 months
 /// (as-of − 12 months, as-of]. Also the last year's active customers and net revenue.
 pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
+    measure_shared(None, tx, as_of)
+}
+
+/// [`measure`] with the transactions' ids coded by the caller.
+pub fn measure_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    as_of: NaiveDate,
+) -> Result<Measured> {
     let y1 = as_of
         .checked_sub_months(Months::new(12))
         .ok_or_else(|| bad("as-of is too early"))?;
@@ -80,7 +89,7 @@ pub fn measure(tx: &DataFrame, as_of: NaiveDate) -> Result<Measured> {
         days_since_epoch(y1),
         days_since_epoch(y2),
     );
-    let coded = CodedTx::new(tx, None)?;
+    let coded = Coded::or_new(shared, tx, None)?;
     let purchases = coded.purchases(tx)?;
     // Per customer code: bit 0 = active in the year before, bit 1 = in the last year.
     let mut active = vec![0u8; coded.ids.len()];
@@ -227,7 +236,17 @@ fn frame(s: &[Scenario]) -> Result<DataFrame> {
 
 /// The `whatif` report.
 pub fn run(tx: &DataFrame, as_of: NaiveDate, p: &WhatifParams) -> Result<Report> {
-    let ms = measure(tx, as_of)?;
+    run_shared(None, tx, as_of, p)
+}
+
+/// [`run`] with the transactions' ids coded by the caller.
+pub fn run_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    as_of: NaiveDate,
+    p: &WhatifParams,
+) -> Result<Report> {
+    let ms = measure_shared(shared, tx, as_of)?;
     let s = scenarios(&ms, p)?;
     let mut notes = Vec::new();
     let day = |d: NaiveDate| d.succ_opt().unwrap_or(d);
