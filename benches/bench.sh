@@ -123,8 +123,8 @@ for n in $SIZES; do
     "$py" -c "import duckdb, sys; duckdb.sql(f\"COPY (SELECT * FROM read_csv_auto('{sys.argv[1]}')) TO '{sys.argv[2]}' (FORMAT parquet)\")" "$csv" "$dir/transactions.parquet"
   fi
   txrows=$(($(wc -l <"$csv") - 1))
-  csv_mib=$(du -m "$csv" | cut -f1)
-  pq_mib=$(du -m "$dir/transactions.parquet" | cut -f1)
+  csv_mib=$(du -mL "$csv" | cut -f1)
+  pq_mib=$(du -mL "$dir/transactions.parquet" | cut -f1)
   extra+=("- $n customers: $txrows transaction rows; CSV $csv_mib MiB, Parquet $pq_mib MiB.")
   res=$dir/out; mkdir -p "$res"
   for fmt in $FORMATS; do

@@ -7,7 +7,9 @@ orders AS (
   FROM tx GROUP BY customer_id, order_id),
 purch AS (SELECT customer_id, d FROM orders WHERE lo >= 0 OR amount > 0),
 pc AS (SELECT customer_id, max(d) AS last_d, count(*) AS frequency FROM purch GROUP BY 1),
-spend AS (SELECT customer_id, sum(amount) AS monetary FROM tx GROUP BY 1),
+-- monetary in cents, as retention sums money exactly (a float sum such as 68.22000000000001
+-- would break the tie with another 68.22 customer at a bin edge the other way)
+spend AS (SELECT customer_id, round(sum(amount), 2) AS monetary FROM tx GROUP BY 1),
 rfm AS (
   SELECT pc.customer_id, datediff('day', pc.last_d, (SELECT d FROM as_of)) AS recency_days,
          pc.frequency, s.monetary

@@ -5,7 +5,10 @@ WITH as_of AS (SELECT max(order_date) AS d FROM tx),
 rfm AS (
   SELECT customer_id,
          datediff('day', max(order_date) FILTER (WHERE amount >= 0), (SELECT d FROM as_of)) AS recency_days,
-         count(*) FILTER (WHERE amount >= 0) AS frequency, sum(amount) AS monetary
+         count(*) FILTER (WHERE amount >= 0) AS frequency,
+         -- monetary in cents, as retention sums money exactly (a float sum such as
+         -- 68.22000000000001 would break a tie at a bin edge the other way)
+         round(sum(amount), 2) AS monetary
   FROM tx GROUP BY 1 HAVING count(*) FILTER (WHERE amount >= 0) > 0),
 scored AS (
   SELECT *,

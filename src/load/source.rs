@@ -910,54 +910,51 @@ fn leaf(e: &Expr) -> Option<PlSmallStr> {
 }
 
 /// Offsets that cut CSV text into chunks of about `target` bytes, each ending at a record
-/// end: a line end outside quotes, where a quote opens a quoted field only at a field's
-/// start and `""` inside one is an escaped quote (as the reader and [`quoted_records`]
-/// treat them). 0, …, data.len().
+/// end ([`next_bound`]): 0, …, data.len().
+#[cfg(test)]
 fn record_bounds(data: &[u8], delim: u8, target: usize) -> Vec<usize> {
-    let quoted = memchr::memchr(b'"', data).is_some();
     let mut bounds = vec![0usize];
-    let (mut pos, mut in_quote) = (0usize, false);
+    let mut pos = 0;
     while pos < data.len() {
-        let want = (pos + target.max(1)).min(data.len());
-        if !quoted {
-            pos = match memchr::memchr(b'\n', &data[want..]) {
-                Some(e) => want + e + 1,
-                None => data.len(),
-            };
-            bounds.push(pos);
-            continue;
-        }
-        // Walk quotes and line ends only, from pos, to the first record end at or after want.
-        let mut i = pos;
-        loop {
-            match memchr::memchr2(b'"', b'\n', &data[i..]) {
-                None => {
-                    i = data.len();
-                    break;
-                }
-                Some(k) => {
-                    let j = i + k;
-                    i = j + 1;
-                    if data[j] == b'"' {
-                        if in_quote {
-                            if data.get(j + 1) == Some(&b'"') {
-                                i = j + 2; // an escaped quote
-                            } else {
-                                in_quote = false;
-                            }
-                        } else if j == 0 || data[j - 1] == delim || data[j - 1] == b'\n' {
-                            in_quote = true;
-                        }
-                    } else if !in_quote && j + 1 >= want {
-                        break;
-                    }
-                }
-            }
-        }
-        pos = i;
+        pos = next_bound(data, delim, pos, target);
         bounds.push(pos);
     }
     bounds
+}
+
+/// The end of the chunk of about `target` bytes that starts at record start `pos`: the
+/// first record end at or after `pos + target` (data.len() at the end). A record end is a
+/// line end outside quotes, where a quote opens a quoted field only at a field's start
+/// and `""` inside one is an escaped quote (as the reader and [`quoted_records`] treat
+/// them). Only the chunk's own bytes are looked at, so that reading chunk by chunk does
+/// not bring the whole file into memory at once.
+fn next_bound(data: &[u8], delim: u8, pos: usize, target: usize) -> usize {
+    let want = (pos + target.max(1)).min(data.len());
+    // Without a quote before `want`, the walk can start just before it, outside quotes.
+    let mut i = if memchr::memchr(b'"', &data[pos..want]).is_none() {
+        want.saturating_sub(1).max(pos)
+    } else {
+        pos
+    };
+    let mut in_quote = false;
+    while let Some(k) = memchr::memchr2(b'"', b'\n', &data[i..]) {
+        let j = i + k;
+        i = j + 1;
+        if data[j] == b'"' {
+            if in_quote {
+                if data.get(j + 1) == Some(&b'"') {
+                    i = j + 2; // an escaped quote
+                } else {
+                    in_quote = false;
+                }
+            } else if j == 0 || data[j - 1] == delim || data[j - 1] == b'\n' {
+                in_quote = true;
+            }
+        } else if !in_quote && j + 1 >= want {
+            return i;
+        }
+    }
+    data.len()
 }
 
 /// The end of the record that starts at `from` (outside quotes): just after its line end.
@@ -1146,7 +1143,6 @@ fn read_chunked(
     // SAFETY: the file is only read, and this process does not write it while mapped.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| cannot(&e))?;
     let data: &[u8] = map.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&map);
-    let bounds = record_bounds(data, shape.delim, chunk);
     // The header is the first record that is not blank.
     let mut body = 0;
     if shape.has_header {
@@ -1159,9 +1155,13 @@ fn read_chunked(
             }
         }
     }
-    let mut frames = Vec::with_capacity(bounds.len());
+    let mut frames = Vec::new();
     let offset = map.len() - data.len();
-    for w in bounds.windows(2) {
+    let mut start = 0;
+    while start < data.len() {
+        let end = next_bound(data, shape.delim, start, chunk);
+        let w = [start, end];
+        start = end;
         let (a, b) = (w[0].max(body), w[1]);
         if a < b {
             let df = read(&data[a..b])?;

@@ -50,6 +50,22 @@ impl Money {
     }
 }
 
+/// The grain at which money values are compared for ranks: a millionth of the currency
+/// unit. Two customers who each spent 155.79 tie (and the tie is broken by customer id),
+/// although the sums of their amounts, as binary floating point, may differ in the last
+/// digit (155.79 and 155.79000000000002).
+pub const RANK_GRAIN: f64 = 1e-6;
+
+/// `x` rounded to [`RANK_GRAIN`], for ranking (values beyond 10⁹ are already coarser
+/// than the grain and are kept).
+pub fn rank_key(x: f64) -> f64 {
+    if x.abs() < 1e9 {
+        (x / RANK_GRAIN).round() * RANK_GRAIN
+    } else {
+        x
+    }
+}
+
 impl std::ops::AddAssign<f64> for Money {
     fn add_assign(&mut self, x: f64) {
         self.add(x);

@@ -522,7 +522,11 @@ fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules
     let ids: Vec<&str> = out.iter().map(|x| x.customer_id.as_str()).collect();
     let rec: Vec<f64> = out.iter().map(|x| x.recency_days as f64).collect();
     let freq: Vec<f64> = out.iter().map(|x| x.frequency as f64).collect();
-    let mon: Vec<f64> = out.iter().map(|x| x.monetary).collect();
+    // Money ranks at a grain of a millionth, so that decimal-equal spends tie.
+    let mon: Vec<f64> = out
+        .iter()
+        .map(|x| crate::reports::money::rank_key(x.monetary))
+        .collect();
     let rs = scores(&ids, &rec, true, bins);
     let fs = scores(&ids, &freq, false, bins);
     let ms = scores(&ids, &mon, false, bins);
@@ -862,6 +866,27 @@ pub(crate) mod tests {
         );
         // n = 2, bins = 5: ranks 1, 2 → 1 and floor(5/2)+1 = 3.
         assert_eq!(scores(&["a", "b"], &[1.0, 2.0], false, 5), vec![1, 3]);
+    }
+
+    /// Spends equal to the cent tie, whatever the last binary digit of their sums: a
+    /// spent 0.80, b spent 0.70 + 0.10 (0.7999999999999999 in floating point, even summed
+    /// exactly); the tie is broken by id, so a ranks below b on monetary.
+    #[test]
+    fn decimal_equal_spends_tie_and_break_by_id() {
+        let t = tx(&[
+            ("a", "2024-01-05", 0.8, "o1", "x"),
+            ("b", "2024-01-05", 0.7, "o2", "x"),
+            ("b", "2024-01-05", 0.1, "o3", "x"),
+        ]);
+        let rows = rfm_table(&t, d("2024-04-01"), 2, &Rules::builtin()).unwrap();
+        assert!(
+            rows[0].monetary > rows[1].monetary,
+            "the sums differ in binary"
+        );
+        let m: Vec<(&str, u32)> = rows.iter().map(|x| (x.customer_id.as_str(), x.m)).collect();
+        assert_eq!(m, vec![("a", 1), ("b", 2)]);
+        let key = crate::reports::money::rank_key;
+        assert_eq!(key(rows[0].monetary), key(rows[1].monetary));
     }
 
     /// a: 3 purchases (Jan, Feb, Apr 1), 60 → recent and frequent.

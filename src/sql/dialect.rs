@@ -98,6 +98,14 @@ impl Dialect {
         "BIGINT"
     }
 
+    /// `e` rounded to 6 decimals (PostgreSQL rounds only NUMERIC to a number of places).
+    pub fn round6(self, e: &str) -> String {
+        match self {
+            Dialect::Postgres => format!("ROUND(CAST({e} AS NUMERIC), 6)"),
+            _ => format!("ROUND({e}, 6)"),
+        }
+    }
+
     /// `CAST(e AS DOUBLE)` (so that a division is never an integer division).
     pub fn float(self, e: &str) -> String {
         format!("CAST({e} AS {})", self.float_type())

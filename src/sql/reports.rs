@@ -256,13 +256,17 @@ pub fn segment(mut q: Query, p: &SqlParams, header: &str) -> String {
             d.days("p.ld")
         ),
     );
+    // Money ranks at a grain of a millionth (reports::money::rank_key).
     q.cte(
         "ranked",
-        "SELECT cid, rec, f, m,\n  \
-         ROW_NUMBER() OVER (ORDER BY rec DESC, cid) - 1 AS rr,\n  \
-         ROW_NUMBER() OVER (ORDER BY f, cid) - 1 AS fr,\n  \
-         ROW_NUMBER() OVER (ORDER BY m, cid) - 1 AS mr,\n  \
-         COUNT(*) OVER () AS n\nFROM rfm",
+        format!(
+            "SELECT cid, rec, f, m,\n  \
+             ROW_NUMBER() OVER (ORDER BY rec DESC, cid) - 1 AS rr,\n  \
+             ROW_NUMBER() OVER (ORDER BY f, cid) - 1 AS fr,\n  \
+             ROW_NUMBER() OVER (ORDER BY {}, cid) - 1 AS mr,\n  \
+             COUNT(*) OVER () AS n\nFROM rfm",
+            d.round6("m")
+        ),
     );
     let bins = p.bins;
     let score = |r: &str| format!("{} + 1", d.div(&format!("{r} * {bins}"), "n"));

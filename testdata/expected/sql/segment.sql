@@ -42,7 +42,7 @@ ranked AS (
   SELECT cid, rec, f, m,
     ROW_NUMBER() OVER (ORDER BY rec DESC, cid) - 1 AS rr,
     ROW_NUMBER() OVER (ORDER BY f, cid) - 1 AS fr,
-    ROW_NUMBER() OVER (ORDER BY m, cid) - 1 AS mr,
+    ROW_NUMBER() OVER (ORDER BY ROUND(m, 6), cid) - 1 AS mr,
     COUNT(*) OVER () AS n
   FROM rfm
 ),
