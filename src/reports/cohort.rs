@@ -117,7 +117,8 @@ pub fn cohort_cells_shared<'a>(
         CohortBy::FirstPurchase => Coded::or_new(shared, tx, None)?,
         CohortBy::Signup => Coded::or_new(shared, tx, customers)?,
     };
-    let bought = coded.purchases_by_customer(tx)?;
+    // (cohorts use the purchase days only)
+    let bought = coded.purchase_days_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
     let groups = match &p.group {
         Some(g) => Some(coded.groups(customer_groups(tx, customers, g, "--group")?)?),

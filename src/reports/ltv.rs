@@ -127,7 +127,8 @@ pub fn curves_shared<'a>(
     };
     let mut notes = Vec::new();
     let coded = Coded::or_new(shared, tx, None)?;
-    let bought = coded.purchases_by_customer(tx)?;
+    // (cohorts use the purchase days only)
+    let bought = coded.purchase_days_by_customer(tx)?;
     let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
     let groups = groups.map(|g| coded.groups(g)).transpose()?;
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
@@ -452,9 +453,9 @@ pub fn command_with_chart_shared<'a>(
         LtvModel::Bgnbd | LtvModel::Mbgnbd | LtvModel::Pnbd | LtvModel::Bgbb => {
             let coded = Coded::or_new(shared, &ds.tx, None)?;
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
-            let h = Histories::from_coded(
+            let h = Histories::from_by_customer(
                 &coded,
-                &coded.purchases(&ds.tx)?,
+                &coded.purchases_by_customer(&ds.tx)?,
                 groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
             );
             if let Some(cal) = a.calibration_end {

@@ -396,6 +396,8 @@ impl<'a> CodedTx<'a> {
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
         // One pass over the ids numbers them and codes the rows.
         let (ids, rows) = Ids::with_codes(tx, customers)?;
+        // (the per-shard row lists it freed go back to the system)
+        crate::load::trim();
         Ok(CodedTx { ids, rows })
     }
 
@@ -518,22 +520,40 @@ impl<'a> CodedTx<'a> {
     /// [`CodedTx::purchases`] grouped by customer ([`ByCustomer`]); where every row is
     /// its own order, straight from the columns (the rows are not collected first).
     pub fn purchases_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
+        self.grouped_purchases(tx, true)
+    }
+
+    /// [`CodedTx::purchases_by_customer`] without the values: the purchase days only.
+    pub fn purchase_days_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
+        self.grouped_purchases(tx, false)
+    }
+
+    fn grouped_purchases(&self, tx: &DataFrame, values: bool) -> anyhow::Result<ByCustomer> {
         if !tx
             .column("order_id")
             .map_or(true, crate::load::all_distinct)
         {
-            return Ok(ByCustomer::new(self.ids.len(), &self.purchases(tx)?));
+            let rows = self.purchases(tx)?;
+            return Ok(ByCustomer::build_with(
+                self.ids.len(),
+                || rows.iter().copied(),
+                values,
+            ));
         }
         let days = tx.column("date")?.cast(&DataType::Date)?;
         let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
         let (days, amounts) = (days.date()?.physical(), amounts.f64()?);
-        Ok(ByCustomer::build(self.ids.len(), || {
-            self.rows
-                .iter()
-                .zip(days.iter())
-                .zip(amounts.iter())
-                .filter_map(|((c, d), a)| Some(((*c)?, d?, a.filter(|a| *a >= 0.0)?)))
-        }))
+        Ok(ByCustomer::build_with(
+            self.ids.len(),
+            || {
+                self.rows
+                    .iter()
+                    .zip(days.iter())
+                    .zip(amounts.iter())
+                    .filter_map(|((c, d), a)| Some(((*c)?, d?, a.filter(|a| *a >= 0.0)?)))
+            },
+            values,
+        ))
     }
 
     /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
@@ -730,6 +750,23 @@ impl ByCustomer {
         n: usize,
         rows: impl Fn() -> I,
     ) -> ByCustomer {
+        ByCustomer::build_with(n, rows, true)
+    }
+
+    /// [`ByCustomer::build`] without the values (4 bytes a row): for reports that use
+    /// only the days (cohorts, LTV curves); [`ByCustomer::values`] is then empty.
+    pub fn build_days<I: Iterator<Item = (u32, i32, f64)>>(
+        n: usize,
+        rows: impl Fn() -> I,
+    ) -> ByCustomer {
+        ByCustomer::build_with(n, rows, false)
+    }
+
+    fn build_with<I: Iterator<Item = (u32, i32, f64)>>(
+        n: usize,
+        rows: impl Fn() -> I,
+        keep_values: bool,
+    ) -> ByCustomer {
         let mut start = vec![0usize; n + 1];
         for (c, _, _) in rows() {
             start[c as usize + 1] += 1;
@@ -739,11 +776,18 @@ impl ByCustomer {
         }
         let total = start[n];
         let mut next = start.clone();
-        let (mut days, mut values) = (vec![0i32; total], vec![0f64; total]);
+        let mut days = vec![0i32; total];
+        let mut values = if keep_values {
+            vec![0f64; total]
+        } else {
+            Vec::new()
+        };
         for (c, d, v) in rows() {
             let at = &mut next[c as usize];
             days[*at] = d;
-            values[*at] = v;
+            if keep_values {
+                values[*at] = v;
+            }
             *at += 1;
         }
         drop(next);
@@ -752,6 +796,10 @@ impl ByCustomer {
             let (a, b) = (start[c], start[c + 1]);
             // Usually already in day order (exports list a customer's orders by date).
             if days[a..b].is_sorted() {
+                continue;
+            }
+            if !keep_values {
+                days[a..b].sort_unstable();
                 continue;
             }
             pairs.clear();
@@ -774,9 +822,12 @@ impl ByCustomer {
         &self.days[self.start[c]..self.start[c + 1]]
     }
 
-    /// Code `c`'s values, in the order of its days.
+    /// Code `c`'s values, in the order of its days (empty when built by
+    /// [`ByCustomer::build_days`]).
     pub fn values(&self, c: usize) -> &[f64] {
-        &self.values[self.start[c]..self.start[c + 1]]
+        self.values
+            .get(self.start[c]..self.start[c + 1])
+            .unwrap_or(&[])
     }
 }
 
@@ -803,6 +854,31 @@ pub mod report;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Grouping by customer: days sorted within each code (stably, so same-day values
+    /// keep row order), and the days-only build has the same days and no values.
+    #[test]
+    fn by_customer_groups_and_sorts() {
+        let rows = [
+            (2, 5, 1.0),
+            (0, 3, 2.0),
+            (2, 4, 3.0),
+            (2, 5, 4.0),
+            (0, 1, 5.0),
+        ];
+        let b = ByCustomer::new(3, &rows);
+        assert_eq!((b.days(0), b.values(0)), (&[1, 3][..], &[5.0, 2.0][..]));
+        assert!(b.days(1).is_empty());
+        assert_eq!(
+            (b.days(2), b.values(2)),
+            (&[4, 5, 5][..], &[3.0, 1.0, 4.0][..])
+        );
+        let d = ByCustomer::build_days(3, || rows.iter().copied());
+        for c in 0..3 {
+            assert_eq!(d.days(c), b.days(c));
+            assert!(d.values(c).is_empty());
+        }
+    }
 
     /// The sharded, parallel coding equals a plain sorted dictionary: on 200,000 rows
     /// (several pieces, in two chunks), with nulls, repeats in a row, and ids only in the
