@@ -759,8 +759,13 @@ pub(crate) fn all_distinct(c: &Column) -> bool {
     // Exports usually number their orders in sequence, maybe in a few interleaved series
     // (orders and returns): dealt into at most four increasing lanes, the values are
     // distinct when no two lanes share one (a merge), without hashing.
-    // First only each lane's first and last value: lanes whose ranges do not overlap
-    // (one lane, or orders and returns numbered apart) are distinct without keeping them.
+    // Ids increasing within each prefix (`O00000001`, … and `R00000001`, …: orders and
+    // returns numbered in two series) are distinct, keeping one value per prefix.
+    if increasing_by_prefix(ca.iter().flatten(), 8) {
+        return true;
+    }
+    // Else each lane's first and last value: lanes whose ranges do not overlap are
+    // distinct without keeping them.
     if let Some(ranges) = lane_ranges(ca.iter().flatten(), 4) {
         let apart = ranges
             .iter()
@@ -805,6 +810,23 @@ fn increasing_lanes<'a>(
         }
     }
     Some(lanes)
+}
+
+/// Whether the values increase strictly within each group of the same prefix (the value
+/// without its trailing digits), with at most `max` prefixes: then no two are equal, as
+/// equal values share their prefix.
+fn increasing_by_prefix<'a>(values: impl Iterator<Item = &'a str>, max: usize) -> bool {
+    let mut last: Vec<(&str, &str)> = Vec::new();
+    for v in values {
+        let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
+        match last.iter().position(|(q, _)| *q == p) {
+            Some(i) if last[i].1 < v => last[i].1 = v,
+            Some(_) => return false,
+            None if last.len() < max => last.push((p, v)),
+            None => return false,
+        }
+    }
+    true
 }
 
 /// [`increasing_lanes`] keeping only each lane's first and last value.
@@ -1779,6 +1801,17 @@ mod tests {
         );
         assert!(all_distinct(&some(&["b1", "a1", "b2", "a2"])));
         assert!(!all_distinct(&some(&["b1", "a1", "b2", "a1"])));
+        // Two series by prefix, interleaved; a repeat in one of them; too many prefixes.
+        assert!(increasing_by_prefix(
+            ["O1", "R1", "O2", "O3", "R2"].into_iter(),
+            8
+        ));
+        assert!(!increasing_by_prefix(
+            ["O1", "R1", "O2", "R1"].into_iter(),
+            8
+        ));
+        assert!(!increasing_by_prefix(["a1", "b1", "c1"].into_iter(), 2));
+        assert!(!increasing_by_prefix(["O2", "O1"].into_iter(), 8));
         assert!(disjoint(&["a", "c"], &["b", "d"]));
         assert!(!disjoint(&["a", "c"], &["b", "c"]));
     }

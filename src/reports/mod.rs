@@ -420,19 +420,7 @@ impl<'a> CodedTx<'a> {
         tx: &DataFrame,
         mut f: impl FnMut(u32, i32, f64),
     ) -> anyhow::Result<()> {
-        let days = tx.column("date")?.cast(&DataType::Date)?;
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        for ((c, d), a) in self
-            .rows
-            .iter()
-            .zip(days.date()?.physical().iter())
-            .zip(amounts.f64()?.iter())
-        {
-            if let (Some(c), Some(d)) = (*c, d) {
-                f(c, d, a.unwrap_or(0.0));
-            }
-        }
-        Ok(())
+        self.each_row(tx, |c, d, a| f(c, d, a.unwrap_or(0.0)))
     }
 
     /// [`CodedTx::purchases`] one at a time, in the same order; where every row is its
@@ -451,6 +439,20 @@ impl<'a> CodedTx<'a> {
             }
             return Ok(());
         }
+        // Every row is an order: a purchase unless its amount is negative.
+        self.each_row(tx, |c, d, a| {
+            if let Some(a) = a.filter(|a| *a >= 0.0) {
+                f(c, d, a);
+            }
+        })
+    }
+
+    /// Every row with a customer and a date, as (code, day, amount), in row order.
+    fn each_row(
+        &self,
+        tx: &DataFrame,
+        mut f: impl FnMut(u32, i32, Option<f64>),
+    ) -> anyhow::Result<()> {
         let days = tx.column("date")?.cast(&DataType::Date)?;
         let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
         for ((c, d), a) in self
@@ -459,7 +461,7 @@ impl<'a> CodedTx<'a> {
             .zip(days.date()?.physical().iter())
             .zip(amounts.f64()?.iter())
         {
-            if let (Some(c), Some(d), Some(a)) = (*c, d, a.filter(|a| *a >= 0.0)) {
+            if let (Some(c), Some(d)) = (*c, d) {
                 f(c, d, a);
             }
         }
