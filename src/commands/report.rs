@@ -326,7 +326,14 @@ fn compute(
     progress.set("wallet");
     let mut notes = Vec::new();
     let p = reports::wallet::WalletParams::DEFAULT;
-    let mut wallet = keep(reports::wallet::run(tx, cust, ds.as_of, &p, &mut notes))?;
+    let mut wallet = keep(reports::wallet::run_shared(
+        Some(&coded),
+        tx,
+        cust,
+        ds.as_of,
+        &p,
+        &mut notes,
+    ))?;
     if let Ok(r) = &mut wallet {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
     }

@@ -7,8 +7,8 @@ use polars::prelude::*;
 
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
-use crate::reports::segment::{col_f64, frame_of, rfm_of, Rules};
-use crate::reports::{column, customer_groups, ByCustomer, CodedTx, FastMap, Ids, Money};
+use crate::reports::segment::{col_f64, frame_of, rfm_coded, Rules};
+use crate::reports::{column, customer_groups, ByCustomer, Coded, CodedTx, FastMap, Ids, Money};
 use rayon::slice::ParallelSliceMut;
 
 /// Where the wallet comes from.
@@ -136,6 +136,18 @@ pub fn compute<'a>(
     as_of: NaiveDate,
     p: &'a WalletParams,
 ) -> Result<Computed<'a>> {
+    compute_shared(None, tx, customers, as_of, p)
+}
+
+/// [`compute`] with the transactions' ids coded by the caller (used unless there is a
+/// wallet file, whose ids are coded with the transactions').
+pub fn compute_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &'a WalletParams,
+) -> Result<Computed<'a>> {
     let has_categories = tx.column("category").is_ok();
     let wallet_file = match &p.wallet {
         WalletSource::File(w) => Some(w),
@@ -152,14 +164,25 @@ pub fn compute<'a>(
 
     // Customers (transactions and wallet file) and categories as codes in sorted order,
     // so that walking codes walks ids and names sorted, as the output is.
-    let (ids, codes) = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
-    let coded = CodedTx::from_parts(ids, codes);
+    // Without a wallet file, the transactions' own coding (which `report` shares).
+    let coded = match (shared, wallet_file) {
+        (Some(c), None) => Coded::Given(c),
+        _ => {
+            let (ids, codes) = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
+            Coded::Own(CodedTx::from_parts(ids, codes))
+        }
+    };
     let ids = &coded.ids;
     let n = ids.len();
+    // The transactions' categories are walked, not collected (16 bytes a row).
     let tx_cats = if has_categories {
-        texts(tx, "category")?
+        let c = tx.column("category")?;
+        Some(
+            c.str()
+                .map_err(|_| bad(format!("column 'category' must be text, not {}", c.dtype())))?,
+        )
     } else {
-        Vec::new()
+        None
     };
     let w_cats = if wallet_has_cat {
         texts(wallet_file.unwrap_or(tx), "category")?
@@ -168,7 +191,11 @@ pub fn compute<'a>(
     };
     // Distinct first (hashing), then sorted: a tree set of every row compares strings.
     let mut categories: Vec<&str> = std::iter::once("")
-        .chain(tx_cats.iter().copied())
+        .chain(
+            tx_cats
+                .iter()
+                .flat_map(|c| c.iter().map(Option::unwrap_or_default)),
+        )
         .chain(w_cats.iter().copied())
         .map(|k| (k, ()))
         .collect::<FastMap<&str, ()>>()
@@ -183,25 +210,32 @@ pub fn compute<'a>(
     let kc = |k: &str| cat_code.get(k).copied().unwrap_or(0);
 
     // Net spend per customer (row order) and per (customer, category).
-    let amounts = col_f64(tx, "amount")?;
+    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let amounts = amounts.f64()?;
     let mut spend = vec![Money::ZERO; n];
     let mut in_tx = vec![false; n];
-    // (customer, category code, amount) per row; ByCustomer's "day" is the category.
-    let mut lines: Vec<(u32, i32, f64)> = Vec::new();
-    for (i, (c, a)) in coded.rows.iter().zip(&amounts).enumerate() {
+    for (c, a) in coded.rows.iter().zip(amounts.iter()) {
         let Some(c) = *c else { continue };
-        let a = a.unwrap_or(0.0);
-        spend[c as usize] += a;
+        spend[c as usize] += a.unwrap_or(0.0);
         in_tx[c as usize] = true;
-        if has_categories {
-            lines.push((c, kc(tx_cats[i]) as i32, a));
-        }
     }
-    // Grouped by customer, then category, stably: each (customer, category) sums its
-    // rows in row order. (customer, category) → net spend, sorted; distinct categories
-    // bought (a line that is not a return: amount ≥ 0) per customer.
-    let by_cat = ByCustomer::new(n, &lines);
-    drop(lines);
+    // (customer, category code, amount) per row, walked twice by ByCustomer (its "day" is
+    // the category): grouped by customer, then category, stably, so each (customer,
+    // category) sums its rows in row order. (customer, category) → net spend, sorted;
+    // distinct categories bought (a line that is not a return: amount ≥ 0) per customer.
+    let by_cat = match tx_cats {
+        Some(cats) => ByCustomer::build(n, || {
+            coded
+                .rows
+                .iter()
+                .zip(cats.iter())
+                .zip(amounts.iter())
+                .filter_map(|((c, k), a)| {
+                    Some(((*c)?, kc(k.unwrap_or_default()) as i32, a.unwrap_or(0.0)))
+                })
+        }),
+        None => ByCustomer::new(n, &[]),
+    };
     let spend: Vec<f64> = spend.into_iter().map(Money::total).collect();
     let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
     let mut bought = vec![0i64; n];
@@ -221,8 +255,7 @@ pub fn compute<'a>(
     drop(by_cat);
 
     // Purchases in date order per customer (depth); same-day purchases by amount.
-    let (tx_rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
-    let seq = ByCustomer::new(n, &purchases);
+    let seq = coded.purchases_by_customer(tx)?;
     let mut depth_of: Vec<Option<Option<f64>>> = vec![None; n];
     let mut buyers = 0;
     for (c, d) in depth_of.iter_mut().enumerate() {
@@ -249,7 +282,7 @@ pub fn compute<'a>(
             let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
             let mut index: FastMap<String, u32> = FastMap::default();
             let mut of = vec![0u32; n];
-            for x in rfm_of(ids, &tx_rows, &purchases, as_of, 5, &Rules::builtin()) {
+            for x in rfm_coded(&coded, tx, as_of, 5, &Rules::builtin())? {
                 let c = x.code;
                 let g = *index.entry(x.segment).or_insert_with_key(|s| {
                     names.push(s.clone());
@@ -425,7 +458,7 @@ pub fn compute<'a>(
         soc,
         group_order,
         rows,
-        customers: coded.ids.names,
+        customers: coded.ids.names.clone(),
         categories,
         groups,
         has_categories,
@@ -671,7 +704,19 @@ pub fn run(
     p: &WalletParams,
     warnings: &mut Vec<String>,
 ) -> Result<Report> {
-    let c = compute(tx, customers, as_of, p)?;
+    run_shared(None, tx, customers, as_of, p, warnings)
+}
+
+/// [`run`] with the transactions' ids coded by the caller (as [`compute_shared`]).
+pub fn run_shared<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&DataFrame>,
+    as_of: NaiveDate,
+    p: &WalletParams,
+    warnings: &mut Vec<String>,
+) -> Result<Report> {
+    let c = compute_shared(shared, tx, customers, as_of, p)?;
     let estimated = p.wallet == WalletSource::Estimate;
     let mut notes = Vec::new();
     if estimated {
