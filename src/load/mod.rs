@@ -603,24 +603,46 @@ fn parse_dates(
 fn parse_dates_fast(ca: &StringChunked, opts: &LoadOptions) -> Option<(Vec<Option<i32>>, String)> {
     let fmt = match &opts.date_format {
         Some(f) => f.clone(),
-        None => dates::detect(
-            ca.iter()
-                .flatten()
-                .filter(|v| !v.trim().is_empty())
-                .take(10_000)
-                .enumerate(),
-        )
-        .ok()?,
+        None => dates::detect(detect_sample(ca).into_iter().enumerate()).ok()?,
     };
-    let days = par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+    Some((parse_days(ca, &fmt)?, fmt.describe()))
+}
+
+/// How many values the date format is detected from.
+const DETECT_VALUES: usize = 10_000;
+
+/// The first [`DETECT_VALUES`] values of a text column that are not empty.
+fn detect_sample(ca: &StringChunked) -> Vec<&str> {
+    ca.iter()
+        .flatten()
+        .filter(|v| !v.trim().is_empty())
+        .take(DETECT_VALUES)
+        .collect()
+}
+
+/// Every value as days since epoch with format `fmt`, in parallel (empty: null); None
+/// when one does not parse to a date in range.
+fn parse_days(ca: &StringChunked, fmt: &DateFormat) -> Option<Vec<Option<i32>>> {
+    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
-        Some(v) => match dates::parse(&fmt, v) {
+        Some(v) => match dates::parse(fmt, v) {
             Some(d) if dates::in_range(d) => Ok(Some(days_since_epoch(d))),
             _ => Err(()),
         },
     })
-    .ok()?;
-    Some((days, fmt.describe()))
+    .ok()
+}
+
+/// Every value as an amount ([`parse_amount`]), in parallel (empty: null); the first
+/// error with its row.
+fn parse_amounts(
+    ca: &StringChunked,
+    decimal_comma: bool,
+) -> Result<Vec<Option<f64>>, (usize, String)> {
+    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+        None => Ok(None),
+        Some(v) => parse_amount(v, decimal_comma).map(Some),
+    })
 }
 
 /// Parse an amount: `1234.5`, `-3`, `$1,234.50`, `(12.00)`; with `decimal_comma`,
@@ -704,12 +726,8 @@ fn parse_numbers(
         return Ok(out);
     }
     let s = c.cast(&DataType::String)?;
-    let ca = s.str()?;
-    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
-        None => Ok(None),
-        Some(v) => parse_amount(v, opts.decimal_comma).map(Some),
-    })
-    .map_err(|(i, e)| bad(format!("{}, column '{src}': {e}", op.at(i))))
+    parse_amounts(s.str()?, opts.decimal_comma)
+        .map_err(|(i, e)| bad(format!("{}, column '{src}': {e}", op.at(i))))
 }
 
 fn names_of(lf: &mut LazyFrame, label: &str) -> Result<Vec<String>> {
@@ -1246,7 +1264,6 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         }),
     };
 
-    drop((days_ca, amounts_ca));
     let mut cols = vec![customer, date_col, amount_col];
     for name in ["order_id", "category"] {
         if df.column(name).is_ok() {

@@ -995,9 +995,6 @@ pub(crate) struct Typed {
     pub decimal_comma: bool,
 }
 
-/// Values the loader detects the date format from (`load::parse_dates_fast`).
-const DETECT_VALUES: usize = 10_000;
-
 /// The typed read's state across chunks and parts: the date format once detected.
 struct TypedState<'a> {
     typed: &'a Typed,
@@ -1017,13 +1014,8 @@ impl TypedState<'_> {
                     self.format = match given {
                         Some(f) => Some(f.clone()),
                         None => {
-                            let values: Vec<&str> = ca
-                                .iter()
-                                .flatten()
-                                .filter(|v| !v.trim().is_empty())
-                                .take(DETECT_VALUES)
-                                .collect();
-                            if values.len() < DETECT_VALUES && !last {
+                            let values = super::detect_sample(ca);
+                            if values.len() < super::DETECT_VALUES && !last {
                                 return Ok(None);
                             }
                             match crate::dates::detect(values.into_iter().enumerate()) {
@@ -1036,16 +1028,7 @@ impl TypedState<'_> {
                 let Some(fmt) = &self.format else {
                     return Ok(None);
                 };
-                let days = super::par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
-                    None => Ok(None),
-                    Some(v) => match crate::dates::parse(fmt, v) {
-                        Some(d) if crate::dates::in_range(d) => {
-                            Ok(Some(crate::period::days_since_epoch(d)))
-                        }
-                        _ => Err(()),
-                    },
-                });
-                let Ok(days) = days else {
+                let Some(days) = super::parse_days(ca, fmt) else {
                     return Ok(None);
                 };
                 let col = Column::new(name.as_str().into(), days).cast(&DataType::Date)?;
@@ -1054,11 +1037,7 @@ impl TypedState<'_> {
         }
         for name in &t.numbers {
             let Ok(c) = df.column(name) else { continue };
-            let values = super::par_map(c.str()?, |v| match v.filter(|v| !v.trim().is_empty()) {
-                None => Ok(None),
-                Some(v) => super::parse_amount(v, t.decimal_comma).map(Some),
-            });
-            let Ok(values) = values else {
+            let Ok(values) = super::parse_amounts(c.str()?, t.decimal_comma) else {
                 return Ok(None);
             };
             df.with_column(Column::new(name.as_str().into(), values))?;
@@ -1160,9 +1139,7 @@ fn read_chunked(
     let mut start = 0;
     while start < data.len() {
         let end = next_bound(data, shape.delim, start, chunk);
-        let w = [start, end];
-        start = end;
-        let (a, b) = (w[0].max(body), w[1]);
+        let (a, b) = (start.max(body), end);
         if a < b {
             let df = read(&data[a..b])?;
             let df = match typed.as_mut() {
@@ -1179,12 +1156,9 @@ fn read_chunked(
         }
         release(&map, b + offset);
         // (the first chunk's bytes include the byte-order mark and the header)
-        let from = if w[0] == 0 {
-            0
-        } else {
-            w[0] + map.len() - data.len()
-        };
-        crate::progress::advance((b + map.len() - data.len() - from) as u64);
+        let from = if start == 0 { 0 } else { start + offset };
+        crate::progress::advance((b + offset - from) as u64);
+        start = end;
     }
     let mut it = frames.into_iter();
     let Some(mut out) = it.next() else {

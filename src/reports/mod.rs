@@ -420,107 +420,97 @@ impl<'a> CodedTx<'a> {
         tx: &DataFrame,
         mut f: impl FnMut(u32, i32, f64),
     ) -> anyhow::Result<()> {
-        self.each_row(tx, |c, d, a| f(c, d, a.unwrap_or(0.0)))
-    }
-
-    /// [`CodedTx::purchases`] one at a time, in the same order; where every row is its
-    /// own order, straight from the columns (nothing collected).
-    pub fn each_purchase(
-        &self,
-        tx: &DataFrame,
-        mut f: impl FnMut(u32, i32, f64),
-    ) -> anyhow::Result<()> {
-        if !tx
-            .column("order_id")
-            .map_or(true, crate::load::all_distinct)
-        {
-            for (c, d, a) in self.purchases(tx)? {
-                f(c, d, a);
-            }
-            return Ok(());
+        let days = tx.column("date")?.cast(&DataType::Date)?;
+        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+        for (c, d, a) in self.coded_rows(days.date()?.physical(), amounts.f64()?) {
+            f(c, d, a.unwrap_or(0.0));
         }
-        // Every row is an order: a purchase unless its amount is negative.
-        self.each_row(tx, |c, d, a| {
-            if let Some(a) = a.filter(|a| *a >= 0.0) {
-                f(c, d, a);
-            }
-        })
+        Ok(())
     }
 
     /// Every row with a customer and a date, as (code, day, amount), in row order.
-    fn each_row(
-        &self,
-        tx: &DataFrame,
-        mut f: impl FnMut(u32, i32, Option<f64>),
-    ) -> anyhow::Result<()> {
-        let days = tx.column("date")?.cast(&DataType::Date)?;
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        for ((c, d), a) in self
-            .rows
+    fn coded_rows<'c>(
+        &'c self,
+        days: &'c Int32Chunked,
+        amounts: &'c Float64Chunked,
+    ) -> impl Iterator<Item = (u32, i32, Option<f64>)> + 'c {
+        self.rows
+            .iter()
+            .zip(days.iter())
+            .zip(amounts.iter())
+            .filter_map(|((c, d), a)| Some(((*c)?, d?, a)))
+    }
+
+    /// Where every row is its own order, the rows that are purchases (amount ≥ 0).
+    fn row_purchases<'c>(
+        &'c self,
+        days: &'c Int32Chunked,
+        amounts: &'c Float64Chunked,
+    ) -> impl Iterator<Item = (u32, i32, f64)> + 'c {
+        self.coded_rows(days, amounts)
+            .filter_map(|(c, d, a)| Some((c, d, a.filter(|a| *a >= 0.0)?)))
+    }
+
+    /// The purchases ([`purchases`]): orders that span rows are grouped (by polars, on the
+    /// codes) and collected; where every row is its own order (no order ids, or distinct
+    /// ones) the rows are the orders, walked from the columns without collecting them.
+    fn purchase_source(&self, tx: &DataFrame) -> anyhow::Result<PurchaseSource> {
+        if tx
+            .column("order_id")
+            .map_or(true, crate::load::all_distinct)
+        {
+            let days = tx.column("date")?.cast(&DataType::Date)?;
+            let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+            return Ok(PurchaseSource::Rows(
+                days.date()?.physical().clone(),
+                amounts.f64()?.clone(),
+            ));
+        }
+        // Grouping on integers: a copy of the transactions whose `customer_id` is the code.
+        let mut df = tx.clone();
+        df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
+        let p = purchases(&df).collect()?;
+        let codes = p.column("customer_id")?.cast(&DataType::UInt32)?;
+        let days = p.column("date")?.cast(&DataType::Date)?;
+        let amounts = p.column("amount")?.cast(&DataType::Float64)?;
+        // Grouped orders are purchases already (a net amount ≥ 0).
+        let rows = codes
+            .u32()?
             .iter()
             .zip(days.date()?.physical().iter())
             .zip(amounts.f64()?.iter())
-        {
-            if let (Some(c), Some(d)) = (*c, d) {
-                f(c, d, a);
-            }
-        }
-        Ok(())
+            .filter_map(|((c, d), a)| Some((c?, d?, a.filter(|a| *a >= 0.0)?)))
+            .collect();
+        Ok(PurchaseSource::Grouped(rows))
     }
 
     /// [`purchases`] as (code, day, amount), in its row order. Rows with a null customer
     /// or date are left out.
     pub fn purchases(&self, tx: &DataFrame) -> anyhow::Result<Vec<(u32, i32, f64)>> {
-        // Without order ids, or with distinct ones, every row is its own order and the
-        // purchases are the rows that are not returns (amount ≥ 0), as purchases() selects them: one
-        // pass here instead of polars counting the distinct order ids (string hashing)
-        // and filtering the frame.
-        let p;
-        let df = if tx
-            .column("order_id")
-            .map_or(true, crate::load::all_distinct)
-        {
-            tx
-        } else {
-            // Orders that span rows: purchases() groups them, on a copy of the
-            // transactions whose `customer_id` is the code (grouping on integers).
-            let mut df = tx.clone();
-            df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
-            p = purchases(&df).collect()?;
-            &p
-        };
-        let days = df.column("date")?.cast(&DataType::Date)?;
-        let amounts = df.column("amount")?.cast(&DataType::Float64)?;
-        let days = days.date()?.physical().iter();
-        let amounts = amounts.f64()?.iter();
-        let keep = |((c, d), a): ((Option<u32>, Option<i32>), Option<f64>)| {
-            // Grouped orders are purchases already (a net amount ≥ 0); a single row is a
-            // return when its amount is negative.
-            let a = a.filter(|a| *a >= 0.0)?;
-            Some((c?, d?, a))
-        };
-        Ok(if std::ptr::eq(df, tx) {
-            self.rows
-                .iter()
-                .copied()
-                .zip(days)
-                .zip(amounts)
-                .filter_map(keep)
-                .collect()
-        } else {
-            let codes = df.column("customer_id")?.cast(&DataType::UInt32)?;
-            codes
-                .u32()?
-                .iter()
-                .zip(days)
-                .zip(amounts)
-                .filter_map(keep)
-                .collect()
+        Ok(match self.purchase_source(tx)? {
+            PurchaseSource::Grouped(rows) => rows,
+            PurchaseSource::Rows(days, amounts) => self.row_purchases(&days, &amounts).collect(),
         })
     }
 
-    /// [`CodedTx::purchases`] grouped by customer ([`ByCustomer`]); where every row is
-    /// its own order, straight from the columns (the rows are not collected first).
+    /// [`CodedTx::purchases`] one at a time, in the same order (nothing collected where
+    /// every row is its own order).
+    pub fn each_purchase(
+        &self,
+        tx: &DataFrame,
+        mut f: impl FnMut(u32, i32, f64),
+    ) -> anyhow::Result<()> {
+        match self.purchase_source(tx)? {
+            PurchaseSource::Grouped(rows) => rows.into_iter().for_each(|(c, d, a)| f(c, d, a)),
+            PurchaseSource::Rows(days, amounts) => self
+                .row_purchases(&days, &amounts)
+                .for_each(|(c, d, a)| f(c, d, a)),
+        }
+        Ok(())
+    }
+
+    /// [`CodedTx::purchases`] grouped by customer ([`ByCustomer`]), without collecting
+    /// them first where every row is its own order.
     pub fn purchases_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
         self.grouped_purchases(tx, true)
     }
@@ -531,31 +521,15 @@ impl<'a> CodedTx<'a> {
     }
 
     fn grouped_purchases(&self, tx: &DataFrame, values: bool) -> anyhow::Result<ByCustomer> {
-        if !tx
-            .column("order_id")
-            .map_or(true, crate::load::all_distinct)
-        {
-            let rows = self.purchases(tx)?;
-            return Ok(ByCustomer::build_with(
-                self.ids.len(),
-                || rows.iter().copied(),
-                values,
-            ));
-        }
-        let days = tx.column("date")?.cast(&DataType::Date)?;
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        let (days, amounts) = (days.date()?.physical(), amounts.f64()?);
-        Ok(ByCustomer::build_with(
-            self.ids.len(),
-            || {
-                self.rows
-                    .iter()
-                    .zip(days.iter())
-                    .zip(amounts.iter())
-                    .filter_map(|((c, d), a)| Some(((*c)?, d?, a.filter(|a| *a >= 0.0)?)))
-            },
-            values,
-        ))
+        let n = self.ids.len();
+        Ok(match self.purchase_source(tx)? {
+            PurchaseSource::Grouped(rows) => {
+                ByCustomer::build_with(n, || rows.iter().copied(), values)
+            }
+            PurchaseSource::Rows(days, amounts) => {
+                ByCustomer::build_with(n, || self.row_purchases(&days, &amounts), values)
+            }
+        })
     }
 
     /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
@@ -582,6 +556,13 @@ impl<'a> CodedTx<'a> {
         }
         Ok((codes, names))
     }
+}
+
+/// Where [`CodedTx::purchases`] come from: orders grouped and collected, or the rows'
+/// date and amount columns (every row its own order).
+enum PurchaseSource {
+    Grouped(Vec<(u32, i32, f64)>),
+    Rows(Int32Chunked, Float64Chunked),
 }
 
 /// The ids coded by the caller (`retention report` codes them once for all its sections),
@@ -755,15 +736,9 @@ impl ByCustomer {
         ByCustomer::build_with(n, rows, true)
     }
 
-    /// [`ByCustomer::build`] without the values (4 bytes a row): for reports that use
-    /// only the days (cohorts, LTV curves); [`ByCustomer::values`] is then empty.
-    pub fn build_days<I: Iterator<Item = (u32, i32, f64)>>(
-        n: usize,
-        rows: impl Fn() -> I,
-    ) -> ByCustomer {
-        ByCustomer::build_with(n, rows, false)
-    }
-
+    /// [`ByCustomer::build`], with the values only when `keep_values` (without: 4 bytes a
+    /// row, for reports that use only the days, such as cohorts and LTV curves;
+    /// [`ByCustomer::values`] is then empty).
     fn build_with<I: Iterator<Item = (u32, i32, f64)>>(
         n: usize,
         rows: impl Fn() -> I,
@@ -824,8 +799,7 @@ impl ByCustomer {
         &self.days[self.start[c]..self.start[c + 1]]
     }
 
-    /// Code `c`'s values, in the order of its days (empty when built by
-    /// [`ByCustomer::build_days`]).
+    /// Code `c`'s values, in the order of its days (empty when built without them).
     pub fn values(&self, c: usize) -> &[f64] {
         self.values
             .get(self.start[c]..self.start[c + 1])
@@ -875,7 +849,7 @@ mod tests {
             (b.days(2), b.values(2)),
             (&[4, 5, 5][..], &[3.0, 1.0, 4.0][..])
         );
-        let d = ByCustomer::build_days(3, || rows.iter().copied());
+        let d = ByCustomer::build_with(3, || rows.iter().copied(), false);
         for c in 0..3 {
             assert_eq!(d.days(c), b.days(c));
             assert!(d.values(c).is_empty());

@@ -481,6 +481,26 @@ pub fn rfm_coded(
     Ok(rfm_from(&coded.ids, fold, as_of, bins, rules))
 }
 
+/// [`rfm_coded`] from the purchases already grouped by customer
+/// ([`CodedTx::purchases_by_customer`]), so that orders spanning rows are grouped once.
+pub fn rfm_grouped(
+    coded: &CodedTx,
+    tx: &DataFrame,
+    bought: &crate::reports::ByCustomer,
+    as_of: NaiveDate,
+    bins: u32,
+    rules: &Rules,
+) -> Result<Vec<Rfm>> {
+    let mut fold = RfmFold::new(coded.ids.len());
+    for c in 0..coded.ids.len() {
+        for &d in bought.days(c) {
+            fold.purchase(c as u32, d);
+        }
+    }
+    coded.each_tx_row(tx, |c, _, a| fold.row(c, a))?;
+    Ok(rfm_from(&coded.ids, fold, as_of, bins, rules))
+}
+
 /// [`rfm_table`] from the transactions' and purchases' coded rows ([`CodedTx`]).
 pub fn rfm_of(
     ids: &Ids,

@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use crate::error::bad;
 use crate::output::{num, pct, Report, View};
-use crate::reports::segment::{col_f64, frame_of, rfm_coded, Rules};
+use crate::reports::segment::{col_f64, frame_of, rfm_grouped, Rules};
 use crate::reports::{column, customer_groups, ByCustomer, Coded, CodedTx, FastMap, Ids, Money};
 use rayon::slice::ParallelSliceMut;
 
@@ -273,7 +273,6 @@ pub fn compute_shared<'a>(
         *d = Some(depth(&amounts));
         buyers += 1;
     }
-    drop(seq);
 
     // Groups: --by, else the RFM segment (built-in table, 5 bins).
     let (group_of, mut groups) = match &p.by {
@@ -282,7 +281,7 @@ pub fn compute_shared<'a>(
             let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
             let mut index: FastMap<String, u32> = FastMap::default();
             let mut of = vec![0u32; n];
-            for x in rfm_coded(&coded, tx, as_of, 5, &Rules::builtin())? {
+            for x in rfm_grouped(&coded, tx, &seq, as_of, 5, &Rules::builtin())? {
                 let c = x.code;
                 let g = *index.entry(x.segment).or_insert_with_key(|s| {
                     names.push(s.clone());
@@ -293,6 +292,7 @@ pub fn compute_shared<'a>(
             (of, names)
         }
     };
+    drop(seq);
 
     // Wallet lookup.
     let mut wallet: FastMap<(u32, u32), f64> = FastMap::default();
