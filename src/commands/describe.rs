@@ -11,7 +11,8 @@ pub fn run(ctx: &Ctx, a: &DescribeArgs) -> Result<()> {
     let dest = destination(&a.output)?;
     let chart_path = chart_target(&a.chart)?;
     let ds = load_input(ctx.name, &a.input, vec![])?;
-    let profile = describe::profile(&ds.tx, &ds.stats)?;
+    let coded = crate::reports::CodedTx::of(&ds, false)?;
+    let profile = describe::profile(&coded, &ds.tx, &ds.stats)?;
     let mut report = describe::report(&profile, ds.as_of)?;
     if let Some(path) = chart_path {
         let n = ChartNames::of(&a.input, &ds);

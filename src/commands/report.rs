@@ -139,9 +139,9 @@ fn compute(
 
     // The ids are coded once for every section: of the transactions alone, and with the
     // customers file's (the same coding when there is none).
-    let coded = reports::CodedTx::new(tx, None)?;
+    let coded = reports::CodedTx::of(ds, false)?;
     let coded_all_own = match cust {
-        Some(_) => Some(reports::CodedTx::new(tx, cust)?),
+        Some(_) => Some(reports::CodedTx::of(ds, true)?),
         None => None,
     };
     let coded_all = coded_all_own.as_ref().unwrap_or(&coded);
@@ -282,11 +282,14 @@ fn compute(
     };
     if let Some(e) = previous_dataset(ds, prev_end)? {
         let mut notes = Vec::new();
-        let coded = reports::CodedTx::new(&e.tx, None)?;
-        // (with a customers file, the summary codes its ids too)
-        let shared = e.customers.is_none().then_some(&coded);
+        let coded = reports::CodedTx::of(&e, false)?;
+        // (with a customers file, the summary's coding holds its ids too)
+        let coded_all_own = match &e.customers {
+            Some(_) => Some(reports::CodedTx::of(&e, true)?),
+            None => None,
+        };
         let summary = reports::summary::run_shared(
-            shared,
+            Some(coded_all_own.as_ref().unwrap_or(&coded)),
             &e.tx,
             e.customers.as_ref(),
             None,

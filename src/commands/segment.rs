@@ -7,6 +7,7 @@ use crate::charts::{self, Chart};
 use crate::cli::SegmentArgs;
 use crate::error::bad;
 use crate::reports::segment::{self, Rules, SegmentParams, SegmentRow};
+use crate::reports::CodedTx;
 
 /// The flags as the report's settings; a bad rules file fails here, before the data is
 /// read.
@@ -31,7 +32,9 @@ pub fn run(ctx: &Ctx, a: &SegmentArgs) -> Result<()> {
     }
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, p.by.iter().cloned().collect())?;
-    let (report, rows) = segment::run_rows(&ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
+    let coded = CodedTx::of(&ds, true)?;
+    let (report, rows) =
+        segment::run_rows_shared(Some(&coded), &ds.tx, ds.customers.as_ref(), ds.as_of, &p)?;
     if let Some(path) = chart_path {
         charts::write(&chart(&rows, &p, &ChartNames::of(&a.input, &ds))?, path)?;
     }

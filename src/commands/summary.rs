@@ -33,7 +33,9 @@ pub fn run(ctx: &Ctx, a: &SummaryArgs) -> Result<()> {
     } else {
         None
     };
-    let report = summary::run(
+    let coded = crate::reports::CodedTx::of(&ds, true)?;
+    let report = summary::run_shared(
+        Some(&coded),
         &ds.tx,
         ds.customers.as_ref(),
         invoices.as_ref().map(|i| &i.tx),

@@ -36,7 +36,15 @@ pub fn run(ctx: &Ctx, a: &WalletArgs) -> Result<()> {
     // The wallet file is read after the transactions (their warnings come first).
     let p = resolve(ctx.name, a)?;
     let mut notes = Vec::new();
-    let report = wallet::run(&ds.tx, ds.customers.as_ref(), ds.as_of, &p, &mut notes)?;
+    let coded = crate::reports::CodedTx::of(&ds, false)?;
+    let report = wallet::run_shared(
+        Some(&coded),
+        &ds.tx,
+        ds.customers.as_ref(),
+        ds.as_of,
+        &p,
+        &mut notes,
+    )?;
     print_notes(ctx.name, &notes);
     dest.write(&report)
 }

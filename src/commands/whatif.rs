@@ -21,6 +21,7 @@ pub fn run(ctx: &Ctx, a: &WhatifArgs) -> Result<()> {
     let dest = destination(&a.output)?;
     let p = resolve(a)?;
     let ds = load_input(ctx.name, &a.input, vec![])?;
-    let report = whatif::run(&ds.tx, ds.as_of, &p)?;
+    let coded = crate::reports::CodedTx::of(&ds, false)?;
+    let report = whatif::run_shared(Some(&coded), &ds.tx, ds.as_of, &p)?;
     dest.write(&report)
 }

@@ -18,13 +18,12 @@ use crate::dates::{self, DateFormat, DetectError};
 use crate::error::bad;
 use crate::period::{date_from_days, days_since_epoch};
 
+pub mod ids;
 pub mod source;
 pub mod summary;
 
 use source::Input;
 pub use source::{sniff_delimiter, Source};
-
-type FastSet<T> = std::collections::HashSet<T, foldhash::fast::FixedState>;
 
 /// A column's meaning. Each maps to a canonical output name, a flag and the header
 /// spellings recognised automatically (compared lower-case with non-alphanumerics removed).
@@ -340,6 +339,10 @@ pub struct Dataset {
     pub info: Vec<String>,
     /// What reading the transactions counted (`retention describe`).
     pub stats: LoadStats,
+    /// The customer ids: `customer_id` in `tx` and `customers` is a `UInt32` code into
+    /// these names, sorted (code order is id order). Reports read ids through
+    /// `reports::CodedTx::of`.
+    pub ids: ids::IdNames,
 }
 
 /// Counts and decisions of reading the transactions, as typed values (the same numbers
@@ -992,7 +995,9 @@ fn open_mapped(
     Ok((input, lfs, names, map))
 }
 
-fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+/// Load the transactions into `ds`; their `customer_id` comes back coded in order of
+/// appearance by the returned coder ([`load`] renumbers the codes in id order).
+fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<ids::IdCoder> {
     // A skipped category is read after all when rows might be duplicates without it
     // (below); standard input cannot be read twice.
     if !opts.skip.is_empty() && src.contains(&Source::Stdin) {
@@ -1050,8 +1055,9 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         date: Some(("date".to_string(), opts.date_format.clone())),
         numbers,
         decimal_comma: opts.decimal_comma,
+        ids: Some("customer_id".to_string()),
     };
-    let (mut df, typed_format) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
+    let (mut df, typed_format, coder) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
@@ -1099,9 +1105,17 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         }
         None => None,
     };
+    // The ids as codes (blank ids null): coded as the text was read, or here.
+    let (customer, coder) = match coder {
+        Some(coder) => (df.column("customer_id")?.clone(), coder),
+        None => {
+            let mut coder = ids::IdCoder::new();
+            (coder.code_column(df.column("customer_id")?)?, coder)
+        }
+    };
+    let _ = df.drop_in_place("customer_id");
     let t_parse = t0.elapsed().as_secs_f64();
-    let customer = str_column(&df, "customer_id")?;
-    let cust_ca = customer.str()?;
+    let cust_ca = customer.u32()?;
 
     let from = opts.from.map(days_since_epoch).unwrap_or(i32::MIN);
     let to = opts.to.map(days_since_epoch).unwrap_or(i32::MAX);
@@ -1114,7 +1128,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         mask: Vec<bool>,
     }
     let check = |start: usize,
-                 ids: &StringChunked,
+                 ids: &UInt32Chunked,
                  days: &Int32Chunked,
                  amounts: &Float64Chunked|
      -> Checked {
@@ -1128,7 +1142,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         for (j, ((id, day), amount)) in ids.iter().zip(days.iter()).zip(amounts.iter()).enumerate()
         {
             let i = start + j;
-            let ok_c = id.is_some_and(|s| !s.trim().is_empty());
+            let ok_c = id.is_some();
             let kind = match (ok_c, day, amount) {
                 (false, ..) => Some(0),
                 (_, None, _) => Some(1),
@@ -1346,7 +1360,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             ds.as_of
         ),
     ));
-    Ok(())
+    Ok(coder)
 }
 
 /// Each line's first day served and first day no longer served (days since epoch).
@@ -1439,7 +1453,13 @@ fn service_periods(
     Ok((start, end))
 }
 
-fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Result<()> {
+/// Load the customers file into `ds`, its ids coded by the transactions' coder.
+fn load_customers(
+    src: &[Source],
+    opts: &LoadOptions,
+    ds: &mut Dataset,
+    coder: &mut ids::IdCoder,
+) -> Result<()> {
     let (mut op, lfs, names, map) = open_mapped(
         src,
         "customers",
@@ -1459,19 +1479,17 @@ fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Resul
         .filter(|n| !taken.contains(n) && !canon.contains(&n.as_str()))
         .collect();
     exprs.extend(others.iter().map(|n| col(n.as_str())));
-    let (df, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
+    let (df, _, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
     }
     let n = df.height();
-    let customer = str_column(&df, "customer_id")?;
+    // (blank ids are null codes)
+    let customer = coder.code_column(df.column("customer_id")?)?;
+    let codes = customer.u32()?;
     let mut cols = vec![customer.clone()];
-    let mut mask: Vec<bool> = customer
-        .str()?
-        .iter()
-        .map(|v| v.is_some_and(|s| !s.trim().is_empty()))
-        .collect();
+    let mut mask: Vec<bool> = codes.iter().map(|v| v.is_some()).collect();
     let empty_ids = mask.iter().filter(|m| !**m).count();
     if let Some(src) = map.get(&Role::Signup) {
         let (days, _) = parse_dates(df.column("signup_date")?, &op, opts, src)?;
@@ -1488,10 +1506,11 @@ fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Resul
         cols.push(str_column(&df, o)?);
     }
     // Keep the first row of each customer id.
-    let mut seen: FastSet<&str> = FastSet::with_capacity_and_hasher(n, Default::default());
+    let mut seen = vec![false; coder.len()];
     let mut dups = 0;
-    for (m, id) in mask.iter_mut().zip(customer.str()?.iter()) {
-        if *m && !seen.insert(id.unwrap_or_default()) {
+    for (m, id) in mask.iter_mut().zip(codes.iter()) {
+        let Some(id) = id else { continue };
+        if std::mem::replace(&mut seen[id as usize], true) {
             *m = false;
             dups += 1;
         }
@@ -1508,13 +1527,14 @@ fn load_customers(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Resul
             op.label
         ));
     }
-    let mut unknown_ids: FastSet<&str> = FastSet::default();
-    for id in ds.tx.column("customer_id")?.str()?.iter().flatten() {
-        if !seen.contains(id) {
-            unknown_ids.insert(id);
+    // (the transactions' codes are the same coder's, all below `seen.len()`)
+    let mut unknown_ids = vec![false; seen.len()];
+    for id in ds.tx.column("customer_id")?.u32()?.iter().flatten() {
+        if !seen[id as usize] {
+            unknown_ids[id as usize] = true;
         }
     }
-    let unknown = unknown_ids.len();
+    let unknown = unknown_ids.iter().filter(|u| **u).count();
     if unknown > 0 {
         ds.warnings.push(format!(
             "{unknown} customers in the transactions are missing from {}",
@@ -1563,10 +1583,34 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         warnings: Vec::new(),
         info: Vec::new(),
         stats: LoadStats::default(),
+        ids: ids::IdNames::default(),
     };
-    load_transactions(tx_src, opts, &mut ds)?;
+    let mut coder = load_transactions(tx_src, opts, &mut ds)?;
     if !opts.customers.is_empty() {
-        load_customers(&opts.customers, opts, &mut ds)?;
+        load_customers(&opts.customers, opts, &mut ds, &mut coder)?;
+    }
+    // The ids of the rows kept, numbered in id order.
+    let mut used = vec![false; coder.len()];
+    ids::mark_used(ds.tx.column("customer_id")?, &mut used)?;
+    if let Some(c) = &ds.customers {
+        ids::mark_used(c.column("customer_id")?, &mut used)?;
+    }
+    let (names, rank) = coder.finish(&used);
+    let recoded = ids::recode(ds.tx.column("customer_id")?, &rank)?;
+    ds.tx.with_column(recoded)?;
+    if let Some(c) = ds.customers.as_mut() {
+        let recoded = ids::recode(c.column("customer_id")?, &rank)?;
+        c.with_column(recoded)?;
+    }
+    if opts.invoice.is_some() {
+        // Invoice lines (subscriptions) keep their ids as text: their reports code them.
+        ds.tx
+            .with_column(ids::decode(ds.tx.column("customer_id")?, &names)?)?;
+        if let Some(c) = ds.customers.as_mut() {
+            c.with_column(ids::decode(c.column("customer_id")?, &names)?)?;
+        }
+    } else {
+        ds.ids = names;
     }
     trim();
     Ok(ds)
@@ -1634,7 +1678,7 @@ pub fn load_wallet(
         .map(|(r, n)| col(n.as_str()).alias(r.canonical()))
         .collect();
     exprs.push(col(wallet_src.as_str()).alias("wallet"));
-    let (df, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
+    let (df, _, _) = source::collect_input(&mut op, lfs, &exprs, None)?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));

@@ -13,6 +13,7 @@ use encoding_rs::{DecoderResult, Encoding, UTF_16BE, UTF_16LE, UTF_8};
 use polars::prelude::*;
 use tempfile::NamedTempFile;
 
+use super::ids::IdCoder;
 use super::LoadOptions;
 use crate::dates::DateFormat;
 use crate::error::bad;
@@ -993,12 +994,16 @@ pub(crate) struct Typed {
     /// The (canonical) number columns.
     pub numbers: Vec<String>,
     pub decimal_comma: bool,
+    /// The (canonical) id column to code chunk by chunk ([`IdCoder::code_column`]).
+    pub ids: Option<String>,
 }
 
-/// The typed read's state across chunks and parts: the date format once detected.
+/// The typed read's state across chunks and parts: the date format once detected, the
+/// ids coded so far.
 struct TypedState<'a> {
     typed: &'a Typed,
     format: Option<DateFormat>,
+    coder: IdCoder,
 }
 
 impl TypedState<'_> {
@@ -1041,6 +1046,12 @@ impl TypedState<'_> {
                 return Ok(None);
             };
             df.with_column(Column::new(name.as_str().into(), values))?;
+        }
+        if let Some(name) = &t.ids {
+            if let Ok(c) = df.column(name) {
+                let codes = self.coder.code_column(c)?;
+                df.with_column(codes)?;
+            }
         }
         Ok(Some(df))
     }
@@ -1178,12 +1189,15 @@ fn read_chunked(
 /// (`Date`, `Float64`) and the date format used is returned; when a value does not
 /// convert, the input is read again as text (format None) for the loader to word the
 /// error.
+///
+/// With `typed.ids`, that column comes back coded ([`IdCoder::code_column`]) with the
+/// coder, when the typed read succeeded; else it is text, and the coder None.
 pub(crate) fn collect_input(
     input: &mut Input,
     lfs: Vec<LazyFrame>,
     exprs: &[Expr],
     typed: Option<&Typed>,
-) -> Result<(DataFrame, Option<DateFormat>)> {
+) -> Result<(DataFrame, Option<DateFormat>, Option<IdCoder>)> {
     let all_text = input
         .parts
         .iter()
@@ -1192,15 +1206,17 @@ pub(crate) fn collect_input(
         let mut state = TypedState {
             typed,
             format: None,
+            coder: IdCoder::new(),
         };
         if let Some(df) = collect_parts(input, lfs.clone(), exprs, Some(&mut state))? {
             let format = typed.date.as_ref().and(state.format);
-            return Ok((df, format));
+            let coder = typed.ids.as_ref().map(|_| state.coder);
+            return Ok((df, format, coder));
         }
         crate::progress::step("reading again as text (a value did not convert)");
     }
     let df = collect_parts(input, lfs, exprs, None)?;
-    Ok((df.unwrap_or_default(), None))
+    Ok((df.unwrap_or_default(), None, None))
 }
 
 /// [`collect_input`]'s reading, typed or not (None: a typed value did not convert).
@@ -1318,6 +1334,7 @@ mod tests {
             date: Some(("date".into(), None)),
             numbers: vec!["amount".into()],
             decimal_comma: false,
+            ids: None,
         };
         let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         let (op, _tmp) = part(text);
@@ -1325,6 +1342,7 @@ mod tests {
             let mut state = TypedState {
                 typed: &typed,
                 format: None,
+                coder: IdCoder::new(),
             };
             let got =
                 read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
@@ -1351,6 +1369,7 @@ mod tests {
         let mut state = TypedState {
             typed: &typed,
             format: Some(DateFormat::Iso),
+            coder: IdCoder::new(),
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());
@@ -1360,6 +1379,7 @@ mod tests {
         let mut state = TypedState {
             typed: &typed,
             format: Some(DateFormat::Iso),
+            coder: IdCoder::new(),
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());

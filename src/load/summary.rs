@@ -113,8 +113,9 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
         date: None,
         numbers: ["x", "t_x", "t", "m", "w"].map(String::from).to_vec(),
         decimal_comma: opts.decimal_comma,
+        ids: None,
     };
-    let (df, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
+    let (df, _, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
     if df.height() == 0 {
         return Err(bad(format!("{label} has no data rows")));
     }

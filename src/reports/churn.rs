@@ -453,7 +453,7 @@ pub fn command_curves(
         Some(b) if !by_cohort => Some(customer_groups(&ds.tx, ds.customers.as_ref(), b, "--by")?),
         _ => None,
     };
-    let mut h = Histories::from_tx(&ds.tx, groups)?;
+    let mut h = Histories::of_dataset(ds, groups)?;
     if by_cohort {
         for i in 0..h.len() {
             let first = h.days(i)[0];
@@ -710,7 +710,10 @@ mod tests {
             ("b", "2024-01-08", 1.0, "o7"),
         ]);
         let coded = CodedTx::new(&t, None).unwrap();
-        assert_eq!(coded.rows, coded.ids.codes(&t).unwrap());
+        assert_eq!(
+            coded.rows.iter().collect::<Vec<_>>(),
+            coded.ids.codes(&t).unwrap()
+        );
         // In id order with gaps, unknown ids, repeats and a null.
         let other = DataFrame::new_infer_height(vec![Column::new(
             "customer_id".into(),

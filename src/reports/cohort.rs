@@ -259,7 +259,7 @@ pub(crate) fn coded_cells(
         let (Some(code), Some(d), Some(a)) = (code, d, a) else {
             continue;
         };
-        let s = cust_slot[*code as usize];
+        let s = cust_slot[code as usize];
         if s == u32::MAX {
             continue;
         }

@@ -71,15 +71,15 @@ pub struct Regularity {
 
 /// The profile of loaded transactions (`tx` as [`crate::load::Dataset::tx`]) with the
 /// counts of reading them.
-pub fn profile(tx: &DataFrame, stats: &LoadStats) -> Result<Profile> {
-    let coded = CodedTx::new(tx, None)?;
+/// `coded` is the coding of `tx` ([`CodedTx::of`]).
+pub fn profile(coded: &CodedTx, tx: &DataFrame, stats: &LoadStats) -> Result<Profile> {
     let rows = coded.purchases(tx)?;
     let mut per_code = vec![0usize; coded.ids.len()];
     for &(c, _, _) in &rows {
         per_code[c as usize] += 1;
     }
     let purchases_per_customer: Vec<usize> = per_code.iter().copied().filter(|n| *n > 0).collect();
-    let histories = Histories::from_coded(&coded, &rows, None);
+    let histories = Histories::from_coded(coded, &rows, None);
     let days = tx.column("date")?.cast(&DataType::Date)?;
     let days = days.date()?.physical();
     let orders = order_count(tx)?;
@@ -414,7 +414,7 @@ mod tests {
             mapping: vec![("customer_id".into(), "cust".into())],
             service_period: false,
         };
-        let p = profile(&t, &stats).unwrap();
+        let p = profile(&CodedTx::new(&t, None).unwrap(), &t, &stats).unwrap();
         // Orders: a o1 o2 o3 r1, b o4, c's row, d o1 = 7; purchases o2 o3 o4 c = 4.
         assert_eq!((p.purchases, p.returns), (4, 3));
         assert_eq!(p.customers, 4);
@@ -449,7 +449,7 @@ mod tests {
             ("a", Some("2"), "2024-01-02", -10.0),
             ("a", Some("3"), "2024-01-03", 0.0),
         ]);
-        let p = profile(&t, &LoadStats::default()).unwrap();
+        let p = profile(&CodedTx::new(&t, None).unwrap(), &t, &LoadStats::default()).unwrap();
         assert_eq!((p.purchases, p.returns), (2, 1));
         assert_eq!(p.gaps, [2]);
     }

@@ -20,8 +20,7 @@ use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
 use crate::reports::cohort::{assign_cohorts, coded_cells, mark_partial, CohortParams, Matrix};
 use crate::reports::{
-    column, customer_groups, net_revenue, purchases, with_group, Coded, CodedTx, Histories, Money,
-    GROUP,
+    column, customer_groups, net_revenue, purchases, Coded, CodedTx, Histories, Money, GROUP,
 };
 
 #[derive(Clone, Debug)]
@@ -54,18 +53,6 @@ impl CurvePoint {
             _ => None,
         }
     }
-}
-
-/// `customer_id`, `acquisition_cost` (one row per customer) when the customers file has
-/// costs.
-fn cost_frame(customers: Option<&DataFrame>) -> Option<LazyFrame> {
-    let c = customers.filter(|c| c.column("acquisition_cost").is_ok())?;
-    Some(
-        c.clone()
-            .lazy()
-            .select([col("customer_id"), col("acquisition_cost")])
-            .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First),
-    )
 }
 
 /// Mean acquisition cost per (group, first-purchase cohort), from the customers file;
@@ -409,6 +396,15 @@ pub fn command_with_chart_shared<'a>(
     a: &LtvParams,
 ) -> Result<(Report, LtvChartData)> {
     check_model_args(&a.model_args)?;
+    // Loaded input carries its coding (Dataset::ids): coded once here when not given.
+    let own;
+    let shared: Option<&CodedTx<'a>> = match shared {
+        Some(c) => Some(c),
+        None => {
+            own = CodedTx::of(ds, false)?;
+            Some(&own)
+        }
+    };
     if a.model_args.intervals.is_some()
         && (!a.per_customer || a.calibration_end.is_some() || a.model.purchase_model().is_none())
     {
@@ -430,7 +426,8 @@ pub fn command_with_chart_shared<'a>(
                 ));
             }
             if a.per_customer {
-                let report = run_per_customer(&ds.tx, ds.customers.as_ref(), groups, a)?;
+                let coded = Coded::or_new(shared, &ds.tx, None)?;
+                let report = run_per_customer(&coded, &ds.tx, ds.customers.as_ref(), groups, a)?;
                 return Ok((report, LtvChartData::None));
             }
             let p = HistoricalParams {
@@ -501,21 +498,33 @@ pub fn check_model_args(m: &ModelParams) -> Result<()> {
 /// Historical LTV per customer: first purchase, orders, net revenue, LTV (× margin) and,
 /// with a customers file, the acquisition cost.
 fn run_per_customer(
+    coded: &CodedTx,
     tx: &DataFrame,
     customers: Option<&DataFrame>,
     groups: Option<LazyFrame>,
     a: &LtvParams,
 ) -> Result<Report> {
-    let orders = purchases(tx).group_by([col("customer_id")]).agg([
+    // Joined on the codes of `coded` (integers, numbered in id order); the ids are put
+    // back at the end.
+    let mut keyed = tx.clone();
+    keyed.with_column(
+        coded
+            .rows
+            .clone()
+            .with_name("customer_id".into())
+            .into_column(),
+    )?;
+    let orders = purchases(&keyed).group_by([col("customer_id")]).agg([
         col("date").min().alias("first_purchase"),
         col("date").max().alias("last_purchase"),
         len().cast(DataType::Int64).alias("orders"),
     ]);
+    let n = coded.ids.len() as u32;
+    let all = || Column::new("customer_id".into(), (0..n).collect::<Vec<u32>>());
     // Net revenue per customer: the same sum as every report's.
-    let coded = CodedTx::new(tx, None)?;
     let revenue = DataFrame::new_infer_height(vec![
-        Column::new("customer_id".into(), &coded.ids.names),
-        Column::new("revenue".into(), net_revenue(&coded, tx)?),
+        all(),
+        Column::new("revenue".into(), net_revenue(coded, tx)?),
     ])?
     .lazy();
     let mut lf = orders
@@ -527,8 +536,17 @@ fn run_per_customer(
         )
         .with_column((col("revenue") * lit(a.model_args.margin)).alias("ltv"));
     let mut select = vec![col("customer_id")];
-    if let Some(b) = &a.by {
-        lf = with_group(lf, groups);
+    if let (Some(b), Some(g)) = (&a.by, groups) {
+        // Each code's group ("(none)" where the customer has no value).
+        let (of, names) = coded.groups(g)?;
+        let g: Vec<&str> = of.iter().map(|&i| names[i as usize].as_str()).collect();
+        let g = DataFrame::new_infer_height(vec![all(), Column::new(GROUP.into(), g)])?;
+        lf = lf.join(
+            g.lazy(),
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Left),
+        );
         select.push(col(GROUP).alias(b.as_str()));
     }
     select.extend([
@@ -538,7 +556,14 @@ fn run_per_customer(
         col("revenue"),
         col("ltv"),
     ]);
-    if let Some(cost) = cost_frame(customers) {
+    if let Some(c) = customers.filter(|c| c.column("acquisition_cost").is_ok()) {
+        // (customers file rows of customers without transactions have no code)
+        let cost = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), coded.codes(c)?),
+            c.column("acquisition_cost")?.clone(),
+        ])?
+        .lazy()
+        .unique_generic(Some(vec![col("customer_id")]), UniqueKeepStrategy::First);
         lf = lf.join(
             cost,
             [col("customer_id")],
@@ -548,13 +573,21 @@ fn run_per_customer(
         select.push(col("acquisition_cost"));
         select.push((col("ltv") / col("acquisition_cost")).alias("ltv_cac"));
     }
-    let data = lf
+    // (code order is id order)
+    let mut data = lf
         .select(select)
         .sort(
             ["ltv", "customer_id"],
             SortMultipleOptions::default().with_order_descending_multi([true, false]),
         )
         .collect()?;
+    let ids: StringChunked = data
+        .column("customer_id")?
+        .u32()?
+        .iter()
+        .map(|c| c.and_then(|c| coded.ids.names.get(c as usize).copied()))
+        .collect();
+    data.with_column(ids.with_name("customer_id".into()).into_column())?;
     if data.height() == 0 {
         return Err(bad("no customer made a purchase (every order is a return)"));
     }
@@ -1365,7 +1398,7 @@ pub fn at_risk(
         Some(b) => Some(customer_groups(&ds.tx, ds.customers.as_ref(), b, "--by")?),
         None => None,
     };
-    let h = Histories::from_tx(&ds.tx, groups)?;
+    let h = Histories::of_dataset(ds, groups)?;
     let run = fit_models(&h, ds.as_of, m, kind)?;
     report_params(&run, m, false, "churn")?;
     let mut order: Vec<usize> = (0..run.index.len()).collect();
@@ -1469,7 +1502,7 @@ pub fn compare(ds: &Dataset, a: &LtvParams) -> Result<(Report, Vec<Tracking>)> {
             "--model compare gives one row per model: not with --per-customer or --by",
         ));
     }
-    let h = Histories::from_tx(&ds.tx, None)?;
+    let h = Histories::of_dataset(ds, None)?;
     run_compare(ds, &h, a, cal)
 }
 

@@ -95,8 +95,16 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedSt
 pub struct Ids<'a> {
     /// Code → id, sorted.
     pub names: Vec<&'a str>,
-    /// Id → code, in [`SHARDS`] maps chosen by [`shard_of`].
-    maps: Vec<FastMap<&'a str, u32>>,
+    lookup: Lookup<'a>,
+}
+
+/// How [`Ids`] finds the code of an id.
+enum Lookup<'a> {
+    /// Id → code, in [`SHARDS`] maps chosen by [`shard_of`] (ids coded here, from text).
+    Maps(Vec<FastMap<&'a str, u32>>),
+    /// The store's codes (`customer_id` as `UInt32`, see `Dataset::ids`): each store code's
+    /// code here (`u32::MAX`: none), or None where they are the same.
+    Store(Option<Vec<u32>>),
 }
 
 /// The id dictionary is built in this many shards, in parallel: each shard's map is
@@ -251,7 +259,98 @@ impl<'a> Ids<'a> {
             }
             maps.push(map);
         }
-        Ok((Ids { names, maps }, rows))
+        Ok((
+            Ids {
+                names,
+                lookup: Lookup::Maps(maps),
+            },
+            rows,
+        ))
+    }
+
+    /// The ids of the store's codes in `frames` (their `customer_id` is a `UInt32` code
+    /// into `names`, the store's sorted ids), and the first frame's codes: the ids the
+    /// frames use, numbered in id order as [`Ids::of`] numbers them from text. Where the
+    /// frames use every id (a command's own input), the codes are the store's, and the
+    /// first frame's column is shared, not copied.
+    pub fn of_store(
+        names: &'a crate::load::ids::IdNames,
+        frames: &[&DataFrame],
+    ) -> anyhow::Result<(Ids<'a>, UInt32Chunked)> {
+        let mut used = vec![false; names.len()];
+        for df in frames {
+            crate::load::ids::mark_used(df.column("customer_id")?, &mut used)?;
+        }
+        let first = match frames.first() {
+            Some(df) => df.column("customer_id")?.u32()?.clone(),
+            None => UInt32Chunked::full_null("customer_id".into(), 0),
+        };
+        if used.len() == names.len() && used.iter().all(|u| *u) {
+            return Ok((
+                Ids {
+                    names: names.iter().collect(),
+                    lookup: Lookup::Store(None),
+                },
+                first,
+            ));
+        }
+        let mut rank = vec![u32::MAX; names.len()];
+        let mut kept = Vec::new();
+        for (c, _) in used.iter().enumerate().filter(|(_, u)| **u) {
+            rank[c] = kept.len() as u32;
+            kept.push(names.get(c));
+        }
+        let rows: UInt32Chunked =
+            first.apply_values(|v| rank.get(v as usize).copied().unwrap_or(0));
+        Ok((
+            Ids {
+                names: kept,
+                lookup: Lookup::Store(Some(rank)),
+            },
+            rows,
+        ))
+    }
+
+    /// These ids and the text ids of `df`'s `customer_id` that are not among them,
+    /// numbered in id order, and each code's new code.
+    fn with_text_ids(&self, df: &'a DataFrame) -> anyhow::Result<(Ids<'a>, Vec<u32>)> {
+        let ca: &'a StringChunked = df.column("customer_id")?.str()?;
+        let mut more: Vec<&'a str> = ca
+            .iter()
+            .flatten()
+            .filter(|id| self.code(id).is_none())
+            .collect();
+        more.sort_unstable();
+        more.dedup();
+        // Merge the two sorted lists.
+        let mut names = Vec::with_capacity(self.names.len() + more.len());
+        let mut new_of = Vec::with_capacity(self.names.len());
+        let mut extra = more.iter().peekable();
+        for &n in &self.names {
+            while let Some(m) = extra.next_if(|m| **m < n) {
+                names.push(*m);
+            }
+            new_of.push(names.len() as u32);
+            names.push(n);
+        }
+        names.extend(extra);
+        // Store codes → the codes here.
+        let rank = match &self.lookup {
+            Lookup::Store(None) => Some(new_of.clone()),
+            Lookup::Store(Some(r)) => Some(
+                r.iter()
+                    .map(|&c| new_of.get(c as usize).copied().unwrap_or(u32::MAX))
+                    .collect(),
+            ),
+            Lookup::Maps(_) => anyhow::bail!("ids coded from text cannot add ids (internal)"),
+        };
+        Ok((
+            Ids {
+                names,
+                lookup: Lookup::Store(rank),
+            },
+            new_of,
+        ))
     }
 
     pub fn len(&self) -> usize {
@@ -263,7 +362,10 @@ impl<'a> Ids<'a> {
     }
 
     pub fn code(&self, id: &str) -> Option<u32> {
-        self.maps[shard_of(id)].get(id).copied()
+        match &self.lookup {
+            Lookup::Maps(maps) => maps[shard_of(id)].get(id).copied(),
+            Lookup::Store(_) => self.names.binary_search(&id).ok().map(|c| c as u32),
+        }
     }
 
     /// Each row's code (None for a null or unknown id). Exports usually list a
@@ -271,7 +373,21 @@ impl<'a> Ids<'a> {
     /// costs a comparison, and so does the id at or just after the last one coded (the
     /// names are sorted); other ids are looked up in the hash map.
     pub fn codes(&self, df: &DataFrame) -> anyhow::Result<Vec<Option<u32>>> {
-        let col = df.column("customer_id")?.cast(&DataType::String)?;
+        let col = df.column("customer_id")?;
+        if let (DataType::UInt32, Lookup::Store(rank)) = (col.dtype(), &self.lookup) {
+            // The store's codes (of the same input): renumbered where these ids are fewer.
+            let codes = col.u32()?.iter();
+            return Ok(match rank {
+                None => codes.collect(),
+                Some(rank) => codes
+                    .map(|c| rank.get(c? as usize).copied().filter(|c| *c != u32::MAX))
+                    .collect(),
+            });
+        }
+        if col.dtype() == &DataType::UInt32 {
+            anyhow::bail!("customer codes without the store's ids (internal)");
+        }
+        let col = col.cast(&DataType::String)?;
         let names = &self.names;
         let mut at = 0;
         let mut prev: Option<(&str, Option<u32>)> = None;
@@ -388,22 +504,61 @@ pub fn with_group(lf: LazyFrame, groups: Option<LazyFrame>) -> LazyFrame {
 /// per-customer state in vectors.
 pub struct CodedTx<'a> {
     pub ids: Ids<'a>,
-    /// Each transaction row's customer code (None: a null id).
-    pub rows: Vec<Option<u32>>,
+    /// Each transaction row's customer code (null: a null id).
+    pub rows: UInt32Chunked,
 }
 
 impl<'a> CodedTx<'a> {
+    /// Code the text ids of `tx` (and `customers`): frames built by hand (tests, and
+    /// reports' own frames). Loaded input is coded already: see [`CodedTx::of_store`].
     pub fn new(tx: &'a DataFrame, customers: Option<&'a DataFrame>) -> anyhow::Result<Self> {
         // One pass over the ids numbers them and codes the rows.
         let (ids, rows) = Ids::with_codes(tx, customers)?;
         // (the per-shard row lists it freed go back to the system)
         crate::load::trim();
+        Ok(CodedTx::from_parts(ids, rows))
+    }
+
+    /// The coding of loaded input (`customer_id` codes into the store's `names`,
+    /// `Dataset::ids`): the ids of `tx` (and `customers`) without hashing them again.
+    pub fn of_store(
+        names: &'a crate::load::ids::IdNames,
+        tx: &DataFrame,
+        customers: Option<&DataFrame>,
+    ) -> anyhow::Result<Self> {
+        let frames: Vec<&DataFrame> = std::iter::once(tx).chain(customers).collect();
+        let (ids, rows) = Ids::of_store(names, &frames)?;
+        Ok(CodedTx { ids, rows })
+    }
+
+    /// A loaded dataset's coding: its transactions' customers, and with `customers` those
+    /// of its customers file too.
+    /// Input whose ids are text (invoice lines, frames built by hand) is coded here.
+    pub fn of(ds: &'a crate::load::Dataset, customers: bool) -> anyhow::Result<Self> {
+        let c = ds.customers.as_ref().filter(|_| customers);
+        if ds.tx.column("customer_id")?.dtype() != &DataType::UInt32 {
+            return CodedTx::new(&ds.tx, c);
+        }
+        CodedTx::of_store(&ds.ids, &ds.tx, c)
+    }
+
+    /// This coding of the store's transactions with the text ids of another frame (a
+    /// wallet file) added, renumbered in id order.
+    pub fn with_more(&self, df: &'a DataFrame) -> anyhow::Result<CodedTx<'a>> {
+        let (ids, new_of) = self.ids.with_text_ids(df)?;
+        let rows: UInt32Chunked = self
+            .rows
+            .apply_values(|v| new_of.get(v as usize).copied().unwrap_or(0));
         Ok(CodedTx { ids, rows })
     }
 
     /// From [`Ids::of`] (ids of more frames than the transactions and customers).
     pub fn from_parts(ids: Ids<'a>, rows: Vec<Option<u32>>) -> Self {
-        CodedTx { ids, rows }
+        let rows: UInt32Chunked = rows.into_iter().collect();
+        CodedTx {
+            ids,
+            rows: rows.with_name("customer_id".into()),
+        }
     }
 
     /// Every transaction row as (code, day, amount), in row order, returns included.
@@ -438,7 +593,7 @@ impl<'a> CodedTx<'a> {
             .iter()
             .zip(days.iter())
             .zip(amounts.iter())
-            .filter_map(|((c, d), a)| Some(((*c)?, d?, a)))
+            .filter_map(|((c, d), a)| Some((c?, d?, a)))
     }
 
     /// Where every row is its own order, the rows that are purchases (amount ≥ 0).
@@ -468,7 +623,12 @@ impl<'a> CodedTx<'a> {
         }
         // Grouping on integers: a copy of the transactions whose `customer_id` is the code.
         let mut df = tx.clone();
-        df.with_column(Column::new("customer_id".into(), self.rows.clone()))?;
+        df.with_column(
+            self.rows
+                .clone()
+                .with_name("customer_id".into())
+                .into_column(),
+        )?;
         let p = purchases(&df).collect()?;
         let codes = p.column("customer_id")?.cast(&DataType::UInt32)?;
         let days = p.column("date")?.cast(&DataType::Date)?;
@@ -637,6 +797,21 @@ impl Histories {
         let coded = CodedTx::new(tx, None)?;
         let groups = groups.map(|g| coded.groups(g)).transpose()?;
         let rows = coded.purchases_by_customer(tx)?;
+        Ok(Histories::from_by_customer(
+            &coded,
+            &rows,
+            groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
+        ))
+    }
+
+    /// Build from a loaded dataset's transactions (its store coding), optionally grouped.
+    pub fn of_dataset(
+        ds: &crate::load::Dataset,
+        groups: Option<LazyFrame>,
+    ) -> anyhow::Result<Histories> {
+        let coded = CodedTx::of(ds, false)?;
+        let groups = groups.map(|g| coded.groups(g)).transpose()?;
+        let rows = coded.purchases_by_customer(&ds.tx)?;
         Ok(Histories::from_by_customer(
             &coded,
             &rows,
@@ -819,7 +994,7 @@ pub fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> anyhow::Result<Vec<f64>> 
     let mut out = vec![Money::ZERO; coded.ids.len()];
     for (c, a) in coded.rows.iter().zip(amounts.f64()?.iter()) {
         if let (Some(c), Some(a)) = (c, a) {
-            out[*c as usize] += a;
+            out[c as usize] += a;
         }
     }
     Ok(out.into_iter().map(Money::total).collect())
@@ -975,7 +1150,10 @@ mod tests {
         assert_eq!(ids.codes(&t).unwrap(), [Some(2), Some(0), Some(2), Some(1)]);
         // The same pass codes the rows.
         let coded = CodedTx::new(&t, Some(&cust)).unwrap();
-        assert_eq!(coded.rows, [Some(2), Some(0), Some(2), Some(1)]);
+        assert_eq!(
+            coded.rows.iter().collect::<Vec<_>>(),
+            [Some(2), Some(0), Some(2), Some(1)]
+        );
         // Groups from the customers file; customers without one are "(none)".
         let groups = customer_groups(&t, Some(&cust), "channel", "--by").unwrap();
         let (of, names) = coded.groups(groups).unwrap();

@@ -280,6 +280,7 @@ pub fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<D
         warnings: Vec::new(),
         info: Vec::new(),
         stats: ds.stats.clone(),
+        ids: ds.ids.clone(),
     }))
 }
 

@@ -36,17 +36,21 @@ pub(crate) fn col_days(df: &DataFrame, name: &str) -> Result<Vec<Option<i32>>> {
 /// The `--by COL` value of each customer ([`customer_groups`]) as a map; customers without
 /// a value get "(none)" from [`group_of`].
 pub(crate) fn group_map(
+    coded: &CodedTx,
     tx: &DataFrame,
     customers: Option<&DataFrame>,
     by: &str,
 ) -> Result<HashMap<String, String>> {
     let df = customer_groups(tx, customers, by, "--by")?.collect()?;
-    let ids = df.column("customer_id")?.str()?;
+    let codes = coded.codes(&df)?;
     let vals = df.column(GROUP)?.cast(&DataType::String)?;
-    Ok(ids
+    Ok(codes
         .iter()
         .zip(vals.str()?.iter())
-        .filter_map(|(id, v)| Some((id?.to_string(), v?.to_string())))
+        .filter_map(|(c, v)| {
+            let id = coded.ids.names.get((*c)? as usize)?;
+            Some((id.to_string(), v?.to_string()))
+        })
         .collect())
 }
 
@@ -758,7 +762,7 @@ pub fn run_rows_shared<'a>(
     }
     let groups =
         p.by.as_deref()
-            .map(|b| group_map(tx, customers, b))
+            .map(|b| group_map(&coded, tx, customers, b))
             .transpose()?;
     let mut notes = Vec::new();
     // Customers (transactions and customers file) without a score.

@@ -333,12 +333,12 @@ fn compute(
     let n = coded.ids.len();
     let mut start = vec![0usize; n + 1];
     // Each line's snapshots and value, in parallel (in row order).
-    let keep: Vec<(u32, u32, u32, u32, f64)> = (0..coded.rows.len())
+    let rows: Vec<Option<u32>> = coded.rows.iter().collect();
+    let keep: Vec<(u32, u32, u32, u32, f64)> = (0..rows.len())
         .into_par_iter()
         .with_min_len(1 << 14)
         .filter_map(|i| {
-            let (Some(c), Some(s), Some(e), Some(a)) =
-                (coded.rows[i], starts[i], ends[i], amounts[i])
+            let (Some(c), Some(s), Some(e), Some(a)) = (rows[i], starts[i], ends[i], amounts[i])
             else {
                 return None;
             };

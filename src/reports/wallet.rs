@@ -167,7 +167,8 @@ pub fn compute_shared<'a>(
     // Without a wallet file, the transactions' own coding (which `report` shares).
     let coded = match (shared, wallet_file) {
         (Some(c), None) => Coded::Given(c),
-        _ => {
+        (Some(c), Some(w)) => Coded::Own(c.with_more(w)?),
+        (None, _) => {
             let (ids, codes) = Ids::of(std::iter::once(tx).chain(wallet_file), tx.height() / 4)?;
             Coded::Own(CodedTx::from_parts(ids, codes))
         }
@@ -215,7 +216,7 @@ pub fn compute_shared<'a>(
     let mut spend = vec![Money::ZERO; n];
     let mut in_tx = vec![false; n];
     for (c, a) in coded.rows.iter().zip(amounts.iter()) {
-        let Some(c) = *c else { continue };
+        let Some(c) = c else { continue };
         spend[c as usize] += a.unwrap_or(0.0);
         in_tx[c as usize] = true;
     }
@@ -231,7 +232,7 @@ pub fn compute_shared<'a>(
                 .zip(cats.iter())
                 .zip(amounts.iter())
                 .filter_map(|((c, k), a)| {
-                    Some(((*c)?, kc(k.unwrap_or_default()) as i32, a.unwrap_or(0.0)))
+                    Some((c?, kc(k.unwrap_or_default()) as i32, a.unwrap_or(0.0)))
                 })
         }),
         None => ByCustomer::new(n, &[]),
