@@ -113,6 +113,12 @@ impl IdCoder {
     /// A column of ids (any type, read as text) as codes in order of appearance. Null,
     /// empty and blank ids are null codes (rows the loader drops as "an empty customer id").
     pub fn code_column(&mut self, c: &Column) -> Result<Column, PolarsError> {
+        self.code_values(c, true)
+    }
+
+    /// [`IdCoder::code_column`]; only null ids are null codes when `blank_is_null` is
+    /// false (order ids: a blank id is an id).
+    pub fn code_values(&mut self, c: &Column, blank_is_null: bool) -> Result<Column, PolarsError> {
         let s = c.cast(&DataType::String)?;
         let ca = s.str()?;
         let mut out: Vec<Option<u32>> = Vec::with_capacity(ca.len());
@@ -121,7 +127,7 @@ impl IdCoder {
         let mut prev: Option<(&str, u32)> = None;
         for v in ca.iter() {
             let code = match v {
-                Some(id) if !id.trim().is_empty() => match prev {
+                Some(id) if !(blank_is_null && id.trim().is_empty()) => match prev {
                     Some((p, c)) if p == id => Some(c),
                     _ => {
                         let c = self.code(id);

@@ -773,6 +773,14 @@ pub(crate) fn all_distinct(c: &Column) -> bool {
     if c.null_count() > 0 {
         return false;
     }
+    if let Ok(codes) = c.u32() {
+        // Codes (order ids coded at load): distinct when none repeats.
+        let mut seen = vec![false; codes.max().map_or(0, |m| m as usize + 1)];
+        return codes
+            .iter()
+            .flatten()
+            .all(|v| !std::mem::replace(&mut seen[v as usize], true));
+    }
     let Ok(s) = c.cast(&DataType::String) else {
         return false;
     };
@@ -891,7 +899,9 @@ fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
         .columns()
         .iter()
         .map(|c| match c.dtype() {
-            DataType::Date | DataType::Float64 | DataType::String => Ok(c.clone()),
+            DataType::Date | DataType::Float64 | DataType::String | DataType::UInt32 => {
+                Ok(c.clone())
+            }
             _ => c.cast(&DataType::String),
         })
         .collect::<PolarsResult<_>>()?;
@@ -907,6 +917,12 @@ fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
                     DataType::Date => {
                         for (a, v) in part.iter_mut().zip(c.date()?.physical().iter()) {
                             mix(a, v.map_or(u64::MAX, |d| d as u32 as u64));
+                        }
+                    }
+                    // (codes: the customer ids, the order ids)
+                    DataType::UInt32 => {
+                        for (a, v) in part.iter_mut().zip(c.u32()?.iter()) {
+                            mix(a, v.map_or(u64::MAX, u64::from));
                         }
                     }
                     DataType::Float64 => {
@@ -1055,9 +1071,13 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         date: Some(("date".to_string(), opts.date_format.clone())),
         numbers,
         decimal_comma: opts.decimal_comma,
-        ids: Some("customer_id".to_string()),
+        // (customer ids: blank is empty; order ids: blank is an id)
+        ids: vec![
+            ("customer_id".to_string(), true),
+            ("order_id".to_string(), false),
+        ],
     };
-    let (mut df, typed_format, coder) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
+    let (mut df, typed_format, coders) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
     crate::progress::step("parsing the columns");
     if df.height() == 0 {
         return Err(bad(format!("{} has no data rows", op.label)));
@@ -1105,15 +1125,24 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         }
         None => None,
     };
-    // The ids as codes (blank ids null): coded as the text was read, or here.
-    let (customer, coder) = match coder {
-        Some(coder) => (df.column("customer_id")?.clone(), coder),
-        None => {
-            let mut coder = ids::IdCoder::new();
-            (coder.code_column(df.column("customer_id")?)?, coder)
-        }
+    // The customer and order ids as codes: coded as the text was read, or here.
+    let coded_as_read = coders.is_some();
+    let mut coders = coders.unwrap_or_default().into_iter();
+    let mut coder = coders.next().unwrap_or_default();
+    let customer = if coded_as_read {
+        df.column("customer_id")?.clone()
+    } else {
+        coder.code_column(df.column("customer_id")?)?
     };
     let _ = df.drop_in_place("customer_id");
+    if !coded_as_read {
+        if let Ok(c) = df.column("order_id") {
+            // (the order ids' text is not kept: they only group rows into orders)
+            let codes = ids::IdCoder::new().code_values(c, false)?;
+            df.with_column(codes)?;
+        }
+    }
+    drop(coders);
     let t_parse = t0.elapsed().as_secs_f64();
     let cust_ca = customer.u32()?;
 
@@ -1279,10 +1308,11 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     };
 
     let mut cols = vec![customer, date_col, amount_col];
-    for name in ["order_id", "category"] {
-        if df.column(name).is_ok() {
-            cols.push(str_column(&df, name)?);
-        }
+    if let Ok(c) = df.column("order_id") {
+        cols.push(c.clone());
+    }
+    if df.column("category").is_ok() {
+        cols.push(str_column(&df, "category")?);
     }
     if let Some((start, end)) = service {
         cols.push(Column::new("period_start".into(), start).cast(&DataType::Date)?);

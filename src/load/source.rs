@@ -994,16 +994,17 @@ pub(crate) struct Typed {
     /// The (canonical) number columns.
     pub numbers: Vec<String>,
     pub decimal_comma: bool,
-    /// The (canonical) id column to code chunk by chunk ([`IdCoder::code_column`]).
-    pub ids: Option<String>,
+    /// The (canonical) id columns to code chunk by chunk, each by its own coder
+    /// ([`IdCoder::code_values`]), and whether a blank id is null.
+    pub ids: Vec<(String, bool)>,
 }
 
 /// The typed read's state across chunks and parts: the date format once detected, the
-/// ids coded so far.
+/// ids coded so far (one coder per [`Typed::ids`] column).
 struct TypedState<'a> {
     typed: &'a Typed,
     format: Option<DateFormat>,
-    coder: IdCoder,
+    coders: Vec<IdCoder>,
 }
 
 impl TypedState<'_> {
@@ -1047,9 +1048,9 @@ impl TypedState<'_> {
             };
             df.with_column(Column::new(name.as_str().into(), values))?;
         }
-        if let Some(name) = &t.ids {
+        for ((name, blank_is_null), coder) in t.ids.iter().zip(&mut self.coders) {
             if let Ok(c) = df.column(name) {
-                let codes = self.coder.code_column(c)?;
+                let codes = coder.code_values(c, *blank_is_null)?;
                 df.with_column(codes)?;
             }
         }
@@ -1190,14 +1191,14 @@ fn read_chunked(
 /// convert, the input is read again as text (format None) for the loader to word the
 /// error.
 ///
-/// With `typed.ids`, that column comes back coded ([`IdCoder::code_column`]) with the
-/// coder, when the typed read succeeded; else it is text, and the coder None.
+/// With `typed.ids`, those columns come back coded ([`IdCoder::code_values`]) with their
+/// coders, when the typed read succeeded; else they are text, and the coders None.
 pub(crate) fn collect_input(
     input: &mut Input,
     lfs: Vec<LazyFrame>,
     exprs: &[Expr],
     typed: Option<&Typed>,
-) -> Result<(DataFrame, Option<DateFormat>, Option<IdCoder>)> {
+) -> Result<(DataFrame, Option<DateFormat>, Option<Vec<IdCoder>>)> {
     let all_text = input
         .parts
         .iter()
@@ -1206,12 +1207,11 @@ pub(crate) fn collect_input(
         let mut state = TypedState {
             typed,
             format: None,
-            coder: IdCoder::new(),
+            coders: typed.ids.iter().map(|_| IdCoder::new()).collect(),
         };
         if let Some(df) = collect_parts(input, lfs.clone(), exprs, Some(&mut state))? {
             let format = typed.date.as_ref().and(state.format);
-            let coder = typed.ids.as_ref().map(|_| state.coder);
-            return Ok((df, format, coder));
+            return Ok((df, format, Some(state.coders)));
         }
         crate::progress::step("reading again as text (a value did not convert)");
     }
@@ -1334,7 +1334,7 @@ mod tests {
             date: Some(("date".into(), None)),
             numbers: vec!["amount".into()],
             decimal_comma: false,
-            ids: None,
+            ids: Vec::new(),
         };
         let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         let (op, _tmp) = part(text);
@@ -1342,7 +1342,7 @@ mod tests {
             let mut state = TypedState {
                 typed: &typed,
                 format: None,
-                coder: IdCoder::new(),
+                coders: Vec::new(),
             };
             let got =
                 read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
@@ -1369,7 +1369,7 @@ mod tests {
         let mut state = TypedState {
             typed: &typed,
             format: Some(DateFormat::Iso),
-            coder: IdCoder::new(),
+            coders: Vec::new(),
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());
@@ -1379,7 +1379,7 @@ mod tests {
         let mut state = TypedState {
             typed: &typed,
             format: Some(DateFormat::Iso),
-            coder: IdCoder::new(),
+            coders: Vec::new(),
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());

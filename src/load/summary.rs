@@ -113,7 +113,7 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
         date: None,
         numbers: ["x", "t_x", "t", "m", "w"].map(String::from).to_vec(),
         decimal_comma: opts.decimal_comma,
-        ids: None,
+        ids: Vec::new(),
     };
     let (df, _, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
     if df.height() == 0 {
