@@ -790,7 +790,7 @@ pub(crate) fn all_distinct(c: &Column) -> bool {
     // distinct when no two lanes share one (a merge), without hashing.
     // Ids increasing within each prefix (`O00000001`, … and `R00000001`, …: orders and
     // returns numbered in two series) are distinct, keeping one value per prefix.
-    if increasing_by_prefix(ca.iter().flatten(), 8) {
+    if source::PrefixRuns::default().feed(ca.iter().flatten()) {
         return true;
     }
     // Else each lane's first and last value: lanes whose ranges do not overlap are
@@ -839,23 +839,6 @@ fn increasing_lanes<'a>(
         }
     }
     Some(lanes)
-}
-
-/// Whether the values increase strictly within each group of the same prefix (the value
-/// without its trailing digits), with at most `max` prefixes: then no two are equal, as
-/// equal values share their prefix.
-fn increasing_by_prefix<'a>(values: impl Iterator<Item = &'a str>, max: usize) -> bool {
-    let mut last: Vec<(&str, &str)> = Vec::new();
-    for v in values {
-        let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
-        match last.iter().position(|(q, _)| *q == p) {
-            Some(i) if last[i].1 < v => last[i].1 = v,
-            Some(_) => return false,
-            None if last.len() < max => last.push((p, v)),
-            None => return false,
-        }
-    }
-    true
 }
 
 /// [`increasing_lanes`] keeping only each lane's first and last value.
@@ -1076,6 +1059,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
             ("customer_id".to_string(), true),
             ("order_id".to_string(), false),
         ],
+        distinct: Some("order_id".to_string()),
     };
     let (mut df, typed_format, coders) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
     crate::progress::step("parsing the columns");
@@ -1127,7 +1111,9 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     };
     // The customer and order ids as codes: coded as the text was read, or here.
     let coded_as_read = coders.is_some();
-    let mut coders = coders.unwrap_or_default().into_iter();
+    // Order ids shown distinct as they were read were dropped (every row is an order).
+    let orders_dropped = coders.as_ref().is_some_and(|c| c.distinct_dropped);
+    let mut coders = coders.map(|c| c.coders).unwrap_or_default().into_iter();
     let mut coder = coders.next().unwrap_or_default();
     let customer = if coded_as_read {
         df.column("customer_id")?.clone()
@@ -1335,13 +1321,15 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     };
     // Distinct, non-null order ids: no two rows can be equal, and every row is its own
     // order, so the column is not needed (reports::purchases then takes rows as orders).
-    let one_row_orders = kept.column("order_id").is_ok_and(all_distinct);
+    let one_row_orders = orders_dropped || kept.column("order_id").is_ok_and(all_distinct);
     ds.tx = if one_row_orders {
         ds.info.push(format!(
             "{}: every order id is on one row: each row is an order",
             op.label
         ));
-        kept.drop("order_id")?
+        let mut kept = kept;
+        let _ = kept.drop_in_place("order_id");
+        kept
     } else if opts.skip.iter().any(|r| map.contains_key(r)) {
         if may_have_duplicates(&kept)? {
             // Rows equal but for the columns we did not read: read them, and judge whole
@@ -1893,16 +1881,17 @@ mod tests {
         assert!(all_distinct(&some(&["b1", "a1", "b2", "a2"])));
         assert!(!all_distinct(&some(&["b1", "a1", "b2", "a1"])));
         // Two series by prefix, interleaved; a repeat in one of them; too many prefixes.
-        assert!(increasing_by_prefix(
-            ["O1", "R1", "O2", "O3", "R2"].into_iter(),
-            8
-        ));
-        assert!(!increasing_by_prefix(
-            ["O1", "R1", "O2", "R1"].into_iter(),
-            8
-        ));
-        assert!(!increasing_by_prefix(["a1", "b1", "c1"].into_iter(), 2));
-        assert!(!increasing_by_prefix(["O2", "O1"].into_iter(), 8));
+        let runs = |v: &[&'static str]| source::PrefixRuns::default().feed(v.iter().copied());
+        assert!(runs(&["O1", "R1", "O2", "O3", "R2"]));
+        assert!(!runs(&["O1", "R1", "O2", "R1"]));
+        assert!(!runs(&[
+            "a1", "b1", "c1", "d1", "e1", "f1", "g1", "h1", "i1"
+        ]));
+        assert!(!runs(&["O2", "O1"]));
+        // Fed chunk by chunk, as the loader reads: a repeat across chunks is seen.
+        let mut r = source::PrefixRuns::default();
+        assert!(r.feed(["O1", "R1"].into_iter()) && r.feed(["O2", "R2"].into_iter()));
+        assert!(!r.feed(["O3", "R2"].into_iter()));
         assert!(disjoint(&["a", "c"], &["b", "d"]));
         assert!(!disjoint(&["a", "c"], &["b", "c"]));
     }

@@ -997,6 +997,62 @@ pub(crate) struct Typed {
     /// The (canonical) id columns to code chunk by chunk, each by its own coder
     /// ([`IdCoder::code_values`]), and whether a blank id is null.
     pub ids: Vec<(String, bool)>,
+    /// A column (the order ids) dropped chunk by chunk while its values are shown
+    /// distinct ([`PrefixRuns`]: non-null, increasing within each of a few prefixes); when
+    /// a chunk shows otherwise it is coded instead (it is one of `ids`), and the read
+    /// starts again if an earlier chunk had dropped it.
+    pub distinct: Option<String>,
+}
+
+/// Values increasing within each prefix (the text before trailing digits), for at most
+/// [`PrefixRuns::MAX`] prefixes: `O00000001`, … and `R00000001`, … (orders and returns
+/// numbered in two series) are distinct. Fed chunk by chunk, keeping one value per prefix.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PrefixRuns {
+    last: Vec<(String, String)>,
+}
+
+impl PrefixRuns {
+    pub const MAX: usize = 8;
+
+    /// Whether the values so far, then `values`, are still increasing by prefix.
+    pub fn feed<'a>(&mut self, values: impl Iterator<Item = &'a str>) -> bool {
+        let mut last: Vec<(&str, &str)> = self
+            .last
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.as_str()))
+            .collect();
+        for v in values {
+            let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
+            match last.iter().position(|(q, _)| *q == p) {
+                Some(i) if last[i].1 < v => last[i].1 = v,
+                Some(_) => return false,
+                None if last.len() < Self::MAX => last.push((p, v)),
+                None => return false,
+            }
+        }
+        self.last = last
+            .into_iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect();
+        true
+    }
+}
+
+/// How [`Typed::distinct`] is being read.
+#[derive(Clone, Debug)]
+enum DistinctRead {
+    /// Dropped while shown distinct (by the runs so far); `dropped`: some chunk was.
+    Check { runs: PrefixRuns, dropped: bool },
+    /// Coded (after a chunk that was not shown distinct).
+    Code,
+}
+
+/// What a typed read coded: the coders of [`Typed::ids`], and whether
+/// [`Typed::distinct`] was shown distinct and dropped.
+pub(crate) struct ReadCodes {
+    pub coders: Vec<IdCoder>,
+    pub distinct_dropped: bool,
 }
 
 /// The typed read's state across chunks and parts: the date format once detected, the
@@ -1005,6 +1061,9 @@ struct TypedState<'a> {
     typed: &'a Typed,
     format: Option<DateFormat>,
     coders: Vec<IdCoder>,
+    distinct: DistinctRead,
+    /// A chunk showed `distinct` repeating after an earlier chunk had dropped it.
+    restart: bool,
 }
 
 impl TypedState<'_> {
@@ -1047,6 +1106,24 @@ impl TypedState<'_> {
                 return Ok(None);
             };
             df.with_column(Column::new(name.as_str().into(), values))?;
+        }
+        if let (Some(name), DistinctRead::Check { runs, dropped }) =
+            (&t.distinct, &mut self.distinct)
+        {
+            if let Ok(c) = df.column(name) {
+                let shown = c.null_count() == 0
+                    && c.dtype() == &DataType::String
+                    && runs.feed(c.str()?.iter().flatten());
+                if shown {
+                    let _ = df.drop_in_place(name);
+                    *dropped = true;
+                } else if *dropped {
+                    self.restart = true;
+                    return Ok(None);
+                } else {
+                    self.distinct = DistinctRead::Code;
+                }
+            }
         }
         for ((name, blank_is_null), coder) in t.ids.iter().zip(&mut self.coders) {
             if let Ok(c) = df.column(name) {
@@ -1198,20 +1275,39 @@ pub(crate) fn collect_input(
     lfs: Vec<LazyFrame>,
     exprs: &[Expr],
     typed: Option<&Typed>,
-) -> Result<(DataFrame, Option<DateFormat>, Option<Vec<IdCoder>>)> {
+) -> Result<(DataFrame, Option<DateFormat>, Option<ReadCodes>)> {
     let all_text = input
         .parts
         .iter()
         .all(|op| op.csv.get().is_some() && op.partition.is_empty());
     if let (Some(typed), true) = (typed, all_text) {
-        let mut state = TypedState {
-            typed,
-            format: None,
-            coders: typed.ids.iter().map(|_| IdCoder::new()).collect(),
+        let mut distinct = DistinctRead::Check {
+            runs: PrefixRuns::default(),
+            dropped: false,
         };
-        if let Some(df) = collect_parts(input, lfs.clone(), exprs, Some(&mut state))? {
-            let format = typed.date.as_ref().and(state.format);
-            return Ok((df, format, Some(state.coders)));
+        loop {
+            let mut state = TypedState {
+                typed,
+                format: None,
+                coders: typed.ids.iter().map(|_| IdCoder::new()).collect(),
+                distinct: distinct.clone(),
+                restart: false,
+            };
+            if let Some(df) = collect_parts(input, lfs.clone(), exprs, Some(&mut state))? {
+                let format = typed.date.as_ref().and(state.format);
+                let distinct_dropped =
+                    matches!(state.distinct, DistinctRead::Check { dropped: true, .. });
+                let codes = ReadCodes {
+                    coders: state.coders,
+                    distinct_dropped,
+                };
+                return Ok((df, format, Some(codes)));
+            }
+            if !state.restart {
+                break;
+            }
+            crate::progress::step("reading again (order ids repeat: coded)");
+            distinct = DistinctRead::Code;
         }
         crate::progress::step("reading again as text (a value did not convert)");
     }
@@ -1322,6 +1418,86 @@ mod tests {
     /// detected from fewer values than the loader looks at, with more chunks to come,
     /// is not trusted.
     #[test]
+    fn order_ids_are_dropped_while_shown_distinct_else_coded() {
+        let shape = CsvShape {
+            delim: b',',
+            has_header: true,
+            flexible: false,
+        };
+        let names: Vec<String> = ["o", "c"].map(String::from).to_vec();
+        let exprs = vec![col("o").alias("order_id"), col("c").alias("customer_id")];
+        let typed = Typed {
+            date: None,
+            numbers: vec![],
+            decimal_comma: false,
+            ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
+            distinct: Some("order_id".into()),
+        };
+        let state = |distinct| TypedState {
+            typed: &typed,
+            format: None,
+            coders: vec![IdCoder::new(), IdCoder::new()],
+            distinct,
+            restart: false,
+        };
+        let check = || DistinctRead::Check {
+            runs: PrefixRuns::default(),
+            dropped: false,
+        };
+        // Distinct (two series): dropped, chunk by chunk; customers coded.
+        let (op, _tmp) = part(b"o,c\nO1,x\nR1,y\nO2,x\n");
+        let mut s = state(check());
+        let df = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut s, true)))
+            .unwrap()
+            .unwrap();
+        assert!(df.column("order_id").is_err());
+        let codes: Vec<Option<u32>> = df
+            .column("customer_id")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(codes, [Some(0), Some(1), Some(0)]);
+        assert!(matches!(
+            s.distinct,
+            DistinctRead::Check { dropped: true, .. }
+        ));
+        // A repeat in a later chunk: the read must start again (coding them).
+        let (op, _tmp) = part(b"o,c\nO1,x\nO2,y\nO1,x\n");
+        let mut s = state(check());
+        let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut s, true))).unwrap();
+        assert!(got.is_none() && s.restart);
+        let mut s = state(DistinctRead::Code);
+        let df = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut s, true)))
+            .unwrap()
+            .unwrap();
+        let orders: Vec<Option<u32>> = df
+            .column("order_id")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(orders, [Some(0), Some(1), Some(0)]);
+        // A repeat in the first chunk: coded from there on, no second read.
+        let (op, _tmp) = part(b"o,c\nA,x\nA,x\nB,y\n");
+        let mut s = state(check());
+        let df = read_chunked(&op, shape, &names, &exprs, 1 << 20, Some((&mut s, true)))
+            .unwrap()
+            .unwrap();
+        let orders: Vec<Option<u32>> = df
+            .column("order_id")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(orders, [Some(0), Some(0), Some(1)]);
+        assert!(!s.restart && matches!(s.distinct, DistinctRead::Code));
+    }
+
+    #[test]
     fn typed_chunks_equal_the_text_parse_or_give_up() {
         let shape = CsvShape {
             delim: b',',
@@ -1335,6 +1511,7 @@ mod tests {
             numbers: vec!["amount".into()],
             decimal_comma: false,
             ids: Vec::new(),
+            distinct: None,
         };
         let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         let (op, _tmp) = part(text);
@@ -1343,6 +1520,8 @@ mod tests {
                 typed: &typed,
                 format: None,
                 coders: Vec::new(),
+                distinct: DistinctRead::Code,
+                restart: false,
             };
             let got =
                 read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
@@ -1370,6 +1549,8 @@ mod tests {
             typed: &typed,
             format: Some(DateFormat::Iso),
             coders: Vec::new(),
+            distinct: DistinctRead::Code,
+            restart: false,
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());
@@ -1380,6 +1561,8 @@ mod tests {
             typed: &typed,
             format: Some(DateFormat::Iso),
             coders: Vec::new(),
+            distinct: DistinctRead::Code,
+            restart: false,
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());

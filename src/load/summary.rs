@@ -114,6 +114,7 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
         numbers: ["x", "t_x", "t", "m", "w"].map(String::from).to_vec(),
         decimal_comma: opts.decimal_comma,
         ids: Vec::new(),
+        distinct: None,
     };
     let (df, _, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
     if df.height() == 0 {
