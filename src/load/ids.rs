@@ -9,10 +9,16 @@
 use polars::prelude::*;
 
 /// The text of many ids in one buffer: id `i` is `bytes[starts[i]..starts[i + 1]]`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct IdNames {
     bytes: String,
     starts: Vec<usize>,
+}
+
+impl Default for IdNames {
+    fn default() -> Self {
+        IdNames::new()
+    }
 }
 
 impl IdNames {
@@ -62,10 +68,43 @@ impl IdNames {
 
 /// Ids numbered in order of appearance while reading; [`IdCoder::finish`] renumbers the
 /// ones still used in id order.
+///
+/// The dictionary is split into [`SHARDS`] shards by a hash of the id, each with its own
+/// text and table, so that a column's rows are coded by all threads at once, shard by
+/// shard ([`IdCoder::code_values`]). A code read so far is `local << SHARD_BITS | shard`.
 pub struct IdCoder {
+    shards: Vec<Shard>,
+    state: foldhash::fast::FixedState,
+}
+
+#[derive(Default)]
+struct Shard {
     names: IdNames,
     table: hashbrown::HashTable<u32>,
-    state: foldhash::fast::FixedState,
+}
+
+const SHARD_BITS: u32 = 4;
+/// Shards of the dictionary (enough to keep every thread busy on a few cores).
+pub const SHARDS: usize = 1 << SHARD_BITS;
+
+/// The shard of an id's hash: its top bits after a multiply, so that the bits the table
+/// uses (its low bits and top seven) still spread the ids within a shard.
+fn shard_of(h: u64) -> usize {
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SHARD_BITS)) as usize
+}
+
+impl Shard {
+    fn code(&mut self, id: &str, h: u64, state: &foldhash::fast::FixedState) -> u32 {
+        use std::hash::BuildHasher;
+        let Shard { names, table } = self;
+        if let Some(&c) = table.find(h, |&c| names.get(c as usize) == id) {
+            return c;
+        }
+        let c = names.len() as u32;
+        names.push(id);
+        table.insert_unique(h, c, |&c| state.hash_one(names.get(c as usize)));
+        c
+    }
 }
 
 impl Default for IdCoder {
@@ -77,37 +116,38 @@ impl Default for IdCoder {
 impl IdCoder {
     pub fn new() -> IdCoder {
         IdCoder {
-            names: IdNames::new(),
-            table: hashbrown::HashTable::new(),
+            shards: (0..SHARDS)
+                .map(|_| Shard {
+                    names: IdNames::new(),
+                    table: hashbrown::HashTable::new(),
+                })
+                .collect(),
             state: foldhash::fast::FixedState::with_seed(0x1d5_c0de),
         }
     }
 
     /// The number of ids coded so far.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.shards.iter().map(|s| s.names.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.len() == 0
+    }
+
+    /// One more than the largest code so far (the length of a vector indexed by code).
+    pub fn code_bound(&self) -> usize {
+        let most = self.shards.iter().map(|s| s.names.len()).max().unwrap_or(0);
+        most << SHARD_BITS
     }
 
     /// The code of one id, numbering it when new.
     pub fn code(&mut self, id: &str) -> u32 {
         use std::hash::BuildHasher;
         let h = self.state.hash_one(id);
-        let IdCoder {
-            names,
-            table,
-            state,
-        } = self;
-        if let Some(&c) = table.find(h, |&c| names.get(c as usize) == id) {
-            return c;
-        }
-        let c = names.len() as u32;
-        names.push(id);
-        table.insert_unique(h, c, |&c| state.hash_one(names.get(c as usize)));
-        c
+        let s = shard_of(h);
+        let local = self.shards[s].code(id, h, &self.state);
+        (local << SHARD_BITS) | s as u32
     }
 
     /// A column of ids (any type, read as text) as codes in order of appearance. Null,
@@ -117,52 +157,97 @@ impl IdCoder {
     }
 
     /// [`IdCoder::code_column`]; only null ids are null codes when `blank_is_null` is
-    /// false (order ids: a blank id is an id).
+    /// false (order ids: a blank id is an id). In parallel: the rows are hashed, dealt to
+    /// their shards, and each shard codes its rows in row order.
     pub fn code_values(&mut self, c: &Column, blank_is_null: bool) -> Result<Column, PolarsError> {
+        use rayon::prelude::*;
+        use std::hash::BuildHasher;
         let s = c.cast(&DataType::String)?;
         let ca = s.str()?;
         let mut out: Vec<Option<u32>> = Vec::with_capacity(ca.len());
-        // Exports usually list a customer's rows together: a repeat of the previous id
-        // costs a comparison instead of a lookup.
-        let mut prev: Option<(&str, u32)> = None;
-        for v in ca.iter() {
-            let code = match v {
-                Some(id) if !(blank_is_null && id.trim().is_empty()) => match prev {
-                    Some((p, c)) if p == id => Some(c),
-                    _ => {
-                        let c = self.code(id);
-                        prev = Some((id, c));
-                        Some(c)
+        // Pieces of at most 1Mi rows keep the per-row hashes small.
+        const PIECE: usize = 1 << 20;
+        let mut at = 0;
+        while at < ca.len() {
+            let len = PIECE.min(ca.len() - at);
+            let piece = ca.slice(at as i64, len);
+            let values: Vec<Option<&str>> = piece
+                .iter()
+                .map(|v| v.filter(|id| !(blank_is_null && id.trim().is_empty())))
+                .collect();
+            let state = &self.state;
+            let hashes: Vec<u64> = values
+                .par_iter()
+                .with_min_len(1 << 12)
+                .map(|v| v.map_or(0, |id| state.hash_one(id)))
+                .collect();
+            // Each shard's rows, in row order.
+            let mut rows: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+            for (i, (v, h)) in values.iter().zip(&hashes).enumerate() {
+                if v.is_some() {
+                    rows[shard_of(*h)].push(i as u32);
+                }
+            }
+            let codes: Vec<Vec<u32>> = self
+                .shards
+                .par_iter_mut()
+                .zip(&rows)
+                .enumerate()
+                .map(|(s, (shard, rows))| {
+                    let mut codes = Vec::with_capacity(rows.len());
+                    // Exports usually list a customer's rows together: a repeat of the
+                    // previous id costs a comparison instead of a lookup.
+                    let mut prev: Option<(&str, u32)> = None;
+                    for &i in rows {
+                        let i = i as usize;
+                        let Some(id) = values[i] else { continue };
+                        let local = match prev {
+                            Some((p, c)) if p == id => c,
+                            _ => shard.code(id, hashes[i], state),
+                        };
+                        prev = Some((id, local));
+                        codes.push((local << SHARD_BITS) | s as u32);
                     }
-                },
-                _ => None,
-            };
-            out.push(code);
+                    codes
+                })
+                .collect();
+            let start = out.len();
+            out.resize(start + len, None);
+            for (rows, codes) in rows.iter().zip(&codes) {
+                for (&i, &c) in rows.iter().zip(codes) {
+                    out[start + i as usize] = Some(c);
+                }
+            }
+            at += len;
         }
         Ok(Column::new(c.name().clone(), out))
     }
 
-    /// Number the ids that `used` marks (indexed by code of appearance) in id order: the
-    /// sorted names, and each old code's new code (`u32::MAX` where unused).
+    /// Number the ids that `used` marks (indexed by code) in id order: the sorted names,
+    /// and each old code's new code (`u32::MAX` where unused).
     pub fn finish(self, used: &[bool]) -> (IdNames, Vec<u32>) {
         use rayon::prelude::*;
-        let old = &self.names;
-        let mut order: Vec<u32> = (0..old.len() as u32)
-            .filter(|&c| used.get(c as usize).copied().unwrap_or(false))
+        let shards = &self.shards;
+        let name = |c: u32| {
+            let s = c as usize & (SHARDS - 1);
+            shards[s].names.get((c >> SHARD_BITS) as usize)
+        };
+        let mut order: Vec<u32> = used
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u)
+            .map(|(c, _)| c as u32)
             .collect();
-        order.par_sort_unstable_by(|a, b| old.get(*a as usize).cmp(old.get(*b as usize)));
-        let mut rank = vec![u32::MAX; old.len()];
+        order.par_sort_unstable_by(|a, b| name(*a).cmp(name(*b)));
+        let mut rank = vec![u32::MAX; self.code_bound().max(used.len())];
         let mut names = IdNames::new();
-        names.bytes.reserve(
-            order
-                .iter()
-                .map(|&c| old.get(c as usize).len())
-                .sum::<usize>(),
-        );
+        names
+            .bytes
+            .reserve(order.iter().map(|&c| name(c).len()).sum::<usize>());
         names.starts.reserve(order.len());
         for (new, &c) in order.iter().enumerate() {
             rank[c as usize] = new as u32;
-            names.push(old.get(c as usize));
+            names.push(name(c));
         }
         (names, rank)
     }
@@ -214,14 +299,22 @@ mod tests {
         );
         let codes = coder.code_column(&c).unwrap();
         let got: Vec<Option<u32>> = codes.u32().unwrap().iter().collect();
-        assert_eq!(got, [Some(0), Some(1), None, None, Some(0), Some(2)]);
+        let (z, a, m) = (coder.code("z"), coder.code("a"), coder.code("m"));
+        assert_eq!(got, [Some(z), Some(a), None, None, Some(z), Some(m)]);
+        assert_eq!(coder.len(), 3);
         // "m" is not kept (its rows were dropped): z, a are renumbered a=0, z=1.
-        let (names, rank) = coder.finish(&[true, true, false]);
+        let mut used = vec![false; coder.code_bound()];
+        used[z as usize] = true;
+        used[a as usize] = true;
+        let (names, rank) = coder.finish(&used);
         assert_eq!(names.iter().collect::<Vec<_>>(), ["a", "z"]);
-        assert_eq!(rank, [1, 0, u32::MAX]);
+        assert_eq!(
+            (rank[a as usize], rank[z as usize], rank[m as usize]),
+            (0, 1, u32::MAX)
+        );
         assert_eq!(names.position("z"), Some(1));
         assert_eq!(names.position("b"), None);
-        let kept = Column::new("customer_id".into(), [Some(0u32), None, Some(1)]);
+        let kept = Column::new("customer_id".into(), [Some(z), None, Some(a)]);
         let re = recode(&kept, &rank).unwrap();
         assert_eq!(
             re.u32().unwrap().iter().collect::<Vec<_>>(),
@@ -232,12 +325,41 @@ mod tests {
     #[test]
     fn many_ids_keep_their_codes() {
         let mut coder = IdCoder::new();
-        for i in 0..10_000 {
-            assert_eq!(coder.code(&format!("c{i}")), i);
-        }
+        let codes: Vec<u32> = (0..10_000).map(|i| coder.code(&format!("c{i}"))).collect();
+        let mut distinct = codes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 10_000);
+        assert!(codes.iter().all(|&c| (c as usize) < coder.code_bound()));
         for i in (0..10_000).rev() {
-            assert_eq!(coder.code(&format!("c{i}")), i);
+            assert_eq!(coder.code(&format!("c{i}")), codes[i]);
         }
+        // A column codes as the ids one by one do, and renumbers in id order.
+        let col = Column::new(
+            "customer_id".into(),
+            (0..10_000)
+                .rev()
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>(),
+        );
+        let got: Vec<Option<u32>> = coder
+            .code_column(&col)
+            .unwrap()
+            .u32()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(
+            got,
+            codes.iter().rev().map(|&c| Some(c)).collect::<Vec<_>>()
+        );
         assert_eq!(coder.len(), 10_000);
+        let mut used = vec![false; coder.code_bound()];
+        codes.iter().for_each(|&c| used[c as usize] = true);
+        let (names, rank) = coder.finish(&used);
+        let mut sorted: Vec<String> = (0..10_000).map(|i| format!("c{i}")).collect();
+        sorted.sort();
+        assert_eq!(names.iter().collect::<Vec<_>>(), sorted);
+        assert_eq!(names.get(rank[codes[42] as usize] as usize), "c42");
     }
 }

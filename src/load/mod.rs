@@ -1,11 +1,12 @@
 //! Loading: CSV/TSV/gzip/Parquet/stdin sources → polars frames with canonical columns.
 //!
 //! Every command reads its input through [`load`]. Transactions come out as
-//! `customer_id` (str), `date` (Date), `amount` (f64) and, when present, `order_id` (dropped
-//! when every order is one row), `category` (str) plus any extra columns a command asked
-//! for; customers as
-//! `customer_id`, `signup_date` (Date), `channel`, `acquisition_cost` (f64) when present,
-//! plus all their other columns (str).
+//! `customer_id` (a `UInt32` code into [`Dataset::ids`], see [`ids`]), `date` (Date),
+//! `amount` (f64) and, when present, `order_id` (dropped when every order is one row, else
+//! a `UInt32` code: order ids only group rows), `category` (str) plus any extra columns a
+//! command asked for; customers as `customer_id` (the same codes), `signup_date` (Date),
+//! `channel`, `acquisition_cost` (f64) when present, plus all their other columns (str).
+//! Invoice lines (`LoadOptions::invoice`) keep their customer ids as text.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -1121,11 +1122,18 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         coder.code_column(df.column("customer_id")?)?
     };
     let _ = df.drop_in_place("customer_id");
+    let mut orders_dropped = orders_dropped;
     if !coded_as_read {
         if let Ok(c) = df.column("order_id") {
-            // (the order ids' text is not kept: they only group rows into orders)
-            let codes = ids::IdCoder::new().code_values(c, false)?;
-            df.with_column(codes)?;
+            if all_distinct(c) {
+                // (distinct ids: every row is an order)
+                let _ = df.drop_in_place("order_id");
+                orders_dropped = true;
+            } else {
+                // (the order ids' text is not kept: they only group rows into orders)
+                let codes = ids::IdCoder::new().code_values(c, false)?;
+                df.with_column(codes)?;
+            }
         }
     }
     drop(coders);
@@ -1524,7 +1532,7 @@ fn load_customers(
         cols.push(str_column(&df, o)?);
     }
     // Keep the first row of each customer id.
-    let mut seen = vec![false; coder.len()];
+    let mut seen = vec![false; coder.code_bound()];
     let mut dups = 0;
     for (m, id) in mask.iter_mut().zip(codes.iter()) {
         let Some(id) = id else { continue };
@@ -1608,7 +1616,7 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         load_customers(&opts.customers, opts, &mut ds, &mut coder)?;
     }
     // The ids of the rows kept, numbered in id order.
-    let mut used = vec![false; coder.len()];
+    let mut used = vec![false; coder.code_bound()];
     ids::mark_used(ds.tx.column("customer_id")?, &mut used)?;
     if let Some(c) = &ds.customers {
         ids::mark_used(c.column("customer_id")?, &mut used)?;

@@ -1458,7 +1458,7 @@ mod tests {
             .unwrap()
             .iter()
             .collect();
-        assert_eq!(codes, [Some(0), Some(1), Some(0)]);
+        assert!(codes[0].is_some() && codes[0] == codes[2] && codes[1] != codes[0]);
         assert!(matches!(
             s.distinct,
             DistinctRead::Check { dropped: true, .. }
@@ -1479,7 +1479,7 @@ mod tests {
             .unwrap()
             .iter()
             .collect();
-        assert_eq!(orders, [Some(0), Some(1), Some(0)]);
+        assert!(orders[0].is_some() && orders[0] == orders[2] && orders[1] != orders[0]);
         // A repeat in the first chunk: coded from there on, no second read.
         let (op, _tmp) = part(b"o,c\nA,x\nA,x\nB,y\n");
         let mut s = state(check());
@@ -1493,7 +1493,7 @@ mod tests {
             .unwrap()
             .iter()
             .collect();
-        assert_eq!(orders, [Some(0), Some(0), Some(1)]);
+        assert!(orders[0].is_some() && orders[0] == orders[1] && orders[2] != orders[0]);
         assert!(!s.restart && matches!(s.distinct, DistinctRead::Code));
     }
 
