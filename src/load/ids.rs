@@ -157,69 +157,127 @@ impl IdCoder {
     }
 
     /// [`IdCoder::code_column`]; only null ids are null codes when `blank_is_null` is
-    /// false (order ids: a blank id is an id). In parallel: the rows are hashed, dealt to
-    /// their shards, and each shard codes its rows in row order.
+    /// false (order ids: a blank id is an id).
+    ///
+    /// In parallel. Exports usually list a customer's rows together, so the column is first
+    /// cut into runs of one id (ranges of rows scanned at once); only the first row of each
+    /// run is coded: those rows are hashed, dealt to their shards, and each shard codes its
+    /// rows in row order; then every row takes its run's code.
     pub fn code_values(&mut self, c: &Column, blank_is_null: bool) -> Result<Column, PolarsError> {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
         let s = c.cast(&DataType::String)?;
         let ca = s.str()?;
-        let mut out: Vec<Option<u32>> = Vec::with_capacity(ca.len());
-        // Pieces of at most 1Mi rows keep the per-row hashes small.
-        const PIECE: usize = 1 << 20;
-        let mut at = 0;
-        while at < ca.len() {
-            let len = PIECE.min(ca.len() - at);
-            let piece = ca.slice(at as i64, len);
-            let values: Vec<Option<&str>> = piece
-                .iter()
-                .map(|v| v.filter(|id| !(blank_is_null && id.trim().is_empty())))
-                .collect();
-            let state = &self.state;
-            let hashes: Vec<u64> = values
-                .par_iter()
-                .with_min_len(1 << 12)
-                .map(|v| v.map_or(0, |id| state.hash_one(id)))
-                .collect();
-            // Each shard's rows, in row order.
-            let mut rows: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
-            for (i, (v, h)) in values.iter().zip(&hashes).enumerate() {
-                if v.is_some() {
-                    rows[shard_of(*h)].push(i as u32);
-                }
+        let keep = |v: Option<&str>| -> bool {
+            v.is_some_and(|id| !(blank_is_null && id.trim().is_empty()))
+        };
+        // Ranges of rows: (array, first row in it, length).
+        const RANGE: usize = 1 << 16;
+        let arrays: Vec<_> = ca.downcast_iter().collect();
+        let mut ranges = Vec::new();
+        for (k, arr) in arrays.iter().enumerate() {
+            let mut at = 0;
+            while at < arr.len() {
+                let len = RANGE.min(arr.len() - at);
+                ranges.push((k, at, len));
+                at += len;
             }
-            let codes: Vec<Vec<u32>> = self
-                .shards
-                .par_iter_mut()
-                .zip(&rows)
-                .enumerate()
-                .map(|(s, (shard, rows))| {
-                    let mut codes = Vec::with_capacity(rows.len());
-                    // Exports usually list a customer's rows together: a repeat of the
-                    // previous id costs a comparison instead of a lookup.
-                    let mut prev: Option<(&str, u32)> = None;
-                    for &i in rows {
-                        let i = i as usize;
-                        let Some(id) = values[i] else { continue };
+        }
+        // Each range's run heads: (row in the range, id).
+        let heads: Vec<Vec<(u32, &str)>> = ranges
+            .par_iter()
+            .map(|&(k, at, len)| {
+                let arr = arrays[k];
+                let mut heads = Vec::new();
+                let mut prev: Option<&str> = None;
+                for i in 0..len {
+                    let v = arr.get(at + i);
+                    if !keep(v) {
+                        prev = None;
+                        continue;
+                    }
+                    if v != prev {
+                        if let Some(id) = v {
+                            heads.push((i as u32, id));
+                        }
+                    }
+                    prev = v;
+                }
+                heads
+            })
+            .collect();
+        let all: Vec<&str> = heads.iter().flatten().map(|h| h.1).collect();
+        let state = &self.state;
+        let hashes: Vec<u64> = all
+            .par_iter()
+            .with_min_len(1 << 12)
+            .map(|id| state.hash_one(id))
+            .collect();
+        // Each shard's heads, in row order, and their codes.
+        let mut mine: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        for (i, h) in hashes.iter().enumerate() {
+            mine[shard_of(*h)].push(i as u32);
+        }
+        let coded: Vec<Vec<u32>> = self
+            .shards
+            .par_iter_mut()
+            .zip(&mine)
+            .enumerate()
+            .map(|(s, (shard, mine))| {
+                let mut prev: Option<(&str, u32)> = None;
+                mine.iter()
+                    .map(|&i| {
+                        let id = all[i as usize];
                         let local = match prev {
                             Some((p, c)) if p == id => c,
-                            _ => shard.code(id, hashes[i], state),
+                            _ => shard.code(id, hashes[i as usize], state),
                         };
                         prev = Some((id, local));
-                        codes.push((local << SHARD_BITS) | s as u32);
-                    }
-                    codes
-                })
-                .collect();
-            let start = out.len();
-            out.resize(start + len, None);
-            for (rows, codes) in rows.iter().zip(&codes) {
-                for (&i, &c) in rows.iter().zip(codes) {
-                    out[start + i as usize] = Some(c);
-                }
+                        (local << SHARD_BITS) | s as u32
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut head_codes = vec![0u32; all.len()];
+        for (mine, coded) in mine.iter().zip(&coded) {
+            for (&i, &c) in mine.iter().zip(coded) {
+                head_codes[i as usize] = c;
             }
-            at += len;
         }
+        // Every row takes its run's code.
+        let mut first = Vec::with_capacity(heads.len());
+        let mut k = 0;
+        for h in &heads {
+            first.push(k);
+            k += h.len();
+        }
+        let parts: Vec<Vec<Option<u32>>> = ranges
+            .par_iter()
+            .zip(&heads)
+            .zip(&first)
+            .map(|((&(a, at, len), heads), &first)| {
+                let arr = arrays[a];
+                let mut out = Vec::with_capacity(len);
+                let mut next = heads
+                    .iter()
+                    .map(|h| h.0)
+                    .zip(&head_codes[first..])
+                    .peekable();
+                let mut cur = None;
+                for i in 0..len {
+                    if let Some((_, &c)) = next.next_if(|(r, _)| *r as usize == i) {
+                        cur = Some(c);
+                        out.push(cur);
+                    } else if keep(arr.get(at + i)) {
+                        out.push(cur);
+                    } else {
+                        out.push(None);
+                    }
+                }
+                out
+            })
+            .collect();
+        let out: Vec<Option<u32>> = parts.into_iter().flatten().collect();
         Ok(Column::new(c.name().clone(), out))
     }
 
