@@ -1900,6 +1900,21 @@ mod tests {
         let mut r = source::PrefixRuns::default();
         assert!(r.feed(["O1", "R1"].into_iter()) && r.feed(["O2", "R2"].into_iter()));
         assert!(!r.feed(["O3", "R2"].into_iter()));
+        // A column, checked by ranges of rows at once, agrees with the values one by one.
+        let ids: Vec<String> = (0..200_000)
+            .map(|i| format!("{}{:07}", if i % 3 == 0 { "R" } else { "O" }, i / 2))
+            .collect();
+        let col = StringChunked::from_iter_values("o".into(), ids.iter().map(String::as_str));
+        let (mut a, mut b) = (source::PrefixRuns::default(), source::PrefixRuns::default());
+        assert_eq!(a.feed_column(&col), b.feed(ids.iter().map(String::as_str)));
+        let increasing: Vec<String> = (0..200_000).map(|i| format!("O{i:07}")).collect();
+        let col =
+            StringChunked::from_iter_values("o".into(), increasing.iter().map(String::as_str));
+        assert!(source::PrefixRuns::default().feed_column(&col));
+        let mut again = increasing.clone();
+        again.push("O0100000".into());
+        let col = StringChunked::from_iter_values("o".into(), again.iter().map(String::as_str));
+        assert!(!source::PrefixRuns::default().feed_column(&col));
         assert!(disjoint(&["a", "c"], &["b", "d"]));
         assert!(!disjoint(&["a", "c"], &["b", "c"]));
     }

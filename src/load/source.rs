@@ -1037,6 +1037,64 @@ impl PrefixRuns {
             .collect();
         true
     }
+
+    /// [`PrefixRuns::feed`] with a column of ids, none null: ranges of rows are checked at
+    /// once (each gives its prefixes' first and last values), then joined in row order.
+    pub fn feed_column(&mut self, ca: &StringChunked) -> bool {
+        use rayon::prelude::*;
+        const RANGE: usize = 1 << 16;
+        let arrays: Vec<_> = ca.downcast_iter().collect();
+        let mut ranges = Vec::new();
+        for (k, arr) in arrays.iter().enumerate() {
+            let mut at = 0;
+            while at < arr.len() {
+                let len = RANGE.min(arr.len() - at);
+                ranges.push((k, at, len));
+                at += len;
+            }
+        }
+        // Per range, each prefix's (prefix, first, last) value; None: not increasing.
+        #[allow(clippy::type_complexity)]
+        let spans: Vec<Option<Vec<(&str, &str, &str)>>> = ranges
+            .par_iter()
+            .map(|&(k, at, len)| {
+                let arr = arrays[k];
+                let mut spans: Vec<(&str, &str, &str)> = Vec::new();
+                for i in 0..len {
+                    let v = arr.get(at + i)?;
+                    let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
+                    match spans.iter().position(|s| s.0 == p) {
+                        Some(j) if spans[j].2 < v => spans[j].2 = v,
+                        Some(_) => return None,
+                        None if spans.len() < Self::MAX => spans.push((p, v, v)),
+                        None => return None,
+                    }
+                }
+                Some(spans)
+            })
+            .collect();
+        let mut last: Vec<(&str, &str)> = self
+            .last
+            .iter()
+            .map(|(p, v)| (p.as_str(), v.as_str()))
+            .collect();
+        for spans in &spans {
+            let Some(spans) = spans else { return false };
+            for &(p, first, end) in spans {
+                match last.iter().position(|(q, _)| *q == p) {
+                    Some(i) if last[i].1 < first => last[i].1 = end,
+                    Some(_) => return false,
+                    None if last.len() < Self::MAX => last.push((p, end)),
+                    None => return false,
+                }
+            }
+        }
+        self.last = last
+            .into_iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect();
+        true
+    }
 }
 
 /// How [`Typed::distinct`] is being read.
@@ -1113,7 +1171,7 @@ impl TypedState<'_> {
             if let Ok(c) = df.column(name) {
                 let shown = c.null_count() == 0
                     && c.dtype() == &DataType::String
-                    && runs.feed(c.str()?.iter().flatten());
+                    && runs.feed_column(c.str()?);
                 if shown {
                     let _ = df.drop_in_place(name);
                     *dropped = true;
