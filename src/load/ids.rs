@@ -171,18 +171,8 @@ impl IdCoder {
         let keep = |v: Option<&str>| -> bool {
             v.is_some_and(|id| !(blank_is_null && id.trim().is_empty()))
         };
-        // Ranges of rows: (array, first row in it, length).
-        const RANGE: usize = 1 << 16;
         let arrays: Vec<_> = ca.downcast_iter().collect();
-        let mut ranges = Vec::new();
-        for (k, arr) in arrays.iter().enumerate() {
-            let mut at = 0;
-            while at < arr.len() {
-                let len = RANGE.min(arr.len() - at);
-                ranges.push((k, at, len));
-                at += len;
-            }
-        }
+        let ranges = row_ranges(arrays.iter().map(|a| a.len()));
         // Each range's run heads: (row in the range, id).
         let heads: Vec<Vec<(u32, &str)>> = ranges
             .par_iter()
@@ -309,6 +299,22 @@ impl IdCoder {
         }
         (names, rank)
     }
+}
+
+/// Ranges of rows of a column's arrays (their lengths in `lens`), for work done on ranges
+/// at once: (array, first row in it, length), at most 64Ki rows each, in row order.
+pub(crate) fn row_ranges(lens: impl Iterator<Item = usize>) -> Vec<(usize, usize, usize)> {
+    const RANGE: usize = 1 << 16;
+    let mut ranges = Vec::new();
+    for (k, n) in lens.enumerate() {
+        let mut at = 0;
+        while at < n {
+            let len = RANGE.min(n - at);
+            ranges.push((k, at, len));
+            at += len;
+        }
+    }
+    ranges
 }
 
 /// Mark in `used` (indexed by code) the codes a column holds.

@@ -1017,68 +1017,52 @@ impl PrefixRuns {
 
     /// Whether the values so far, then `values`, are still increasing by prefix.
     pub fn feed<'a>(&mut self, values: impl Iterator<Item = &'a str>) -> bool {
-        let mut last: Vec<(&str, &str)> = self
-            .last
-            .iter()
-            .map(|(p, v)| (p.as_str(), v.as_str()))
-            .collect();
-        for v in values {
-            let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
-            match last.iter().position(|(q, _)| *q == p) {
-                Some(i) if last[i].1 < v => last[i].1 = v,
-                Some(_) => return false,
-                None if last.len() < Self::MAX => last.push((p, v)),
-                None => return false,
-            }
-        }
-        self.last = last
-            .into_iter()
-            .map(|(p, v)| (p.to_string(), v.to_string()))
-            .collect();
-        true
+        let spans = Self::spans(values.map(Some));
+        self.join(std::slice::from_ref(&spans))
     }
 
     /// [`PrefixRuns::feed`] with a column of ids, none null: ranges of rows are checked at
     /// once (each gives its prefixes' first and last values), then joined in row order.
     pub fn feed_column(&mut self, ca: &StringChunked) -> bool {
         use rayon::prelude::*;
-        const RANGE: usize = 1 << 16;
         let arrays: Vec<_> = ca.downcast_iter().collect();
-        let mut ranges = Vec::new();
-        for (k, arr) in arrays.iter().enumerate() {
-            let mut at = 0;
-            while at < arr.len() {
-                let len = RANGE.min(arr.len() - at);
-                ranges.push((k, at, len));
-                at += len;
+        let ranges = super::ids::row_ranges(arrays.iter().map(|a| a.len()));
+        let spans: Vec<_> = ranges
+            .par_iter()
+            .map(|&(k, at, len)| Self::spans((at..at + len).map(|i| arrays[k].get(i))))
+            .collect();
+        self.join(&spans)
+    }
+
+    /// Each prefix's (prefix, first, last) value of `values`, in order of first
+    /// appearance; None where they do not increase by prefix (or one is null).
+    #[allow(clippy::type_complexity)]
+    fn spans<'a>(
+        values: impl Iterator<Item = Option<&'a str>>,
+    ) -> Option<Vec<(&'a str, &'a str, &'a str)>> {
+        let mut spans: Vec<(&str, &str, &str)> = Vec::new();
+        for v in values {
+            let v = v?;
+            let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
+            match spans.iter().position(|s| s.0 == p) {
+                Some(j) if spans[j].2 < v => spans[j].2 = v,
+                Some(_) => return None,
+                None if spans.len() < Self::MAX => spans.push((p, v, v)),
+                None => return None,
             }
         }
-        // Per range, each prefix's (prefix, first, last) value; None: not increasing.
-        #[allow(clippy::type_complexity)]
-        let spans: Vec<Option<Vec<(&str, &str, &str)>>> = ranges
-            .par_iter()
-            .map(|&(k, at, len)| {
-                let arr = arrays[k];
-                let mut spans: Vec<(&str, &str, &str)> = Vec::new();
-                for i in 0..len {
-                    let v = arr.get(at + i)?;
-                    let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
-                    match spans.iter().position(|s| s.0 == p) {
-                        Some(j) if spans[j].2 < v => spans[j].2 = v,
-                        Some(_) => return None,
-                        None if spans.len() < Self::MAX => spans.push((p, v, v)),
-                        None => return None,
-                    }
-                }
-                Some(spans)
-            })
-            .collect();
+        Some(spans)
+    }
+
+    /// Join [`PrefixRuns::spans`] of consecutive values, in order, onto the runs so far.
+    #[allow(clippy::type_complexity)]
+    fn join(&mut self, spans: &[Option<Vec<(&str, &str, &str)>>]) -> bool {
         let mut last: Vec<(&str, &str)> = self
             .last
             .iter()
             .map(|(p, v)| (p.as_str(), v.as_str()))
             .collect();
-        for spans in &spans {
+        for spans in spans {
             let Some(spans) = spans else { return false };
             for &(p, first, end) in spans {
                 match last.iter().position(|(q, _)| *q == p) {
@@ -1498,6 +1482,9 @@ mod tests {
             distinct,
             restart: false,
         };
+        let codes_of = |df: &DataFrame, name: &str| -> Vec<Option<u32>> {
+            df.column(name).unwrap().u32().unwrap().iter().collect()
+        };
         let check = || DistinctRead::Check {
             runs: PrefixRuns::default(),
             dropped: false,
@@ -1509,13 +1496,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(df.column("order_id").is_err());
-        let codes: Vec<Option<u32>> = df
-            .column("customer_id")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .iter()
-            .collect();
+        let codes = codes_of(&df, "customer_id");
         assert!(codes[0].is_some() && codes[0] == codes[2] && codes[1] != codes[0]);
         assert!(matches!(
             s.distinct,
@@ -1530,13 +1511,7 @@ mod tests {
         let df = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut s, true)))
             .unwrap()
             .unwrap();
-        let orders: Vec<Option<u32>> = df
-            .column("order_id")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .iter()
-            .collect();
+        let orders = codes_of(&df, "order_id");
         assert!(orders[0].is_some() && orders[0] == orders[2] && orders[1] != orders[0]);
         // A repeat in the first chunk: coded from there on, no second read.
         let (op, _tmp) = part(b"o,c\nA,x\nA,x\nB,y\n");
@@ -1544,13 +1519,7 @@ mod tests {
         let df = read_chunked(&op, shape, &names, &exprs, 1 << 20, Some((&mut s, true)))
             .unwrap()
             .unwrap();
-        let orders: Vec<Option<u32>> = df
-            .column("order_id")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .iter()
-            .collect();
+        let orders = codes_of(&df, "order_id");
         assert!(orders[0].is_some() && orders[0] == orders[1] && orders[2] != orders[0]);
         assert!(!s.restart && matches!(s.distinct, DistinctRead::Code));
     }
