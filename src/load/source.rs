@@ -1149,6 +1149,13 @@ impl TypedState<'_> {
             };
             df.with_column(Column::new(name.as_str().into(), values))?;
         }
+        self.convert_ids(df)
+    }
+
+    /// Code one chunk's id columns, and check (and drop) its distinct column
+    /// ([`Typed::distinct`]); None when the read must start again (see `restart`).
+    fn convert_ids(&mut self, mut df: DataFrame) -> Result<Option<DataFrame>> {
+        let t = self.typed;
         if let (Some(name), DistinctRead::Check { runs, dropped }) =
             (&t.distinct, &mut self.distinct)
         {
@@ -1301,6 +1308,49 @@ fn read_chunked(
     Ok(Some(out))
 }
 
+/// Rows in each slice of a Parquet part ([`read_sliced`]).
+const SLICE_ROWS: usize = 1 << 20;
+
+/// Read a Parquet part in slices of rows (polars reads only the row groups a slice
+/// needs), coding each slice's ids as it comes ([`TypedState::convert_ids`]), so that
+/// the whole id column never exists as text. None: the read must start again.
+fn read_sliced(
+    lf: LazyFrame,
+    exprs: &[Expr],
+    op: &Part,
+    state: &mut TypedState,
+    rows: usize,
+) -> Result<Option<DataFrame>> {
+    let count = super::collect(lf.clone().select([len().alias("n")]), &op.label)?;
+    let n = count
+        .column("n")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .get(0)
+        .unwrap_or(0) as usize;
+    let mut out: Option<DataFrame> = None;
+    let mut at = 0;
+    loop {
+        let take = rows.min(n - at);
+        let slice = lf.clone().select(exprs).slice(at as i64, take as IdxSize);
+        let df = super::collect(slice, &op.label)?;
+        let Some(df) = state.convert_ids(df)? else {
+            return Ok(None);
+        };
+        match out.as_mut() {
+            None => out = Some(df),
+            Some(o) => {
+                o.vstack_mut_owned(df)?;
+            }
+        }
+        at += take;
+        if at >= n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// Collect the selected columns of every part and stack them into one frame, recording
 /// where each part starts (for [`Input::at`]). Columns whose types differ between parts
 /// (a CSV's text beside a Parquet's numbers) are stacked as text.
@@ -1322,7 +1372,13 @@ pub(crate) fn collect_input(
         .parts
         .iter()
         .all(|op| op.csv.get().is_some() && op.partition.is_empty());
-    if let (Some(typed), true) = (typed, all_text) {
+    // Parquet parts code their ids by slices of rows (their dates and numbers are typed
+    // already).
+    let all_parquet = input
+        .parts
+        .iter()
+        .all(|op| op.parquet && op.partition.is_empty());
+    if let (Some(typed), true) = (typed, all_text || all_parquet) {
         let mut distinct = DistinctRead::Check {
             runs: PrefixRuns::default(),
             dropped: false,
@@ -1382,7 +1438,16 @@ fn collect_parts(
                 }
             }
             _ => {
-                let df = super::collect(lf.select(exprs), &op.label)?;
+                let df = match typed.as_deref_mut() {
+                    // Parquet read by slices of rows, their ids coded as they come.
+                    Some(state) if op.parquet && op.partition.is_empty() => {
+                        match read_sliced(lf, exprs, op, state, SLICE_ROWS)? {
+                            Some(df) => df,
+                            None => return Ok(None),
+                        }
+                    }
+                    _ => super::collect(lf.select(exprs), &op.label)?,
+                };
                 crate::progress::advance(size(op));
                 df
             }
@@ -1459,6 +1524,57 @@ mod tests {
     /// would; a value that does not convert (in any chunk) gives None, and a format
     /// detected from fewer values than the loader looks at, with more chunks to come,
     /// is not trusted.
+    #[test]
+    fn parquet_is_coded_slice_by_slice_as_a_whole_read_would() {
+        let mut df = df!(
+            "c" => ["x", "y", "x", "z", "y"],
+            "o" => ["O1", "O2", "O3", "O4", "O5"],
+        )
+        .unwrap();
+        let tmp = NamedTempFile::new().unwrap();
+        ParquetWriter::new(std::fs::File::create(tmp.path()).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        let path = tmp.path().to_string_lossy().to_string();
+        let lf =
+            LazyFrame::scan_parquet(PlRefPath::new(&path), ScanArgsParquet::default()).unwrap();
+        let exprs = vec![col("c").alias("customer_id"), col("o").alias("order_id")];
+        let typed = Typed {
+            date: None,
+            numbers: vec![],
+            decimal_comma: false,
+            ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
+            distinct: Some("order_id".into()),
+        };
+        let (op, _t) = part(b"");
+        for rows in [1, 2, 100] {
+            let mut state = TypedState {
+                typed: &typed,
+                format: None,
+                coders: vec![IdCoder::new(), IdCoder::new()],
+                distinct: DistinctRead::Check {
+                    runs: PrefixRuns::default(),
+                    dropped: false,
+                },
+                restart: false,
+            };
+            let got = read_sliced(lf.clone(), &exprs, &op, &mut state, rows)
+                .unwrap()
+                .unwrap();
+            assert_eq!(got.height(), 5, "{rows} rows a slice");
+            // Distinct order ids: dropped; customers coded alike across slices.
+            assert!(got.column("order_id").is_err());
+            let c: Vec<Option<u32>> = got
+                .column("customer_id")
+                .unwrap()
+                .u32()
+                .unwrap()
+                .iter()
+                .collect();
+            assert!(c[0] == c[2] && c[1] == c[4] && c[0] != c[1] && c[3] != c[0] && c[3] != c[1]);
+        }
+    }
+
     #[test]
     fn order_ids_are_dropped_while_shown_distinct_else_coded() {
         let shape = CsvShape {
