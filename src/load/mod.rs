@@ -791,7 +791,7 @@ pub(crate) fn all_distinct(c: &Column) -> bool {
     // distinct when no two lanes share one (a merge), without hashing.
     // Ids increasing within each prefix (`O00000001`, … and `R00000001`, …: orders and
     // returns numbered in two series) are distinct, keeping one value per prefix.
-    if source::PrefixRuns::default().feed(ca.iter().flatten()) {
+    if source::PrefixRuns::default().feed_column(ca) {
         return true;
     }
     // Else each lane's first and last value: lanes whose ranges do not overlap are

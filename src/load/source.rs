@@ -1015,7 +1015,9 @@ pub(crate) struct PrefixRuns {
 impl PrefixRuns {
     pub const MAX: usize = 8;
 
-    /// Whether the values so far, then `values`, are still increasing by prefix.
+    /// Whether the values so far, then `values`, are still increasing by prefix (one by
+    /// one: the reference the tests hold [`PrefixRuns::feed_column`] to).
+    #[cfg(test)]
     pub fn feed<'a>(&mut self, values: impl Iterator<Item = &'a str>) -> bool {
         let spans = Self::spans(values.map(Some));
         self.join(std::slice::from_ref(&spans))
@@ -1524,6 +1526,38 @@ mod tests {
     /// would; a value that does not convert (in any chunk) gives None, and a format
     /// detected from fewer values than the loader looks at, with more chunks to come,
     /// is not trusted.
+    /// A typed read that only codes customer and order ids (the order ids checked).
+    fn ids_typed() -> Typed {
+        Typed {
+            date: None,
+            numbers: vec![],
+            decimal_comma: false,
+            ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
+            distinct: Some("order_id".into()),
+        }
+    }
+
+    fn ids_state(typed: &Typed, distinct: DistinctRead) -> TypedState<'_> {
+        TypedState {
+            typed,
+            format: None,
+            coders: vec![IdCoder::new(), IdCoder::new()],
+            distinct,
+            restart: false,
+        }
+    }
+
+    fn check_distinct() -> DistinctRead {
+        DistinctRead::Check {
+            runs: PrefixRuns::default(),
+            dropped: false,
+        }
+    }
+
+    fn codes_of(df: &DataFrame, name: &str) -> Vec<Option<u32>> {
+        df.column(name).unwrap().u32().unwrap().iter().collect()
+    }
+
     #[test]
     fn parquet_is_coded_slice_by_slice_as_a_whole_read_would() {
         let mut df = df!(
@@ -1539,38 +1573,17 @@ mod tests {
         let lf =
             LazyFrame::scan_parquet(PlRefPath::new(&path), ScanArgsParquet::default()).unwrap();
         let exprs = vec![col("c").alias("customer_id"), col("o").alias("order_id")];
-        let typed = Typed {
-            date: None,
-            numbers: vec![],
-            decimal_comma: false,
-            ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
-            distinct: Some("order_id".into()),
-        };
+        let typed = ids_typed();
         let (op, _t) = part(b"");
         for rows in [1, 2, 100] {
-            let mut state = TypedState {
-                typed: &typed,
-                format: None,
-                coders: vec![IdCoder::new(), IdCoder::new()],
-                distinct: DistinctRead::Check {
-                    runs: PrefixRuns::default(),
-                    dropped: false,
-                },
-                restart: false,
-            };
+            let mut state = ids_state(&typed, check_distinct());
             let got = read_sliced(lf.clone(), &exprs, &op, &mut state, rows)
                 .unwrap()
                 .unwrap();
             assert_eq!(got.height(), 5, "{rows} rows a slice");
             // Distinct order ids: dropped; customers coded alike across slices.
             assert!(got.column("order_id").is_err());
-            let c: Vec<Option<u32>> = got
-                .column("customer_id")
-                .unwrap()
-                .u32()
-                .unwrap()
-                .iter()
-                .collect();
+            let c = codes_of(&got, "customer_id");
             assert!(c[0] == c[2] && c[1] == c[4] && c[0] != c[1] && c[3] != c[0] && c[3] != c[1]);
         }
     }
@@ -1584,27 +1597,9 @@ mod tests {
         };
         let names: Vec<String> = ["o", "c"].map(String::from).to_vec();
         let exprs = vec![col("o").alias("order_id"), col("c").alias("customer_id")];
-        let typed = Typed {
-            date: None,
-            numbers: vec![],
-            decimal_comma: false,
-            ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
-            distinct: Some("order_id".into()),
-        };
-        let state = |distinct| TypedState {
-            typed: &typed,
-            format: None,
-            coders: vec![IdCoder::new(), IdCoder::new()],
-            distinct,
-            restart: false,
-        };
-        let codes_of = |df: &DataFrame, name: &str| -> Vec<Option<u32>> {
-            df.column(name).unwrap().u32().unwrap().iter().collect()
-        };
-        let check = || DistinctRead::Check {
-            runs: PrefixRuns::default(),
-            dropped: false,
-        };
+        let typed = ids_typed();
+        let state = |distinct| ids_state(&typed, distinct);
+        let check = check_distinct;
         // Distinct (two series): dropped, chunk by chunk; customers coded.
         let (op, _tmp) = part(b"o,c\nO1,x\nR1,y\nO2,x\n");
         let mut s = state(check());
