@@ -164,24 +164,36 @@ impl IdCoder {
     /// run is coded: those rows are hashed, dealt to their shards, and each shard codes its
     /// rows in row order; then every row takes its run's code.
     pub fn code_values(&mut self, c: &Column, blank_is_null: bool) -> Result<Column, PolarsError> {
-        use rayon::prelude::*;
-        use std::hash::BuildHasher;
         let s = c.cast(&DataType::String)?;
         let ca = s.str()?;
+        let arrays: Vec<_> = ca.downcast_iter().collect();
+        let lens: Vec<usize> = arrays.iter().map(|a| a.len()).collect();
+        let out = self.code_by(&lens, |k, i| arrays[k].get(i), blank_is_null);
+        Ok(Column::new(c.name().clone(), out))
+    }
+
+    /// [`IdCoder::code_values`] on ids held in parts (their lengths in `lens`; `get(k, i)`:
+    /// row `i` of part `k`), in row order.
+    pub fn code_by<'a>(
+        &mut self,
+        lens: &[usize],
+        get: impl Fn(usize, usize) -> Option<&'a str> + Sync,
+        blank_is_null: bool,
+    ) -> Vec<Option<u32>> {
+        use rayon::prelude::*;
+        use std::hash::BuildHasher;
         let keep = |v: Option<&str>| -> bool {
             v.is_some_and(|id| !(blank_is_null && id.trim().is_empty()))
         };
-        let arrays: Vec<_> = ca.downcast_iter().collect();
-        let ranges = row_ranges(arrays.iter().map(|a| a.len()));
+        let ranges = row_ranges(lens.iter().copied());
         // Each range's run heads: (row in the range, id).
         let heads: Vec<Vec<(u32, &str)>> = ranges
             .par_iter()
             .map(|&(k, at, len)| {
-                let arr = arrays[k];
                 let mut heads = Vec::new();
                 let mut prev: Option<&str> = None;
                 for i in 0..len {
-                    let v = arr.get(at + i);
+                    let v = get(k, at + i);
                     if !keep(v) {
                         prev = None;
                         continue;
@@ -246,7 +258,6 @@ impl IdCoder {
             .zip(&heads)
             .zip(&first)
             .map(|((&(a, at, len), heads), &first)| {
-                let arr = arrays[a];
                 let mut out = Vec::with_capacity(len);
                 let mut next = heads
                     .iter()
@@ -258,7 +269,7 @@ impl IdCoder {
                     if let Some((_, &c)) = next.next_if(|(r, _)| *r as usize == i) {
                         cur = Some(c);
                         out.push(cur);
-                    } else if keep(arr.get(at + i)) {
+                    } else if keep(get(a, at + i)) {
                         out.push(cur);
                     } else {
                         out.push(None);
@@ -267,8 +278,7 @@ impl IdCoder {
                 out
             })
             .collect();
-        let out: Vec<Option<u32>> = parts.into_iter().flatten().collect();
-        Ok(Column::new(c.name().clone(), out))
+        parts.into_iter().flatten().collect()
     }
 
     /// Number the ids that `used` marks (indexed by code) in id order: the sorted names,

@@ -627,14 +627,19 @@ fn detect_sample(ca: &StringChunked) -> Vec<&str> {
 /// Every value as days since epoch with format `fmt`, in parallel (empty: null); None
 /// when one does not parse to a date in range.
 fn parse_days(ca: &StringChunked, fmt: &DateFormat) -> Option<Vec<Option<i32>>> {
-    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+    par_map(ca, |v| day_of(v, fmt)).ok()
+}
+
+/// One value of [`parse_days`]: days since epoch (empty or blank: None); Err when it does
+/// not parse to a date in range.
+fn day_of(v: Option<&str>, fmt: &DateFormat) -> Result<Option<i32>, ()> {
+    match v.filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(v) => match dates::parse(fmt, v) {
             Some(d) if dates::in_range(d) => Ok(Some(days_since_epoch(d))),
             _ => Err(()),
         },
-    })
-    .ok()
+    }
 }
 
 /// Every value as an amount ([`parse_amount`]), in parallel (empty: null); the first
@@ -643,10 +648,15 @@ fn parse_amounts(
     ca: &StringChunked,
     decimal_comma: bool,
 ) -> Result<Vec<Option<f64>>, (usize, String)> {
-    par_map(ca, |v| match v.filter(|v| !v.trim().is_empty()) {
+    par_map(ca, |v| amount_of(v, decimal_comma))
+}
+
+/// One value of [`parse_amounts`] (empty or blank: None).
+fn amount_of(v: Option<&str>, decimal_comma: bool) -> Result<Option<f64>, String> {
+    match v.filter(|v| !v.trim().is_empty()) {
         None => Ok(None),
         Some(v) => parse_amount(v, decimal_comma).map(Some),
-    })
+    }
 }
 
 /// Parse an amount: `1234.5`, `-3`, `$1,234.50`, `(12.00)`; with `decimal_comma`,

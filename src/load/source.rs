@@ -18,6 +18,8 @@ use super::LoadOptions;
 use crate::dates::DateFormat;
 use crate::error::bad;
 
+mod scan;
+
 /// A file path (which may be a glob or a directory) or standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -1026,12 +1028,23 @@ impl PrefixRuns {
     /// [`PrefixRuns::feed`] with a column of ids, none null: ranges of rows are checked at
     /// once (each gives its prefixes' first and last values), then joined in row order.
     pub fn feed_column(&mut self, ca: &StringChunked) -> bool {
-        use rayon::prelude::*;
         let arrays: Vec<_> = ca.downcast_iter().collect();
-        let ranges = super::ids::row_ranges(arrays.iter().map(|a| a.len()));
+        let lens: Vec<usize> = arrays.iter().map(|a| a.len()).collect();
+        self.feed_by(&lens, |k, i| arrays[k].get(i))
+    }
+
+    /// [`PrefixRuns::feed_column`] on ids held in parts (their lengths in `lens`; `get(k,
+    /// i)`: row `i` of part `k`).
+    pub fn feed_by<'a>(
+        &mut self,
+        lens: &[usize],
+        get: impl Fn(usize, usize) -> Option<&'a str> + Sync,
+    ) -> bool {
+        use rayon::prelude::*;
+        let ranges = super::ids::row_ranges(lens.iter().copied());
         let spans: Vec<_> = ranges
             .par_iter()
-            .map(|&(k, at, len)| Self::spans((at..at + len).map(|i| arrays[k].get(i))))
+            .map(|&(k, at, len)| Self::spans((at..at + len).map(|i| get(k, i))))
             .collect();
         self.join(&spans)
     }
@@ -1199,6 +1212,30 @@ fn release(map: &memmap2::Mmap, end: usize) {
     }
 }
 
+/// Parse one chunk of whole records (no header) with polars, every column of `schema`
+/// as text, and select `exprs` (reading only the `projection`).
+fn parse_chunk(
+    chunk: &[u8],
+    shape: CsvShape,
+    schema: &Schema,
+    projection: Option<&[PlSmallStr]>,
+    exprs: &[Expr],
+) -> PolarsResult<DataFrame> {
+    let parse = CsvParseOptions::default()
+        .with_separator(shape.delim)
+        .with_encoding(CsvEncoding::Utf8)
+        .with_truncate_ragged_lines(shape.flexible)
+        .with_missing_is_null(true);
+    let df = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_schema(Some(Arc::new(schema.clone())))
+        .with_columns(projection.map(Arc::from))
+        .with_parse_options(parse)
+        .into_reader_with_file_handle(std::io::Cursor::new(chunk))
+        .finish()?;
+    df.lazy().select(exprs).collect()
+}
+
 /// Read one text part in chunks of about [`CHUNK`] bytes cut at record ends, each parsed
 /// by polars with the part's header as schema (every column text) and only the selected
 /// columns, and converted by `typed` when given (None back: a value did not convert);
@@ -1226,20 +1263,7 @@ fn read_chunked(
         .collect();
     let projection: Option<Vec<PlSmallStr>> = exprs.iter().map(leaf).collect();
     let read = |chunk: &[u8]| -> Result<DataFrame> {
-        let parse = CsvParseOptions::default()
-            .with_separator(shape.delim)
-            .with_encoding(CsvEncoding::Utf8)
-            .with_truncate_ragged_lines(shape.flexible)
-            .with_missing_is_null(true);
-        let df = CsvReadOptions::default()
-            .with_has_header(false)
-            .with_schema(Some(Arc::new(schema.clone())))
-            .with_columns(projection.clone().map(Arc::from))
-            .with_parse_options(parse)
-            .into_reader_with_file_handle(std::io::Cursor::new(chunk))
-            .finish()
-            .map_err(|e| cannot(&e))?;
-        df.lazy().select(exprs).collect().map_err(|e| cannot(&e))
+        parse_chunk(chunk, shape, &schema, projection.as_deref(), exprs).map_err(|e| cannot(&e))
     };
     let empty = || {
         DataFrame::empty_with_schema(&schema)
@@ -1276,19 +1300,29 @@ fn read_chunked(
     }
     let mut frames = Vec::new();
     let offset = map.len() - data.len();
+    let plan = typed
+        .as_ref()
+        .and_then(|(state, _)| scan::Plan::new(names, exprs, state.typed, shape.delim));
     let mut start = 0;
     while start < data.len() {
         let end = next_bound(data, shape.delim, start, chunk);
         let (a, b) = (start.max(body), end);
         if a < b {
-            let df = read(&data[a..b])?;
             let df = match typed.as_mut() {
-                None => df,
+                None => read(&data[a..b])?,
                 Some((state, last_part)) => {
                     let last = *last_part && b == data.len();
-                    match state.convert(df, last)? {
-                        Some(df) => df,
-                        None => return Ok(None),
+                    let scanned = match &plan {
+                        Some(plan) => scan::scan_chunk(&data[a..b], plan, state, last)?,
+                        None => scan::Scanned::Leave,
+                    };
+                    match scanned {
+                        scan::Scanned::Frame(df) => df,
+                        scan::Scanned::GiveUp => return Ok(None),
+                        scan::Scanned::Leave => match state.convert(read(&data[a..b])?, last)? {
+                            Some(df) => df,
+                            None => return Ok(None),
+                        },
                     }
                 }
             };
