@@ -994,14 +994,14 @@ fn open_mapped(
     let input = source::open_input(srcs, what, opts)?;
     let (lfs, names) = source::scan_input(&input, opts, warnings)?;
     let customers_file = what == "customers";
-    let map = map_roles(
+    let map = input.checked(map_roles(
         &input.label,
         &names,
         roles,
         required,
         &opts.columns,
         customers_file,
-    )?;
+    ))?;
     Ok((input, lfs, names, map))
 }
 
@@ -1675,6 +1675,7 @@ pub fn load_wallet(
 ) -> Result<DataFrame> {
     let mut op = source::open_input(src, "wallet", opts)?;
     let (lfs, names) = source::scan_input(&op, opts, warnings)?;
+    op.check_all()?;
     let mut overrides = BTreeMap::new();
     if let Some(c) = opts.columns.get(&Role::Customer) {
         overrides.insert(Role::Customer, c.clone());

@@ -60,6 +60,11 @@ pub(crate) struct Part {
     partition: Vec<(String, String)>,
     /// How a text part is read (set when it is scanned): read in chunks by [`collect_input`].
     csv: std::cell::OnceCell<CsvShape>,
+    /// The reading policy ([`check_text`]) is still to be checked past the header: the
+    /// typed read's scanner checks the records it reads itself (UTF-8, the header's field
+    /// count), so the whole check runs only before text the scanner leaves to polars
+    /// ([`ensure_checked`]).
+    unchecked: std::cell::Cell<bool>,
     _tmp: Option<NamedTempFile>,
 }
 
@@ -81,6 +86,25 @@ pub(crate) struct Input {
 }
 
 impl Input {
+    /// The reading-policy check of every part, where it was left for later
+    /// ([`Part::unchecked`]).
+    pub fn check_all(&self) -> Result<()> {
+        self.parts.iter().try_for_each(ensure_checked)
+    }
+
+    /// `r`, unless it is an error and a part fails the reading-policy check: then that
+    /// error (a file's ragged or undecodable line is what to fix first, as when the whole
+    /// check ran before the columns were looked at).
+    pub fn checked<T>(&self, r: Result<T>) -> Result<T> {
+        match r {
+            Err(e) => {
+                self.check_all()?;
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
     /// Where a 0-based row of the collected table comes from: `transactions file 'x.csv'
     /// line 7`.
     pub fn at(&self, i: usize) -> String {
@@ -235,6 +259,7 @@ fn open_raw(src: &Source, what: &str) -> Result<Part> {
                 first: 1,
                 partition: vec![],
                 csv: Default::default(),
+                unchecked: Default::default(),
                 _tmp: Some(tmp),
             })
         }
@@ -260,6 +285,7 @@ fn open_raw(src: &Source, what: &str) -> Result<Part> {
                 first: 1,
                 partition: vec![],
                 csv: Default::default(),
+                unchecked: Default::default(),
                 _tmp: None,
             })
         }
@@ -668,7 +694,14 @@ fn line_bounds(data: &[u8], parts: usize) -> Vec<usize> {
 /// The reading policy on one text file: UTF-8 (else an error naming the line and byte
 /// offset) and every record with the header's field count. Ragged records are an error
 /// naming the line and both counts, unless `flexible` (then counted for one warning).
-pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<Ragged>> {
+///
+/// `head_only`: only the header (the first record that is not blank).
+pub(crate) fn check_text(
+    op: &Part,
+    delim: u8,
+    flexible: bool,
+    head_only: bool,
+) -> Result<Option<Ragged>> {
     use rayon::prelude::*;
     let file =
         std::fs::File::open(&op.path).map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
@@ -681,6 +714,19 @@ pub(crate) fn check_text(op: &Part, delim: u8, flexible: bool) -> Result<Option<
         .map_err(|e| bad(format!("cannot read {}: {e}", op.label)))?;
     let data: &[u8] = map.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&map);
     let bom = map.len() - data.len();
+    let data = if head_only {
+        let mut end = 0;
+        while end < data.len() {
+            let start = end;
+            end = record_end(data, delim, start);
+            if !data[start..end].iter().all(|b| matches!(b, b'\n' | b'\r')) {
+                break;
+            }
+        }
+        &data[..end]
+    } else {
+        data
+    };
     // Chunks end at line ends (a line end is never inside a UTF-8 character).
     let parts = rayon::current_num_threads().max(1) * 8;
     let bounds = line_bounds(data, parts);
@@ -807,13 +853,17 @@ fn scan_part(op: &Part, opts: &LoadOptions, warnings: &mut Vec<String>) -> Resul
         LazyFrame::scan_parquet(PlRefPath::new(path), ScanArgsParquet::default())
     } else {
         let delim = sniff(op, opts.delimiter)?;
-        if let Some(r) = check_text(op, delim, opts.flexible)? {
+        // (ragged rows read with --flexible are counted for a warning here; else only
+        // the header now, the rest before polars reads it)
+        let head_only = !opts.flexible;
+        if let Some(r) = check_text(op, delim, opts.flexible, head_only)? {
             warnings.push(format!(
                 "{}: {} rows with more or fewer fields than the header ({}) were padded or \
                  cut (--flexible; first at line {})",
                 op.label, r.count, r.expected, r.first_line
             ));
         }
+        op.unchecked.set(head_only);
         let _ = op.csv.set(CsvShape {
             delim,
             has_header: opts.has_header,
@@ -1058,7 +1108,9 @@ impl PrefixRuns {
         let mut spans: Vec<(&str, &str, &str)> = Vec::new();
         for v in values {
             let v = v?;
-            let p = v.trim_end_matches(|c: char| c.is_ascii_digit());
+            // (ASCII digits are whole characters: trimming bytes trims characters)
+            let digits = v.bytes().rev().take_while(u8::is_ascii_digit).count();
+            let p = &v[..v.len() - digits];
             match spans.iter().position(|s| s.0 == p) {
                 Some(j) if spans[j].2 < v => spans[j].2 = v,
                 Some(_) => return None,
@@ -1212,6 +1264,16 @@ fn release(map: &memmap2::Mmap, end: usize) {
     }
 }
 
+/// The whole reading-policy check of a text part ([`check_text`]) when it was left for
+/// later ([`Part::unchecked`]): before polars reads its text.
+fn ensure_checked(op: &Part) -> Result<()> {
+    if let (true, Some(shape)) = (op.unchecked.get(), op.csv.get()) {
+        check_text(op, shape.delim, shape.flexible, false)?;
+        op.unchecked.set(false);
+    }
+    Ok(())
+}
+
 /// Parse one chunk of whole records (no header) with polars, every column of `schema`
 /// as text, and select `exprs` (reading only the `projection`).
 fn parse_chunk(
@@ -1263,6 +1325,7 @@ fn read_chunked(
         .collect();
     let projection: Option<Vec<PlSmallStr>> = exprs.iter().map(leaf).collect();
     let read = |chunk: &[u8]| -> Result<DataFrame> {
+        ensure_checked(op)?;
         parse_chunk(chunk, shape, &schema, projection.as_deref(), exprs).map_err(|e| cannot(&e))
     };
     let empty = || {
@@ -1474,6 +1537,7 @@ fn collect_parts(
                 }
             }
             _ => {
+                ensure_checked(op)?;
                 let df = match typed.as_deref_mut() {
                     // Parquet read by slices of rows, their ids coded as they come.
                     Some(state) if op.parquet && op.partition.is_empty() => {
@@ -1791,6 +1855,7 @@ mod tests {
             first: 2,
             partition: vec![],
             csv: Default::default(),
+            unchecked: Default::default(),
             _tmp: None,
         };
         (p, tmp)
@@ -1799,25 +1864,70 @@ mod tests {
     #[test]
     fn ragged_rows_are_found_with_their_line() {
         let (p, _t) = part(b"a,b,c\n1,2,3\n\n3,2024-03-01,4,9\n5,6\n");
-        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        let e = check_text(&p, b',', false, false).unwrap_err().to_string();
         assert!(e.contains("line 4: 4 fields where the header has 3"), "{e}");
-        let r = check_text(&p, b',', true).unwrap().unwrap();
+        let r = check_text(&p, b',', true, false).unwrap().unwrap();
         assert_eq!((r.count, r.first_line, r.found, r.expected), (2, 4, 4, 3));
         let (p, _t) = part(b"a,b,c\r\n1,2,3\r\n4,5,6");
-        assert_eq!(check_text(&p, b',', false).unwrap(), None);
+        assert_eq!(check_text(&p, b',', false, false).unwrap(), None);
+    }
+
+    /// Left for later, the check still runs before polars reads the text, and its error
+    /// comes before an error found in the columns.
+    #[test]
+    fn a_check_left_for_later_runs_before_polars_and_comes_first() {
+        let text = b"\n\xef,b,c\n1,2,3\n";
+        let (p, _t) = part(text);
+        assert!(
+            check_text(&p, b',', false, true).is_err(),
+            "the header is checked"
+        );
+        let (p, _t) = part(b"a,b,c\n1,2,3\n4,5\n");
+        assert_eq!(check_text(&p, b',', false, true).unwrap(), None);
+        p.unchecked.set(true);
+        let _ = p.csv.set(CsvShape {
+            delim: b',',
+            has_header: true,
+            flexible: false,
+        });
+        let input = Input {
+            label: "transactions file 't.csv'".into(),
+            parts: vec![p],
+            starts: vec![],
+        };
+        let e = input
+            .checked::<()>(Err(bad("no customer_id column found")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3: 2 fields where the header has 3"), "{e}");
+        // (no error: nothing is checked yet)
+        assert!(input.checked(Ok(1)).is_ok());
+        assert!(input.parts[0].unchecked.get());
+        // A file that passes: the columns' own error is kept, and the check is done.
+        let (good, _g) = part(b"a,b,c\n1,2,3\n");
+        good.unchecked.set(true);
+        let _ = good.csv.set(*input.parts[0].csv.get().unwrap());
+        let input = Input {
+            label: "transactions file 't.csv'".into(),
+            parts: vec![good],
+            starts: vec![],
+        };
+        let e = input.checked::<()>(Err(bad("no customer_id"))).unwrap_err();
+        assert_eq!(e.to_string(), "no customer_id");
+        assert!(!input.parts[0].unchecked.get());
     }
 
     #[test]
     fn quotes_hold_delimiters_and_line_ends() {
         let (p, _t) = part(b"a,b,c\n1,\"x,y\",3\n2,\"multi\nline\",4\n5,5\" tall,6\n7,8\n");
-        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        let e = check_text(&p, b',', false, false).unwrap_err().to_string();
         assert!(e.contains("line 6: 2 fields where the header has 3"), "{e}");
     }
 
     #[test]
     fn invalid_utf8_names_line_and_byte() {
         let (p, _t) = part(b"a,b\nx,1\nM\xfcller,2\n");
-        let e = check_text(&p, b',', false).unwrap_err().to_string();
+        let e = check_text(&p, b',', false, false).unwrap_err().to_string();
         assert!(e.contains("line 3 (byte offset 9): not valid UTF-8"), "{e}");
         assert!(e.contains("--encoding"), "{e}");
     }

@@ -48,7 +48,10 @@ impl Plan {
                 },
                 _ => return None,
             };
-            let mut at = names.iter().enumerate().filter(|(_, n)| **n == src.as_str());
+            let mut at = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n == src.as_str());
             let (field, _) = at.next()?;
             if at.next().is_some() {
                 return None;
@@ -145,6 +148,42 @@ fn text(line: &[u8], (a, b): (usize, usize)) -> Result<Option<&str>, ()> {
     std::str::from_utf8(&line[a..b]).map(Some).map_err(|_| ())
 }
 
+/// Dates already converted in one piece, by their text (up to 16 bytes): exports repeat
+/// a few thousand dates over millions of rows. Direct-mapped; a miss converts again.
+struct DayCache {
+    slots: Vec<(u128, u8, i32)>,
+}
+
+impl DayCache {
+    const SLOTS: usize = 1 << 12;
+
+    fn new() -> DayCache {
+        DayCache {
+            slots: vec![(0, u8::MAX, 0); Self::SLOTS],
+        }
+    }
+
+    /// [`super::super::day_of`] of `v`, remembered when it is a date.
+    fn day(&mut self, v: Option<&str>, format: &DateFormat) -> Result<Option<i32>, ()> {
+        let Some(b) = v.map(str::as_bytes).filter(|b| b.len() <= 16) else {
+            return super::super::day_of(v, format);
+        };
+        let mut key = [0u8; 16];
+        key[..b.len()].copy_from_slice(b);
+        let key = u128::from_le_bytes(key);
+        let h = (key as u64 ^ (key >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = &mut self.slots[(h >> 52) as usize];
+        if slot.0 == key && slot.1 as usize == b.len() {
+            return Ok(Some(slot.2));
+        }
+        let day = super::super::day_of(v, format)?;
+        if let Some(d) = day {
+            *slot = (key, b.len() as u8, d);
+        }
+        Ok(day)
+    }
+}
+
 /// Scan one piece's lines into each column's values; None when a line is not plain or a
 /// value does not convert.
 fn scan_piece<'a>(
@@ -153,6 +192,8 @@ fn scan_piece<'a>(
     format: Option<&DateFormat>,
     decimal_comma: bool,
 ) -> Option<Vec<Values<'a>>> {
+    // (pieces end at line ends, so they hold whole characters)
+    let text = std::str::from_utf8(data).ok()?;
     let rows = memchr::memchr_iter(b'\n', data).count() + 1;
     let mut out: Vec<Values> = plan
         .cols
@@ -163,19 +204,50 @@ fn scan_piece<'a>(
             Role::Id(_) | Role::Text => Values::Strs(Vec::with_capacity(rows)),
         })
         .collect();
-    let mut fields = Vec::with_capacity(plan.fields);
-    for line in lines(data) {
-        if !split(line, plan.delim, plan.fields, &mut fields) {
+    let mut days = DayCache::new();
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(plan.fields);
+    let mut start = 0;
+    let mut line = |fields: &[(usize, usize)], out: &mut Vec<Values<'a>>| -> Option<()> {
+        if fields.len() != plan.fields || (fields.len() == 1 && fields[0].0 == fields[0].1) {
             return None;
         }
         for ((_, f, _), values) in plan.cols.iter().zip(out.iter_mut()) {
-            let v = text(line, fields[*f]).ok()?;
+            let (a, b) = fields[*f];
+            let v = (a < b).then(|| &text[a..b]);
             match values {
-                Values::Days(d) => d.push(super::super::day_of(v, format?).ok()?),
+                Values::Days(d) => d.push(days.day(v, format?).ok()?),
                 Values::Numbers(n) => n.push(super::super::amount_of(v, decimal_comma).ok()?),
                 Values::Strs(s) => s.push(v),
             }
         }
+        Some(())
+    };
+    for i in memchr::memchr2_iter(plan.delim, b'\n', data) {
+        if fields.len() == plan.fields {
+            return None;
+        }
+        if data[i] == plan.delim {
+            fields.push((start, i));
+        } else {
+            let end = if i > start && data[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            fields.push((start, end));
+            line(&fields, &mut out)?;
+            fields.clear();
+        }
+        start = i + 1;
+    }
+    if start < data.len() {
+        let end = data.len() - usize::from(data.ends_with(b"\r"));
+        fields.push((start, end));
+        line(&fields, &mut out)?;
+    } else if !fields.is_empty() {
+        // (a last line of delimiters only, without a line end)
+        fields.push((start, start));
+        line(&fields, &mut out)?;
     }
     Some(out)
 }
@@ -281,7 +353,9 @@ pub(super) fn scan_chunk(
                     (&t.distinct, &mut state.distinct)
                 {
                     if d == name.as_str() {
-                        let shown = pieces.iter().all(|p| p[j].strs().iter().all(Option::is_some))
+                        let shown = pieces
+                            .iter()
+                            .all(|p| p[j].strs().iter().all(Option::is_some))
                             && runs.feed_by(&lens, get);
                         if shown {
                             *dropped = true;
@@ -301,8 +375,10 @@ pub(super) fn scan_chunk(
                         Column::new(name.clone(), codes)
                     }
                     _ => {
-                        let strs: Vec<Option<&str>> =
-                            pieces.iter().flat_map(|p| p[j].strs().iter().copied()).collect();
+                        let strs: Vec<Option<&str>> = pieces
+                            .iter()
+                            .flat_map(|p| p[j].strs().iter().copied())
+                            .collect();
                         Column::new(name.clone(), strs)
                     }
                 }
@@ -415,6 +491,7 @@ mod tests {
             many("\n", true),
             "O1,C1,2024-01-02,a,3\nO2,C1,2024-01-03,,4".into(),
             "O2,C1,2024-01-02,a,3\nO1,C2,,b,\n".into(),
+            "O2,C1,2024-01-02,a,3\r\nO1,C2,2024-01-02,,".into(),
             "O1,C\u{e9}1,2024-01-02,caf\u{e9},3\nO2, C1 ,2024-01-03T10:00:00,b,-4\n".into(),
         ] {
             let (want, want_format, want_dropped) = by_polars(text.as_bytes(), &typed);
