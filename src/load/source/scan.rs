@@ -38,6 +38,10 @@ impl Plan {
     /// The plan for a selection of plain columns (`col(a)`, `col(a).alias(b)`) of a file
     /// whose header is `names`; None when the selection is anything else (left to polars).
     pub(super) fn new(names: &[String], exprs: &[Expr], typed: &Typed, delim: u8) -> Option<Plan> {
+        // (without columns a frame's height is not its rows')
+        if exprs.is_empty() {
+            return None;
+        }
         let mut cols = Vec::with_capacity(exprs.len());
         for e in exprs {
             let (src, out) = match e {
@@ -553,5 +557,11 @@ mod tests {
         assert!(st.restart);
         // A selection that is not plain columns is not planned.
         assert!(Plan::new(&names, &[lit(1i32).alias("x")], &typed, b',').is_none());
+        assert!(Plan::new(&names, &[], &typed, b',').is_none());
+        // Nor a header naming a selected column twice.
+        let twice: Vec<String> = ["order", "cust", "cust", "cat", "value"]
+            .map(String::from)
+            .to_vec();
+        assert!(Plan::new(&twice, &exprs(), &typed, b',').is_none());
     }
 }
