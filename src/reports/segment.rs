@@ -82,24 +82,57 @@ pub(crate) fn group_of(map: &HashMap<String, String>, id: &str) -> String {
 // ---------------------------------------------------------------------------------------
 // Scoring.
 
+/// An integer in the order of [`f64::total_cmp`].
+fn order_key(v: f64) -> u64 {
+    let b = v.to_bits() as i64;
+    // (total_cmp's own key, as i64; the sign bit flipped for unsigned order)
+    let k = b ^ (((b >> 63) as u64) >> 1) as i64;
+    (k as u64) ^ (1 << 63)
+}
+
 /// Scores 1..=bins: rank the values (ties broken by customer id, ascending), rank 1 the
 /// lowest value (or, with `descending`, the highest), score = floor((rank−1)·bins/n) + 1.
 pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<u32> {
     let n = values.len();
-    let mut order: Vec<usize> = (0..n).collect();
     // Ids given in order (the usual case): break ties by position, without comparing strings.
     let in_order = ids.is_sorted();
+    if in_order {
+        use rayon::prelude::*;
+        // One integer per row, (value in sort order, position): sorted without reading the
+        // values through the positions (the same total order as below).
+        let mut keys: Vec<u128> = values
+            .par_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let k = order_key(*v);
+                let k = if descending { !k } else { k };
+                (k as u128) << 64 | i as u128
+            })
+            .collect();
+        keys.par_sort_unstable();
+        let mut out = vec![0; n];
+        for (rank0, k) in keys.iter().enumerate() {
+            out[*k as u64 as usize] = (rank0 as u64 * bins as u64 / n as u64) as u32 + 1;
+        }
+        return out;
+    }
+    scores_by(values, descending, bins, |a, b| ids[a].cmp(ids[b]))
+}
+
+/// [`scores`] by a comparison sort, ties broken by `tie` (of two positions).
+fn scores_by(
+    values: &[f64],
+    descending: bool,
+    bins: u32,
+    tie: impl Fn(usize, usize) -> std::cmp::Ordering + Sync,
+) -> Vec<u32> {
+    let n = values.len();
+    let mut order: Vec<usize> = (0..n).collect();
     // Ties end in the id (or the position): a total order, so an unstable sort is exact.
     order.par_sort_unstable_by(|&a, &b| {
         let c = values[a].total_cmp(&values[b]);
         let c = if descending { c.reverse() } else { c };
-        c.then_with(|| {
-            if in_order {
-                a.cmp(&b)
-            } else {
-                ids[a].cmp(ids[b])
-            }
-        })
+        c.then_with(|| tie(a, b))
     });
     let mut out = vec![0; n];
     for (rank0, &i) in order.iter().enumerate() {
@@ -890,6 +923,45 @@ pub(crate) mod tests {
         );
         // n = 2, bins = 5: ranks 1, 2 → 1 and floor(5/2)+1 = 3.
         assert_eq!(scores(&["a", "b"], &[1.0, 2.0], false, 5), vec![1, 3]);
+    }
+
+    /// Ids in order are scored by sorting one integer key per row; that gives the
+    /// comparison sort's scores, ties by position, for any values (signed zeros,
+    /// infinities, NaN, repeats).
+    #[test]
+    fn scores_of_ids_in_order_equal_the_comparison_sort() {
+        use proptest::prelude::*;
+        let value = prop_oneof![
+            (-5i32..5).prop_map(|v| v as f64),
+            any::<f64>(),
+            Just(0.0),
+            Just(-0.0),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(f64::NAN),
+        ];
+        proptest!(|(values in proptest::collection::vec(value, 1..200), bins in 1u32..12)| {
+            let names: Vec<String> = (0..values.len()).map(|i| format!("{i:04}")).collect();
+            let ids: Vec<&str> = names.iter().map(String::as_str).collect();
+            for descending in [false, true] {
+                prop_assert_eq!(
+                    scores(&ids, &values, descending, bins),
+                    scores_by(&values, descending, bins, |a, b| a.cmp(&b))
+                );
+            }
+        });
+        let keys: Vec<u64> = [
+            f64::NEG_INFINITY,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            2.0,
+            f64::INFINITY,
+        ]
+        .map(order_key)
+        .to_vec();
+        assert!(keys.is_sorted_by(|a, b| a < b));
     }
 
     /// Spends equal to the cent tie, whatever the last binary digit of their sums: a
