@@ -1031,12 +1031,13 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         &mut ds.warnings,
     )?;
     if !map.contains_key(&Role::Amount) && !map.contains_key(&Role::Price) {
-        return Err(bad(format!(
+        // (a file's ragged or undecodable line first, as for the other column errors)
+        return op.checked(Err(bad(format!(
             "{}: no amount column found (columns are {}); map one with --amount-col NAME \
              (or --price-col and --quantity-col)",
             op.label,
             quoted(&names, ", ")
-        )));
+        ))));
     }
     let mut exprs: Vec<Expr> = map
         .iter()
