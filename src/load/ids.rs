@@ -116,12 +116,7 @@ impl Default for IdCoder {
 impl IdCoder {
     pub fn new() -> IdCoder {
         IdCoder {
-            shards: (0..SHARDS)
-                .map(|_| Shard {
-                    names: IdNames::new(),
-                    table: hashbrown::HashTable::new(),
-                })
-                .collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
             state: foldhash::fast::FixedState::with_seed(0x1d5_c0de),
         }
     }

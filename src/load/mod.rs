@@ -1124,7 +1124,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     // The customer and order ids as codes: coded as the text was read, or here.
     let coded_as_read = coders.is_some();
     // Order ids shown distinct as they were read were dropped (every row is an order).
-    let orders_dropped = coders.as_ref().is_some_and(|c| c.distinct_dropped);
+    let mut orders_dropped = coders.as_ref().is_some_and(|c| c.distinct_dropped);
     let mut coders = coders.map(|c| c.coders).unwrap_or_default().into_iter();
     let mut coder = coders.next().unwrap_or_default();
     let customer = if coded_as_read {
@@ -1133,7 +1133,6 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         coder.code_column(df.column("customer_id")?)?
     };
     let _ = df.drop_in_place("customer_id");
-    let mut orders_dropped = orders_dropped;
     if !coded_as_read {
         if let Ok(c) = df.column("order_id") {
             if all_distinct(c) {

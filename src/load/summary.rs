@@ -73,34 +73,28 @@ fn find<'a>(label: &str, names: &'a [String], aliases: &[&str]) -> Result<Option
     }
 }
 
-/// The columns of a summary file found by their names.
-struct Columns {
-    /// The selection: `x`, `t_x`, `t`, and `m`, `w`, `id` when present.
-    exprs: Vec<Expr>,
-    fx: String,
-    fr: String,
-    ft: String,
-    fm: Option<String>,
-    fw: Option<String>,
-    fid: Option<String>,
-}
-
-fn summary_columns(label: &str, names: &[String]) -> Result<Columns> {
+/// Read and check a summary file.
+pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable> {
+    let mut warnings = Vec::new();
+    let mut input = source::open_input(srcs, "summary", opts)?;
+    let (lfs, names) = source::scan_input(&input, opts, &mut warnings)?;
+    let label = input.label.clone();
     let need = |aliases: &[&str], what: &str| -> Result<String> {
-        find(label, names, aliases)?.cloned().ok_or_else(|| {
+        find(&label, &names, aliases)?.cloned().ok_or_else(|| {
             bad(format!(
                 "{label}: no {what} column found (columns are {}; expected names as lifetimes \
                  writes them: frequency, recency, T, monetary_value, weights)",
-                quoted(names, ", ")
+                quoted(&names, ", ")
             ))
         })
     };
-    let fx = need(FREQUENCY, "frequency")?;
-    let fr = need(RECENCY, "recency")?;
-    let ft = need(AGE, "T")?;
-    let fm = find(label, names, MONETARY)?.cloned();
-    let fw = find(label, names, WEIGHTS)?.cloned();
-    let fid = find(label, names, ID)?.cloned();
+    // (a file's ragged or undecodable line is the first error, before a column error)
+    let fx = input.checked(need(FREQUENCY, "frequency"))?;
+    let fr = input.checked(need(RECENCY, "recency"))?;
+    let ft = input.checked(need(AGE, "T"))?;
+    let fm = input.checked(find(&label, &names, MONETARY))?.cloned();
+    let fw = input.checked(find(&label, &names, WEIGHTS))?.cloned();
+    let fid = input.checked(find(&label, &names, ID))?.cloned();
     let mut exprs = vec![
         col(fx.as_str()).alias("x"),
         col(fr.as_str()).alias("t_x"),
@@ -115,32 +109,6 @@ fn summary_columns(label: &str, names: &[String]) -> Result<Columns> {
     if let Some(i) = &fid {
         exprs.push(col(i.as_str()).alias("id"));
     }
-    Ok(Columns {
-        exprs,
-        fx,
-        fr,
-        ft,
-        fm,
-        fw,
-        fid,
-    })
-}
-
-/// Read and check a summary file.
-pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable> {
-    let mut warnings = Vec::new();
-    let mut input = source::open_input(srcs, "summary", opts)?;
-    let (lfs, names) = source::scan_input(&input, opts, &mut warnings)?;
-    let label = input.label.clone();
-    let Columns {
-        exprs,
-        fx,
-        fr,
-        ft,
-        fm,
-        fw,
-        fid,
-    } = input.checked(summary_columns(&label, &names))?;
     // The numbers convert chunk by chunk as the text is read (no text columns kept).
     let typed = source::Typed {
         date: None,

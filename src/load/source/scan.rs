@@ -111,45 +111,54 @@ impl<'a> Values<'a> {
     }
 }
 
-/// The lines of `data` (without their line end and a carriage return before it).
-fn lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        if start >= data.len() {
+/// Cut `data` into lines and their fields, and call `f` with each line's fields ((start,
+/// end) in `data`, without the line end and a carriage return before it), in order, until
+/// `f` says to stop (`Some(false)`). None when a line is blank or has another field count
+/// than `want`, or when `f` gives None.
+fn each_line(
+    data: &[u8],
+    delim: u8,
+    want: usize,
+    mut f: impl FnMut(&[(usize, usize)]) -> Option<bool>,
+) -> Option<()> {
+    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(want);
+    let mut line = |fields: &[(usize, usize)]| -> Option<bool> {
+        if fields.len() != want || (want == 1 && fields[0].0 == fields[0].1) {
             return None;
         }
-        let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |e| start + e);
-        let line = &data[start..end];
-        start = end + 1;
-        Some(line.strip_suffix(b"\r").unwrap_or(line))
-    })
-}
-
-/// Cut a line into `fields` (start, end) pairs; false when it is blank or has another
-/// field count than `want`.
-fn split(line: &[u8], delim: u8, want: usize, fields: &mut Vec<(usize, usize)>) -> bool {
-    fields.clear();
-    if line.is_empty() {
-        return false;
-    }
+        f(fields)
+    };
     let mut start = 0;
-    for i in memchr::memchr_iter(delim, line) {
-        if fields.len() + 1 >= want {
-            return false;
+    for i in memchr::memchr2_iter(delim, b'\n', data) {
+        if fields.len() == want {
+            return None;
         }
-        fields.push((start, i));
+        if data[i] == delim {
+            fields.push((start, i));
+        } else {
+            let end = if i > start && data[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            fields.push((start, end));
+            if !line(&fields)? {
+                return Some(());
+            }
+            fields.clear();
+        }
         start = i + 1;
     }
-    fields.push((start, line.len()));
-    fields.len() == want
-}
-
-/// A field's text: None when empty (polars reads it as null); Err when not UTF-8.
-fn text(line: &[u8], (a, b): (usize, usize)) -> Result<Option<&str>, ()> {
-    if a == b {
-        return Ok(None);
+    if start < data.len() {
+        let end = data.len() - usize::from(data.ends_with(b"\r"));
+        fields.push((start, end));
+        line(&fields)?;
+    } else if !fields.is_empty() {
+        // (a last line of delimiters only, without a line end)
+        fields.push((start, start));
+        line(&fields)?;
     }
-    std::str::from_utf8(&line[a..b]).map(Some).map_err(|_| ())
+    Some(())
 }
 
 /// Dates already converted in one piece, by their text (up to 16 bytes): exports repeat
@@ -209,12 +218,7 @@ fn scan_piece<'a>(
         })
         .collect();
     let mut days = DayCache::new();
-    let mut fields: Vec<(usize, usize)> = Vec::with_capacity(plan.fields);
-    let mut start = 0;
-    let mut line = |fields: &[(usize, usize)], out: &mut Vec<Values<'a>>| -> Option<()> {
-        if fields.len() != plan.fields || (fields.len() == 1 && fields[0].0 == fields[0].1) {
-            return None;
-        }
+    each_line(data, plan.delim, plan.fields, |fields| {
         for ((_, f, _), values) in plan.cols.iter().zip(out.iter_mut()) {
             let (a, b) = fields[*f];
             let v = (a < b).then(|| &text[a..b]);
@@ -224,35 +228,8 @@ fn scan_piece<'a>(
                 Values::Strs(s) => s.push(v),
             }
         }
-        Some(())
-    };
-    for i in memchr::memchr2_iter(plan.delim, b'\n', data) {
-        if fields.len() == plan.fields {
-            return None;
-        }
-        if data[i] == plan.delim {
-            fields.push((start, i));
-        } else {
-            let end = if i > start && data[i - 1] == b'\r' {
-                i - 1
-            } else {
-                i
-            };
-            fields.push((start, end));
-            line(&fields, &mut out)?;
-            fields.clear();
-        }
-        start = i + 1;
-    }
-    if start < data.len() {
-        let end = data.len() - usize::from(data.ends_with(b"\r"));
-        fields.push((start, end));
-        line(&fields, &mut out)?;
-    } else if !fields.is_empty() {
-        // (a last line of delimiters only, without a line end)
-        fields.push((start, start));
-        line(&fields, &mut out)?;
-    }
+        Some(true)
+    })?;
     Some(out)
 }
 
@@ -260,20 +237,17 @@ fn scan_piece<'a>(
 /// blank, as [`super::super::detect_sample`] takes them; None when a line is not plain.
 fn date_sample<'a>(data: &'a [u8], plan: &Plan, field: usize) -> Option<Vec<&'a str>> {
     let mut out = Vec::new();
-    let mut fields = Vec::with_capacity(plan.fields);
-    for line in lines(data) {
+    each_line(data, plan.delim, plan.fields, |fields| {
         if out.len() >= super::super::DETECT_VALUES {
-            break;
+            return Some(false);
         }
-        if !split(line, plan.delim, plan.fields, &mut fields) {
-            return None;
+        let (a, b) = fields[field];
+        let v = std::str::from_utf8(&data[a..b]).ok()?;
+        if !v.trim().is_empty() {
+            out.push(v);
         }
-        if let Some(v) = text(line, fields[field]).ok()? {
-            if !v.trim().is_empty() {
-                out.push(v);
-            }
-        }
-    }
+        Some(true)
+    })?;
     Some(out)
 }
 
