@@ -200,6 +200,17 @@ pub fn log_likelihood(
     Ok(log_likelihood_and_grad(&prep, params).0)
 }
 
+/// [`log_likelihood`] as a function of the parameters, the data checked and prepared
+/// once (for many evaluations, as a numeric Hessian makes).
+pub fn log_likelihood_fn(
+    freq: &[f64],
+    monetary: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<impl Fn(&GammaGammaParams) -> f64> {
+    let prep = prepare(freq, monetary, weights)?;
+    Ok(move |p: &GammaGammaParams| log_likelihood_and_grad(&prep, p).0)
+}
+
 /// Fit the Gamma-Gamma model on the customers with x > 0 (others are skipped).
 /// `monetary[i]` is the mean value of customer i's repeat purchases. Errors (never
 /// panics) on invalid data, no repeat customers, non-convergence, or parameters that run

@@ -315,27 +315,42 @@ fn score_bgbb(
 ) -> Vec<CustomerScore> {
     use rayon::prelude::*;
     let n_star = horizon.round().max(1.0);
-    let data = discrete(customers);
-    let counts = bgbb::score(&f.params, &data, n_star);
+    // Every score depends on the history (x, t_x, n) only (and CLV on m through E[M]):
+    // compute each distinct history's once.
+    let (distinct, which) = bgbb::group_with_index(&discrete(customers));
+    let counts = bgbb::score_distinct(&f.params, &distinct, n_star);
     let steps = n_star as u32;
+    let discounted: Vec<f64> = if gg.is_some() {
+        distinct
+            .par_iter()
+            .with_min_len(16)
+            .map(|c| {
+                let mut total = 0.0;
+                let mut prev = 0.0;
+                for k in 1..=steps {
+                    let cur = f.params.expected_purchases(f64::from(k), c.x, c.t_x, c.n);
+                    let months = f64::from(k) / clv.step;
+                    total += (cur - prev) / (1.0 + clv.discount_rate).powf(months);
+                    prev = cur;
+                }
+                total
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     customers
         .par_iter()
-        .zip(&counts)
+        .zip(which.par_iter())
         .enumerate()
-        .map(|(i, (c, s))| {
+        .with_min_len(4096)
+        .map(|(i, (c, &k))| {
+            let s = &counts[k];
             let (ev, value) = match gg {
                 Some(g) => {
                     let m = monetary.get(i).copied().unwrap_or(0.0);
                     let ev = g.conditional_expected_average_profit(c.x, m);
-                    let mut total = 0.0;
-                    let mut prev = 0.0;
-                    for k in 1..=steps {
-                        let cur = f.params.expected_purchases(f64::from(k), c.x, c.t_x, c.t);
-                        let months = f64::from(k) / clv.step;
-                        total += (cur - prev) / (1.0 + clv.discount_rate).powf(months);
-                        prev = cur;
-                    }
-                    (ev, clv.margin * ev * total)
+                    (ev, clv.margin * ev * discounted[k])
                 }
                 None => (f64::NAN, f64::NAN),
             };

@@ -215,6 +215,7 @@ pub fn pnbd(params: &ParetoNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
 
 /// Standard errors of a BG/BB fit (order α, β, γ, δ).
 pub fn bgbb(params: &BgbbParams, data: &[Bgbb]) -> Result<StandardErrors> {
+    let g = bgbb::group(data);
     let ll = |p: &[f64]| {
         bgbb::log_likelihood(
             &BgbbParams {
@@ -223,7 +224,7 @@ pub fn bgbb(params: &BgbbParams, data: &[Bgbb]) -> Result<StandardErrors> {
                 gamma: p[2],
                 delta: p[3],
             },
-            data,
+            &g,
         )
     };
     from_log_likelihood(
@@ -239,20 +240,14 @@ pub fn gamma_gamma(
     monetary: &[f64],
     weights: Option<&[f64]>,
 ) -> Result<StandardErrors> {
-    // validate once (the closure below cannot report errors)
-    gamma_gamma::log_likelihood(params, freq, monetary, weights)?;
+    // (checked and prepared once: the Hessian evaluates it 19 times)
+    let ll_of = gamma_gamma::log_likelihood_fn(freq, monetary, weights)?;
     let ll = |p: &[f64]| {
-        gamma_gamma::log_likelihood(
-            &GammaGammaParams {
-                p: p[0],
-                q: p[1],
-                v: p[2],
-            },
-            freq,
-            monetary,
-            weights,
-        )
-        .unwrap_or(f64::NAN)
+        ll_of(&GammaGammaParams {
+            p: p[0],
+            q: p[1],
+            v: p[2],
+        })
     };
     from_log_likelihood(&ll, &[params.p, params.q, params.v])
 }
