@@ -122,7 +122,21 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
         return Err(bad(format!("{label} has no data rows")));
     }
     let num = |name: &str, src: &str| -> Result<Vec<f64>> {
-        let v = parse_numbers(df.column(name)?, &input, opts, src)?;
+        let c = df.column(name)?;
+        // The common case, read as numbers without a gap: the values themselves (anything
+        // else goes through parse_numbers, which words what is wrong).
+        if let Ok(ca) = c.f64() {
+            if ca.null_count() == 0 {
+                let mut v = Vec::with_capacity(ca.len());
+                for arr in ca.downcast_iter() {
+                    v.extend_from_slice(arr.values().as_slice());
+                }
+                if v.iter().all(|x| x.is_finite()) {
+                    return Ok(v);
+                }
+            }
+        }
+        let v = parse_numbers(c, &input, opts, src)?;
         v.iter()
             .enumerate()
             .map(|(i, v)| v.ok_or_else(|| bad(format!("{}, column '{src}': empty", input.at(i)))))
