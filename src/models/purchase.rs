@@ -325,15 +325,9 @@ fn score_bgbb(
             .par_iter()
             .with_min_len(16)
             .map(|c| {
-                let mut total = 0.0;
-                let mut prev = 0.0;
-                for k in 1..=steps {
-                    let cur = f.params.expected_purchases(f64::from(k), c.x, c.t_x, c.n);
-                    let months = f64::from(k) / clv.step;
-                    total += (cur - prev) / (1.0 + clv.discount_rate).powf(months);
-                    prev = cur;
-                }
-                total
+                f.params.weighted_purchases(steps, c.x, c.t_x, c.n, |k| {
+                    (1.0 + clv.discount_rate).powf(-f64::from(k) / clv.step)
+                })
             })
             .collect()
     } else {
