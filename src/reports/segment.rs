@@ -93,9 +93,19 @@ fn order_key(v: f64) -> u64 {
 /// Scores 1..=bins: rank the values (ties broken by customer id, ascending), rank 1 the
 /// lowest value (or, with `descending`, the highest), score = floor((rank−1)·bins/n) + 1.
 pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<u32> {
+    scores_of(ids, ids.is_sorted(), values, descending, bins)
+}
+
+/// [`scores`], told whether the ids are sorted.
+fn scores_of(
+    ids: &[&str],
+    in_order: bool,
+    values: &[f64],
+    descending: bool,
+    bins: u32,
+) -> Vec<u32> {
     let n = values.len();
     // Ids given in order (the usual case): break ties by position, without comparing strings.
-    let in_order = ids.is_sorted();
     if in_order {
         use rayon::prelude::*;
         // One integer per row, (value in sort order, position): sorted without reading the
@@ -300,6 +310,28 @@ impl Rules {
 
     /// The segment of a score triple (scores on `bins`), or "Others".
     pub fn segment(&self, r: u32, f: u32, m: u32, bins: u32) -> &str {
+        self.rule_of(r, f, m, bins)
+            .map_or(OTHERS, |i| self.rules[i].name.as_str())
+    }
+
+    /// Each rule's segment (then "Others"'s, last) as its first position in
+    /// `report_order`: the segments as small integers ([`Rfm::segment`]).
+    fn positions(&self) -> Vec<u16> {
+        let at = |name: &str| {
+            self.report_order
+                .iter()
+                .position(|n| n == name)
+                .unwrap_or(self.report_order.len()) as u16
+        };
+        self.rules
+            .iter()
+            .map(|r| at(&r.name))
+            .chain(std::iter::once(at(OTHERS)))
+            .collect()
+    }
+
+    /// The first rule a score triple (scores on `bins`) matches.
+    fn rule_of(&self, r: u32, f: u32, m: u32, bins: u32) -> Option<usize> {
         // The built-in table is written on 1..5; other --bins are mapped onto it by the
         // upper end of each score's quantile range: s5 = ceil(s·5/bins).
         let map = |s: u32| {
@@ -310,10 +342,7 @@ impl Rules {
             }
         };
         let (r, f, m) = (map(r), map(f), map(m));
-        self.rules
-            .iter()
-            .find(|x| x.matches(r, f, m))
-            .map_or(OTHERS, |x| x.name.as_str())
+        self.rules.iter().position(|x| x.matches(r, f, m))
     }
 
     pub fn action(&self, name: &str) -> &str {
@@ -448,8 +477,8 @@ impl Default for SegmentParams {
 /// One scored customer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rfm {
-    pub customer_id: String,
-    /// The customer's code in the [`Ids`] the table was built with.
+    /// The customer's code in the [`Ids`] the table was built with (its id:
+    /// `ids.names[code]`; no string per customer).
     pub code: u32,
     pub recency_days: i64,
     pub frequency: i64,
@@ -457,10 +486,16 @@ pub struct Rfm {
     pub r: u32,
     pub f: u32,
     pub m: u32,
-    pub segment: String,
+    /// The segment: its position in the rules' `report_order` ([`Rfm::segment_name`]).
+    pub segment: u16,
 }
 
 impl Rfm {
+    /// The segment's name.
+    pub fn segment_name<'r>(&self, rules: &'r Rules) -> &'r str {
+        &rules.report_order[self.segment as usize]
+    }
+
     /// "545"; with more than 9 bins the scores are joined with "-" ("10-4-7").
     pub fn rfm(&self, bins: u32) -> String {
         if bins < 10 {
@@ -474,9 +509,19 @@ impl Rfm {
 /// RFM per customer with at least one purchase, sorted by customer id. Recency = days from
 /// the last purchase to as-of; frequency = purchases; monetary = net spend (returns
 /// included) up to as-of. Customers without a purchase are not scored.
-pub fn rfm_table(tx: &DataFrame, as_of: NaiveDate, bins: u32, rules: &Rules) -> Result<Vec<Rfm>> {
+/// Returned with the ids by code.
+pub fn rfm_table(
+    tx: &DataFrame,
+    as_of: NaiveDate,
+    bins: u32,
+    rules: &Rules,
+) -> Result<(Vec<String>, Vec<Rfm>)> {
     let coded = CodedTx::new(tx, None)?;
-    rfm_coded(&coded, tx, as_of, bins, rules)
+    let table = rfm_coded(&coded, tx, as_of, bins, rules)?;
+    Ok((
+        coded.ids.names.iter().map(|s| s.to_string()).collect(),
+        table,
+    ))
 }
 
 /// Per customer code (id order): last purchase day, purchases, net spend.
@@ -568,15 +613,16 @@ fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules
             recency_days: asof - d as i64,
             frequency: n,
             monetary: spend[c].total(),
-            customer_id: ids.names[c].to_string(),
             code: c as u32,
             r: 0,
             f: 0,
             m: 0,
-            segment: String::new(),
+            segment: 0,
         })
         .collect();
-    let ids: Vec<&str> = out.iter().map(|x| x.customer_id.as_str()).collect();
+    // Ties break by id; ids in code order (the usual case) break them by position.
+    let names: Vec<&str> = out.iter().map(|x| ids.names[x.code as usize]).collect();
+    let in_order = names.is_sorted();
     let rec: Vec<f64> = out.iter().map(|x| x.recency_days as f64).collect();
     let freq: Vec<f64> = out.iter().map(|x| x.frequency as f64).collect();
     // Money ranks at a grain of a millionth, so that decimal-equal spends tie.
@@ -584,14 +630,18 @@ fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules
         .iter()
         .map(|x| crate::reports::money::rank_key(x.monetary))
         .collect();
-    let rs = scores(&ids, &rec, true, bins);
-    let fs = scores(&ids, &freq, false, bins);
-    let ms = scores(&ids, &mon, false, bins);
+    let rs = scores_of(&names, in_order, &rec, true, bins);
+    let fs = scores_of(&names, in_order, &freq, false, bins);
+    let ms = scores_of(&names, in_order, &mon, false, bins);
+    let pos = rules.positions();
+    let others = pos[rules.rules.len()];
     for (i, x) in out.iter_mut().enumerate() {
         x.r = rs[i];
         x.f = fs[i];
         x.m = ms[i];
-        x.segment = rules.segment(x.r, x.f, x.m, bins).to_string();
+        x.segment = rules
+            .rule_of(x.r, x.f, x.m, bins)
+            .map_or(others, |k| pos[k]);
     }
     out
 }
@@ -615,34 +665,47 @@ pub struct SegmentRow {
 /// for every group (0 customers included), best to worst. Shares are within the group.
 pub fn segment_rows(
     table: &[Rfm],
+    names: &[&str],
     groups: Option<&HashMap<String, String>>,
     rules: &Rules,
 ) -> Vec<SegmentRow> {
-    // group -> segment -> (n, revenue, sum r, sum f, sum m)
+    // group -> per segment position: (n, revenue, sum recency, sum frequency)
     type Acc = (i64, Money, f64, f64);
-    let mut acc: BTreeMap<String, BTreeMap<&str, Acc>> = BTreeMap::new();
-    for x in table {
-        let g = groups.map_or(String::new(), |m| group_of(m, &x.customer_id));
-        let e = acc
-            .entry(g)
-            .or_default()
-            .entry(x.segment.as_str())
-            .or_default();
+    let k = rules.report_order.len();
+    let add = |accs: &mut Vec<Acc>, x: &Rfm| {
+        let e = &mut accs[x.segment as usize];
         e.0 += 1;
         e.1 += x.monetary;
         e.2 += x.recency_days as f64;
         e.3 += x.frequency as f64;
+    };
+    let mut acc: BTreeMap<String, Vec<Acc>> = BTreeMap::new();
+    match groups {
+        None if table.is_empty() => {}
+        None => {
+            let mut all = vec![Acc::default(); k];
+            table.iter().for_each(|x| add(&mut all, x));
+            acc.insert(String::new(), all);
+        }
+        Some(m) => {
+            for x in table {
+                let g = group_of(m, names[x.code as usize]);
+                add(acc.entry(g).or_insert_with(|| vec![Acc::default(); k]), x);
+            }
+        }
     }
+    // A name listed twice in report_order is one segment, at its first position.
+    let first = |name: &str| rules.report_order.iter().position(|n| n == name);
     let mut rows = Vec::new();
     for (g, segs) in &acc {
-        let n: i64 = segs.values().map(|a| a.0).sum();
+        let n: i64 = segs.iter().map(|a| a.0).sum();
         let mut rev = Money::ZERO;
-        for a in segs.values() {
+        for a in segs {
             rev += a.1;
         }
         let rev = rev.total();
         for name in &rules.report_order {
-            let a = segs.get(name.as_str()).copied().unwrap_or_default();
+            let a = first(name).map(|i| segs[i]).unwrap_or_default();
             let revenue = a.1.total();
             let mean = |s: f64| (a.0 > 0).then(|| s / a.0 as f64);
             rows.push(SegmentRow {
@@ -681,14 +744,17 @@ fn rows_frame(rows: &[SegmentRow], by: Option<&str>) -> Result<DataFrame> {
 
 fn customers_frame(
     table: &[Rfm],
+    names: &[&str],
     groups: Option<(&str, &HashMap<String, String>)>,
+    rules: &Rules,
     bins: u32,
 ) -> Result<DataFrame> {
     let mut cols = Vec::new();
+    let id = |x: &Rfm| names[x.code as usize];
     if let Some((b, m)) = groups {
-        cols.push(column(b, table, |x| group_of(m, &x.customer_id)));
+        cols.push(column(b, table, |x| group_of(m, id(x))));
     }
-    cols.push(column("customer_id", table, |x| x.customer_id.as_str()));
+    cols.push(column("customer_id", table, id));
     cols.push(column("recency_days", table, |x| x.recency_days));
     cols.push(column("frequency", table, |x| x.frequency));
     cols.push(column("monetary", table, |x| x.monetary));
@@ -696,7 +762,7 @@ fn customers_frame(
     cols.push(column("f_score", table, |x| x.f as i64));
     cols.push(column("m_score", table, |x| x.m as i64));
     cols.push(column("rfm", table, |x| x.rfm(bins)));
-    cols.push(column("segment", table, |x| x.segment.as_str()));
+    cols.push(column("segment", table, |x| x.segment_name(rules)));
     frame_of(cols, groups.map(|_| 0), table.len())
 }
 
@@ -813,7 +879,13 @@ pub fn run_rows_shared<'a>(
         ));
     }
     if p.per_customer {
-        let data = customers_frame(&table, p.by.as_deref().zip(groups.as_ref()), p.bins)?;
+        let data = customers_frame(
+            &table,
+            &all.names,
+            p.by.as_deref().zip(groups.as_ref()),
+            &p.rules,
+            p.bins,
+        )?;
         let report = Report {
             data,
             views: vec![],
@@ -822,7 +894,7 @@ pub fn run_rows_shared<'a>(
         };
         return Ok((report, Vec::new()));
     }
-    let rows = segment_rows(&table, groups.as_ref(), &p.rules);
+    let rows = segment_rows(&table, &all.names, groups.as_ref(), &p.rules);
     let data = rows_frame(&rows, p.by.as_deref())?;
     let title = format!(
         "RFM segments of {} customers as of {as_of} (scores 1..{}, {} best)",
@@ -974,12 +1046,15 @@ pub(crate) mod tests {
             ("b", "2024-01-05", 0.7, "o2", "x"),
             ("b", "2024-01-05", 0.1, "o3", "x"),
         ]);
-        let rows = rfm_table(&t, d("2024-04-01"), 2, &Rules::builtin()).unwrap();
+        let (names, rows) = rfm_table(&t, d("2024-04-01"), 2, &Rules::builtin()).unwrap();
         assert!(
             rows[0].monetary > rows[1].monetary,
             "the sums differ in binary"
         );
-        let m: Vec<(&str, u32)> = rows.iter().map(|x| (x.customer_id.as_str(), x.m)).collect();
+        let m: Vec<(&str, u32)> = rows
+            .iter()
+            .map(|x| (names[x.code as usize].as_str(), x.m))
+            .collect();
         assert_eq!(m, vec![("a", 1), ("b", 2)]);
         let key = crate::reports::money::rank_key;
         assert_eq!(key(rows[0].monetary), key(rows[1].monetary));
@@ -1007,8 +1082,9 @@ pub(crate) mod tests {
 
     #[test]
     fn rfm_by_hand() {
-        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &Rules::builtin()).unwrap();
-        let ids: Vec<&str> = t.iter().map(|x| x.customer_id.as_str()).collect();
+        let rules = Rules::builtin();
+        let (names, t) = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let ids: Vec<&str> = t.iter().map(|x| names[x.code as usize].as_str()).collect();
         assert_eq!(ids, vec!["a", "b", "c", "d"]);
         let rfm: Vec<(i64, i64, f64)> = t
             .iter()
@@ -1024,7 +1100,7 @@ pub(crate) mod tests {
         // Monetary ascending: d(10)=1, b(40)=2, c(50)=3, a(60)=4.
         let s: Vec<String> = t.iter().map(|x| x.rfm(5)).collect();
         assert_eq!(s, vec!["444", "222", "113", "331"]);
-        let seg: Vec<&str> = t.iter().map(|x| x.segment.as_str()).collect();
+        let seg: Vec<&str> = t.iter().map(|x| x.segment_name(&rules)).collect();
         // a 444: Champions. b 222: Hibernating (R1-2 F1-2 M1-2, tried before Need
         // Attention). c 113: R1 F1 M3 matches nothing (Hibernating/Lost need M ≤ 2) →
         // Others. d 331: Potential Loyalist (R3-5 F1-3 M1-3).
@@ -1068,8 +1144,9 @@ pub(crate) mod tests {
     #[test]
     fn segment_report_by_hand() {
         let rules = Rules::builtin();
-        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
-        let rows = segment_rows(&t, None, &rules);
+        let (names, t) = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let rows = segment_rows(&t, &names, None, &rules);
         assert_eq!(rows.len(), 12);
         assert_eq!(rows[0].segment, "Champions");
         assert_eq!(rows.last().unwrap().segment, "Others");
@@ -1091,12 +1168,13 @@ pub(crate) mod tests {
     #[test]
     fn groups_split_the_report() {
         let rules = Rules::builtin();
-        let t = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let (names, t) = rfm_table(&fixture(), d("2024-04-01"), 5, &rules).unwrap();
+        let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         let g: HashMap<String, String> = [("a", "ads"), ("b", "seo"), ("c", "ads")]
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
-        let rows = segment_rows(&t, Some(&g), &rules);
+        let rows = segment_rows(&t, &names, Some(&g), &rules);
         let groups: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.group.as_str()).collect();
         assert_eq!(

@@ -280,15 +280,16 @@ pub fn compute_shared<'a>(
         Some(b) => coded.groups(customer_groups(tx, customers, b, "--by")?)?,
         None => {
             let mut names: Vec<String> = vec![NO_PURCHASE.to_string()];
-            let mut index: FastMap<String, u32> = FastMap::default();
+            let rules = Rules::builtin();
+            // segment position -> group, numbered in order of first appearance
+            let mut index: Vec<Option<u32>> = vec![None; rules.report_order.len()];
             let mut of = vec![0u32; n];
-            for x in rfm_grouped(&coded, tx, &seq, as_of, 5, &Rules::builtin())? {
-                let c = x.code;
-                let g = *index.entry(x.segment).or_insert_with_key(|s| {
-                    names.push(s.clone());
+            for x in rfm_grouped(&coded, tx, &seq, as_of, 5, &rules)? {
+                let g = *index[x.segment as usize].get_or_insert_with(|| {
+                    names.push(x.segment_name(&rules).to_string());
                     names.len() as u32 - 1
                 });
-                of[c as usize] = g;
+                of[x.code as usize] = g;
             }
             (of, names)
         }

@@ -1099,3 +1099,76 @@ fn bgbb_on_the_donations_summary_and_from_transactions() {
         );
     }
 }
+
+/// BG/BB by day (hundreds of opportunities per customer, a year of future days for CLV):
+/// the fit, its standard errors against mpmath (tests/reference/bgbb_days.json) and
+/// per-customer intervals that hold the point estimate; the per-customer CLVs add up to
+/// the aggregate table's.
+#[test]
+fn bgbb_by_day_with_intervals() {
+    let w = tempfile::tempdir().unwrap();
+    let tx = root("testdata/cdnow_like.csv");
+    let r = run_in(
+        w.path(),
+        &[
+            "ltv",
+            "-t",
+            &tx,
+            "--model",
+            "bgbb",
+            "--per-customer",
+            "--intervals",
+            "0.9",
+            "--draws",
+            "20",
+            "--params",
+            "p.json",
+            "-f",
+            "csv",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path().join("p.json")).unwrap()).unwrap();
+    assert_eq!(p["unit"], "day");
+    assert_eq!(p["bgbb"]["distinct_triples"].as_u64(), Some(680));
+    // The reference's standard errors are at rounded parameters near these: 1% apart.
+    let refs: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root("tests/reference/bgbb_days.json")).unwrap(),
+    )
+    .unwrap();
+    for k in ["alpha", "beta", "gamma", "delta"] {
+        rel_close(
+            p["bgbb"]["standard_errors"][k].as_f64().unwrap(),
+            refs["standard_errors"][k].as_f64().unwrap(),
+            1e-2,
+            k,
+        );
+    }
+    let df = csv_frame(&r.stdout);
+    assert_eq!(df.height(), 1190);
+    for (v, lo, hi) in [
+        (
+            "expected_purchases",
+            "expected_purchases_lower",
+            "expected_purchases_upper",
+        ),
+        ("clv", "clv_lower", "clv_upper"),
+    ] {
+        let (v, l, u) = (floats(&df, v), floats(&df, lo), floats(&df, hi));
+        for i in 0..v.len() {
+            let (v, l, u) = (v[i].unwrap(), l[i].unwrap(), u[i].unwrap());
+            assert!(l.is_finite() && u.is_finite(), "{lo}: {l} {u}");
+            assert!(l <= v && v <= u, "{lo}: {l} {v} {u}");
+        }
+    }
+    let per: f64 = floats(&df, "clv").iter().map(|v| v.unwrap()).sum();
+    let r = run_in(
+        w.path(),
+        &["ltv", "-t", &tx, "--model", "bgbb", "-f", "csv"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let all = csv_frame(&r.stdout);
+    let total = floats(&all, "predicted_clv")[0].unwrap();
+    rel_close(per, total, 1e-6, "per-customer CLV sum vs the aggregate");
+}

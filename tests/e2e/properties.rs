@@ -261,7 +261,8 @@ proptest! {
         let last = rows.iter().map(|r| r.1).max().unwrap_or(0);
         let as_of = base() + Days::new((last + extra) as u64);
         let rules = Rules::builtin();
-        let table = rfm_table(&tx, as_of, bins, &rules).unwrap();
+        let (names, table) = rfm_table(&tx, as_of, bins, &rules).unwrap();
+        let names: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
         prop_assert_eq!(table.len(), buyers(&rows));
         let n = table.len();
         for x in &table {
@@ -270,7 +271,12 @@ proptest! {
             }
             prop_assert!(x.recency_days >= 0);
             prop_assert!(x.frequency >= 1);
-            prop_assert!(rules.report_order.contains(&x.segment));
+            prop_assert!((x.segment as usize) < rules.report_order.len());
+            prop_assert_eq!(
+                x.segment_name(&rules),
+                rules.segment(x.r, x.f, x.m, bins),
+                "the segment is the rules' for the scores"
+            );
         }
         // Balanced bins: each score's count is floor(n/bins) or ceil(n/bins).
         if n > 0 {
@@ -290,10 +296,13 @@ proptest! {
         let groups: Option<HashMap<String, String>> = by.then(|| {
             table
                 .iter()
-                .map(|x| (x.customer_id.clone(), format!("g{}", x.customer_id.len() % 2)))
+                .map(|x| {
+                    let id = names[x.code as usize];
+                    (id.to_string(), format!("g{}", id.len() % 2))
+                })
                 .collect()
         });
-        let seg = segment_rows(&table, groups.as_ref(), &rules);
+        let seg = segment_rows(&table, &names, groups.as_ref(), &rules);
         let total: i64 = seg.iter().map(|r| r.customers).sum();
         prop_assert_eq!(total as usize, n);
         let mut per_group: HashMap<&str, f64> = HashMap::new();
@@ -310,10 +319,10 @@ proptest! {
             bins,
         )
         .unwrap();
-        let t2 = rfm_table(&tx, as_of, bins, &corner).unwrap();
+        let (_, t2) = rfm_table(&tx, as_of, bins, &corner).unwrap();
         for x in &t2 {
             let top = x.r == bins && x.f == bins && x.m == bins;
-            prop_assert_eq!(x.segment.as_str(), if top { "Top" } else { "Others" });
+            prop_assert_eq!(x.segment_name(&corner), if top { "Top" } else { "Others" });
         }
     }
 }
