@@ -211,6 +211,20 @@ pub fn log_likelihood_fn(
     Ok(move |p: &GammaGammaParams| log_likelihood_and_grad(&prep, p).0)
 }
 
+/// The gradient of [`log_likelihood`] with respect to the natural parameters (p, q, v)
+/// (analytic), the data checked and prepared once: for the Hessian of the standard errors.
+pub fn gradient_fn(
+    freq: &[f64],
+    monetary: &[f64],
+    weights: Option<&[f64]>,
+) -> Result<impl Fn(&GammaGammaParams) -> [f64; 3]> {
+    let prep = prepare(freq, monetary, weights)?;
+    Ok(move |par: &GammaGammaParams| {
+        let (_, g) = log_likelihood_and_grad(&prep, par);
+        [g[0] / par.p, g[1] / par.q, g[2] / par.v]
+    })
+}
+
 /// Fit the Gamma-Gamma model on the customers with x > 0 (others are skipped).
 /// `monetary[i]` is the mean value of customer i's repeat purchases. Errors (never
 /// panics) on invalid data, no repeat customers, non-convergence, or parameters that run

@@ -179,6 +179,16 @@ pub fn log_likelihood(params: &MbgNbdParams, data: &[Rfm]) -> f64 {
     Prepared::new(data, 1.0).log_likelihood_and_grad(params).0
 }
 
+/// The gradient of [`log_likelihood`] with respect to the natural parameters (r, α, a, b)
+/// (analytic), the data prepared once: for the Hessian of the standard errors.
+pub fn gradient_fn(data: &[Rfm]) -> impl Fn(&MbgNbdParams) -> [f64; 4] {
+    let prep = Prepared::new(data, 1.0);
+    move |p| {
+        let (_, g) = prep.log_likelihood_and_grad(p);
+        [g[0] / p.r, g[1] / p.alpha, g[2] / p.a, g[3] / p.b]
+    }
+}
+
 /// lifetimes' objective on log parameters (time scaled to max T = 1) and its gradient.
 fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
     let p = MbgNbdParams {

@@ -205,53 +205,50 @@ fn grouped(data: &[Rfm]) -> Vec<Rfm> {
 
 /// Standard errors of a BG/NBD fit (order r, α, a, b), times in the data's unit.
 pub fn bgnbd(params: &BgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let g = grouped(data);
-    let ll = |p: &[f64]| {
-        bgnbd::log_likelihood(
-            &BgNbdParams {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            },
-            &g,
-        )
+    let grad = bgnbd::gradient_fn(&grouped(data));
+    let at = [params.r, params.alpha, params.a, params.b];
+    let g = |p: &[f64]| {
+        grad(&BgNbdParams {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        })
+        .to_vec()
     };
-    from_log_likelihood(&ll, &[params.r, params.alpha, params.a, params.b])
+    from_hessian(hessian_from_gradient(&g, &at)?, &at)
 }
 
 /// Standard errors of an MBG/NBD fit (order r, α, a, b).
 pub fn mbgnbd(params: &MbgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let g = grouped(data);
-    let ll = |p: &[f64]| {
-        mbgnbd::log_likelihood(
-            &MbgNbdParams {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            },
-            &g,
-        )
+    let grad = mbgnbd::gradient_fn(&grouped(data));
+    let at = [params.r, params.alpha, params.a, params.b];
+    let g = |p: &[f64]| {
+        grad(&MbgNbdParams {
+            r: p[0],
+            alpha: p[1],
+            a: p[2],
+            b: p[3],
+        })
+        .to_vec()
     };
-    from_log_likelihood(&ll, &[params.r, params.alpha, params.a, params.b])
+    from_hessian(hessian_from_gradient(&g, &at)?, &at)
 }
 
 /// Standard errors of a Pareto/NBD fit (order r, α, s, β).
 pub fn pnbd(params: &ParetoNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let g = grouped(data);
-    let ll = |p: &[f64]| {
-        pnbd::log_likelihood(
-            &ParetoNbdParams {
-                r: p[0],
-                alpha: p[1],
-                s: p[2],
-                beta: p[3],
-            },
-            &g,
-        )
+    let grad = pnbd::gradient_fn(&grouped(data));
+    let at = [params.r, params.alpha, params.s, params.beta];
+    let g = |p: &[f64]| {
+        grad(&ParetoNbdParams {
+            r: p[0],
+            alpha: p[1],
+            s: p[2],
+            beta: p[3],
+        })
+        .to_vec()
     };
-    from_log_likelihood(&ll, &[params.r, params.alpha, params.s, params.beta])
+    from_hessian(hessian_from_gradient(&g, &at)?, &at)
 }
 
 /// Standard errors of a BG/BB fit (order α, β, γ, δ).
@@ -280,16 +277,18 @@ pub fn gamma_gamma(
     monetary: &[f64],
     weights: Option<&[f64]>,
 ) -> Result<StandardErrors> {
-    // (checked and prepared once: the Hessian evaluates it 19 times)
-    let ll_of = gamma_gamma::log_likelihood_fn(freq, monetary, weights)?;
-    let ll = |p: &[f64]| {
-        ll_of(&GammaGammaParams {
+    // (checked and prepared once for the Hessian's six gradients)
+    let grad = gamma_gamma::gradient_fn(freq, monetary, weights)?;
+    let at = [params.p, params.q, params.v];
+    let g = |p: &[f64]| {
+        grad(&GammaGammaParams {
             p: p[0],
             q: p[1],
             v: p[2],
         })
+        .to_vec()
     };
-    from_log_likelihood(&ll, &[params.p, params.q, params.v])
+    from_hessian(hessian_from_gradient(&g, &at)?, &at)
 }
 
 /// The covariance of the log parameters by the delta method: Σ_ij / (θ_i θ_j). Errors
@@ -577,6 +576,96 @@ mod tests {
             assert!(rel(s.se[k], want) < 0.01, "{name}: {} vs {want}", s.se[k]);
         }
         assert!(gamma_gamma(&f.params, &freq, &m[1..], None).is_err());
+    }
+
+    /// The Hessians from the models' analytic gradients equal the second differences of
+    /// their log-likelihoods (the CDNOW sample, every model at its fit): the gradients are
+    /// the likelihoods' and on the natural scale.
+    #[test]
+    fn gradient_hessians_equal_likelihood_second_differences() {
+        let c = cdnow();
+        let data = c.summary.rows();
+        let opts = FitOptions::default();
+        let close = |a: &[Vec<f64>], b: &[Vec<f64>], what: &str| {
+            let scale = b.iter().flatten().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (ra, rb) in a.iter().zip(b) {
+                for (x, y) in ra.iter().zip(rb) {
+                    assert!((x - y).abs() < 1e-4 * scale, "{what}: {a:?} vs {b:?}");
+                }
+            }
+        };
+        let f = bgnbd::fit(&data, &opts).unwrap().params;
+        let at = [f.r, f.alpha, f.a, f.b];
+        let ll = |p: &[f64]| {
+            let q = BgNbdParams {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            };
+            bgnbd::log_likelihood(&q, &data)
+        };
+        close(
+            &bgnbd(&f, &data).unwrap().hessian,
+            &numeric_hessian(&ll, &at).unwrap(),
+            "bgnbd",
+        );
+        let f = mbgnbd::fit(&data, &opts).unwrap().params;
+        let at = [f.r, f.alpha, f.a, f.b];
+        let ll = |p: &[f64]| {
+            let q = MbgNbdParams {
+                r: p[0],
+                alpha: p[1],
+                a: p[2],
+                b: p[3],
+            };
+            mbgnbd::log_likelihood(&q, &data)
+        };
+        close(
+            &mbgnbd(&f, &data).unwrap().hessian,
+            &numeric_hessian(&ll, &at).unwrap(),
+            "mbgnbd",
+        );
+        let f = pnbd::fit(&data, &opts).unwrap().params;
+        let at = [f.r, f.alpha, f.s, f.beta];
+        let ll = |p: &[f64]| {
+            let q = ParetoNbdParams {
+                r: p[0],
+                alpha: p[1],
+                s: p[2],
+                beta: p[3],
+            };
+            pnbd::log_likelihood(&q, &data)
+        };
+        close(
+            &pnbd(&f, &data).unwrap().hessian,
+            &numeric_hessian(&ll, &at).unwrap(),
+            "pnbd",
+        );
+        let gg = &c.gamma_gamma;
+        let col = |k: &str| -> Vec<f64> {
+            gg[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect()
+        };
+        let (freq, m) = (col("x"), col("m"));
+        let f = gamma_gamma::fit(&freq, &m, None, &opts).unwrap().params;
+        let ll = |p: &[f64]| {
+            let q = GammaGammaParams {
+                p: p[0],
+                q: p[1],
+                v: p[2],
+            };
+            gamma_gamma::log_likelihood(&q, &freq, &m, None).unwrap()
+        };
+        close(
+            &gamma_gamma(&f, &freq, &m, None).unwrap().hessian,
+            &numeric_hessian(&ll, &[f.p, f.q, f.v]).unwrap(),
+            "gamma_gamma",
+        );
     }
 
     #[test]

@@ -724,6 +724,19 @@ pub struct ModelRun {
     pub intervals: Option<Vec<Interval>>,
     /// Customers per summary row (`--summary` with a weights column); None: one each.
     pub weights: Option<Vec<f64>>,
+    /// Seconds of the fits and the scoring (for `--verbose`).
+    pub times: StepTimes,
+}
+
+/// Wall seconds of a model run's steps, as `--verbose` reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTimes {
+    /// The purchase model's fit.
+    pub fit: f64,
+    /// Gamma-Gamma's fit.
+    pub spend: f64,
+    /// p_alive, expected purchases and CLV of everyone (with `--intervals`, theirs too).
+    pub score: f64,
 }
 
 /// A customer's --intervals bounds.
@@ -885,6 +898,8 @@ pub fn fit_summaries(
         penalizer: m.penalizer,
         ..FitOptions::default()
     };
+    let clock = std::time::Instant::now();
+    let mut times = StepTimes::default();
     let fit = Fitted::fit(kind, &rfm, &opts).map_err(|e| {
         bad(format!(
             "the {} model cannot be fitted on these data ({} customers, {} with a \
@@ -901,6 +916,7 @@ pub fn fit_summaries(
         .iter()
         .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
         .collect();
+    times.fit = clock.elapsed().as_secs_f64();
     let gg_excluded = sums.iter().filter(|s| s.x > 0.0 && s.m <= 0.0).count();
     let monetary: Vec<f64> = sums.iter().map(|s| s.m).collect();
     let (gg, gg_missing) = if sums.iter().all(|s| s.m.is_nan()) {
@@ -911,6 +927,7 @@ pub fn fit_summaries(
             Err(e) => (None, Some(format!("{e:#}"))),
         }
     };
+    times.spend = clock.elapsed().as_secs_f64() - times.fit;
     let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
     let clv = ClvOptions {
         months: m.horizon,
@@ -942,6 +959,7 @@ pub fn fit_summaries(
         gg_excluded,
         intervals: None,
         weights,
+        times,
     };
     if m.intervals.is_some() {
         let intervals = parameter_intervals(
@@ -958,6 +976,7 @@ pub fn fit_summaries(
         )?;
         run.intervals = intervals;
     }
+    run.times.score = clock.elapsed().as_secs_f64() - run.times.fit - run.times.spend;
     Ok(run)
 }
 
@@ -1158,9 +1177,22 @@ fn model_json(f: &Fitted, se: &std::result::Result<StandardErrors, String>) -> s
 /// Print (--verbose) and write (--params) the fitted parameters.
 fn report_params(run: &ModelRun, m: &ModelParams, verbose: bool, name: &str) -> Result<()> {
     if verbose {
+        // the standard errors are computed when first asked for: timed here
+        let clock = std::time::Instant::now();
+        let _ = (run.se(), run.gg_se());
+        let se = clock.elapsed().as_secs_f64();
         for l in run.describe() {
             eprintln!("retention {name}: {l}");
         }
+        let t = run.times;
+        eprintln!(
+            "retention {name}: model steps: fit {:.3} s, standard errors {se:.3} s, \
+             Gamma-Gamma fit {:.3} s, scoring {:.3} s (total {:.3} s)",
+            t.fit,
+            t.spend,
+            t.score,
+            t.fit + se + t.spend + t.score
+        );
     }
     if let Some(path) = &m.params {
         let text = serde_json::to_string_pretty(&run.params_json())? + "\n";
@@ -1863,7 +1895,16 @@ pub fn run_summary_file(
         }
     }
     let m = &a.model_args;
+    let clock = std::time::Instant::now();
     let t = crate::load::summary::load_summary(srcs, opts)?;
+    if a.verbose {
+        eprintln!(
+            "retention ltv: {}: {} rows read in {:.3} s",
+            t.label,
+            t.x.len(),
+            clock.elapsed().as_secs_f64()
+        );
+    }
     for w in &t.warnings {
         eprintln!("retention ltv: warning: {w}");
     }
