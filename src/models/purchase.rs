@@ -11,7 +11,7 @@ use super::gamma_gamma::GammaGammaParams;
 use super::mbgnbd::{self, MbgNbdFit};
 use super::pnbd::{self, ParetoNbdFit};
 use super::se::{self, StandardErrors};
-use super::{score_customers, ClvOptions, CustomerScore, FitOptions, Rfm};
+use super::{ClvOptions, CustomerScore, FitOptions, Rfm};
 
 /// Which model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -247,115 +247,186 @@ impl Fitted {
         horizon: f64,
         clv: &ClvOptions,
     ) -> Result<Vec<CustomerScore>> {
+        let (distinct, which) = super::group_with_index(customers);
+        self.score_grouped(gg, customers, &distinct, &which, monetary, horizon, clv)
+    }
+
+    /// [`Fitted::score`] of customers already grouped by history: `distinct` their
+    /// distinct (x, t_x, T) and `which[i]` the history of `customers[i]`
+    /// ([`super::group_with_index`]). Every count, and the CLV but for the customer's own
+    /// expected value, depends on the history only: computed once per history (the
+    /// expensive part, in parallel), then spread to the customers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn score_grouped(
+        &self,
+        gg: Option<&GammaGammaParams>,
+        customers: &[Rfm],
+        distinct: &[Rfm],
+        which: &[usize],
+        monetary: &[f64],
+        horizon: f64,
+        clv: &ClvOptions,
+    ) -> Result<Vec<CustomerScore>> {
         use rayon::prelude::*;
-        if let Fitted::BgNbd(f) = self {
-            return score_customers(&f.params, gg, customers, monetary, horizon, clv);
+        if gg.is_some() && monetary.len() != customers.len() {
+            anyhow::bail!(
+                "{} monetary values for {} customers",
+                monetary.len(),
+                customers.len()
+            );
         }
-        if let Fitted::Bgbb(f) = self {
-            return Ok(score_bgbb(f, gg, customers, monetary, horizon, clv));
+        if which.len() != customers.len() {
+            anyhow::bail!(
+                "{} history indexes for {} customers",
+                which.len(),
+                customers.len()
+            );
         }
-        let counts = match self {
-            Fitted::MbgNbd(f) => mbgnbd::score(&f.params, customers, horizon),
-            Fitted::ParetoNbd(f) => pnbd::score(&f.params, customers, horizon),
-            Fitted::BgNbd(_) | Fitted::Bgbb(_) => Vec::new(),
-        };
-        // The discounted CLV sum of a customer alive at T depends on (x, T) only.
-        let (pairs, which) = super::pair_index(customers, |c| c.t);
-        let discounted: Vec<f64> = if gg.is_some() {
-            pairs
-                .par_iter()
-                .map(|&(x, t)| {
-                    let (mut total, mut prev, mut discount) = (0.0, 0.0, 1.0);
-                    for i in 1..=clv.months {
-                        let cur = self.expected_if_alive(clv.step * f64::from(i), x, t);
-                        discount /= 1.0 + clv.discount_rate;
-                        total += (cur - prev) * discount;
-                        prev = cur;
-                    }
-                    total
-                })
-                .collect()
-        } else {
-            vec![]
-        };
+        let per = self.score_histories(distinct, gg.is_some(), horizon, clv);
+        let kind = self.kind();
         Ok(customers
-            .iter()
-            .zip(&counts)
+            .par_iter()
+            .zip(which.par_iter())
             .enumerate()
-            .map(|(i, (c, s))| {
+            .with_min_len(4096)
+            .map(|(i, (c, &k))| {
+                let h = per[k];
                 let (ev, value) = match gg {
                     Some(g) => {
                         let m = monetary.get(i).copied().unwrap_or(0.0);
                         let ev = g.conditional_expected_average_profit(c.x, m);
-                        (ev, clv.margin * ev * s.p_alive * discounted[which[i]])
+                        // (each model's own order of the product: the same numbers as
+                        // when it was computed per customer)
+                        let v = match kind {
+                            Kind::BgNbd => clv.margin * ev * (h.p_alive * h.discounted),
+                            Kind::MbgNbd | Kind::ParetoNbd => {
+                                clv.margin * ev * h.p_alive * h.discounted
+                            }
+                            Kind::Bgbb => clv.margin * ev * h.discounted,
+                        };
+                        (ev, v)
                     }
                     None => (f64::NAN, f64::NAN),
                 };
                 CustomerScore {
-                    p_alive: s.p_alive,
-                    expected_purchases: s.expected_purchases,
+                    p_alive: h.p_alive,
+                    expected_purchases: h.expected_purchases,
                     expected_average_value: ev,
                     clv: value,
                 }
             })
             .collect())
     }
-}
 
-/// BG/BB scores: `horizon` future opportunities (whole: rounded, at least 1); the CLV
-/// sums the expected transactions of each future opportunity i, discounted at the monthly
-/// rate over its end, i / `clv.step` months (`step` = opportunities per month).
-fn score_bgbb(
-    f: &BgbbFit,
-    gg: Option<&GammaGammaParams>,
-    customers: &[Rfm],
-    monetary: &[f64],
-    horizon: f64,
-    clv: &ClvOptions,
-) -> Vec<CustomerScore> {
-    use rayon::prelude::*;
-    let n_star = horizon.round().max(1.0);
-    // Every score depends on the history (x, t_x, n) only (and CLV on m through E[M]):
-    // compute each distinct history's once.
-    let (distinct, which) = bgbb::group_with_index(&discrete(customers));
-    let counts = bgbb::score_distinct(&f.params, &distinct, n_star);
-    let steps = n_star as u32;
-    let discounted: Vec<f64> = if gg.is_some() {
-        distinct
-            .par_iter()
-            .with_min_len(16)
-            .map(|c| {
-                f.params.weighted_purchases(steps, c.x, c.t_x, c.n, |k| {
-                    (1.0 + clv.discount_rate).powf(-f64::from(k) / clv.step)
+    /// Per distinct history: p_alive, the expected purchases over `horizon`, and (with
+    /// `discount`) the discounted expected purchases of the CLV: for BG/BB over each future
+    /// opportunity, for the others those of a customer alive at T (depending on (x, T)
+    /// only: computed once per pair), to be multiplied by p_alive.
+    fn score_histories(
+        &self,
+        distinct: &[Rfm],
+        discount: bool,
+        horizon: f64,
+        clv: &ClvOptions,
+    ) -> Vec<HistoryScore> {
+        use rayon::prelude::*;
+        if let Fitted::Bgbb(f) = self {
+            let n_star = horizon.round().max(1.0);
+            let steps = n_star as u32;
+            let d = discrete(distinct);
+            let counts = bgbb::score_distinct(&f.params, &d, n_star);
+            return d
+                .par_iter()
+                .zip(counts.par_iter())
+                .with_min_len(16)
+                .map(|(c, s)| HistoryScore {
+                    p_alive: s.p_alive,
+                    expected_purchases: s.expected_purchases,
+                    discounted: if discount {
+                        f.params.weighted_purchases(steps, c.x, c.t_x, c.n, |k| {
+                            (1.0 + clv.discount_rate).powf(-f64::from(k) / clv.step)
+                        })
+                    } else {
+                        f64::NAN
+                    },
                 })
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    customers
-        .par_iter()
-        .zip(which.par_iter())
-        .enumerate()
-        .with_min_len(4096)
-        .map(|(i, (c, &k))| {
-            let s = &counts[k];
-            let (ev, value) = match gg {
-                Some(g) => {
-                    let m = monetary.get(i).copied().unwrap_or(0.0);
-                    let ev = g.conditional_expected_average_profit(c.x, m);
-                    (ev, clv.margin * ev * discounted[k])
-                }
-                None => (f64::NAN, f64::NAN),
-            };
-            CustomerScore {
+                .collect();
+        }
+        let (pairs, pair_of) = super::pair_index(distinct, |c| c.t);
+        if let Fitted::BgNbd(f) = self {
+            // The horizon and CLV expectations of a customer alive at T depend on (x, T):
+            // once per pair (the 2F1 series are the costly part).
+            let bg = &f.params;
+            let per_pair: Vec<(f64, f64)> = pairs
+                .par_iter()
+                .with_min_len(64)
+                .map(|&(x, t)| {
+                    let h = bg.expected_purchases_if_alive(horizon, x, t);
+                    let d = if discount {
+                        super::discounted_purchases_if_alive(bg, x, t, clv)
+                    } else {
+                        f64::NAN
+                    };
+                    (h, d)
+                })
+                .collect();
+            return distinct
+                .par_iter()
+                .zip(pair_of.par_iter())
+                .with_min_len(1024)
+                .map(|(c, &k)| {
+                    let (h, d) = per_pair[k];
+                    let p_alive = bg.p_alive(c.x, c.t_x, c.t);
+                    HistoryScore {
+                        p_alive,
+                        expected_purchases: h * p_alive,
+                        discounted: d,
+                    }
+                })
+                .collect();
+        }
+        let counts = match self {
+            Fitted::MbgNbd(f) => mbgnbd::score(&f.params, distinct, horizon),
+            Fitted::ParetoNbd(f) => pnbd::score(&f.params, distinct, horizon),
+            Fitted::BgNbd(_) | Fitted::Bgbb(_) => Vec::new(),
+        };
+        let per_pair: Vec<f64> = if discount {
+            pairs
+                .par_iter()
+                .map(|&(x, t)| {
+                    let (mut total, mut prev, mut factor) = (0.0, 0.0, 1.0);
+                    for i in 1..=clv.months {
+                        let cur = self.expected_if_alive(clv.step * f64::from(i), x, t);
+                        factor /= 1.0 + clv.discount_rate;
+                        total += (cur - prev) * factor;
+                        prev = cur;
+                    }
+                    total
+                })
+                .collect()
+        } else {
+            vec![f64::NAN; pairs.len()]
+        };
+        counts
+            .iter()
+            .zip(&pair_of)
+            .map(|(s, &k)| HistoryScore {
                 p_alive: s.p_alive,
                 expected_purchases: s.expected_purchases,
-                expected_average_value: ev,
-                clv: value,
-            }
-        })
-        .collect()
+                discounted: per_pair[k],
+            })
+            .collect()
+    }
+}
+
+/// A distinct history's scores ([`Fitted::score_histories`]).
+#[derive(Clone, Copy, Debug)]
+struct HistoryScore {
+    p_alive: f64,
+    expected_purchases: f64,
+    /// The CLV per unit of margin × expected value (BG/NBD, MBG/NBD, Pareto/NBD: per
+    /// unit of p_alive too).
+    discounted: f64,
 }
 
 #[cfg(test)]

@@ -707,6 +707,8 @@ pub struct ModelRun {
     /// What the standard errors are computed from, when first asked for (they cost a
     /// numeric Hessian; a plain per-customer run does not need them).
     rfm: Vec<Rfm>,
+    /// The distinct histories of `rfm` (weights summed): what the standard errors need.
+    distinct: Vec<Rfm>,
     gg_data: (Vec<f64>, Vec<f64>),
     pub scores: Vec<CustomerScore>,
     /// Prediction horizon in model units.
@@ -818,9 +820,11 @@ fn parameter_intervals(
             &monetary[start.min(monetary.len())..end.min(monetary.len())],
         );
         let mut per_draw = Vec::with_capacity(models.len());
+        // (the chunk's histories grouped once for all the draws)
+        let (distinct, which) = crate::models::group_with_index(c);
         for (b, f) in models.iter().enumerate() {
             let g = gg_draws.as_ref().map(|d| &d[b]);
-            per_draw.push(f.score(g, c, mo, horizon, clv)?);
+            per_draw.push(f.score_grouped(g, c, &distinct, &which, mo, horizon, clv)?);
         }
         let mut ep = vec![0.0; per_draw.len()];
         let mut cl = vec![0.0; per_draw.len()];
@@ -935,9 +939,14 @@ pub fn fit_summaries(
         step: 30.0 / m.unit.days(),
         margin: m.margin,
     };
-    let scores = fit.score(
+    // The distinct histories, once: the standard errors and the scores are computed on
+    // them (the fit groups the rows it has checked itself).
+    let (distinct, which) = crate::models::group_with_index(&rfm);
+    let scores = fit.score_grouped(
         gg.as_ref().map(|g| &g.params),
         &rfm,
+        &distinct,
+        &which,
         &monetary,
         horizon,
         &clv,
@@ -950,6 +959,7 @@ pub fn fit_summaries(
         gg,
         gg_se: std::cell::OnceCell::new(),
         rfm,
+        distinct,
         gg_data: (freq, monetary),
         scores,
         horizon,
@@ -985,7 +995,7 @@ impl ModelRun {
     pub fn se(&self) -> &std::result::Result<StandardErrors, String> {
         self.se.get_or_init(|| {
             self.fit
-                .standard_errors(&self.rfm)
+                .standard_errors(&self.distinct)
                 .map_err(|e| format!("{e:#}"))
         })
     }
