@@ -7,7 +7,9 @@
 # Pareto/NBD on one simulated summary of N customers in days (benches/lifetimes_speed.py:
 # a BG/NBD population, x,t_x,T,m); BG/BB on two simulated discrete-time summaries of N
 # customers (benches/bgbb_data.py, x,t_x,T): 6 to 52 opportunities each, and 6 each (the
-# donations data's shape). One run each; a benchmark, not a test.
+# donations data's shape). One run each; a benchmark, not a test. Both retention's whole
+# process and its model steps alone (from a --verbose run: fit with standard errors,
+# Gamma-Gamma, scoring; what lifetimes' side times) are shown against lifetimes.
 #
 #   N=1000000 RETENTION_BIN=target/release/retention PY=/path/venv/bin/python bash benches/models_speed.sh
 set -euo pipefail
@@ -29,20 +31,30 @@ if [ -z "${REUSE_LIFETIMES:-}" ] || [ ! -s "$DIR/lifetimes_models.json" ]; then
 fi
 echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| model | input | retention s | lifetimes s | lifetimes / retention |"
-echo "|---|---|---:|---:|---:|"
+echo "| model | input | retention s (process) | retention model steps s | lifetimes s | lifetimes / retention process | lifetimes / retention steps |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 run() {  # model, input, key in the JSON
-  local t0 t1 ours theirs
+  local t0 t1 ours steps theirs
   t0=$(date +%s.%N)
   "$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.csv" --quiet 2>"$DIR/out_$3.err"
   t1=$(date +%s.%N)
   ours=$(echo "$t1 - $t0" | bc -l)
+  # The same work as lifetimes' side (its fit includes its Hessian): a second run with
+  # --verbose, whose "model steps" line times fit, standard errors, Gamma-Gamma and
+  # scoring in-process (no reading, no writing).
+  steps=$("$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.verbose.csv" --verbose 2>&1 >/dev/null |
+    sed -n 's/.*model steps:.*(total \([0-9.]*\) s).*/\1/p')
+  # (a binary without the line: no steps figure)
+  [ -n "$steps" ] || steps="—"
   # lifetimes' total, or "failed SECONDS" when its fit raised
   theirs=$("$PY" -c "import json;r=json.load(open('$DIR/lifetimes_models.json'))['$3'];print(r['total'] if 'total' in r else 'failed %.1f' % r['fit'])")
   if [ "${theirs#failed }" != "$theirs" ]; then
-    printf '| %s | %s | %.3f | did not converge (%s s) | — |\n' "$1" "$(basename "$2")" "$ours" "${theirs#failed }"
+    printf '| %s | %s | %.3f | %s | did not converge (%s s) | — | — |\n' "$1" "$(basename "$2")" "$ours" "$steps" "${theirs#failed }"
   else
-    printf '| %s | %s | %.3f | %.2f | %.0f× |\n' "$1" "$(basename "$2")" "$ours" "$theirs" "$(echo "$theirs / $ours" | bc -l)"
+    local by_steps="—"
+    [ "$steps" = "—" ] || by_steps=$(printf '%.0f×' "$(echo "$theirs / $steps" | bc -l)")
+    printf '| %s | %s | %.3f | %s | %.2f | %.0f× | %s |\n' "$1" "$(basename "$2")" "$ours" "$steps" "$theirs" \
+      "$(echo "$theirs / $ours" | bc -l)" "$by_steps"
   fi
 }
 for m in bgnbd mbgnbd pnbd; do run "$m" "$summary" "$m"; done
