@@ -81,6 +81,19 @@ impl Fitted {
         })
     }
 
+    /// [`Fitted::fit`] of `rows` through their distinct histories (`distinct`, from
+    /// [`super::group_with_index`]: the same groups, in the same order, with the same
+    /// weights, so the same fit). An error is that of fitting the rows themselves, so that
+    /// a bad row is named by its position among them.
+    pub fn fit_grouped(
+        kind: Kind,
+        rows: &[Rfm],
+        distinct: &[Rfm],
+        opts: &FitOptions,
+    ) -> Result<Fitted> {
+        Fitted::fit(kind, distinct, opts).or_else(|_| Fitted::fit(kind, rows, opts))
+    }
+
     pub fn kind(&self) -> Kind {
         match self {
             Fitted::BgNbd(_) => Kind::BgNbd,

@@ -904,7 +904,10 @@ pub fn fit_summaries(
     };
     let clock = std::time::Instant::now();
     let mut times = StepTimes::default();
-    let fit = Fitted::fit(kind, &rfm, &opts).map_err(|e| {
+    // The distinct histories, once: the fit, the standard errors and the scores run on
+    // them.
+    let (distinct, which) = crate::models::group_with_index(&rfm);
+    let fit = Fitted::fit_grouped(kind, &rfm, &distinct, &opts).map_err(|e| {
         bad(format!(
             "the {} model cannot be fitted on these data ({} customers, {} with a \
              repeat purchase): {e:#}",
@@ -939,9 +942,6 @@ pub fn fit_summaries(
         step: 30.0 / m.unit.days(),
         margin: m.margin,
     };
-    // The distinct histories, once: the standard errors and the scores are computed on
-    // them (the fit groups the rows it has checked itself).
-    let (distinct, which) = crate::models::group_with_index(&rfm);
     let scores = fit.score_grouped(
         gg.as_ref().map(|g| &g.params),
         &rfm,
