@@ -664,6 +664,9 @@ fn amount_of(v: Option<&str>, decimal_comma: bool) -> Result<Option<f64>, String
 pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
     // Fast path: a plain number (digits, sign, point), the common case in exports.
     let t = raw.trim();
+    if let Some(v) = plain_decimal(t.as_bytes(), decimal_comma) {
+        return Ok(v);
+    }
     if !t.is_empty()
         && t.len() < 24
         && t.bytes()
@@ -706,6 +709,49 @@ pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
         return Err(format!("'{raw}' is implausibly large"));
     }
     Ok(if neg { -v } else { v })
+}
+
+/// Powers of ten that f64 holds exactly.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `[-]digits[.digits]` with at most 15 significant digits and 22 decimals, as
+/// `str::parse::<f64>` gives it (bit for bit: the digits and the power of ten are exact in
+/// f64 and one division rounds correctly), in one pass; None for anything else (the
+/// caller parses it the general way). With `decimal_comma`, integers only.
+fn plain_decimal(b: &[u8], decimal_comma: bool) -> Option<f64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut mant, mut significant, mut decimals) = (0u64, 0u32, 0u32);
+    let (mut point, mut any) = (false, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                any = true;
+                if mant > 0 || c != b'0' {
+                    significant += 1;
+                    if significant > 15 {
+                        return None;
+                    }
+                }
+                mant = mant * 10 + u64::from(c - b'0');
+                if point {
+                    decimals += 1;
+                }
+            }
+            b'.' if !point && !decimal_comma => point = true,
+            _ => return None,
+        }
+    }
+    if !any || decimals as usize >= POW10.len() {
+        return None;
+    }
+    let v = mant as f64 / POW10[decimals as usize];
+    Some(if neg { -v } else { v })
 }
 
 fn parse_numbers(
@@ -1781,6 +1827,74 @@ pub fn load_wallet(
 
 #[cfg(test)]
 mod tests {
+    /// The one-pass decimal parser is `str::parse` bit for bit where it answers, and
+    /// answers for the plain decimals of exports.
+    #[test]
+    fn plain_decimals_parse_as_the_standard_library_does() {
+        let mut state = 99u64;
+        let mut next = || crate::models::se::splitmix64(&mut state);
+        for _ in 0..200_000 {
+            let int = next() % 10u64.pow((next() % 12) as u32 + 1);
+            let frac_len = (next() % 8) as usize;
+            let frac: String = (0..frac_len)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            let sign = if next() % 3 == 0 { "-" } else { "" };
+            let text = match next() % 4 {
+                0 => format!("{sign}{int}"),
+                1 => format!("{sign}{int}.{frac}"),
+                2 => format!("{sign}0.{frac}"),
+                _ => format!("{sign}{int}."),
+            };
+            let want: f64 = text.parse().unwrap();
+            let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+            let significant = digits.trim_start_matches('0').len();
+            match plain_decimal(text.as_bytes(), false) {
+                Some(got) => assert_eq!(got.to_bits(), want.to_bits(), "{text}"),
+                None => assert!(significant > 15, "{text}: left to the general parser"),
+            }
+        }
+        for text in [
+            ".5",
+            "-.25",
+            "0",
+            "-0",
+            "007.10",
+            "123456789012345",
+            "0.0000000000000000000001",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(
+                plain_decimal(text.as_bytes(), false).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{text}"
+            );
+        }
+        // left to the general parser
+        for text in [
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "1-2",
+            "+1",
+            "1e5",
+            "1,5",
+            " 1",
+            "1234567890123456",
+            "inf",
+            "0.00000000000000000000001",
+        ] {
+            assert_eq!(plain_decimal(text.as_bytes(), false), None, "{text}");
+        }
+        assert_eq!(plain_decimal(b"12", true), Some(12.0));
+        assert_eq!(plain_decimal(b"1.5", true), None);
+        assert_eq!(
+            parse_amount("1234567890123456", false),
+            Err("'1234567890123456' is implausibly large".to_string())
+        );
+    }
+
     /// Dates and datetimes read from their arrays equal polars' cast to Date: nulls,
     /// days before 1970 (floor, not truncation), several chunks, every time unit.
     #[test]
