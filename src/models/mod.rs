@@ -625,9 +625,9 @@ pub struct CustomerScore {
     pub clv: f64,
 }
 
-/// Score many customers in parallel (rayon); the 2F1-based expectations are computed
-/// once per distinct (x, T). `monetary[i]` is m of `customers[i]` (ignored without a Gamma-Gamma model, and
-/// may be empty then; ignored for x = 0).
+/// Score many customers with BG/NBD and Gamma-Gamma, in parallel (rayon), through their
+/// distinct histories ([`bgnbd_histories`]). `monetary[i]` is m of `customers[i]` (ignored
+/// without a Gamma-Gamma model, and may be empty then; ignored for x = 0).
 pub fn score_customers(
     bg: &bgnbd::BgNbdParams,
     gg: Option<&gamma_gamma::GammaGammaParams>,
@@ -644,30 +644,15 @@ pub fn score_customers(
             customers.len()
         );
     }
-    // The horizon and CLV expectations of a customer alive at T depend on (x, T) only:
-    // compute them once per distinct pair (the 2F1 series are the costly part), in parallel.
-    let (pairs, which) = pair_index(customers, |c| c.t);
-    let per_pair: Vec<(f64, f64)> = pairs
-        .par_iter()
-        .with_min_len(64)
-        .map(|&(x, t)| {
-            let h = bg.expected_purchases_if_alive(horizon, x, t);
-            let d = if gg.is_some() {
-                discounted_purchases_if_alive(bg, x, t, clv)
-            } else {
-                f64::NAN
-            };
-            (h, d)
-        })
-        .collect();
+    let (distinct, which) = group_with_index(customers);
+    let per = bgnbd_histories(bg, &distinct, gg.is_some(), horizon, clv);
     Ok(customers
         .par_iter()
         .zip(which.par_iter())
         .enumerate()
         .with_min_len(4096)
         .map(|(i, (c, &k))| {
-            let (h, d) = per_pair[k];
-            let p_alive = bg.p_alive(c.x, c.t_x, c.t);
+            let (p_alive, expected_purchases, d) = per[k];
             let (ev, v) = match gg {
                 Some(g) => {
                     let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
@@ -677,12 +662,51 @@ pub fn score_customers(
             };
             CustomerScore {
                 p_alive,
-                expected_purchases: h * p_alive,
+                expected_purchases,
                 expected_average_value: ev,
                 clv: v,
             }
         })
         .collect())
+}
+
+/// BG/NBD per distinct history: (p_alive, expected purchases over `horizon`, and with
+/// `discount` the discounted expected purchases of a customer alive at T, the CLV per unit
+/// of margin × expected value × p_alive; else NaN). The horizon and CLV expectations of a
+/// customer alive at T depend on (x, T) only: computed once per pair (the 2F1 series are
+/// the costly part), in parallel.
+pub(crate) fn bgnbd_histories(
+    bg: &bgnbd::BgNbdParams,
+    distinct: &[Rfm],
+    discount: bool,
+    horizon: f64,
+    clv: &ClvOptions,
+) -> Vec<(f64, f64, f64)> {
+    use rayon::prelude::*;
+    let (pairs, pair_of) = pair_index(distinct, |c| c.t);
+    let per_pair: Vec<(f64, f64)> = pairs
+        .par_iter()
+        .with_min_len(64)
+        .map(|&(x, t)| {
+            let h = bg.expected_purchases_if_alive(horizon, x, t);
+            let d = if discount {
+                discounted_purchases_if_alive(bg, x, t, clv)
+            } else {
+                f64::NAN
+            };
+            (h, d)
+        })
+        .collect();
+    distinct
+        .par_iter()
+        .zip(pair_of.par_iter())
+        .with_min_len(1024)
+        .map(|(c, &k)| {
+            let (h, d) = per_pair[k];
+            let p_alive = bg.p_alive(c.x, c.t_x, c.t);
+            (p_alive, h * p_alive, d)
+        })
+        .collect()
 }
 
 #[cfg(test)]

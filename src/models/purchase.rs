@@ -365,39 +365,17 @@ impl Fitted {
                 })
                 .collect();
         }
-        let (pairs, pair_of) = super::pair_index(distinct, |c| c.t);
         if let Fitted::BgNbd(f) = self {
-            // The horizon and CLV expectations of a customer alive at T depend on (x, T):
-            // once per pair (the 2F1 series are the costly part).
-            let bg = &f.params;
-            let per_pair: Vec<(f64, f64)> = pairs
-                .par_iter()
-                .with_min_len(64)
-                .map(|&(x, t)| {
-                    let h = bg.expected_purchases_if_alive(horizon, x, t);
-                    let d = if discount {
-                        super::discounted_purchases_if_alive(bg, x, t, clv)
-                    } else {
-                        f64::NAN
-                    };
-                    (h, d)
-                })
-                .collect();
-            return distinct
-                .par_iter()
-                .zip(pair_of.par_iter())
-                .with_min_len(1024)
-                .map(|(c, &k)| {
-                    let (h, d) = per_pair[k];
-                    let p_alive = bg.p_alive(c.x, c.t_x, c.t);
-                    HistoryScore {
-                        p_alive,
-                        expected_purchases: h * p_alive,
-                        discounted: d,
-                    }
+            return super::bgnbd_histories(&f.params, distinct, discount, horizon, clv)
+                .into_iter()
+                .map(|(p_alive, expected_purchases, discounted)| HistoryScore {
+                    p_alive,
+                    expected_purchases,
+                    discounted,
                 })
                 .collect();
         }
+        let (pairs, pair_of) = super::pair_index(distinct, |c| c.t);
         let counts = match self {
             Fitted::MbgNbd(f) => mbgnbd::score(&f.params, distinct, horizon),
             Fitted::ParetoNbd(f) => pnbd::score(&f.params, distinct, horizon),

@@ -482,28 +482,32 @@ mod tests {
         }
     }
 
-    #[test]
-    fn bgbb_donations_match_lifetimes() {
-        let j: serde_json::Value =
-            serde_json::from_str(include_str!("../../tests/reference/models_donations.json"))
-                .unwrap();
+    /// BG/BB rows from a reference file's columns x, t_x, n and weight.
+    fn bgbb_rows(v: &serde_json::Value) -> Vec<Bgbb> {
         let col = |k: &str| -> Vec<f64> {
-            j["summary"][k]
-                .as_array()
+            v[k].as_array()
                 .unwrap()
                 .iter()
                 .map(|v| v.as_f64().unwrap())
                 .collect()
         };
         let (x, tx, n, w) = (col("x"), col("t_x"), col("n"), col("weight"));
-        let data: Vec<Bgbb> = (0..x.len())
+        (0..x.len())
             .map(|i| Bgbb {
                 x: x[i],
                 t_x: tx[i],
                 n: n[i],
                 weight: w[i],
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn bgbb_donations_match_lifetimes() {
+        let j: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/reference/models_donations.json"))
+                .unwrap();
+        let data = bgbb_rows(&j["summary"]);
         let f = bgbb::fit(&data, &FitOptions::default()).unwrap();
         let s = bgbb(&f.params, &data).unwrap();
         eprintln!("BG/BB donations SEs {:?}", s.se);
@@ -520,23 +524,7 @@ mod tests {
     fn bgbb_day_level_matches_mpmath() {
         let j: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/reference/bgbb_days.json")).unwrap();
-        let h = &j["histories"];
-        let col = |k: &str| -> Vec<f64> {
-            h[k].as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_f64().unwrap())
-                .collect()
-        };
-        let (x, tx, n, w) = (col("x"), col("t_x"), col("n"), col("weight"));
-        let data: Vec<Bgbb> = (0..x.len())
-            .map(|i| Bgbb {
-                x: x[i],
-                t_x: tx[i],
-                n: n[i],
-                weight: w[i],
-            })
-            .collect();
+        let data = bgbb_rows(&j["histories"]);
         let p = |k: &str| j["params"][k].as_f64().unwrap();
         let params = BgbbParams {
             alpha: p("alpha"),
@@ -594,54 +582,45 @@ mod tests {
                 }
             }
         };
-        let f = bgnbd::fit(&data, &opts).unwrap().params;
-        let at = [f.r, f.alpha, f.a, f.b];
-        let ll = |p: &[f64]| {
-            let q = BgNbdParams {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
+        use crate::models::purchase::{Fitted, Kind};
+        for kind in [Kind::BgNbd, Kind::MbgNbd, Kind::ParetoNbd] {
+            let f = Fitted::fit(kind, &data, &opts).unwrap();
+            let at: Vec<f64> = f.params().iter().map(|(_, v)| *v).collect();
+            let ll = |p: &[f64]| match kind {
+                Kind::BgNbd => {
+                    let q = BgNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        a: p[2],
+                        b: p[3],
+                    };
+                    bgnbd::log_likelihood(&q, &data)
+                }
+                Kind::MbgNbd => {
+                    let q = MbgNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        a: p[2],
+                        b: p[3],
+                    };
+                    mbgnbd::log_likelihood(&q, &data)
+                }
+                _ => {
+                    let q = ParetoNbdParams {
+                        r: p[0],
+                        alpha: p[1],
+                        s: p[2],
+                        beta: p[3],
+                    };
+                    pnbd::log_likelihood(&q, &data)
+                }
             };
-            bgnbd::log_likelihood(&q, &data)
-        };
-        close(
-            &bgnbd(&f, &data).unwrap().hessian,
-            &numeric_hessian(&ll, &at).unwrap(),
-            "bgnbd",
-        );
-        let f = mbgnbd::fit(&data, &opts).unwrap().params;
-        let at = [f.r, f.alpha, f.a, f.b];
-        let ll = |p: &[f64]| {
-            let q = MbgNbdParams {
-                r: p[0],
-                alpha: p[1],
-                a: p[2],
-                b: p[3],
-            };
-            mbgnbd::log_likelihood(&q, &data)
-        };
-        close(
-            &mbgnbd(&f, &data).unwrap().hessian,
-            &numeric_hessian(&ll, &at).unwrap(),
-            "mbgnbd",
-        );
-        let f = pnbd::fit(&data, &opts).unwrap().params;
-        let at = [f.r, f.alpha, f.s, f.beta];
-        let ll = |p: &[f64]| {
-            let q = ParetoNbdParams {
-                r: p[0],
-                alpha: p[1],
-                s: p[2],
-                beta: p[3],
-            };
-            pnbd::log_likelihood(&q, &data)
-        };
-        close(
-            &pnbd(&f, &data).unwrap().hessian,
-            &numeric_hessian(&ll, &at).unwrap(),
-            "pnbd",
-        );
+            close(
+                &f.standard_errors(&data).unwrap().hessian,
+                &numeric_hessian(&ll, &at).unwrap(),
+                kind.name(),
+            );
+        }
         let gg = &c.gamma_gamma;
         let col = |k: &str| -> Vec<f64> {
             gg[k]
