@@ -306,23 +306,38 @@ pub(super) fn scan_chunk(
     let mut columns = Vec::with_capacity(plan.cols.len());
     for (j, (name, _, role)) in plan.cols.iter().enumerate() {
         let column = match role {
+            // Without an empty value (the usual case) the values go into a plain vector,
+            // which becomes the column without a copy or a validity mask.
             Role::Date => {
-                let mut days = Vec::with_capacity(height);
-                for p in &pieces {
-                    if let Values::Days(v) = &p[j] {
-                        days.extend_from_slice(v);
-                    }
+                let days = pieces.iter().filter_map(|p| match &p[j] {
+                    Values::Days(v) => Some(v.as_slice()),
+                    _ => None,
+                });
+                if days.clone().flatten().all(Option::is_some) {
+                    let mut plain: Vec<i32> = Vec::with_capacity(height);
+                    plain.extend(days.flatten().flatten().copied());
+                    Column::new(name.clone(), plain)
+                } else {
+                    let mut all: Vec<Option<i32>> = Vec::with_capacity(height);
+                    all.extend(days.flatten().copied());
+                    Column::new(name.clone(), all)
                 }
-                Column::new(name.clone(), days).cast(&DataType::Date)?
+                .cast(&DataType::Date)?
             }
             Role::Number => {
-                let mut numbers = Vec::with_capacity(height);
-                for p in &pieces {
-                    if let Values::Numbers(v) = &p[j] {
-                        numbers.extend_from_slice(v);
-                    }
+                let numbers = pieces.iter().filter_map(|p| match &p[j] {
+                    Values::Numbers(v) => Some(v.as_slice()),
+                    _ => None,
+                });
+                if numbers.clone().flatten().all(Option::is_some) {
+                    let mut plain: Vec<f64> = Vec::with_capacity(height);
+                    plain.extend(numbers.flatten().flatten().copied());
+                    Column::new(name.clone(), plain)
+                } else {
+                    let mut all: Vec<Option<f64>> = Vec::with_capacity(height);
+                    all.extend(numbers.flatten().copied());
+                    Column::new(name.clone(), all)
                 }
-                Column::new(name.clone(), numbers)
             }
             Role::Id(_) | Role::Text => {
                 let lens: Vec<usize> = pieces.iter().map(|p| p[j].strs().len()).collect();
