@@ -81,7 +81,7 @@ fn is_int(v: f64) -> bool {
     v.is_finite() && v >= 0.0 && v.fract() == 0.0
 }
 
-fn check_row(i: usize, d: &Bgbb) -> Result<()> {
+pub(crate) fn check_row(i: usize, d: &Bgbb) -> Result<()> {
     if !(is_int(d.x) && is_int(d.t_x) && is_int(d.n)) {
         bail!(
             "BG/BB: customer {i}: x = {}, t_x = {}, n = {} must be non-negative integers",

@@ -636,43 +636,22 @@ pub fn score_customers(
     horizon: f64,
     clv: &ClvOptions,
 ) -> Result<Vec<CustomerScore>> {
-    use rayon::prelude::*;
-    if gg.is_some() && monetary.len() != customers.len() {
-        bail!(
-            "{} monetary values for {} customers",
-            monetary.len(),
-            customers.len()
-        );
-    }
     let (distinct, which) = group_with_index(customers);
     let per = bgnbd_histories(bg, &distinct, gg.is_some(), horizon, clv);
-    Ok(customers
-        .par_iter()
-        .zip(which.par_iter())
-        .enumerate()
-        .with_min_len(4096)
-        .map(|(i, (c, &k))| {
-            let (p_alive, expected_purchases, d) = per[k];
-            let (ev, v) = match gg {
-                Some(g) => {
-                    let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
-                    (ev, clv.margin * ev * (p_alive * d))
-                }
-                None => (f64::NAN, f64::NAN),
-            };
-            CustomerScore {
-                p_alive,
-                expected_purchases,
-                expected_average_value: ev,
-                clv: v,
-            }
-        })
-        .collect())
+    purchase::spread_scores(
+        purchase::Kind::BgNbd,
+        &per,
+        gg,
+        customers,
+        &which,
+        monetary,
+        clv,
+    )
 }
 
-/// BG/NBD per distinct history: (p_alive, expected purchases over `horizon`, and with
+/// BG/NBD per distinct history: p_alive, expected purchases over `horizon`, and with
 /// `discount` the discounted expected purchases of a customer alive at T, the CLV per unit
-/// of margin × expected value × p_alive; else NaN). The horizon and CLV expectations of a
+/// of margin × expected value × p_alive (else NaN). The horizon and CLV expectations of a
 /// customer alive at T depend on (x, T) only: computed once per pair (the 2F1 series are
 /// the costly part), in parallel.
 pub(crate) fn bgnbd_histories(
@@ -681,7 +660,7 @@ pub(crate) fn bgnbd_histories(
     discount: bool,
     horizon: f64,
     clv: &ClvOptions,
-) -> Vec<(f64, f64, f64)> {
+) -> Vec<purchase::HistoryScore> {
     use rayon::prelude::*;
     let (pairs, pair_of) = pair_index(distinct, |c| c.t);
     let per_pair: Vec<(f64, f64)> = pairs
@@ -704,7 +683,11 @@ pub(crate) fn bgnbd_histories(
         .map(|(c, &k)| {
             let (h, d) = per_pair[k];
             let p_alive = bg.p_alive(c.x, c.t_x, c.t);
-            (p_alive, h * p_alive, d)
+            purchase::HistoryScore {
+                p_alive,
+                expected_purchases: h * p_alive,
+                discounted: d,
+            }
         })
         .collect()
 }

@@ -60,14 +60,17 @@ pub enum Fitted {
 
 /// A summary row as BG/BB data: T is the number of opportunities.
 fn discrete(data: &[Rfm]) -> Vec<Bgbb> {
-    data.iter()
-        .map(|d| Bgbb {
-            x: d.x,
-            t_x: d.t_x,
-            n: d.t,
-            weight: d.weight,
-        })
-        .collect()
+    data.iter().map(opportunities).collect()
+}
+
+/// One summary row as BG/BB data.
+fn opportunities(d: &Rfm) -> Bgbb {
+    Bgbb {
+        x: d.x,
+        t_x: d.t_x,
+        n: d.t,
+        weight: d.weight,
+    }
 }
 
 impl Fitted {
@@ -83,15 +86,26 @@ impl Fitted {
 
     /// [`Fitted::fit`] of `rows` through their distinct histories (`distinct`, from
     /// [`super::group_with_index`]: the same groups, in the same order, with the same
-    /// weights, so the same fit). An error is that of fitting the rows themselves, so that
-    /// a bad row is named by its position among them.
+    /// weights, so the same fit). An error is that of fitting the rows themselves: a bad
+    /// row is named by its position among them (the fit's own row check, run on the rows
+    /// only when the fit failed; every other error is the same either way).
     pub fn fit_grouped(
         kind: Kind,
         rows: &[Rfm],
         distinct: &[Rfm],
         opts: &FitOptions,
     ) -> Result<Fitted> {
-        Fitted::fit(kind, distinct, opts).or_else(|_| Fitted::fit(kind, rows, opts))
+        Fitted::fit(kind, distinct, opts).or_else(|e| {
+            for (i, d) in rows.iter().enumerate() {
+                match kind {
+                    Kind::BgNbd => bgnbd::check_row(i, d)?,
+                    Kind::MbgNbd | Kind::ParetoNbd => bgnbd::check_row(i, d)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", kind.label()))?,
+                    Kind::Bgbb => bgbb::check_row(i, &opportunities(d))?,
+                }
+            }
+            Err(e)
+        })
     }
 
     pub fn kind(&self) -> Kind {
@@ -280,55 +294,8 @@ impl Fitted {
         horizon: f64,
         clv: &ClvOptions,
     ) -> Result<Vec<CustomerScore>> {
-        use rayon::prelude::*;
-        if gg.is_some() && monetary.len() != customers.len() {
-            anyhow::bail!(
-                "{} monetary values for {} customers",
-                monetary.len(),
-                customers.len()
-            );
-        }
-        if which.len() != customers.len() {
-            anyhow::bail!(
-                "{} history indexes for {} customers",
-                which.len(),
-                customers.len()
-            );
-        }
         let per = self.score_histories(distinct, gg.is_some(), horizon, clv);
-        let kind = self.kind();
-        Ok(customers
-            .par_iter()
-            .zip(which.par_iter())
-            .enumerate()
-            .with_min_len(4096)
-            .map(|(i, (c, &k))| {
-                let h = per[k];
-                let (ev, value) = match gg {
-                    Some(g) => {
-                        let m = monetary.get(i).copied().unwrap_or(0.0);
-                        let ev = g.conditional_expected_average_profit(c.x, m);
-                        // (each model's own order of the product: the same numbers as
-                        // when it was computed per customer)
-                        let v = match kind {
-                            Kind::BgNbd => clv.margin * ev * (h.p_alive * h.discounted),
-                            Kind::MbgNbd | Kind::ParetoNbd => {
-                                clv.margin * ev * h.p_alive * h.discounted
-                            }
-                            Kind::Bgbb => clv.margin * ev * h.discounted,
-                        };
-                        (ev, v)
-                    }
-                    None => (f64::NAN, f64::NAN),
-                };
-                CustomerScore {
-                    p_alive: h.p_alive,
-                    expected_purchases: h.expected_purchases,
-                    expected_average_value: ev,
-                    clv: value,
-                }
-            })
-            .collect())
+        spread_scores(self.kind(), &per, gg, customers, which, monetary, clv)
     }
 
     /// Per distinct history: p_alive, the expected purchases over `horizon`, and (with
@@ -366,14 +333,7 @@ impl Fitted {
                 .collect();
         }
         if let Fitted::BgNbd(f) = self {
-            return super::bgnbd_histories(&f.params, distinct, discount, horizon, clv)
-                .into_iter()
-                .map(|(p_alive, expected_purchases, discounted)| HistoryScore {
-                    p_alive,
-                    expected_purchases,
-                    discounted,
-                })
-                .collect();
+            return super::bgnbd_histories(&f.params, distinct, discount, horizon, clv);
         }
         let (pairs, pair_of) = super::pair_index(distinct, |c| c.t);
         let counts = match self {
@@ -412,12 +372,71 @@ impl Fitted {
 
 /// A distinct history's scores ([`Fitted::score_histories`]).
 #[derive(Clone, Copy, Debug)]
-struct HistoryScore {
-    p_alive: f64,
-    expected_purchases: f64,
+pub(crate) struct HistoryScore {
+    pub p_alive: f64,
+    pub expected_purchases: f64,
     /// The CLV per unit of margin × expected value (BG/NBD, MBG/NBD, Pareto/NBD: per
     /// unit of p_alive too).
-    discounted: f64,
+    pub discounted: f64,
+}
+
+/// Each customer's scores from its history's (`per[which[i]]`), with its own expected
+/// value (Gamma-Gamma on its x and m = `monetary[i]`) in the CLV.
+pub(crate) fn spread_scores(
+    kind: Kind,
+    per: &[HistoryScore],
+    gg: Option<&GammaGammaParams>,
+    customers: &[Rfm],
+    which: &[usize],
+    monetary: &[f64],
+    clv: &ClvOptions,
+) -> Result<Vec<CustomerScore>> {
+    use rayon::prelude::*;
+    if gg.is_some() && monetary.len() != customers.len() {
+        anyhow::bail!(
+            "{} monetary values for {} customers",
+            monetary.len(),
+            customers.len()
+        );
+    }
+    if which.len() != customers.len() {
+        anyhow::bail!(
+            "{} history indexes for {} customers",
+            which.len(),
+            customers.len()
+        );
+    }
+    Ok(customers
+        .par_iter()
+        .zip(which.par_iter())
+        .enumerate()
+        .with_min_len(4096)
+        .map(|(i, (c, &k))| {
+            let h = per[k];
+            let (ev, value) = match gg {
+                Some(g) => {
+                    let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
+                    // (each model's own order of the product: the same numbers as when it
+                    // was computed per customer)
+                    let v = match kind {
+                        Kind::BgNbd => clv.margin * ev * (h.p_alive * h.discounted),
+                        Kind::MbgNbd | Kind::ParetoNbd => {
+                            clv.margin * ev * h.p_alive * h.discounted
+                        }
+                        Kind::Bgbb => clv.margin * ev * h.discounted,
+                    };
+                    (ev, v)
+                }
+                None => (f64::NAN, f64::NAN),
+            };
+            CustomerScore {
+                p_alive: h.p_alive,
+                expected_purchases: h.expected_purchases,
+                expected_average_value: ev,
+                clv: value,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -233,6 +233,29 @@ fn scan_piece<'a>(
     Some(out)
 }
 
+/// One column of `height` values from the pieces' `parts`. Without an empty value (the
+/// usual case) they go into a plain vector, which becomes the column without a copy or a
+/// validity mask.
+fn joined<'p, T>(
+    name: &PlSmallStr,
+    parts: impl Iterator<Item = &'p [Option<T>]> + Clone,
+    height: usize,
+) -> Column
+where
+    T: Copy + 'p,
+    Series: NamedFrom<Vec<T>, [T]> + NamedFrom<Vec<Option<T>>, [Option<T>]>,
+{
+    if parts.clone().flatten().all(Option::is_some) {
+        let mut plain: Vec<T> = Vec::with_capacity(height);
+        plain.extend(parts.flatten().flatten().copied());
+        Column::new(name.clone(), plain)
+    } else {
+        let mut all: Vec<Option<T>> = Vec::with_capacity(height);
+        all.extend(parts.flatten().copied());
+        Column::new(name.clone(), all)
+    }
+}
+
 /// The first values of the date field (up to the loader's sample size) that are not
 /// blank, as [`super::super::detect_sample`] takes them; None when a line is not plain.
 fn date_sample<'a>(data: &'a [u8], plan: &Plan, field: usize) -> Option<Vec<&'a str>> {
@@ -306,38 +329,19 @@ pub(super) fn scan_chunk(
     let mut columns = Vec::with_capacity(plan.cols.len());
     for (j, (name, _, role)) in plan.cols.iter().enumerate() {
         let column = match role {
-            // Without an empty value (the usual case) the values go into a plain vector,
-            // which becomes the column without a copy or a validity mask.
             Role::Date => {
                 let days = pieces.iter().filter_map(|p| match &p[j] {
                     Values::Days(v) => Some(v.as_slice()),
                     _ => None,
                 });
-                if days.clone().flatten().all(Option::is_some) {
-                    let mut plain: Vec<i32> = Vec::with_capacity(height);
-                    plain.extend(days.flatten().flatten().copied());
-                    Column::new(name.clone(), plain)
-                } else {
-                    let mut all: Vec<Option<i32>> = Vec::with_capacity(height);
-                    all.extend(days.flatten().copied());
-                    Column::new(name.clone(), all)
-                }
-                .cast(&DataType::Date)?
+                joined(name, days, height).cast(&DataType::Date)?
             }
             Role::Number => {
                 let numbers = pieces.iter().filter_map(|p| match &p[j] {
                     Values::Numbers(v) => Some(v.as_slice()),
                     _ => None,
                 });
-                if numbers.clone().flatten().all(Option::is_some) {
-                    let mut plain: Vec<f64> = Vec::with_capacity(height);
-                    plain.extend(numbers.flatten().flatten().copied());
-                    Column::new(name.clone(), plain)
-                } else {
-                    let mut all: Vec<Option<f64>> = Vec::with_capacity(height);
-                    all.extend(numbers.flatten().copied());
-                    Column::new(name.clone(), all)
-                }
+                joined(name, numbers, height)
             }
             Role::Id(_) | Role::Text => {
                 let lens: Vec<usize> = pieces.iter().map(|p| p[j].strs().len()).collect();
