@@ -18,8 +18,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
-    check_identified, minimise, prepare_counts, sigmoid, softplus, warm_start_sample, CountScore,
-    FitOptions, Rfm, ValueIndex,
+    check_identified, minimise, prepare_counts, sigmoid, softplus_sigmoid, warm_start_sample,
+    CountScore, FitOptions, Rfm, ValueIndex,
 };
 
 /// MBG/NBD parameters; α is in the data's time unit.
@@ -145,8 +145,8 @@ impl Prepared {
                 let rx = r + self.xs[ix];
                 let dl = ln_at[it] - ln_atx[itx];
                 let a4 = ln_abx[ix] + rx * dl;
-                let sg = sigmoid(a4);
-                acc[0] += row.w * (softplus(a4) - rx * ln_at[it]);
+                let (sp, sg) = softplus_sigmoid(a4);
+                acc[0] += row.w * (sp - rx * ln_at[it]);
                 acc[1] += row.w * (sg * dl - ln_at[it]);
                 acc[2] += row.w * rx * (sg * (inv_at[it] - inv_atx[itx]) - inv_at[it]);
                 acc[3] += row.w * sg;

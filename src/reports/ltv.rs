@@ -919,14 +919,20 @@ pub fn fit_summaries(
     // Gamma-Gamma is a model of positive spend: repeat customers whose repeat purchases
     // were all free (m = 0) inform BG/NBD but are left out of its fit (they are still
     // scored: E[M | x, 0] shrinks towards the population mean).
+    times.fit = clock.elapsed().as_secs_f64();
+    use rayon::prelude::*;
     let freq: Vec<f64> = sums
-        .iter()
+        .par_iter()
+        .with_min_len(1 << 14)
         .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
         .collect();
-    times.fit = clock.elapsed().as_secs_f64();
-    let gg_excluded = sums.iter().filter(|s| s.x > 0.0 && s.m <= 0.0).count();
-    let monetary: Vec<f64> = sums.iter().map(|s| s.m).collect();
-    let (gg, gg_missing) = if sums.iter().all(|s| s.m.is_nan()) {
+    let monetary: Vec<f64> = sums.par_iter().with_min_len(1 << 14).map(|s| s.m).collect();
+    let gg_excluded = sums
+        .par_iter()
+        .with_min_len(1 << 14)
+        .filter(|s| s.x > 0.0 && s.m <= 0.0)
+        .count();
+    let (gg, gg_missing) = if monetary.par_iter().all(|m| m.is_nan()) {
         (None, Some("no monetary values".to_string()))
     } else {
         match gamma_gamma::fit(&freq, &monetary, weights.as_deref(), &opts) {
