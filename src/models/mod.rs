@@ -107,93 +107,19 @@ fn triple_key(d: &Rfm) -> (u64, u64, u64) {
 /// The distinct triples of `data` (weights summed, in order of first appearance) and,
 /// for each row of `data`, the index of its triple.
 pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
-    let threads = rayon::current_num_threads();
-    if data.len() < PAR_GROUP_ROWS || threads < 2 || data.len() >= u32::MAX as usize {
-        let mut which = Vec::with_capacity(data.len());
-        let out = group_rows(data, 0..data.len(), |_, k| which.push(k));
-        return (out, which);
-    }
-    par_group_with_index(data, threads)
-}
-
-/// From this many rows, [`group_with_index`] groups chunks of the rows in parallel.
-const PAR_GROUP_ROWS: usize = 1 << 18;
-
-/// [`group_with_index`] in `parts` chunks of consecutive rows, grouped in parallel, then
-/// merged: the chunks' distinct triples in chunk order, each chunk's in its own order of
-/// first appearance, which is the order of first appearance in the whole. The weights
-/// are then summed row by row in row order, as the sequential grouping sums them: the
-/// same groups, order, weights and indexes, bit for bit.
-fn par_group_with_index(data: &[Rfm], parts: usize) -> (Vec<Rfm>, Vec<usize>) {
-    use rayon::prelude::*;
-    use std::hash::BuildHasher;
-    let chunk = data.len().div_ceil(parts.max(1));
-    // (row counts below 2^32: `group_with_index` sends no more than that here)
-    // per chunk: each local group's first row (in `data`), and each row's local group
-    let local: Vec<(Vec<u32>, Vec<u32>)> = data
-        .par_chunks(chunk)
-        .enumerate()
-        .map(|(c, rows)| {
-            let mut which = Vec::with_capacity(rows.len());
-            let mut firsts = Vec::new();
-            group_rows(rows, 0..rows.len(), |i, k| {
-                if k == firsts.len() {
-                    firsts.push((c * chunk + i) as u32);
-                }
-                which.push(k as u32);
-            });
-            (firsts, which)
-        })
-        .collect();
-    // The merge's table holds only group numbers (4 bytes a slot), hashed by their triple.
-    let hasher = BuildHasherDefault::<TripleHasher>::default();
-    let hash = |d: &Rfm| hasher.hash_one(triple_key(d));
-    let mut global: hashbrown::HashTable<u32> = hashbrown::HashTable::new();
-    let mut out: Vec<Rfm> = Vec::new();
-    let mut to_global: Vec<Vec<u32>> = Vec::with_capacity(local.len());
-    for (firsts, _) in &local {
-        let mut map = Vec::with_capacity(firsts.len());
-        for &i in firsts {
-            let g = &data[i as usize];
-            let key = triple_key(g);
-            let h = hash(g);
-            let k = match global.find(h, |&k| triple_key(&out[k as usize]) == key) {
-                Some(&k) => k,
-                None => {
-                    let k = out.len() as u32;
-                    out.push(Rfm { weight: 0.0, ..*g });
-                    global.insert_unique(h, k, |&k| hash(&out[k as usize]));
-                    k
-                }
-            };
-            map.push(k);
-        }
-        to_global.push(map);
-    }
-    drop(global);
-    let mut which = vec![0usize; data.len()];
-    which
-        .par_chunks_mut(chunk)
-        .zip(local.par_iter().zip(to_global.par_iter()))
-        .for_each(|(dst, ((_, loc), map))| {
-            for (d, &k) in dst.iter_mut().zip(loc) {
-                *d = map[k as usize] as usize;
-            }
-        });
-    for (d, &k) in data.iter().zip(&which) {
-        out[k].weight += d.weight;
-    }
+    let mut which = Vec::with_capacity(data.len());
+    let out = group_rows(data, 0..data.len(), |_, k| which.push(k));
     (out, which)
 }
 
 /// Group identical (x, t_x, T) triples, summing their weights. The likelihood is
 /// unchanged; the work of each likelihood evaluation shrinks to the distinct triples.
 /// The order of the output is the order of first appearance. (Sequential: a parallel
-/// version over hash partitions was measured slower on 1M rows with 2 cores.)
+/// version over hash partitions was measured slower on 1M rows with 2 cores, and one
+/// over chunks merged in order, 2026-12-03, saved 10 ms on the 1M summary but raised
+/// the peak of `ltv --model bgnbd` on the 1M transactions by 40 MB: two chunks' tables
+/// at once.)
 pub fn group(data: &[Rfm]) -> Vec<Rfm> {
-    if data.len() >= PAR_GROUP_ROWS && rayon::current_num_threads() >= 2 {
-        return group_with_index(data).0;
-    }
     group_rows(data, 0..data.len(), |_, _| {})
 }
 
@@ -845,37 +771,6 @@ mod tests {
         for (a, b) in g.iter().zip(&want) {
             assert_eq!(key(a), key(b));
             assert_eq!(a.weight, b.weight);
-        }
-    }
-
-    /// The parallel grouping (chunks grouped apart, then merged) gives the sequential
-    /// grouping's groups, order, weights (fractional too) and indexes, bit for bit, for
-    /// any number of chunks.
-    #[test]
-    fn parallel_grouping_equals_the_sequential_one() {
-        let vals = [0.0, -0.0, 1.0, 2.5, 7.0, 40.0, 1e300];
-        let mut state = 777u64;
-        let data: Vec<Rfm> = (0..5000)
-            .map(|_| {
-                let mut pick = || vals[(se::splitmix64(&mut state) % vals.len() as u64) as usize];
-                let (x, t_x, t) = (pick(), pick(), pick());
-                let weight = 0.1 + (se::splitmix64(&mut state) % 1000) as f64 / 7.0;
-                Rfm {
-                    weight,
-                    ..Rfm::new(x, t_x, t)
-                }
-            })
-            .collect();
-        let mut which = Vec::new();
-        let want = group_rows(&data, 0..data.len(), |_, k| which.push(k));
-        for parts in [1, 2, 3, 7, 64, 5000] {
-            let (g, w) = par_group_with_index(&data, parts);
-            assert_eq!(w, which, "{parts} parts");
-            assert_eq!(g.len(), want.len());
-            for (a, b) in g.iter().zip(&want) {
-                assert_eq!(triple_key(a), triple_key(b));
-                assert_eq!(a.weight.to_bits(), b.weight.to_bits(), "{parts} parts");
-            }
         }
     }
 
