@@ -151,3 +151,12 @@ impl Drop for Progress {
         }
     }
 }
+
+/// The process's peak resident memory so far in MiB (`VmHWM`; Linux only, else None):
+/// `report --verbose` prints it after each step, to show which one raised it.
+pub fn peak_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}

@@ -94,17 +94,48 @@ pub fn run(ctx: &Ctx, a: &ReportArgs) -> Result<()> {
         .as_ref()
         .and_then(|i| i.as_ref().ok())
         .map(|i| &i.tx);
-    let (mut sections, previous) = compute(&ds, inv_tx, p.period, &names, progress)?;
+    let (mut sections, previous, steps) = compute(&ds, inv_tx, p.period, &names, progress)?;
     if let Some(inv) = &invoices {
         progress.set("subscriptions");
         sections.extend(subscription_sections(inv, p.period, &names)?);
+    }
+    let verbose = p.load.verbose;
+    if verbose {
+        for (name, s, peak) in &steps {
+            let peak = peak.map_or(String::new(), |m| format!(", peak memory {m:.0} MiB"));
+            crate::progress::eprintln(&format!("retention {}: {name} in {s:.2} s{peak}", ctx.name));
+        }
     }
     let contents = Contents {
         sections,
         previous,
         loaded,
     };
-    page::publish(place, &p, &ds, contents, progress)
+    let writing = std::time::Instant::now();
+    page::publish(place, &p, &ds, contents, progress)?;
+    if verbose {
+        crate::progress::eprintln(&format!(
+            "retention {}: written in {:.2} s",
+            ctx.name,
+            writing.elapsed().as_secs_f64()
+        ));
+    }
+    Ok(())
+}
+
+/// The steps of `compute` (the sections, the coding, the previous period): seconds and
+/// the peak memory after it, for --verbose.
+type Steps = Vec<(&'static str, f64, Option<f64>)>;
+
+fn step(steps: &mut Steps, name: &'static str, seconds: f64) {
+    steps.push((name, seconds, crate::progress::peak_mib()));
+}
+
+/// The last section's step.
+fn section_step(steps: &mut Steps, out: &[Section]) {
+    if let Some(s) = out.last() {
+        step(steps, s.name, s.seconds);
+    }
 }
 
 /// Run every report's core on the loaded data.
@@ -114,7 +145,7 @@ fn compute(
     period_v: Period,
     names: &ChartNames,
     progress: &Progress,
-) -> Result<(Vec<Section>, Previous)> {
+) -> Result<(Vec<Section>, Previous, Steps)> {
     let period = period_v.name();
     let tx = &ds.tx;
     let cust = ds.customers.as_ref();
@@ -145,6 +176,8 @@ fn compute(
         None => None,
     };
     let coded_all = coded_all_own.as_ref().unwrap_or(&coded);
+    let mut steps = Steps::new();
+    step(&mut steps, "coding", lap());
 
     progress.set("summary");
     let mut notes = Vec::new();
@@ -168,6 +201,7 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("summary per period");
     let mut notes = Vec::new();
@@ -190,6 +224,7 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("cohorts");
     let p = CohortParams {
@@ -208,6 +243,7 @@ fn compute(
         chart,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("churn");
     // Churn, survival and the model share the purchase histories: built once.
@@ -225,6 +261,7 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("survival curves");
     let (report, chart) = match reports::churn::run_survival_points(&histories, ds.as_of, &cp) {
@@ -241,6 +278,7 @@ fn compute(
         chart,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("LTV curves");
     let la = LtvParams {
@@ -258,6 +296,7 @@ fn compute(
         chart,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("BG/NBD model");
     let la = LtvParams {
@@ -271,6 +310,10 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
+
+    // (the histories are not used past here: freed before the next steps' peaks)
+    drop(histories);
 
     // The whole-window figures and the model as of the end of the previous period: the
     // dashboard's changes.
@@ -309,7 +352,7 @@ fn compute(
             .ok()
             .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0));
     }
-    lap();
+    step(&mut steps, "previous period", lap());
 
     progress.set("RFM segments");
     let sp = SegmentParams::default();
@@ -325,6 +368,7 @@ fn compute(
         chart,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("wallet");
     let mut notes = Vec::new();
@@ -347,6 +391,7 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
+    section_step(&mut steps, &out);
 
     progress.set("what-if");
     let p = WhatifParams::DEFAULT;
@@ -357,7 +402,8 @@ fn compute(
         chart: None,
         seconds: lap(),
     });
-    Ok((out, previous))
+    section_step(&mut steps, &out);
+    Ok((out, previous, steps))
 }
 
 /// Invoice lines (the transactions have a service period): the `subscriptions` movements

@@ -191,7 +191,7 @@ pub struct Available {
 
 #[derive(Default, Clone)]
 struct Acc {
-    /// The customer code of every purchase in the window (sorted before use).
+    /// The customer code of every purchase in the window, in purchase order.
     orders: Vec<u32>,
     revenue: Money,
     new: i64,
@@ -204,21 +204,93 @@ struct Acc {
     converted: i64,
 }
 
-/// How many values two sorted, distinct lists share.
-fn sorted_overlap(a: &[u32], b: &[u32]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
+/// A window's customers: distinct active, with two purchases or more, and also active in
+/// the window before.
+#[derive(Clone, Copy)]
+struct Counted {
+    active: i64,
+    repeaters: i64,
+    kept: i64,
+}
+
+/// Count window `stamp` (1-based, windows in order) from the customer of each of its
+/// purchases. `last[c]` is the last window `c` bought in (0: none yet), `count[c]` its
+/// purchases in it (up to 2).
+fn counted(orders: &[u32], stamp: u32, last: &mut [u32], count: &mut [u8]) -> Counted {
+    let mut k = Counted {
+        active: 0,
+        repeaters: 0,
+        kept: 0,
+    };
+    for &c in orders {
+        let c = c as usize;
+        if last[c] != stamp {
+            if last[c] != 0 && last[c] + 1 == stamp {
+                k.kept += 1;
+            }
+            last[c] = stamp;
+            count[c] = 1;
+            k.active += 1;
+        } else if count[c] == 1 {
+            count[c] = 2;
+            k.repeaters += 1;
+        }
+    }
+    k
+}
+
+/// Day → window index, from a table over the windows' days (the windows are contiguous
+/// and in order; over more than [`DayWindows::MAX_TABLE`] days, searched instead).
+/// `whole`: the one window takes any day up to its end (earlier signups and costs count).
+struct DayWindows {
+    lo: i32,
+    hi: i32,
+    whole: bool,
+    table: Vec<u32>,
+    /// (start, end) per window, for the search.
+    spans: Vec<(i32, i32)>,
+}
+
+impl DayWindows {
+    fn new(windows: &[(String, i32, i32)], whole: bool) -> DayWindows {
+        let lo = windows.iter().map(|w| w.1).min().unwrap_or(0);
+        let hi = windows.iter().map(|w| w.2).max().unwrap_or(-1);
+        let len = (i64::from(hi) - i64::from(lo) + 1).max(0) as usize;
+        let mut table = Vec::new();
+        if len <= Self::MAX_TABLE {
+            table = vec![u32::MAX; len];
+            for (i, w) in windows.iter().enumerate() {
+                for d in w.1..=w.2 {
+                    table[(d - lo) as usize] = i as u32;
+                }
+            }
+        }
+        DayWindows {
+            lo,
+            hi,
+            whole,
+            table,
+            spans: windows.iter().map(|w| (w.1, w.2)).collect(),
+        }
+    }
+
+    /// Days (about 11,000 years: 16 MB).
+    const MAX_TABLE: usize = 4_000_000;
+
+    fn of(&self, d: i32) -> Option<usize> {
+        if d > self.hi {
+            None
+        } else if d < self.lo {
+            self.whole.then_some(0)
+        } else if self.table.is_empty() {
+            self.spans.iter().position(|w| d >= w.0 && d <= w.1)
+        } else {
+            match self.table[(d - self.lo) as usize] {
+                u32::MAX => None,
+                w => Some(w as usize),
             }
         }
     }
-    n
 }
 
 /// Compute the KPI rows (pure). `warnings` receives the note on KPIs left out.
@@ -244,7 +316,6 @@ pub fn summary_rows_shared<'a>(
     let coded = Coded::or_new(shared, tx, customers)?;
     let ids = &coded.ids;
     let n = ids.len();
-    let (rows, purchases) = (coded.tx_rows(tx)?, coded.purchases(tx)?);
     let (group, group_names) = match p.by.as_deref() {
         Some(b) => coded.groups(customer_groups(tx, customers, b, "--by")?)?,
         None => (vec![0; n], vec![String::new()]),
@@ -278,22 +349,14 @@ pub fn summary_rows_shared<'a>(
         }
     }
 
-    let mut first: Vec<Option<i32>> = vec![None; n];
-    for &(c, d, _) in &purchases {
-        let e = &mut first[c as usize];
-        *e = Some(e.map_or(d, |f| f.min(d)));
-    }
+    // The rows are walked twice and the purchases once, from the columns (nothing
+    // collected): net revenue per customer and the first day, then per window.
     let mut total_rev: Vec<Money> = vec![Money::ZERO; n];
     let mut first_tx = asof;
-    for &(c, d, a) in &rows {
+    coded.each_tx_row(tx, |c, d, a| {
         total_rev[c as usize] += a;
         first_tx = first_tx.min(d);
-    }
-    // Cost attribution date: signup, else first purchase; undated costs count only in
-    // the whole-window row.
-    for (id, when, _) in cost.iter_mut() {
-        *when = signup[*id as usize].or(first[*id as usize]);
-    }
+    })?;
 
     // Windows: (label, start day, end day), inclusive.
     let windows: Vec<(String, i32, i32)> = match p.period {
@@ -315,15 +378,7 @@ pub fn summary_rows_shared<'a>(
         }
     };
     let nw = windows.len();
-    let win = |d: i32| -> Option<usize> {
-        if p.period.is_none() {
-            return (d <= windows[0].2).then_some(0);
-        }
-        windows.iter().position(|w| d >= w.1 && d <= w.2)
-    };
-    // Day → window, looked up once per distinct day.
-    let mut cache: FastMap<i32, Option<usize>> = FastMap::default();
-    let mut win_c = |d: i32| *cache.entry(d).or_insert_with(|| win(d));
+    let win = DayWindows::new(&windows, p.period.is_none());
 
     // Per group (index into group_names), per window; created on first use.
     let mut acc: Vec<Option<Vec<Acc>>> = vec![None; group_names.len()];
@@ -335,19 +390,35 @@ pub fn summary_rows_shared<'a>(
     ) -> &'a mut [Acc] {
         acc[group[c as usize] as usize].get_or_insert_with(|| vec![Acc::default(); nw])
     }
-    for &(c, d, _) in &purchases {
-        if let Some(w) = win_c(d) {
-            slot(&mut acc, &group, c, nw)[w].orders.push(c);
-        }
-    }
-    for &(c, d, a) in &rows {
-        if let Some(w) = win_c(d) {
+    coded.each_tx_row(tx, |c, d, a| {
+        if let Some(w) = win.of(d) {
             slot(&mut acc, &group, c, nw)[w].revenue += a;
         }
+    })?;
+    // Purchases: the first day per customer, the customer of each purchase per window,
+    // and (whole window) in which halves a customer bought.
+    let mut first: Vec<Option<i32>> = vec![None; n];
+    let (s, e) = (windows[0].1, windows[0].2);
+    let mid = s + (e - s) / 2;
+    let mut seen = vec![0u8; if p.period.is_none() { n } else { 0 }];
+    coded.each_purchase(tx, |c, d, _| {
+        let f = &mut first[c as usize];
+        *f = Some(f.map_or(d, |f| f.min(d)));
+        if let Some(w) = win.of(d) {
+            slot(&mut acc, &group, c, nw)[w].orders.push(c);
+        }
+        if !seen.is_empty() && d >= s && d <= e {
+            seen[c as usize] |= 1 << u8::from(d > mid);
+        }
+    })?;
+    // Cost attribution date: signup, else first purchase; undated costs count only in
+    // the whole-window row.
+    for (id, when, _) in cost.iter_mut() {
+        *when = signup[*id as usize].or(first[*id as usize]);
     }
     for (c, f) in first.iter().enumerate() {
         let Some(d) = *f else { continue };
-        if let Some(w) = win_c(d) {
+        if let Some(w) = win.of(d) {
             let s = &mut slot(&mut acc, &group, c as u32, nw)[w];
             s.new += 1;
             s.ltv_revenue += total_rev[c];
@@ -355,7 +426,7 @@ pub fn summary_rows_shared<'a>(
     }
     for &(id, when, v) in &cost {
         let w = match (when, p.period) {
-            (Some(d), _) => win_c(d),
+            (Some(d), _) => win.of(d),
             (None, None) => Some(0),
             (None, Some(_)) => None,
         };
@@ -374,7 +445,7 @@ pub fn summary_rows_shared<'a>(
         if s + within > asof {
             continue;
         }
-        if let Some(w) = win_c(s) {
+        if let Some(w) = win.of(s) {
             let converted = first[*id as usize].is_some_and(|f| f <= s + within);
             let a = &mut slot(&mut acc, &group, *id, nw)[w];
             a.signups += 1;
@@ -386,15 +457,6 @@ pub fn summary_rows_shared<'a>(
     // Whole window: retention between its two halves (per group: customers active in
     // the first half, and of those, active in the second).
     let halves: Option<Vec<(i64, i64)>> = if p.period.is_none() {
-        let (s, e) = (windows[0].1, windows[0].2);
-        let mid = s + (e - s) / 2;
-        let mut seen = vec![0u8; n];
-        for &(c, d, _) in &purchases {
-            if d < s || d > e {
-                continue;
-            }
-            seen[c as usize] |= 1 << u8::from(d > mid);
-        }
         let mut h = vec![(0i64, 0i64); group_names.len()];
         for (c, &bits) in seen.iter().enumerate() {
             let g = &mut h[group[c] as usize];
@@ -410,40 +472,35 @@ pub fn summary_rows_shared<'a>(
         None
     };
 
-    // Per window: the distinct active customers (sorted) and their purchase counts.
-    let runs = |orders: &mut Vec<u32>| -> (Vec<u32>, i64) {
-        orders.sort_unstable();
-        let mut active = Vec::new();
-        let mut repeaters = 0;
-        for run in orders.chunk_by(|a, b| a == b) {
-            active.push(run[0]);
-            if run.len() >= 2 {
-                repeaters += 1;
-            }
-        }
-        (active, repeaters)
-    };
+    // Per window, in order: the distinct active customers, those with two purchases or
+    // more, and those also active in the window before. A customer is in one group, so
+    // its last window and its purchases in it are one stamp and one count.
+    let mut last = vec![0u32; n];
+    let mut count = vec![0u8; n];
     let mut out = Vec::new();
-    for (gi, a) in acc.iter_mut().enumerate() {
+    for (gi, a) in acc.iter().enumerate() {
         let Some(a) = a else { continue };
-        let counted: Vec<(Vec<u32>, i64)> = a.iter_mut().map(|x| runs(&mut x.orders)).collect();
+        let counted: Vec<Counted> = a
+            .iter()
+            .enumerate()
+            .map(|(w, x)| counted(&x.orders, w as u32 + 1, &mut last, &mut count))
+            .collect();
         let g = &group_names[gi];
         let mut base = 0i64;
         for (w, (label, start, end)) in windows.iter().enumerate() {
             let x = &a[w];
             base += x.new;
-            let (ids, repeaters) = &counted[w];
-            let active = ids.len() as i64;
+            let Counted {
+                active,
+                repeaters,
+                kept,
+            } = counted[w];
             let orders = x.orders.len() as i64;
-            let repeaters = *repeaters;
             let ratio = |n: f64, d: f64| (d > 0.0).then(|| n / d);
             let retention_rate = match &halves {
                 Some(h) => ratio(h[gi].1 as f64, h[gi].0 as f64),
                 None if w == 0 => None,
-                None => {
-                    let prev = &counted[w - 1].0;
-                    ratio(sorted_overlap(prev, ids) as f64, prev.len() as f64)
-                }
+                None => ratio(kept as f64, counted[w - 1].active as f64),
             };
             // No recorded cost in the row: unknown, not 0.
             let cac = if avail.cac && x.costed > 0 {
@@ -680,6 +737,43 @@ mod tests {
             Column::new("acquisition_cost".into(), [20.0, 0.0, 25.0]),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn day_windows_by_table_and_by_search() {
+        let w = |a, b| (String::new(), a, b);
+        let windows = [w(10, 19), w(20, 29), w(30, 35)];
+        let t = DayWindows::new(&windows, false);
+        let got: Vec<Option<usize>> = [9, 10, 19, 20, 35, 36].map(|d| t.of(d)).to_vec();
+        assert_eq!(got, [None, Some(0), Some(0), Some(1), Some(2), None]);
+        // The search (a span too long for a table) gives the same.
+        let mut s = DayWindows::new(&windows, false);
+        s.table.clear();
+        assert_eq!([9, 10, 19, 20, 35, 36].map(|d| s.of(d)).to_vec(), got);
+        // The whole window takes earlier days, not later ones.
+        let whole = DayWindows::new(&[w(10, 35)], true);
+        assert_eq!(
+            [-5, 10, 35, 36].map(|d| whole.of(d)),
+            [Some(0), Some(0), Some(0), None]
+        );
+        let far = DayWindows::new(&[w(-3_000_000, 3_000_000)], true);
+        assert!(far.table.is_empty());
+        assert_eq!(far.of(0), Some(0));
+    }
+
+    #[test]
+    fn window_counts_by_hand() {
+        // Customers 0..4; window 1: 0, 1, 0 (0 twice); window 2: 1, 2, 2, 2; window 3: 2, 3.
+        let (mut last, mut count) = (vec![0u32; 4], vec![0u8; 4]);
+        let k1 = counted(&[0, 1, 0], 1, &mut last, &mut count);
+        assert_eq!((k1.active, k1.repeaters, k1.kept), (2, 1, 0));
+        let k2 = counted(&[1, 2, 2, 2], 2, &mut last, &mut count);
+        assert_eq!((k2.active, k2.repeaters, k2.kept), (2, 1, 1));
+        let k3 = counted(&[2, 3], 3, &mut last, &mut count);
+        assert_eq!((k3.active, k3.repeaters, k3.kept), (2, 0, 1));
+        // A window skipped: 1 was last active in window 2, not in window 3.
+        let k5 = counted(&[1], 5, &mut last, &mut count);
+        assert_eq!((k5.active, k5.repeaters, k5.kept), (1, 0, 0));
     }
 
     #[test]

@@ -54,7 +54,9 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// One customer (× category) of the per-customer output. Customers, categories and
-/// groups are codes into [`Computed`]'s name tables.
+/// groups are codes into [`Computed`]'s name tables; the shares, breadth and depth are
+/// derived from it by [`Computed`]'s methods (40 bytes a row, not 104: a customer's
+/// breadth and depth are kept once, not on each of its categories).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomerRow {
     pub customer: u32,
@@ -63,11 +65,22 @@ pub struct CustomerRow {
     pub category: u32,
     /// Net spend with us in the window (returns included).
     pub spend: f64,
-    pub share_of_customer: Option<f64>,
     pub wallet: Option<f64>,
-    pub share_of_wallet: Option<f64>,
-    pub breadth: Option<i64>,
-    pub depth: Option<f64>,
+}
+
+/// Share of wallet: positive spend over the wallet, capped at 1 (the bool: it was capped;
+/// a spend against a wallet of 0 is 1, capped). None without a wallet, or with neither.
+fn wallet_share(spend: f64, wallet: Option<f64>) -> Option<(f64, bool)> {
+    let w = wallet?;
+    let s = spend.max(0.0);
+    if w > 0.0 {
+        let v = s / w;
+        Some((v.min(1.0), v > 1.0))
+    } else if s > 0.0 {
+        Some((1.0, true))
+    } else {
+        None
+    }
 }
 
 /// A customer's depth: mean purchase amount of the second half of their purchases minus
@@ -106,6 +119,15 @@ pub struct Computed<'a> {
     pub soc: Vec<(u32, u32, f64)>,
     /// Customers with at least one purchase.
     pub buyers: usize,
+    /// Per customer code: distinct categories bought (with categories, for buyers).
+    breadth_of: Vec<Option<i64>>,
+    /// Per customer code: depth ([`depth`]; None for fewer than 2 purchases).
+    depth_of: Vec<Option<f64>>,
+    /// Per customer code: positive spend over categories (share of customer's
+    /// denominator; None when the customer has no (customer, category) spend).
+    positive_total: Vec<Option<f64>>,
+    /// Spend is per (customer, category), so share of customer applies.
+    by_category: bool,
 }
 
 impl Computed<'_> {
@@ -117,6 +139,24 @@ impl Computed<'_> {
     }
     pub fn group(&self, r: &CustomerRow) -> &str {
         &self.groups[r.group as usize]
+    }
+    /// The row's spend over the customer's positive spend in all categories.
+    pub fn share_of_customer(&self, r: &CustomerRow) -> Option<f64> {
+        if !self.by_category {
+            return None;
+        }
+        self.positive_total[r.customer as usize]
+            .filter(|t| *t > 0.0)
+            .map(|t| r.spend.max(0.0) / t)
+    }
+    pub fn share_of_wallet(&self, r: &CustomerRow) -> Option<f64> {
+        wallet_share(r.spend, r.wallet).map(|x| x.0)
+    }
+    pub fn breadth(&self, r: &CustomerRow) -> Option<i64> {
+        self.breadth_of[r.customer as usize]
+    }
+    pub fn depth(&self, r: &CustomerRow) -> Option<f64> {
+        self.depth_of[r.customer as usize]
     }
 }
 
@@ -190,19 +230,37 @@ pub fn compute_shared<'a>(
     } else {
         Vec::new()
     };
-    // Distinct first (hashing), then sorted: a tree set of every row compares strings.
-    let mut categories: Vec<&str> = std::iter::once("")
-        .chain(
-            tx_cats
-                .iter()
-                .flat_map(|c| c.iter().map(Option::unwrap_or_default)),
-        )
-        .chain(w_cats.iter().copied())
-        .map(|k| (k, ()))
-        .collect::<FastMap<&str, ()>>()
-        .into_keys()
-        .collect();
-    categories.sort_unstable();
+    // Each row's category coded in one hashing pass (codes in order of appearance, "" is
+    // 0), then renumbered so that codes follow the sorted names.
+    let mut seen: FastMap<&str, u32> = FastMap::default();
+    seen.insert("", 0);
+    let mut names: Vec<&str> = vec![""];
+    let mut code_of = |k: &'a str| -> u32 {
+        *seen.entry(k).or_insert_with(|| {
+            names.push(k);
+            names.len() as u32 - 1
+        })
+    };
+    let mut row_cat: Vec<u32> = match tx_cats {
+        Some(cats) => cats
+            .iter()
+            .map(|k| code_of(k.unwrap_or_default()))
+            .collect(),
+        None => Vec::new(),
+    };
+    for k in &w_cats {
+        code_of(k);
+    }
+    let mut order: Vec<u32> = (0..names.len() as u32).collect();
+    order.sort_unstable_by_key(|&i| names[i as usize]);
+    let categories: Vec<&str> = order.iter().map(|&i| names[i as usize]).collect();
+    let mut rank = vec![0u32; names.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    for k in row_cat.iter_mut() {
+        *k = rank[*k as usize];
+    }
     let cat_code: FastMap<&str, u32> = categories
         .iter()
         .enumerate()
@@ -225,18 +283,17 @@ pub fn compute_shared<'a>(
     // category) sums its rows in row order. (customer, category) → net spend, sorted;
     // distinct categories bought (a line that is not a return: amount ≥ 0) per customer.
     let by_cat = match tx_cats {
-        Some(cats) => ByCustomer::build(n, || {
+        Some(_) => ByCustomer::build(n, || {
             coded
                 .rows
                 .iter()
-                .zip(cats.iter())
+                .zip(row_cat.iter())
                 .zip(amounts.iter())
-                .filter_map(|((c, k), a)| {
-                    Some((c?, kc(k.unwrap_or_default()) as i32, a.unwrap_or(0.0)))
-                })
+                .filter_map(|((c, k), a)| Some((c?, *k as i32, a.unwrap_or(0.0))))
         }),
         None => ByCustomer::new(n, &[]),
     };
+    drop(row_cat);
     let spend: Vec<f64> = spend.into_iter().map(Money::total).collect();
     let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
     let mut bought = vec![0i64; n];
@@ -370,41 +427,23 @@ pub fn compute_shared<'a>(
             WalletSource::File(_) => wallet.get(&(c, k)).copied(),
             WalletSource::Estimate => estimate.get(&(g, k)).copied(),
         };
-        let share_of_wallet = w.and_then(|w| {
-            let s = s.max(0.0);
-            if w > 0.0 {
-                let v = s / w;
-                if v > 1.0 {
-                    capped += 1;
-                }
-                Some(v.min(1.0))
-            } else if s > 0.0 {
-                capped += 1;
-                Some(1.0)
-            } else {
-                None
-            }
-        });
-        let share_of_customer = if by_category {
-            positive_total[c as usize]
-                .filter(|t| *t > 0.0)
-                .map(|t| s.max(0.0) / t)
-        } else {
-            None
-        };
-        let d = depth_of[c as usize];
+        if wallet_share(s, w).is_some_and(|x| x.1) {
+            capped += 1;
+        }
         rows.push(CustomerRow {
             customer: c,
             group: g,
             category: k,
             spend: s,
-            share_of_customer,
             wallet: w,
-            share_of_wallet,
-            breadth: (has_categories && d.is_some()).then(|| bought[c as usize]),
-            depth: d.flatten(),
         });
     }
+    let breadth_of: Vec<Option<i64>> = depth_of
+        .iter()
+        .zip(&bought)
+        .map(|(d, b)| (has_categories && d.is_some()).then_some(*b))
+        .collect();
+    let depth_of: Vec<Option<f64>> = depth_of.into_iter().map(Option::flatten).collect();
     let without_wallet = match &p.wallet {
         WalletSource::File(_) => (0..n).filter(|&c| in_tx[c] && !wallet_customers[c]).count(),
         _ => 0,
@@ -467,6 +506,10 @@ pub fn compute_shared<'a>(
         has_wallet: p.wallet != WalletSource::None,
         capped,
         without_wallet,
+        breadth_of,
+        depth_of,
+        positive_total,
+        by_category,
     })
 }
 
@@ -543,7 +586,7 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
         if c.has_wallet {
             let mut per_cat: Vec<Vec<f64>> = vec![Vec::new(); nk];
             for r in rows {
-                if let Some(v) = r.share_of_wallet {
+                if let Some(v) = c.share_of_wallet(r) {
                     per_cat[r.category as usize].push(v);
                 }
             }
@@ -595,7 +638,7 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
         if c.has_categories {
             let breadth: Vec<f64> = first
                 .iter()
-                .filter_map(|r| r.breadth)
+                .filter_map(|r| c.breadth(r))
                 .map(|b| b as f64)
                 .collect();
             let cross: Vec<f64> = breadth
@@ -605,7 +648,7 @@ pub fn overview(c: &Computed) -> Vec<Dist> {
             out.push(dist(g, ALL, "breadth", breadth, true));
             out.push(dist(g, ALL, "cross_sell", cross, false));
         }
-        let depth: Vec<f64> = first.iter().filter_map(|r| r.depth).collect();
+        let depth: Vec<f64> = first.iter().filter_map(|r| c.depth(r)).collect();
         out.push(dist(g, ALL, "depth", depth, true));
     }
     // A metric no customer of the group has (e.g. a category nobody in it buys) is not a row.
@@ -620,19 +663,21 @@ fn customers_frame(c: &Computed, by: Option<&str>, estimated: bool) -> Result<Da
     cols.push(column(by.unwrap_or("segment"), rows, |r| c.group(r)));
     if c.has_categories && rows.iter().any(|r| r.category != 0) {
         cols.push(column("category", rows, |r| c.category(r)));
-        cols.push(column("share_of_customer", rows, |r| r.share_of_customer));
+        cols.push(column("share_of_customer", rows, |r| {
+            c.share_of_customer(r)
+        }));
     }
     cols.push(column("spend", rows, |r| r.spend));
     if c.has_wallet {
         cols.push(column("wallet", rows, |r| r.wallet));
-        cols.push(column("share_of_wallet", rows, |r| r.share_of_wallet));
+        cols.push(column("share_of_wallet", rows, |r| c.share_of_wallet(r)));
         cols.push(column("wallet_estimated", rows, |_| estimated));
     }
     if c.has_categories {
-        cols.push(column("breadth", rows, |r| r.breadth));
-        cols.push(column("cross_sell", rows, |r| r.breadth.map(|b| b >= 2)));
+        cols.push(column("breadth", rows, |r| c.breadth(r)));
+        cols.push(column("cross_sell", rows, |r| c.breadth(r).map(|b| b >= 2)));
     }
-    cols.push(column("depth", rows, |r| r.depth));
+    cols.push(column("depth", rows, |r| c.depth(r)));
     frame_of(cols, Some(1), rows.len())
 }
 
@@ -856,37 +901,40 @@ mod tests {
         let (tx, p) = (fixture(), params(WalletSource::File(w)));
         let c = compute(&tx, None, d("2024-04-01"), &p).unwrap();
         // a apparel: 40 / 80. a shoes: 20 / 10 → capped at 1. b home: 40 / 100.
-        assert_eq!(row(&c, "a", "apparel").share_of_wallet, Some(0.5));
-        assert_eq!(row(&c, "a", "shoes").share_of_wallet, Some(1.0));
+        assert_eq!(c.share_of_wallet(row(&c, "a", "apparel")), Some(0.5));
+        assert_eq!(c.share_of_wallet(row(&c, "a", "shoes")), Some(1.0));
         assert_eq!(c.capped, 1);
-        assert_eq!(row(&c, "b", "home").share_of_wallet, Some(0.4));
+        assert_eq!(c.share_of_wallet(row(&c, "b", "home")), Some(0.4));
         // z never bought: spend 0, share 0, group "No purchase".
         let z = row(&c, "z", "home");
-        assert_eq!((z.spend, z.share_of_wallet), (0.0, Some(0.0)));
+        assert_eq!((z.spend, c.share_of_wallet(z)), (0.0, Some(0.0)));
         assert_eq!(c.group(z), NO_PURCHASE);
         // c, d, e have transactions but no wallet rows.
-        assert_eq!(row(&c, "c", "beauty").share_of_wallet, None);
+        assert_eq!(c.share_of_wallet(row(&c, "c", "beauty")), None);
         assert_eq!(c.without_wallet, 3);
         // Share of customer: a spends 40 apparel, 20 shoes.
-        assert_eq!(row(&c, "a", "apparel").share_of_customer, Some(40.0 / 60.0));
+        assert_eq!(
+            c.share_of_customer(row(&c, "a", "apparel")),
+            Some(40.0 / 60.0)
+        );
         // e (only returns, net −5) has no share of customer.
-        assert_eq!(row(&c, "e", "shoes").share_of_customer, None);
+        assert_eq!(c.share_of_customer(row(&c, "e", "shoes")), None);
     }
 
     #[test]
     fn breadth_cross_sell_depth_by_hand() {
         let (tx, p) = (fixture(), params(WalletSource::None));
         let c = compute(&tx, None, d("2024-04-01"), &p).unwrap();
-        assert_eq!(row(&c, "a", "shoes").breadth, Some(2));
-        assert_eq!(row(&c, "b", "home").breadth, Some(1));
+        assert_eq!(c.breadth(row(&c, "a", "shoes")), Some(2));
+        assert_eq!(c.breadth(row(&c, "b", "home")), Some(1));
         // e made no purchase: no breadth.
-        assert_eq!(row(&c, "e", "shoes").breadth, None);
+        assert_eq!(c.breadth(row(&c, "e", "shoes")), None);
         // a: 10, 20, 30 → +20. b: purchases 40, 10 (the return is not a purchase) → −30.
         // c: one purchase → none. d: 5, 5 → 0.
-        assert_eq!(row(&c, "a", "apparel").depth, Some(20.0));
-        assert_eq!(row(&c, "b", "home").depth, Some(-30.0));
-        assert_eq!(row(&c, "c", "beauty").depth, None);
-        assert_eq!(row(&c, "d", "shoes").depth, Some(0.0));
+        assert_eq!(c.depth(row(&c, "a", "apparel")), Some(20.0));
+        assert_eq!(c.depth(row(&c, "b", "home")), Some(-30.0));
+        assert_eq!(c.depth(row(&c, "c", "beauty")), None);
+        assert_eq!(c.depth(row(&c, "d", "shoes")), Some(0.0));
         // Overview with a single group: cross-sell = 1 of 4 buyers.
         let by = WalletParams {
             by: Some("nothing".into()),
@@ -933,8 +981,8 @@ mod tests {
         let c = compute(&tx, Some(&customers), d("2024-04-01"), &p).unwrap();
         // Shoes spenders: a 20, d 10 → P90 = 10 + 0.9·10 = 19; a capped at 1, d 10/19.
         assert_eq!(row(&c, "a", "shoes").wallet, Some(19.0));
-        assert_eq!(row(&c, "a", "shoes").share_of_wallet, Some(1.0));
-        assert_eq!(row(&c, "d", "shoes").share_of_wallet, Some(10.0 / 19.0));
+        assert_eq!(c.share_of_wallet(row(&c, "a", "shoes")), Some(1.0));
+        assert_eq!(c.share_of_wallet(row(&c, "d", "shoes")), Some(10.0 / 19.0));
         let mut w = Vec::new();
         let r = run(&fixture(), Some(&customers), d("2024-04-01"), &p, &mut w).unwrap();
         assert!(w.iter().any(|x| x.contains("ESTIMATED")), "{w:?}");
