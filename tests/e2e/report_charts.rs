@@ -340,6 +340,48 @@ fn report_args<'a>(out: &'a str, t: &'a str, c: &'a str) -> Vec<&'a str> {
     vec!["report", "-t", t, "-c", c, "--out", out]
 }
 
+/// `--verbose` names every step with its seconds (and, on Linux, the peak memory after
+/// it), in the order the sections are listed; without it, none of these lines.
+#[test]
+fn report_verbose_times_every_step() {
+    let d = workdir();
+    let (t, c) = (tx(), customers());
+    let mut args = report_args("rep", &t, &c);
+    args.push("--verbose");
+    let r = run_in(d.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let steps: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("retention report: "))
+        .filter(|l| l.contains(" s, peak memory ") || l.starts_with("written in "))
+        .map(|l| l.split(" in ").next().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "coding",
+            "summary",
+            "summary_by_period",
+            "cohort",
+            "churn",
+            "survival",
+            "ltv",
+            "ltv_model",
+            "previous period",
+            "segment",
+            "wallet",
+            "whatif",
+            "written"
+        ],
+        "{}",
+        r.stderr
+    );
+    let quiet = run_in(d.path(), &report_args("rep2", &t, &c));
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("peak memory"), "{}", quiet.stderr);
+}
+
 #[test]
 fn report_writes_every_file_and_a_self_contained_index() {
     let d = workdir();
