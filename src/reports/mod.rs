@@ -629,6 +629,32 @@ impl<'a> CodedTx<'a> {
         }
     }
 
+    /// Each row's code and amount, in row order (None for a null): from the value slices
+    /// where neither column has a null and their chunks line up, as [`CodedTx::tx_rows`].
+    pub fn code_amounts<'c>(
+        &'c self,
+        amounts: &'c Float64Chunked,
+    ) -> impl Iterator<Item = (Option<u32>, Option<f64>)> + 'c {
+        let plain = self.rows.null_count() == 0
+            && amounts.null_count() == 0
+            && self.rows.chunk_lengths().eq(amounts.chunk_lengths());
+        if plain {
+            OneOf::First(
+                self.rows
+                    .downcast_iter()
+                    .zip(amounts.downcast_iter())
+                    .flat_map(|(c, a)| {
+                        c.values()
+                            .iter()
+                            .zip(a.values().iter())
+                            .map(|(c, a)| (Some(*c), Some(*a)))
+                    }),
+            )
+        } else {
+            OneOf::Second(self.rows.iter().zip(amounts.iter()))
+        }
+    }
+
     /// Where every row is its own order, the rows that are purchases (amount ≥ 0).
     fn row_purchases<'c>(
         &'c self,
@@ -1046,7 +1072,7 @@ pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
 pub fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> anyhow::Result<Vec<f64>> {
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
     let mut out = vec![Money::ZERO; coded.ids.len()];
-    for (c, a) in coded.rows.iter().zip(amounts.f64()?.iter()) {
+    for (c, a) in coded.code_amounts(amounts.f64()?) {
         if let (Some(c), Some(a)) = (c, a) {
             out[c as usize] += a;
         }
@@ -1117,6 +1143,14 @@ mod tests {
             coded.purchases(&one).unwrap(),
             vec![(1, 3, 2.0), (0, 2, 4.0), (2, 5, 0.5)]
         );
+        // Codes and amounts, both ways.
+        let pairs = |t: &DataFrame| -> Vec<(Option<u32>, Option<f64>)> {
+            let a = t.column("amount").unwrap().f64().unwrap().clone();
+            coded.code_amounts(&a).collect()
+        };
+        let want_pairs: Vec<_> = want.iter().map(|r| (Some(r.0), Some(r.2))).collect();
+        assert_eq!(pairs(&tx), want_pairs);
+        assert_eq!(pairs(&one), want_pairs);
         // A null amount counts 0 in the rows and is not a purchase.
         let mut nulls = frame(&["b", "a"], &[3, 1], &[None, Some(1.0)]);
         nulls

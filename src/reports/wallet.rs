@@ -273,7 +273,7 @@ pub fn compute_shared<'a>(
     let amounts = amounts.f64()?;
     let mut spend = vec![Money::ZERO; n];
     let mut in_tx = vec![false; n];
-    for (c, a) in coded.rows.iter().zip(amounts.iter()) {
+    for (c, a) in coded.code_amounts(amounts) {
         let Some(c) = c else { continue };
         spend[c as usize] += a.unwrap_or(0.0);
         in_tx[c as usize] = true;
@@ -285,11 +285,9 @@ pub fn compute_shared<'a>(
     let by_cat = match tx_cats {
         Some(_) => ByCustomer::build(n, || {
             coded
-                .rows
-                .iter()
+                .code_amounts(amounts)
                 .zip(row_cat.iter())
-                .zip(amounts.iter())
-                .filter_map(|((c, k), a)| Some((c?, *k as i32, a.unwrap_or(0.0))))
+                .filter_map(|((c, a), k)| Some((c?, *k as i32, a.unwrap_or(0.0))))
         }),
         None => ByCustomer::new(n, &[]),
     };
@@ -380,13 +378,23 @@ pub fn compute_shared<'a>(
     cells.par_sort_unstable();
     cells.dedup();
 
-    let spend_of = |c: u32, k: u32| -> f64 {
-        if by_category {
-            cat_spend
-                .binary_search_by_key(&(c, k), |x| x.0)
-                .map_or(0.0, |i| cat_spend[i].1)
-        } else {
-            spend[c as usize]
+    // A cell's spend. The cells are walked in their (sorted) order, as is `cat_spend`:
+    // one pointer per walk instead of a search per cell.
+    let (cat_spend_ref, spend_ref) = (&cat_spend, &spend);
+    let spend_walk = || {
+        let (cat_spend, spend) = (cat_spend_ref, spend_ref);
+        let mut at = 0;
+        move |c: u32, k: u32| -> f64 {
+            if !by_category {
+                return spend[c as usize];
+            }
+            while at < cat_spend.len() && cat_spend[at].0 < (c, k) {
+                at += 1;
+            }
+            match cat_spend.get(at) {
+                Some((key, v)) if *key == (c, k) => *v,
+                _ => 0.0,
+            }
         }
     };
     // Positive spend per customer over categories (share of customer's denominator).
@@ -403,6 +411,7 @@ pub fn compute_shared<'a>(
     let mut estimate: FastMap<(u32, u32), f64> = FastMap::default();
     if p.wallet == WalletSource::Estimate {
         let mut pools: FastMap<(u32, u32), Vec<f64>> = FastMap::default();
+        let mut spend_of = spend_walk();
         for &(c, k) in &cells {
             let s = spend_of(c, k);
             if s > 0.0 {
@@ -419,6 +428,7 @@ pub fn compute_shared<'a>(
 
     let mut capped = 0;
     let mut rows = Vec::with_capacity(cells.len());
+    let mut spend_of = spend_walk();
     for &(c, k) in &cells {
         let g = group_of[c as usize];
         let s = spend_of(c, k);
@@ -536,7 +546,13 @@ fn dist(
     mut v: Vec<f64>,
     quartiles: bool,
 ) -> Dist {
-    v.sort_by(f64::total_cmp);
+    // Values equal by `total_cmp` are the same bits, so any sort gives the same order:
+    // a long one in parallel.
+    if v.len() > 1 << 16 {
+        v.par_sort_unstable_by(f64::total_cmp);
+    } else {
+        v.sort_by(f64::total_cmp);
+    }
     let q = |x: f64| if quartiles { quantile(&v, x) } else { None };
     Dist {
         group: group.to_string(),
