@@ -364,7 +364,7 @@ fn compute(
     }
     // (the histories are not used past here: freed before the next steps' peaks)
     drop(histories);
-    if let Some(e) = previous_dataset(ds, prev_end)? {
+    if let Some(e) = previous_dataset(ds, prev_end, !one_row_orders)? {
         // (with a customers file, the summary's coding holds its ids too)
         let coded_all = reports::CodedTx::of(&e, e.customers.is_some())?;
         let mut notes = Vec::new();

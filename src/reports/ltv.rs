@@ -1248,16 +1248,11 @@ fn opt_f(v: f64) -> Option<f64> {
 /// Gamma-Gamma or when it is not finite.
 pub fn mean_predicted_clv(run: &ModelRun) -> Option<f64> {
     run.gg.as_ref()?;
-    let n = run
-        .index
-        .len()
-        .min(run.summaries.len())
-        .min(run.scores.len());
     let mut clv = 0.0;
-    for sc in &run.scores[..n] {
+    for sc in &run.scores {
         clv += if sc.clv.is_finite() { sc.clv } else { 0.0 };
     }
-    Some(clv / n as f64).filter(|v| v.is_finite())
+    Some(clv / run.scores.len() as f64).filter(|v| v.is_finite())
 }
 
 /// `ltv --model bgnbd`: per customer, or per group (default), on coded transactions

@@ -592,19 +592,7 @@ impl<'a> CodedTx<'a> {
         days: &'c Int32Chunked,
         amounts: &'c Float64Chunked,
     ) -> impl Iterator<Item = (u32, i32, Option<f64>)> + 'c {
-        let lengths = |a: Vec<usize>, b: Vec<usize>| a == b;
-        let plain = self.rows.null_count() == 0
-            && days.null_count() == 0
-            && amounts.null_count() == 0
-            && lengths(
-                self.rows.chunk_lengths().collect(),
-                days.chunk_lengths().collect(),
-            )
-            && lengths(
-                self.rows.chunk_lengths().collect(),
-                amounts.chunk_lengths().collect(),
-            );
-        if plain {
+        if self.plain_with(days) && self.plain_with(amounts) {
             OneOf::First(
                 self.rows
                     .downcast_iter()
@@ -629,16 +617,21 @@ impl<'a> CodedTx<'a> {
         }
     }
 
+    /// Whether the codes and `column` can be read from their value slices, chunk by
+    /// chunk: neither has a null and their chunks line up.
+    fn plain_with<T: PolarsNumericType>(&self, column: &ChunkedArray<T>) -> bool {
+        self.rows.null_count() == 0
+            && column.null_count() == 0
+            && self.rows.chunk_lengths().eq(column.chunk_lengths())
+    }
+
     /// Each row's code and amount, in row order (None for a null): from the value slices
     /// where neither column has a null and their chunks line up, as [`CodedTx::tx_rows`].
     pub fn code_amounts<'c>(
         &'c self,
         amounts: &'c Float64Chunked,
     ) -> impl Iterator<Item = (Option<u32>, Option<f64>)> + 'c {
-        let plain = self.rows.null_count() == 0
-            && amounts.null_count() == 0
-            && self.rows.chunk_lengths().eq(amounts.chunk_lengths());
-        if plain {
+        if self.plain_with(amounts) {
             OneOf::First(
                 self.rows
                     .downcast_iter()

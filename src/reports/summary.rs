@@ -242,17 +242,17 @@ fn counted(orders: &[u32], stamp: u32, last: &mut [u32], count: &mut [u8]) -> Co
 /// Day → window index, from a table over the windows' days (the windows are contiguous
 /// and in order; over more than [`DayWindows::MAX_TABLE`] days, searched instead).
 /// `whole`: the one window takes any day up to its end (earlier signups and costs count).
-struct DayWindows {
+struct DayWindows<'w> {
     lo: i32,
     hi: i32,
     whole: bool,
     table: Vec<u32>,
-    /// (start, end) per window, for the search.
-    spans: Vec<(i32, i32)>,
+    /// (label, start, end) per window, for the search.
+    windows: &'w [(String, i32, i32)],
 }
 
-impl DayWindows {
-    fn new(windows: &[(String, i32, i32)], whole: bool) -> DayWindows {
+impl<'w> DayWindows<'w> {
+    fn new(windows: &'w [(String, i32, i32)], whole: bool) -> DayWindows<'w> {
         let lo = windows.iter().map(|w| w.1).min().unwrap_or(0);
         let hi = windows.iter().map(|w| w.2).max().unwrap_or(-1);
         let len = (i64::from(hi) - i64::from(lo) + 1).max(0) as usize;
@@ -270,7 +270,7 @@ impl DayWindows {
             hi,
             whole,
             table,
-            spans: windows.iter().map(|w| (w.1, w.2)).collect(),
+            windows,
         }
     }
 
@@ -283,7 +283,7 @@ impl DayWindows {
         } else if d < self.lo {
             self.whole.then_some(0)
         } else if self.table.is_empty() {
-            self.spans.iter().position(|w| d >= w.0 && d <= w.1)
+            self.windows.iter().position(|w| d >= w.1 && d <= w.2)
         } else {
             match self.table[(d - self.lo) as usize] {
                 u32::MAX => None,
@@ -751,12 +751,14 @@ mod tests {
         s.table.clear();
         assert_eq!([9, 10, 19, 20, 35, 36].map(|d| s.of(d)).to_vec(), got);
         // The whole window takes earlier days, not later ones.
-        let whole = DayWindows::new(&[w(10, 35)], true);
+        let one = [w(10, 35)];
+        let whole = DayWindows::new(&one, true);
         assert_eq!(
             [-5, 10, 35, 36].map(|d| whole.of(d)),
             [Some(0), Some(0), Some(0), None]
         );
-        let far = DayWindows::new(&[w(-3_000_000, 3_000_000)], true);
+        let long = [w(-3_000_000, 3_000_000)];
+        let far = DayWindows::new(&long, true);
         assert!(far.table.is_empty());
         assert_eq!(far.of(0), Some(0));
     }

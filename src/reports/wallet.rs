@@ -261,12 +261,7 @@ pub fn compute_shared<'a>(
     for k in row_cat.iter_mut() {
         *k = rank[*k as usize];
     }
-    let cat_code: FastMap<&str, u32> = categories
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (*k, i as u32))
-        .collect();
-    let kc = |k: &str| cat_code.get(k).copied().unwrap_or(0);
+    let kc = |k: &str| seen.get(k).map_or(0, |&i| rank[i as usize]);
 
     // Net spend per customer (row order) and per (customer, category).
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
@@ -380,9 +375,8 @@ pub fn compute_shared<'a>(
 
     // A cell's spend. The cells are walked in their (sorted) order, as is `cat_spend`:
     // one pointer per walk instead of a search per cell.
-    let (cat_spend_ref, spend_ref) = (&cat_spend, &spend);
     let spend_walk = || {
-        let (cat_spend, spend) = (cat_spend_ref, spend_ref);
+        let (cat_spend, spend) = (&cat_spend, &spend);
         let mut at = 0;
         move |c: u32, k: u32| -> f64 {
             if !by_category {
