@@ -108,7 +108,7 @@ fn triple_key(d: &Rfm) -> (u64, u64, u64) {
 /// for each row of `data`, the index of its triple.
 pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
     let mut which = Vec::with_capacity(data.len());
-    let out = group_rows(data, 0..data.len(), |_, k| which.push(k));
+    let out = group_rows(data, |k| which.push(k));
     (out, which)
 }
 
@@ -120,43 +120,176 @@ pub fn group_with_index(data: &[Rfm]) -> (Vec<Rfm>, Vec<usize>) {
 /// the peak of `ltv --model bgnbd` on the 1M transactions by 40 MB: two chunks' tables
 /// at once.)
 pub fn group(data: &[Rfm]) -> Vec<Rfm> {
-    group_rows(data, 0..data.len(), |_, _| {})
+    group_rows(data, |_| {})
 }
 
-/// Group the rows `rows` of `data`; `on_row(i, k)` is told that row i is in group k.
-fn group_rows(
-    data: &[Rfm],
-    rows: impl Iterator<Item = usize>,
-    mut on_row: impl FnMut(usize, usize),
-) -> Vec<Rfm> {
-    // Each of x, t_x and T usually takes few distinct values: give each value a small id
-    // (small tables that stay in cache), then group on the packed ids, which keeps the big
-    // table small. Fall back on the full bit patterns when the ids do not fit in 21 bits.
+/// The packed key of a triple of whole numbers below 2^21 (counts and ages in whole days,
+/// weeks or opportunities: the usual summary), or None.
+#[inline]
+fn packed_key(d: &Rfm) -> Option<u64> {
+    const LIMIT: f64 = (1u64 << 21) as f64;
+    // (v as u64) as f64 == v: whole (the cast truncates); NaN fails v >= 0; −0.0 is 0
+    let small = |v: f64| (v >= 0.0 && v < LIMIT && (v as u64) as f64 == v).then_some(v as u64);
+    Some((small(d.x)? << 42) | (small(d.t_x)? << 21) | small(d.t)?)
+}
+
+/// An open-addressing table (linear probing) of packed keys → (group, weight so far).
+/// The weight lives in the key's slot, so a row touches one cache line; rows look their
+/// slot up a few rows ahead ([`PackedTable::prefetch`]), so the misses of a table bigger
+/// than the cache overlap instead of following one another. (Measured on the 1M
+/// summary's 177,585 distinct triples: hashbrown's table and a separate weight update were
+/// two dependent cache misses per row, more than half the grouping's time.)
+struct PackedTable {
+    slots: Vec<PackedSlot>,
+    len: usize,
+}
+
+#[derive(Clone, Copy)]
+struct PackedSlot {
+    key: u64,
+    group: usize,
+    weight: f64,
+}
+
+impl PackedTable {
+    /// Never a packed key (those are below 2^63).
+    const EMPTY: u64 = u64::MAX;
+
+    fn new() -> Self {
+        PackedTable {
+            slots: vec![Self::empty(); 1024],
+            len: 0,
+        }
+    }
+
+    fn empty() -> PackedSlot {
+        PackedSlot {
+            key: Self::EMPTY,
+            group: 0,
+            weight: 0.0,
+        }
+    }
+
+    #[inline]
+    fn home(&self, key: u64) -> usize {
+        // murmur3's fmix64
+        let mut h = key;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        (h as usize) & (self.slots.len() - 1)
+    }
+
+    /// Ask the processor for the cache line of `key`'s home slot.
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let p = self.slots[self.home(key)..].as_ptr();
+            // SAFETY: a prefetch is a hint; it reads nothing and cannot fault.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p.cast::<i8>(),
+                )
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = key;
+    }
+
+    /// Add `weight` to `key`'s group (made by `new_group` on the key's first row); its
+    /// group index.
+    #[inline]
+    fn add(&mut self, key: u64, weight: f64, new_group: impl FnOnce() -> usize) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(key);
+        loop {
+            let s = &mut self.slots[i];
+            if s.key == key {
+                s.weight += weight;
+                return s.group;
+            }
+            if s.key == Self::EMPTY {
+                let group = new_group();
+                *s = PackedSlot {
+                    key,
+                    group,
+                    weight: 0.0 + weight,
+                };
+                self.len += 1;
+                // at most 70% full: short probes
+                if self.len * 10 > self.slots.len() * 7 {
+                    self.grow();
+                }
+                return group;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let bigger = vec![Self::empty(); self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, bigger);
+        let mask = self.slots.len() - 1;
+        for s in old.into_iter().filter(|s| s.key != Self::EMPTY) {
+            let mut i = self.home(s.key);
+            while self.slots[i].key != Self::EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = s;
+        }
+    }
+
+    /// (group, summed weight) of every key.
+    fn groups(&self) -> impl Iterator<Item = (usize, f64)> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.key != Self::EMPTY)
+            .map(|s| (s.group, s.weight))
+    }
+}
+
+/// Group the rows of `data` in order; `on_row(k)` is told that the next row is in group k.
+fn group_rows(data: &[Rfm], mut on_row: impl FnMut(usize)) -> Vec<Rfm> {
+    // Whole numbers below 2^21 are packed as they are, into one key with one lookup. Other
+    // values: each of x, t_x and T usually takes few distinct values: give each value a
+    // small id (small tables that stay in cache), then group on the packed ids, which
+    // keeps the big table small. Fall back on the full bit patterns when the ids do not
+    // fit in 21 bits.
     let (mut xi, mut txi, mut ti) = (
         ValueIndex::default(),
         ValueIndex::default(),
         ValueIndex::default(),
     );
     let mut packed: HashMap<u64, usize, BuildHasherDefault<TripleHasher>> = HashMap::default();
-    // Whole numbers below 2^21 (counts and ages in whole days, weeks or opportunities:
-    // the usual summary) are packed as they are, with one lookup instead of four.
-    let mut direct: HashMap<u64, usize, BuildHasherDefault<TripleHasher>> = HashMap::default();
+    let mut direct = PackedTable::new();
     let mut wide = TripleMap::default();
     let mut out: Vec<Rfm> = Vec::new();
     const LIMIT: u32 = 1 << 21;
-    let small = |v: f64| (v >= 0.0 && v < f64::from(LIMIT) && v.fract() == 0.0).then_some(v as u64);
-    for i in rows {
-        let d = &data[i];
+    // the keys of the next AHEAD rows, their slots prefetched
+    const AHEAD: usize = 16;
+    let mut ring = [None; AHEAD];
+    for (i, slot) in ring.iter_mut().enumerate() {
+        if let Some(d) = data.get(i) {
+            *slot = packed_key(d);
+        }
+    }
+    for (i, d) in data.iter().enumerate() {
+        let key = ring[i % AHEAD];
+        let next = data.get(i + AHEAD).and_then(packed_key);
+        if let Some(k) = next {
+            direct.prefetch(k);
+        }
+        ring[i % AHEAD] = next;
         let mut push = || {
             out.push(Rfm { weight: 0.0, ..*d });
             out.len() - 1
         };
-        if let (Some(a), Some(b), Some(c)) = (small(d.x), small(d.t_x), small(d.t)) {
-            let k = *direct
-                .entry((a << 42) | (b << 21) | c)
-                .or_insert_with(&mut push);
-            out[k].weight += d.weight;
-            on_row(i, k);
+        if let Some(key) = key {
+            let k = direct.add(key, d.weight, push);
+            on_row(k);
             continue;
         }
         let (a, b, c) = (xi.index(d.x), txi.index(d.t_x), ti.index(d.t));
@@ -167,7 +300,11 @@ fn group_rows(
             *wide.entry(triple_key(d)).or_insert_with(&mut push)
         };
         out[k].weight += d.weight;
-        on_row(i, k);
+        on_row(k);
+    }
+    // the packed groups' weights, summed in row order in their slots as above
+    for (k, w) in direct.groups() {
+        out[k].weight = w;
     }
     out
 }
@@ -772,6 +909,36 @@ mod tests {
             assert_eq!(key(a), key(b));
             assert_eq!(a.weight, b.weight);
         }
+    }
+
+    /// Many distinct whole-number triples (the packed table grows several times), with
+    /// repeats and weights: the same groups, order and weights as a plain map.
+    #[test]
+    fn packed_grouping_grows_and_equals_a_map() {
+        let mut state = 777u64;
+        let data: Vec<Rfm> = (0..60_000)
+            .map(|_| {
+                let mut pick = |n: u64| (se::splitmix64(&mut state) % n) as f64;
+                let (x, t_x, t) = (pick(40), pick(300), pick(300));
+                Rfm {
+                    weight: 0.5 + pick(4),
+                    ..Rfm::new(x, t_x, t)
+                }
+            })
+            .collect();
+        let (g, which) = group_with_index(&data);
+        let mut seen: HashMap<(u64, u64, u64), usize> = HashMap::new();
+        let mut want: Vec<Rfm> = Vec::new();
+        for (d, &k) in data.iter().zip(&which) {
+            let j = *seen.entry(triple_key(d)).or_insert_with(|| {
+                want.push(Rfm { weight: 0.0, ..*d });
+                want.len() - 1
+            });
+            want[j].weight += d.weight;
+            assert_eq!(k, j);
+        }
+        assert!(want.len() > 20_000, "{} groups", want.len());
+        assert_eq!(g, want);
     }
 
     #[test]

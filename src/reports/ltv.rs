@@ -921,18 +921,26 @@ pub fn fit_summaries(
     // scored: E[M | x, 0] shrinks towards the population mean).
     times.fit = clock.elapsed().as_secs_f64();
     use rayon::prelude::*;
-    let freq: Vec<f64> = sums
-        .par_iter()
-        .with_min_len(1 << 14)
-        .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
-        .collect();
-    let monetary: Vec<f64> = sums.par_iter().with_min_len(1 << 14).map(|s| s.m).collect();
+    // Without monetary values (a summary of x, t_x, T only) there is no spend model and
+    // no spend data to keep.
+    let has_m = sums.par_iter().with_min_len(1 << 14).any(|s| !s.m.is_nan());
+    let (freq, monetary): (Vec<f64>, Vec<f64>) = if has_m {
+        (
+            sums.par_iter()
+                .with_min_len(1 << 14)
+                .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
+                .collect(),
+            sums.par_iter().with_min_len(1 << 14).map(|s| s.m).collect(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let gg_excluded = sums
         .par_iter()
         .with_min_len(1 << 14)
         .filter(|s| s.x > 0.0 && s.m <= 0.0)
         .count();
-    let (gg, gg_missing) = if monetary.par_iter().all(|m| m.is_nan()) {
+    let (gg, gg_missing) = if !has_m {
         (None, Some("no monetary values".to_string()))
     } else {
         match gamma_gamma::fit(&freq, &monetary, weights.as_deref(), &opts) {
