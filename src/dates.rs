@@ -249,7 +249,7 @@ fn parse_compact(b: &[u8]) -> Option<NaiveDate> {
 
 /// Parse one value with a known format. `None` when it does not parse.
 pub fn parse(fmt: &DateFormat, s: &str) -> Option<NaiveDate> {
-    let t = s.trim();
+    let t = crate::load::trim_field(s);
     let b = t.as_bytes();
     match fmt {
         DateFormat::Iso => {

@@ -178,7 +178,7 @@ impl IdCoder {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
         let keep = |v: Option<&str>| -> bool {
-            v.is_some_and(|id| !(blank_is_null && id.trim().is_empty()))
+            v.is_some_and(|id| !(blank_is_null && super::trim_field(id).is_empty()))
         };
         let ranges = row_ranges(lens.iter().copied());
         // Each range's run heads: (row in the range, id).

@@ -659,11 +659,23 @@ fn amount_of(v: Option<&str>, decimal_comma: bool) -> Result<Option<f64>, String
     }
 }
 
+/// `s.trim()` (Unicode white space at both ends), without decoding characters when both
+/// ends are ASCII and not white space: the usual field, whose trim is then a no-op. (A
+/// non-ASCII white space character begins and ends with bytes of 0x80 and above.)
+#[inline]
+pub(crate) fn trim_field(s: &str) -> &str {
+    let ws = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0B | 0x0C);
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (Some(&a), Some(&z)) if a < 0x80 && z < 0x80 && !ws(a) && !ws(z) => s,
+        _ => s.trim(),
+    }
+}
+
 /// Parse an amount: `1234.5`, `-3`, `$1,234.50`, `(12.00)`; with `decimal_comma`,
 /// `1.234,50 €`. Thousands separators are accepted only where unambiguous.
 pub fn parse_amount(raw: &str, decimal_comma: bool) -> Result<f64, String> {
     // Fast path: a plain number (digits, sign, point), the common case in exports.
-    let t = raw.trim();
+    let t = trim_field(raw);
     if let Some(v) = plain_decimal(t.as_bytes(), decimal_comma) {
         return Ok(v);
     }
@@ -1827,6 +1839,28 @@ pub fn load_wallet(
 
 #[cfg(test)]
 mod tests {
+    /// The fast trim is `str::trim` on ASCII, control characters, every Unicode white
+    /// space character, other multi-byte characters and the empty string.
+    #[test]
+    fn trim_field_is_str_trim() {
+        let mut pieces: Vec<String> = [
+            "", "a", "7", "-", "é", "日", "\u{85}", "\u{a0}", "\u{3000}", "\u{1680}", "\u{200b}",
+            "\u{1c}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        pieces.extend((0u8..0x80).map(|b| (b as char).to_string()));
+        for a in &pieces {
+            for b in &pieces {
+                for mid in ["", "x", " ", "12.50"] {
+                    let s = format!("{a}{mid}{b}");
+                    assert_eq!(super::trim_field(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
+
     /// The one-pass decimal parser is `str::parse` bit for bit where it answers, and
     /// answers for the plain decimals of exports.
     #[test]
