@@ -1111,8 +1111,8 @@ impl PrefixRuns {
             // (ASCII digits are whole characters: trimming bytes trims characters)
             let digits = v.bytes().rev().take_while(u8::is_ascii_digit).count();
             let p = &v[..v.len() - digits];
-            match spans.iter().position(|s| s.0 == p) {
-                Some(j) if spans[j].2 < v => spans[j].2 = v,
+            match spans.iter().position(|s| super::ids::same_bytes(s.0, p)) {
+                Some(j) if super::ids::fast_cmp(spans[j].2, v).is_lt() => spans[j].2 = v,
                 Some(_) => return None,
                 None if spans.len() < Self::MAX => spans.push((p, v, v)),
                 None => return None,
