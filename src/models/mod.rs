@@ -587,10 +587,13 @@ where
         Some(e) => format!(" (optimiser: {e})"),
         None => String::new(),
     };
+    // (a generic reason: the optimiser cannot tell why the optimum is not reached)
     let hint = if opts.penalizer > 0.0 {
-        "too few customers or a larger penalizer coefficient"
+        "the data may not identify the model: too few customers, or no sign of customers \
+         dropping out; a larger penalizer coefficient may help"
     } else {
-        "too few customers; a penalizer coefficient (e.g. 0.001) may help"
+        "the data may not identify the model: too few customers, or no sign of customers \
+         dropping out; a penalizer coefficient (e.g. 0.001) may help"
     };
     bail!(
         "the fit did not converge after {iterations} iterations: gradient norm {norm:.3e} > {:.1e} at objective {v}{why} ({hint})",
