@@ -128,7 +128,7 @@ pub fn group(data: &[Rfm]) -> Vec<Rfm> {
 #[inline]
 fn packed_key(d: &Rfm) -> Option<u64> {
     const LIMIT: f64 = (1u64 << 21) as f64;
-    // (v as u64) as f64 == v: whole (the cast truncates); NaN fails v >= 0; −0.0 is 0
+    // (v as u64) as f64 == v: whole (the cast truncates); NaN is outside the range; −0.0 is 0
     let small = |v: f64| ((0.0..LIMIT).contains(&v) && (v as u64) as f64 == v).then_some(v as u64);
     Some((small(d.x)? << 42) | (small(d.t_x)? << 21) | small(d.t)?)
 }
