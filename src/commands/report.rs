@@ -340,9 +340,8 @@ fn compute(
     // same fit as on a copy of the rows up to `prev_end`, without the copy, its coding
     // and its histories. Orders that span rows are grouped again on the copy (an order
     // across the day is cut there).
-    let one_row_orders = tx
-        .column("order_id")
-        .map_or(true, crate::load::all_distinct);
+    // (the load drops the order column when every order is one row)
+    let one_row_orders = tx.column("order_id").is_err();
     let mut clv_before = None;
     let prev_day = crate::period::days_since_epoch(prev_end);
     if one_row_orders && histories.days.iter().any(|&d| d <= prev_day) {

@@ -104,21 +104,23 @@ pub(crate) fn same_bytes(a: &str, b: &str) -> bool {
     if n != b.len() {
         return false;
     }
-    let word8 = |s: &[u8], i: usize| {
-        let mut k = [0u8; 8];
-        k.copy_from_slice(&s[i..i + 8]);
-        u64::from_ne_bytes(k)
-    };
-    let word4 = |s: &[u8], i: usize| {
-        let mut k = [0u8; 4];
-        k.copy_from_slice(&s[i..i + 4]);
-        u32::from_ne_bytes(k)
-    };
     match n {
-        8..=16 => word8(a, 0) == word8(b, 0) && word8(a, n - 8) == word8(b, n - 8),
-        4..=7 => word4(a, 0) == word4(b, 0) && word4(a, n - 4) == word4(b, n - 4),
+        8..=16 => {
+            bytes::<8>(a, 0) == bytes::<8>(b, 0) && bytes::<8>(a, n - 8) == bytes::<8>(b, n - 8)
+        }
+        4..=7 => {
+            bytes::<4>(a, 0) == bytes::<4>(b, 0) && bytes::<4>(a, n - 4) == bytes::<4>(b, n - 4)
+        }
         _ => a == b,
     }
+}
+
+/// The `N` bytes of `s` from `i`, as an array (compared as one word).
+#[inline]
+fn bytes<const N: usize>(s: &[u8], i: usize) -> [u8; N] {
+    let mut k = [0u8; N];
+    k.copy_from_slice(&s[i..i + N]);
+    k
 }
 
 /// `a.cmp(b)` (byte order), inline for two strings of the same length of 8 to 16 bytes:
@@ -131,11 +133,7 @@ pub(crate) fn fast_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     if n != y.len() || !(8..=16).contains(&n) {
         return x.cmp(y);
     }
-    let word = |s: &[u8], i: usize| {
-        let mut k = [0u8; 8];
-        k.copy_from_slice(&s[i..i + 8]);
-        u64::from_be_bytes(k)
-    };
+    let word = |s: &[u8], i: usize| u64::from_be_bytes(bytes::<8>(s, i));
     word(x, 0)
         .cmp(&word(y, 0))
         .then_with(|| word(x, n - 8).cmp(&word(y, n - 8)))

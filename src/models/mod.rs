@@ -48,6 +48,16 @@ impl Rfm {
     }
 }
 
+/// murmur3's 64-bit finaliser: every input bit reaches every output bit.
+#[inline]
+fn fmix64(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
 /// A small multiplicative hasher for the (x, t_x, T) bit patterns (std's SipHash is
 /// several times slower and needs no DoS resistance here).
 #[derive(Default)]
@@ -55,14 +65,9 @@ pub(crate) struct TripleHasher(u64);
 
 impl Hasher for TripleHasher {
     fn finish(&self) -> u64 {
-        // murmur3's fmix64: the bucket index comes from the low bits, and f64 bit
-        // patterns of small numbers carry their information in the high bits
-        let mut h = self.0;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
+        // the bucket index comes from the low bits, and f64 bit patterns of small numbers
+        // carry their information in the high bits
+        fmix64(self.0)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -172,14 +177,7 @@ impl PackedTable {
 
     #[inline]
     fn home(&self, key: u64) -> usize {
-        // murmur3's fmix64
-        let mut h = key;
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^= h >> 33;
-        (h as usize) & (self.slots.len() - 1)
+        (fmix64(key) as usize) & (self.slots.len() - 1)
     }
 
     /// Ask the processor for the cache line of `key`'s home slot.
