@@ -271,7 +271,7 @@ pub(crate) fn group(data: &[Bgbb]) -> Vec<Bgbb> {
 
 /// The distinct (x, t_x, n) of `data` (weights summed, order of first appearance) and,
 /// for each row, the index of its history.
-pub(crate) fn group_with_index(data: &[Bgbb]) -> (Vec<Bgbb>, Vec<usize>) {
+pub(crate) fn group_with_index(data: &[Bgbb]) -> (Vec<Bgbb>, Vec<u32>) {
     let rows: Vec<Rfm> = data.iter().map(as_rfm).collect();
     let (g, which) = super::group_with_index(&rows);
     (g.iter().map(from_rfm).collect(), which)
@@ -367,7 +367,7 @@ pub fn fit(data: &[Bgbb], opts: &FitOptions) -> Result<BgbbFit> {
 pub fn score(params: &BgbbParams, customers: &[Bgbb], n_star: f64) -> Vec<CountScore> {
     let (distinct, which) = group_with_index(customers);
     let per = score_distinct(params, &distinct, n_star);
-    which.iter().map(|&k| per[k]).collect()
+    which.iter().map(|&k| per[k as usize]).collect()
 }
 
 /// [`score`] of each row of `distinct` (in parallel).

@@ -150,7 +150,15 @@ fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Pr
             );
         }
     }
-    let mut raw = Vec::with_capacity(freq.len());
+    let mut xi = ValueIndex::default();
+    let mut wx: Vec<f64> = Vec::new();
+    let mut lx: Vec<f64> = Vec::new();
+    // (sized by a first count: a growing vector would copy itself, into fresh memory)
+    let repeat = (0..freq.len())
+        .filter(|&i| freq[i] > 0.0 && weights.is_none_or(|w| w[i] > 0.0))
+        .count();
+    let mut rows = Vec::with_capacity(repeat);
+    let mut total_w = 0.0;
     for i in 0..freq.len() {
         let (x, m) = (freq[i], monetary[i]);
         let w = weights.map_or(1.0, |w| w[i]);
@@ -163,14 +171,6 @@ fn prepare(freq: &[f64], monetary: &[f64], weights: Option<&[f64]>) -> Result<Pr
         if !(m.is_finite() && m > 0.0) {
             bail!("Gamma-Gamma: customer {i}: the mean repeat-purchase value must be finite and > 0, got {m}");
         }
-        raw.push((x, m, w));
-    }
-    let mut xi = ValueIndex::default();
-    let mut wx: Vec<f64> = Vec::new();
-    let mut lx: Vec<f64> = Vec::new();
-    let mut rows = Vec::with_capacity(raw.len());
-    let mut total_w = 0.0;
-    for &(x, m, w) in &raw {
         let ix = xi.index(x);
         wx.resize(xi.values.len(), 0.0);
         lx.resize(xi.values.len(), 0.0);

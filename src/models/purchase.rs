@@ -289,13 +289,32 @@ impl Fitted {
         gg: Option<&GammaGammaParams>,
         customers: &[Rfm],
         distinct: &[Rfm],
-        which: &[usize],
+        which: &[u32],
         monetary: &[f64],
         horizon: f64,
         clv: &ClvOptions,
     ) -> Result<Vec<CustomerScore>> {
         let per = self.score_histories(distinct, gg.is_some(), horizon, clv);
         spread_scores(self.kind(), &per, gg, customers, which, monetary, clv)
+    }
+
+    /// [`Fitted::score_grouped`] kept by history ([`Scores`]): the histories scored now,
+    /// each customer's own scores made when asked for.
+    pub fn scores(
+        &self,
+        gg: Option<&GammaGammaParams>,
+        distinct: &[Rfm],
+        which: Vec<u32>,
+        horizon: f64,
+        clv: &ClvOptions,
+    ) -> Scores {
+        Scores {
+            kind: self.kind(),
+            per: self.score_histories(distinct, gg.is_some(), horizon, clv),
+            which,
+            gg: gg.copied(),
+            margin: clv.margin,
+        }
     }
 
     /// Per distinct history: p_alive, the expected purchases over `horizon`, and (with
@@ -387,7 +406,7 @@ pub(crate) fn spread_scores(
     per: &[HistoryScore],
     gg: Option<&GammaGammaParams>,
     customers: &[Rfm],
-    which: &[usize],
+    which: &[u32],
     monetary: &[f64],
     clv: &ClvOptions,
 ) -> Result<Vec<CustomerScore>> {
@@ -412,31 +431,78 @@ pub(crate) fn spread_scores(
         .enumerate()
         .with_min_len(4096)
         .map(|(i, (c, &k))| {
-            let h = per[k];
-            let (ev, value) = match gg {
-                Some(g) => {
-                    let ev = g.conditional_expected_average_profit(c.x, monetary[i]);
-                    // (each model's own order of the product: the same numbers as when it
-                    // was computed per customer)
-                    let v = match kind {
-                        Kind::BgNbd => clv.margin * ev * (h.p_alive * h.discounted),
-                        Kind::MbgNbd | Kind::ParetoNbd => {
-                            clv.margin * ev * h.p_alive * h.discounted
-                        }
-                        Kind::Bgbb => clv.margin * ev * h.discounted,
-                    };
-                    (ev, v)
-                }
-                None => (f64::NAN, f64::NAN),
-            };
-            CustomerScore {
-                p_alive: h.p_alive,
-                expected_purchases: h.expected_purchases,
-                expected_average_value: ev,
-                clv: value,
-            }
+            let m = if gg.is_some() { monetary[i] } else { f64::NAN };
+            customer_score(kind, per[k as usize], gg, c.x, m, clv.margin)
         })
         .collect())
+}
+
+/// One customer's scores from its history's `h`, with its own expected value (from its
+/// frequency `x` and mean repeat value `m`) in the CLV when there is a spend model.
+fn customer_score(
+    kind: Kind,
+    h: HistoryScore,
+    gg: Option<&GammaGammaParams>,
+    x: f64,
+    m: f64,
+    margin: f64,
+) -> CustomerScore {
+    let (ev, value) = match gg {
+        Some(g) => {
+            let ev = g.conditional_expected_average_profit(x, m);
+            // (each model's own order of the product: the same numbers as when it
+            // was computed per customer)
+            let v = match kind {
+                Kind::BgNbd => margin * ev * (h.p_alive * h.discounted),
+                Kind::MbgNbd | Kind::ParetoNbd => margin * ev * h.p_alive * h.discounted,
+                Kind::Bgbb => margin * ev * h.discounted,
+            };
+            (ev, v)
+        }
+        None => (f64::NAN, f64::NAN),
+    };
+    CustomerScore {
+        p_alive: h.p_alive,
+        expected_purchases: h.expected_purchases,
+        expected_average_value: ev,
+        clv: value,
+    }
+}
+
+/// Every customer's scores, held as those of the distinct histories and each customer's
+/// history: a customer's own ([`Scores::get`]) is made when asked for, with the same
+/// arithmetic as [`Fitted::score_grouped`], so that a million scored customers do not
+/// hold a million rows of scores (32 bytes each) that a summary only adds up.
+pub struct Scores {
+    kind: Kind,
+    per: Vec<HistoryScore>,
+    which: Vec<u32>,
+    gg: Option<GammaGammaParams>,
+    margin: f64,
+}
+
+impl Scores {
+    /// Customers scored.
+    pub fn len(&self) -> usize {
+        self.which.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.which.is_empty()
+    }
+
+    /// Customer `i`'s scores, given its frequency `x` and mean repeat value `m` (read only
+    /// with a spend model).
+    pub fn get(&self, i: usize, x: f64, m: f64) -> CustomerScore {
+        customer_score(
+            self.kind,
+            self.per[self.which[i] as usize],
+            self.gg.as_ref(),
+            x,
+            m,
+            self.margin,
+        )
+    }
 }
 
 #[cfg(test)]

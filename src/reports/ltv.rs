@@ -11,7 +11,7 @@ use crate::charts::{Chart, LineChart, Series};
 use crate::error::bad;
 use crate::load::Dataset;
 use crate::models::gamma_gamma::{self, GammaGammaFit, GammaGammaParams};
-use crate::models::purchase::{Fitted, Kind};
+use crate::models::purchase::{Fitted, Kind, Scores};
 use crate::models::se::StandardErrors;
 use crate::models::{ClvOptions, CustomerScore, FitOptions, Rfm};
 use crate::output::{num, Report, View};
@@ -710,7 +710,8 @@ pub struct ModelRun {
     /// The distinct histories of `rfm` (weights summed): what the standard errors need.
     distinct: Vec<Rfm>,
     gg_data: (Vec<f64>, Vec<f64>),
-    pub scores: Vec<CustomerScore>,
+    /// Everyone's scores, by history ([`ModelRun::score`] gives a customer's).
+    scores: Scores,
     /// Prediction horizon in model units.
     pub horizon: f64,
     pub unit: Unit,
@@ -762,7 +763,7 @@ fn parameter_intervals(
     gg_se: Option<&std::result::Result<StandardErrors, String>>,
     rfm: &[Rfm],
     monetary: &[f64],
-    scores: &[CustomerScore],
+    point: impl Fn(usize) -> CustomerScore,
     horizon: f64,
     clv: &ClvOptions,
     m: &ModelParams,
@@ -833,7 +834,7 @@ fn parameter_intervals(
                 ep[b] = d[i].expected_purchases;
                 cl[b] = d[i].clv;
             }
-            let point = &scores[start + i];
+            let point = point(start + i);
             let p = (
                 quantile(&mut ep, lo_q).min(point.expected_purchases),
                 quantile(&mut ep, hi_q).max(point.expected_purchases),
@@ -956,15 +957,13 @@ pub fn fit_summaries(
         step: 30.0 / m.unit.days(),
         margin: m.margin,
     };
-    let scores = fit.score_grouped(
+    let scores = fit.scores(
         gg.as_ref().map(|g| &g.params),
-        &rfm,
         &distinct,
-        &which,
-        &monetary,
+        which,
         horizon,
         &clv,
-    )?;
+    );
     let mut run = ModelRun {
         index,
         summaries: sums,
@@ -993,7 +992,7 @@ pub fn fit_summaries(
             run.gg_se(),
             &run.rfm,
             &run.gg_data.1,
-            &run.scores,
+            |i| run.score(i),
             horizon,
             &clv,
             m,
@@ -1029,6 +1028,12 @@ impl ModelRun {
                 })
             })
             .as_ref()
+    }
+
+    /// Scored customer `i`'s p_alive, expected purchases, expected value and CLV.
+    pub fn score(&self, i: usize) -> CustomerScore {
+        let m = self.gg_data.1.get(i).copied().unwrap_or(f64::NAN);
+        self.scores.get(i, self.rfm[i].x, m)
     }
 
     /// Customers (weights included).
@@ -1257,10 +1262,11 @@ fn opt_f(v: f64) -> Option<f64> {
 pub fn mean_predicted_clv(run: &ModelRun) -> Option<f64> {
     run.gg.as_ref()?;
     let mut clv = 0.0;
-    for sc in &run.scores {
-        clv += if sc.clv.is_finite() { sc.clv } else { 0.0 };
+    for i in 0..run.index.len() {
+        let c = run.score(i).clv;
+        clv += if c.is_finite() { c } else { 0.0 };
     }
-    Some(clv / run.scores.len() as f64).filter(|v| v.is_finite())
+    Some(clv / run.index.len() as f64).filter(|v| v.is_finite())
 }
 
 /// `ltv --model bgnbd`: per customer, or per group (default), on coded transactions
@@ -1308,7 +1314,8 @@ pub fn run_model(
         n_cost: i64,
     }
     let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
-    for ((&i, s), sc) in run.index.iter().zip(&run.summaries).zip(&run.scores) {
+    for (k, (&i, s)) in run.index.iter().zip(&run.summaries).enumerate() {
+        let sc = run.score(k);
         let g = if a.by.is_some() {
             h.groups[i].as_str()
         } else {
@@ -1415,7 +1422,7 @@ fn per_customer_frame(
     let all: Vec<usize> = (0..run.index.len()).collect();
     let rows = order.unwrap_or(&all);
     let sum = |k: &usize| &run.summaries[*k];
-    let score = |k: &usize| &run.scores[*k];
+    let score = |k: &usize| run.score(*k);
     let mut cols = vec![column("customer_id", rows, |&k| {
         h.ids[run.index[k]].as_str()
     })];
@@ -1470,10 +1477,14 @@ pub fn at_risk(
     let run = fit_models(&h, ds.as_of, m, kind)?;
     report_params(&run, m, false, "churn")?;
     let mut order: Vec<usize> = (0..run.index.len()).collect();
-    let key = |k: usize| {
-        let c = run.scores[k].clv;
-        (run.scores[k].p_alive, if c.is_finite() { -c } else { 0.0 })
-    };
+    let keys: Vec<(f64, f64)> = (0..run.index.len())
+        .map(|k| {
+            let sc = run.score(k);
+            let c = sc.clv;
+            (sc.p_alive, if c.is_finite() { -c } else { 0.0 })
+        })
+        .collect();
+    let key = |k: usize| keys[k];
     order.sort_by(|&i, &j| {
         key(i)
             .partial_cmp(&key(j))
@@ -1957,7 +1968,24 @@ pub fn run_summary_file(
             last: 0,
         })
         .collect();
-    let run = fit_summaries((0..n).collect(), sums, t.weights.clone(), None, m, kind)?;
+    let mut run = fit_summaries((0..n).collect(), sums, t.weights.clone(), None, m, kind)?;
+    let w = |i: usize| t.weights.as_ref().map_or(1.0, |w| w[i]);
+    // The summary row adds up everyone's scores: timed with the scoring (each customer's
+    // own scores are made here, from their history's).
+    let totals = (!a.per_customer).then(|| {
+        let clock = std::time::Instant::now();
+        let (mut p_alive, mut purchases, mut clv) = (0.0, 0.0, 0.0);
+        for i in 0..n {
+            let sc = run.score(i);
+            p_alive += w(i) * sc.p_alive;
+            purchases += w(i) * sc.expected_purchases;
+            if sc.clv.is_finite() {
+                clv += w(i) * sc.clv;
+            }
+        }
+        run.times.score += clock.elapsed().as_secs_f64();
+        (p_alive, purchases, clv)
+    });
     report_params(&run, m, a.verbose, "ltv")?;
     let mut notes = Vec::new();
     if t.monetary.is_none() {
@@ -1969,7 +1997,6 @@ pub fn run_summary_file(
         gg_notes(&run, &mut notes);
     }
     let has_gg = run.gg.is_some();
-    let w = |i: usize| t.weights.as_ref().map_or(1.0, |w| w[i]);
     let rows: Vec<usize> = (0..n).collect();
     let data = if a.per_customer {
         let id = |i: usize| match &t.ids {
@@ -1981,7 +2008,7 @@ pub fn run_summary_file(
             cols.push(column("weight", &rows, |&i| w(i)));
         }
         let s = |i: usize| &run.summaries[i];
-        let sc = |i: usize| &run.scores[i];
+        let sc = |i: usize| run.score(i);
         cols.extend([
             column("frequency", &rows, |&i| s(i).x),
             column("recency", &rows, |&i| s(i).t_x),
@@ -2018,14 +2045,7 @@ pub fn run_summary_file(
             ));
         }
         let total = run.customers();
-        let (mut p_alive, mut purchases, mut clv) = (0.0, 0.0, 0.0);
-        for (i, sc) in run.scores.iter().enumerate() {
-            p_alive += w(i) * sc.p_alive;
-            purchases += w(i) * sc.expected_purchases;
-            if sc.clv.is_finite() {
-                clv += w(i) * sc.clv;
-            }
-        }
+        let (p_alive, purchases, clv) = totals.unwrap_or_default();
         let one = [0usize];
         let mut cols = vec![
             column("group", &one, |_| "all"),
@@ -2141,7 +2161,8 @@ mod tests {
         assert!(x.is_some_and(|v| v > 0.0), "{x:?} {:?}", a.gg_missing);
         assert_eq!(x.map(f64::to_bits), y.map(f64::to_bits));
         // The mean is that of the scored customers' CLVs.
-        let by_hand = b.scores.iter().map(|s| s.clv).sum::<f64>() / b.scores.len() as f64;
+        let by_hand =
+            (0..b.index.len()).map(|i| b.score(i).clv).sum::<f64>() / b.index.len() as f64;
         assert_eq!(y, Some(by_hand));
     }
 
