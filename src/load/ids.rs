@@ -221,6 +221,18 @@ impl IdCoder {
         get: impl Fn(usize, usize) -> Option<&'a str> + Sync,
         blank_is_null: bool,
     ) -> Vec<Option<u32>> {
+        let parts = self.code_by_parts(lens, get, blank_is_null);
+        parts.into_iter().flatten().collect()
+    }
+
+    /// [`IdCoder::code_by`] in row ranges, in row order (joined by the caller, so that the
+    /// codes need not be copied once more).
+    pub fn code_by_parts<'a>(
+        &mut self,
+        lens: &[usize],
+        get: impl Fn(usize, usize) -> Option<&'a str> + Sync,
+        blank_is_null: bool,
+    ) -> Vec<Vec<Option<u32>>> {
         use rayon::prelude::*;
         use std::hash::BuildHasher;
         let keep = |v: Option<&str>| -> bool {
@@ -323,7 +335,7 @@ impl IdCoder {
                 out
             })
             .collect();
-        parts.into_iter().flatten().collect()
+        parts
     }
 
     /// Number the ids that `used` marks (indexed by code) in id order: the sorted names,

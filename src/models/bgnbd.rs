@@ -13,7 +13,7 @@
 use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
-use super::{group, minimise, FitOptions, Rfm, ValueIndex};
+use super::{minimise, FitOptions, Rfm, Rows, ValueIndex};
 
 /// BG/NBD parameters; α is in the data's time unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -266,14 +266,25 @@ pub fn gradient_fn(data: &[Rfm]) -> impl Fn(&BgNbdParams) -> [f64; 4] {
 /// repeat purchase, when the optimiser does not converge, and when a parameter runs off
 /// to 0 or ∞ (the data do not identify the model; a penalizer may help).
 pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<BgNbdFit> {
+    fit_rows(Rows::Any(data), opts)
+}
+
+/// [`fit`] of rows given as they are or as distinct triples ([`Rows`]).
+pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
     opts.validate()?;
+    let data = rows.rows();
     if data.is_empty() {
         bail!("BG/NBD: no customers to fit");
     }
     for (i, d) in data.iter().enumerate() {
         check_row(i, d)?;
     }
-    let grouped: Vec<Rfm> = group(data).into_iter().filter(|d| d.weight > 0.0).collect();
+    let grouped: Vec<Rfm> = rows
+        .grouped()
+        .iter()
+        .filter(|d| d.weight > 0.0)
+        .copied()
+        .collect();
     let total_w: f64 = grouped.iter().map(|d| d.weight).sum();
     if grouped.is_empty() || total_w <= 0.0 || !total_w.is_finite() {
         bail!("BG/NBD: the customers' weights sum to {total_w}");
@@ -893,7 +904,7 @@ mod tests {
         let data: Vec<Rfm> = (0..s.x.len())
             .map(|i| Rfm::new(s.x[i], s.t_x[i], s.t[i]))
             .collect();
-        let grouped = group(&data);
+        let grouped = crate::models::group(&data);
         assert!(grouped.len() < data.len());
         let total: f64 = grouped.iter().map(|d| d.weight).sum();
         assert_eq!(total, data.len() as f64);

@@ -19,7 +19,7 @@ use anyhow::{anyhow, Result};
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
     check_identified, minimise, prepare_counts, sigmoid, softplus_sigmoid, warm_start_sample,
-    CountScore, FitOptions, Rfm, ValueIndex,
+    CountScore, FitOptions, Rfm, Rows, ValueIndex,
 };
 
 /// MBG/NBD parameters; α is in the data's time unit.
@@ -211,8 +211,13 @@ fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
 /// (never panics) on empty or invalid data, when nobody made a repeat purchase, when the
 /// optimiser does not converge, and when a parameter runs off to 0 or ∞.
 pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<MbgNbdFit> {
+    fit_rows(Rows::Any(data), opts)
+}
+
+/// [`fit`] of rows given as they are or as distinct triples ([`Rows`]).
+pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<MbgNbdFit> {
     opts.validate()?;
-    let (grouped, total_w, max_t) = prepare_counts("MBG/NBD", data)?;
+    let (grouped, total_w, max_t) = prepare_counts("MBG/NBD", rows)?;
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
@@ -706,7 +711,7 @@ pub(crate) mod tests {
         let data = simulate(&truth, 100_000, 7);
         let f = fit(&data, &FitOptions::default()).unwrap();
         let p = f.params;
-        let se = crate::models::se::mbgnbd(&p, &data).unwrap().se;
+        let se = crate::models::se::mbgnbd(&p, Rows::Any(&data)).unwrap().se;
         eprintln!("MBG/NBD recovery: {p:?}, SEs {se:?}");
         // within 3 standard errors, and within 10% (b is weakly identified over 20–60
         // weeks: its SE is ~6% here)

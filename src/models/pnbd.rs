@@ -38,7 +38,7 @@ use anyhow::{anyhow, Result};
 use super::special::{digamma, hyp2f1_log, hyp2f1_log_grad, ln_gamma};
 use super::{
     check_identified, minimise, prepare_counts, sigmoid, warm_start_sample, CountScore, FitOptions,
-    Rfm,
+    Rfm, Rows,
 };
 
 /// Pareto/NBD parameters; α and β are in the data's time unit.
@@ -496,8 +496,13 @@ fn objective(prep: &Prepared, pen: f64, theta: &[f64]) -> (f64, Vec<f64>) {
 /// Errors (never panics) on empty or invalid data, when nobody made a repeat purchase,
 /// when the optimiser does not converge, and when a parameter runs off to 0 or ∞.
 pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<ParetoNbdFit> {
+    fit_rows(Rows::Any(data), opts)
+}
+
+/// [`fit`] of rows given as they are or as distinct triples ([`Rows`]).
+pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<ParetoNbdFit> {
     opts.validate()?;
-    let (grouped, total_w, max_t) = prepare_counts("Pareto/NBD", data)?;
+    let (grouped, total_w, max_t) = prepare_counts("Pareto/NBD", rows)?;
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;

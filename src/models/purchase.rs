@@ -11,7 +11,7 @@ use super::gamma_gamma::GammaGammaParams;
 use super::mbgnbd::{self, MbgNbdFit};
 use super::pnbd::{self, ParetoNbdFit};
 use super::se::{self, StandardErrors};
-use super::{ClvOptions, CustomerScore, FitOptions, Rfm};
+use super::{ClvOptions, CustomerScore, FitOptions, Rfm, Rows};
 
 /// Which model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -76,11 +76,16 @@ fn opportunities(d: &Rfm) -> Bgbb {
 impl Fitted {
     /// Fit `kind` by maximum likelihood.
     pub fn fit(kind: Kind, data: &[Rfm], opts: &FitOptions) -> Result<Fitted> {
+        Fitted::fit_rows(kind, Rows::Any(data), opts)
+    }
+
+    /// [`Fitted::fit`] of rows given as they are or as distinct triples ([`Rows`]).
+    pub fn fit_rows(kind: Kind, rows: Rows, opts: &FitOptions) -> Result<Fitted> {
         Ok(match kind {
-            Kind::BgNbd => Fitted::BgNbd(bgnbd::fit(data, opts)?),
-            Kind::MbgNbd => Fitted::MbgNbd(mbgnbd::fit(data, opts)?),
-            Kind::ParetoNbd => Fitted::ParetoNbd(pnbd::fit(data, opts)?),
-            Kind::Bgbb => Fitted::Bgbb(bgbb::fit(&discrete(data), opts)?),
+            Kind::BgNbd => Fitted::BgNbd(bgnbd::fit_rows(rows, opts)?),
+            Kind::MbgNbd => Fitted::MbgNbd(mbgnbd::fit_rows(rows, opts)?),
+            Kind::ParetoNbd => Fitted::ParetoNbd(pnbd::fit_rows(rows, opts)?),
+            Kind::Bgbb => Fitted::Bgbb(bgbb::fit(&discrete(rows.rows()), opts)?),
         })
     }
 
@@ -95,7 +100,7 @@ impl Fitted {
         distinct: &[Rfm],
         opts: &FitOptions,
     ) -> Result<Fitted> {
-        Fitted::fit(kind, distinct, opts).or_else(|e| {
+        Fitted::fit_rows(kind, Rows::Distinct(distinct), opts).or_else(|e| {
             for (i, d) in rows.iter().enumerate() {
                 match kind {
                     Kind::BgNbd => bgnbd::check_row(i, d)?,
@@ -223,12 +228,12 @@ impl Fitted {
 
     /// Standard errors from the observed information at the optimum (natural parameters,
     /// the order of [`Fitted::params`]).
-    pub fn standard_errors(&self, data: &[Rfm]) -> Result<StandardErrors> {
+    pub fn standard_errors(&self, rows: Rows) -> Result<StandardErrors> {
         match self {
-            Fitted::BgNbd(f) => se::bgnbd(&f.params, data),
-            Fitted::MbgNbd(f) => se::mbgnbd(&f.params, data),
-            Fitted::ParetoNbd(f) => se::pnbd(&f.params, data),
-            Fitted::Bgbb(f) => se::bgbb(&f.params, &discrete(data)),
+            Fitted::BgNbd(f) => se::bgnbd(&f.params, rows),
+            Fitted::MbgNbd(f) => se::mbgnbd(&f.params, rows),
+            Fitted::ParetoNbd(f) => se::pnbd(&f.params, rows),
+            Fitted::Bgbb(f) => se::bgbb(&f.params, &discrete(rows.rows())),
         }
     }
 
@@ -570,7 +575,7 @@ mod tests {
                     assert!((sc.clv - old).abs() < 1e-12 * old.max(1.0));
                 }
             }
-            let se = f.standard_errors(&d).unwrap();
+            let se = f.standard_errors(Rows::Any(&d)).unwrap();
             assert_eq!(se.se.len(), 4);
             assert!(se.se.iter().all(|v| v.is_finite() && *v > 0.0));
         }

@@ -21,7 +21,7 @@ use super::bgnbd::{self, BgNbdParams};
 use super::gamma_gamma::{self, GammaGammaParams};
 use super::mbgnbd::{self, MbgNbdParams};
 use super::pnbd::{self, ParetoNbdParams};
-use super::Rfm;
+use super::Rows;
 
 /// Standard errors and covariance of an estimate.
 #[derive(Debug, Clone, PartialEq)]
@@ -198,14 +198,10 @@ pub fn from_hessian(hessian: Vec<Vec<f64>>, at: &[f64]) -> Result<StandardErrors
     })
 }
 
-/// Group rows once for repeated likelihood evaluations.
-fn grouped(data: &[Rfm]) -> Vec<Rfm> {
-    super::group(data)
-}
-
 /// Standard errors of a BG/NBD fit (order r, α, a, b), times in the data's unit.
-pub fn bgnbd(params: &BgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let grad = bgnbd::gradient_fn(&grouped(data));
+pub fn bgnbd(params: &BgNbdParams, rows: Rows) -> Result<StandardErrors> {
+    // (the rows grouped once for the repeated gradient evaluations)
+    let grad = bgnbd::gradient_fn(&rows.grouped());
     let at = [params.r, params.alpha, params.a, params.b];
     let g = |p: &[f64]| {
         grad(&BgNbdParams {
@@ -220,8 +216,9 @@ pub fn bgnbd(params: &BgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
 }
 
 /// Standard errors of an MBG/NBD fit (order r, α, a, b).
-pub fn mbgnbd(params: &MbgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let grad = mbgnbd::gradient_fn(&grouped(data));
+pub fn mbgnbd(params: &MbgNbdParams, rows: Rows) -> Result<StandardErrors> {
+    // (the rows grouped once for the repeated gradient evaluations)
+    let grad = mbgnbd::gradient_fn(&rows.grouped());
     let at = [params.r, params.alpha, params.a, params.b];
     let g = |p: &[f64]| {
         grad(&MbgNbdParams {
@@ -236,8 +233,9 @@ pub fn mbgnbd(params: &MbgNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
 }
 
 /// Standard errors of a Pareto/NBD fit (order r, α, s, β).
-pub fn pnbd(params: &ParetoNbdParams, data: &[Rfm]) -> Result<StandardErrors> {
-    let grad = pnbd::gradient_fn(&grouped(data));
+pub fn pnbd(params: &ParetoNbdParams, rows: Rows) -> Result<StandardErrors> {
+    // (the rows grouped once for the repeated gradient evaluations)
+    let grad = pnbd::gradient_fn(&rows.grouped());
     let at = [params.r, params.alpha, params.s, params.beta];
     let g = |p: &[f64]| {
         grad(&ParetoNbdParams {
@@ -427,7 +425,7 @@ mod tests {
         let c = cdnow();
         let data = c.summary.rows();
         let f = bgnbd::fit(&data, &FitOptions::default()).unwrap();
-        let s = bgnbd(&f.params, &data).unwrap();
+        let s = bgnbd(&f.params, Rows::Any(&data)).unwrap();
         let want = c.bgnbd["standard_errors"].clone();
         // lifetimes' values: r 0.01256, α 0.3782, a 0.1857, b 0.7054
         for (k, name) in ["r", "alpha", "a", "b"].iter().enumerate() {
@@ -453,7 +451,7 @@ mod tests {
         let c = cdnow();
         let data = c.summary.rows();
         let f = pnbd::fit(&data, &FitOptions::default()).unwrap();
-        let s = pnbd(&f.params, &data).unwrap();
+        let s = pnbd(&f.params, Rows::Any(&data)).unwrap();
         eprintln!("Pareto/NBD CDNOW SEs {:?}", s.se);
         for (k, w) in [0.0476, 0.8427, 0.1873, 6.2105].iter().enumerate() {
             assert!(rel(s.se[k], *w) < 0.05, "{k}: {} vs {w}", s.se[k]);
@@ -465,7 +463,7 @@ mod tests {
         let c = cdnow();
         let data = c.summary.rows();
         let f = mbgnbd::fit(&data, &FitOptions::default()).unwrap();
-        let s = mbgnbd(&f.params, &data).unwrap();
+        let s = mbgnbd(&f.params, Rows::Any(&data)).unwrap();
         eprintln!("MBG/NBD CDNOW SEs {:?}", s.se);
         for (k, name) in ["r", "alpha", "a", "b"].iter().enumerate() {
             let w = c.mbgnbd.standard_errors[*name];
@@ -475,7 +473,7 @@ mod tests {
         let r = &sim.mbgnbd;
         let data = r.summary.as_ref().unwrap().rows();
         let f = mbgnbd::fit(&data, &FitOptions::default()).unwrap();
-        let s = mbgnbd(&f.params, &data).unwrap();
+        let s = mbgnbd(&f.params, Rows::Any(&data)).unwrap();
         for (k, name) in ["r", "alpha", "a", "b"].iter().enumerate() {
             let w = r.standard_errors[*name];
             assert!(rel(s.se[k], w) < 0.01, "{name}: {} vs {w}", s.se[k]);
@@ -616,7 +614,7 @@ mod tests {
                 }
             };
             close(
-                &f.standard_errors(&data).unwrap().hessian,
+                &f.standard_errors(Rows::Any(&data)).unwrap().hessian,
                 &numeric_hessian(&ll, &at).unwrap(),
                 kind.name(),
             );

@@ -1008,7 +1008,7 @@ impl ModelRun {
     pub fn se(&self) -> &std::result::Result<StandardErrors, String> {
         self.se.get_or_init(|| {
             self.fit
-                .standard_errors(&self.distinct)
+                .standard_errors(crate::models::Rows::Distinct(&self.distinct))
                 .map_err(|e| format!("{e:#}"))
         })
     }
