@@ -502,7 +502,10 @@ pub(crate) fn open_input(srcs: &[Source], what: &str, opts: &LoadOptions) -> Res
         } else {
             decode(check_compression(raw)?, opts.encoding)?
         };
-        op.first += usize::from(opts.has_header);
+        // (a header line moves text rows down one; Parquet's rows are data rows from 1)
+        if !op.parquet {
+            op.first += usize::from(opts.has_header);
+        }
         op.partition = partition.clone();
         parts.push(op);
     }

@@ -369,6 +369,9 @@ impl Fitted {
             pairs
                 .par_iter()
                 .map(|&(x, t)| {
+                    if let Fitted::MbgNbd(f) = self {
+                        return f.params.discounted_purchases_if_alive(x, t, clv);
+                    }
                     let (mut total, mut prev, mut factor) = (0.0, 0.0, 1.0);
                     for i in 1..=clv.months {
                         let cur = self.expected_if_alive(clv.step * f64::from(i), x, t);
