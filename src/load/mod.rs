@@ -766,7 +766,7 @@ fn plain_decimal(b: &[u8], decimal_comma: bool) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-/// A numeric column (Parquet's, a workbook's) as Float64, checked finite, without a
+/// A numeric column (as Parquet has) as Float64, checked finite, without a
 /// vector of parsed values: a Float64 column is the column itself, another numeric type one
 /// cast. (Parsed into a vector and copied into a new column, the amounts of the 1M
 /// benchmark's Parquet held three copies at once: 264 of the load's 345 MB heap peak.)
