@@ -272,30 +272,7 @@ pub fn fit(data: &[Rfm], opts: &FitOptions) -> Result<BgNbdFit> {
 /// [`fit`] of rows given as they are or as distinct triples ([`Rows`]).
 pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
     opts.validate()?;
-    let data = rows.rows();
-    if data.is_empty() {
-        bail!("BG/NBD: no customers to fit");
-    }
-    for (i, d) in data.iter().enumerate() {
-        check_row(i, d)?;
-    }
-    let grouped: Vec<Rfm> = rows
-        .grouped()
-        .iter()
-        .filter(|d| d.weight > 0.0)
-        .copied()
-        .collect();
-    let total_w: f64 = grouped.iter().map(|d| d.weight).sum();
-    if grouped.is_empty() || total_w <= 0.0 || !total_w.is_finite() {
-        bail!("BG/NBD: the customers' weights sum to {total_w}");
-    }
-    if !grouped.iter().any(|d| d.x > 0.0) {
-        bail!("BG/NBD: nobody made a repeat purchase (x = 0 for every customer), so the model cannot be identified");
-    }
-    let max_t = grouped.iter().map(|d| d.t).fold(0.0, f64::max);
-    if max_t <= 0.0 {
-        bail!("BG/NBD: every customer has age T = 0");
-    }
+    let (grouped, total_w, max_t) = super::prepare_counts_with("BG/NBD", rows, check_row)?;
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;

@@ -16,7 +16,7 @@
 
 use anyhow::{anyhow, Result};
 
-use super::special::{digamma, hyp2f1_log, hyp2f1_many, ln_gamma};
+use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
     check_identified, minimise, prepare_counts, sigmoid, softplus_sigmoid, warm_start_sample,
     ClvOptions, CountScore, FitOptions, Rfm, Rows, ValueIndex,
@@ -360,35 +360,16 @@ impl MbgNbdParams {
     }
 
     /// The CLV's discounted expected purchases of a customer alive at T (depending on
-    /// (x, T) only): over `opts.months` steps of `opts.step` units, the purchases of step i
-    /// discounted by (1 + rate)^i. The 2F1 of every step in one series when it converges
-    /// there ([`hyp2f1_many`]: twelve values for little more than the price of one; the
-    /// scoring of the 1M benchmark summary's 2F1s went from twelve series per (x, T) to
-    /// about one), else one [`MbgNbdParams::expected_purchases_if_alive`] per step.
+    /// (x, T) only), the 2F1 of every month from one series where it converges
+    /// ([`super::discounted_2f1_steps`]; the scoring of the 1M benchmark summary went from
+    /// twelve series per (x, T) to about one), else one
+    /// [`MbgNbdParams::expected_purchases_if_alive`] per step.
     pub fn discounted_purchases_if_alive(&self, x: f64, big_t: f64, opts: &ClvOptions) -> f64 {
-        let months = opts.months as usize;
         let MbgNbdParams { r, alpha, a, b } = *self;
-        let ts: Vec<f64> = (1..=opts.months)
-            .map(|i| opts.step * f64::from(i))
-            .collect();
-        let zs: Vec<f64> = ts.iter().map(|t| t / (alpha + big_t + t)).collect();
-        let mut hyp = vec![0.0; months];
-        let shared = months > 1 && hyp2f1_many(r + x, b + x + 1.0, a + b + x, &zs, &mut hyp);
-        let ln_at = (alpha + big_t).ln();
-        let (mut total, mut prev, mut factor) = (0.0, 0.0, 1.0);
-        for (i, &t) in ts.iter().enumerate() {
-            let cur = if shared {
-                // 1 − 2F1 · ((α+T)/(α+T+t))^(r+x), as `one_minus_hyp` takes it (2F1 > 0)
-                let ln_term = hyp[i].ln() + (r + x) * (ln_at - (alpha + big_t + t).ln());
-                (a + b + x) / (a - 1.0) * -ln_term.exp_m1()
-            } else {
-                self.expected_purchases_if_alive(t, x, big_t)
-            };
-            factor /= 1.0 + opts.discount_rate;
-            total += (cur - prev) * factor;
-            prev = cur;
-        }
-        total
+        let k = (a + b + x) / (a - 1.0);
+        super::discounted_2f1_steps(opts, r + x, b + x + 1.0, a + b + x, k, alpha + big_t, |t| {
+            self.expected_purchases_if_alive(t, x, big_t)
+        })
     }
 }
 

@@ -400,12 +400,24 @@ impl<'a> Rows<'a> {
 /// [`bgnbd::check_row`]); returns the groups with positive weight, their total weight and
 /// max T. `name` prefixes the errors.
 pub(crate) fn prepare_counts(name: &str, rows: Rows) -> Result<(Vec<Rfm>, f64, f64)> {
+    prepare_counts_with(name, rows, |i, d| {
+        bgnbd::check_row(i, d).map_err(|e| anyhow::anyhow!("{name}: {e}"))
+    })
+}
+
+/// [`prepare_counts`] with each row checked by `check` (BG/NBD's own row errors carry no
+/// prefix).
+pub(crate) fn prepare_counts_with(
+    name: &str,
+    rows: Rows,
+    check: impl Fn(usize, &Rfm) -> Result<()>,
+) -> Result<(Vec<Rfm>, f64, f64)> {
     let data = rows.rows();
     if data.is_empty() {
         bail!("{name}: no customers to fit");
     }
     for (i, d) in data.iter().enumerate() {
-        bgnbd::check_row(i, d).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        check(i, d)?;
     }
     let grouped: Vec<Rfm> = rows
         .grouped()
@@ -757,23 +769,45 @@ pub fn discounted_purchases_if_alive(
     big_t: f64,
     opts: &ClvOptions,
 ) -> f64 {
+    let bgnbd::BgNbdParams { r, alpha, a, b } = *bg;
+    let c = a + b + x - 1.0;
+    discounted_2f1_steps(opts, r + x, b + x, c, c / (a - 1.0), alpha + big_t, |t| {
+        bg.expected_purchases_if_alive(t, x, big_t)
+    })
+}
+
+/// The CLV's discounted expected purchases of a customer alive at T, for the models whose
+/// expected purchases in (0, t] are `k` · [1 − 2F1(rx, b1; c1; z) · (αT/(αT+t))^rx] with
+/// z = t/(αT+t) and αT = α + T (BG/NBD, MBG/NBD): over `opts.months` steps of `opts.step`,
+/// step i's purchases discounted by (1 + rate)^i. The 2F1 of every step come from one
+/// series when it converges there ([`special::hyp2f1_many`]: twelve values for little
+/// more than the price of one), else from `one(t)` (the model's own expected purchases)
+/// per step.
+pub(crate) fn discounted_2f1_steps(
+    opts: &ClvOptions,
+    rx: f64,
+    b1: f64,
+    c1: f64,
+    k: f64,
+    alpha_t: f64,
+    one: impl Fn(f64) -> f64,
+) -> f64 {
     let months = opts.months as usize;
     let mut total = 0.0;
     let mut prev = 0.0;
     let mut discount = 1.0;
-    // the 2F1 values at all horizons in one pass when possible (see hyp2f1_many)
-    let bgnbd::BgNbdParams { r, alpha, a, b } = *bg;
     let ts: Vec<f64> = (1..=months).map(|i| opts.step * i as f64).collect();
-    let zs: Vec<f64> = ts.iter().map(|t| t / (alpha + big_t + t)).collect();
+    let zs: Vec<f64> = ts.iter().map(|t| t / (alpha_t + t)).collect();
     let mut hyp = vec![0.0; months];
-    let shared = months > 1 && special::hyp2f1_many(r + x, b + x, a + b + x - 1.0, &zs, &mut hyp);
-    let ln_at = (alpha + big_t).ln();
+    let shared = months > 1 && special::hyp2f1_many(rx, b1, c1, &zs, &mut hyp);
+    let ln_at = alpha_t.ln();
     for (i, &t) in ts.iter().enumerate() {
         let cur = if shared {
-            let ln_term = hyp[i].ln() + (r + x) * (ln_at - (alpha + big_t + t).ln());
-            (a + b + x - 1.0) / (a - 1.0) * -ln_term.exp_m1()
+            // 1 − 2F1 · (αT/(αT+t))^rx, accurately when the product is close to 1 (2F1 > 0)
+            let ln_term = hyp[i].ln() + rx * (ln_at - (alpha_t + t).ln());
+            k * -ln_term.exp_m1()
         } else {
-            bg.expected_purchases_if_alive(t, x, big_t)
+            one(t)
         };
         discount /= 1.0 + opts.discount_rate;
         total += (cur - prev) * discount;
