@@ -525,6 +525,19 @@ pub fn temporal_days(c: &Column) -> Result<Option<Vec<Option<i32>>>> {
     })
 }
 
+/// [`parse_dates`] as a Date column, and its format. A Date column (as Parquet has) is
+/// the column itself: its days are its values, with no vector of them and no copy.
+fn date_column(c: &Column, op: &Input, opts: &LoadOptions, src: &str) -> Result<(Column, String)> {
+    if c.dtype() == &DataType::Date {
+        return Ok((c.clone(), "Date".into()));
+    }
+    let (days, fmt) = parse_dates(c, op, opts, src)?;
+    Ok((
+        Column::new(c.name().clone(), days).cast(&DataType::Date)?,
+        fmt,
+    ))
+}
+
 /// Parse a date column into days since epoch (null where the source is null).
 fn parse_dates(
     c: &Column,
@@ -766,9 +779,9 @@ fn plain_decimal(b: &[u8], decimal_comma: bool) -> Option<f64> {
     Some(if neg { -v } else { v })
 }
 
-/// A numeric column (as Parquet has) as Float64, checked finite, without a
-/// vector of parsed values: a Float64 column is the column itself, another numeric type one
-/// cast. (Parsed into a vector and copied into a new column, the amounts of the 1M
+/// A numeric column (as Parquet has) as Float64, checked finite, without a vector of
+/// parsed values: a Float64 column is the column itself, another numeric type one cast;
+/// straight from the arrays (the chunked iterator costs a call per value). (Parsed into a vector and copied into a new column, the amounts of the 1M
 /// benchmark's Parquet held three copies at once: 264 of the load's 345 MB heap peak.)
 /// None when the column is not numeric.
 fn numeric_column(c: &Column, op: &Input, src: &str) -> Result<Option<Column>> {
@@ -798,28 +811,11 @@ fn parse_numbers(
     opts: &LoadOptions,
     src: &str,
 ) -> Result<Vec<Option<f64>>> {
-    if c.dtype().is_primitive_numeric() {
-        let f = c.cast(&DataType::Float64)?;
+    if let Some(f) = numeric_column(c, op, src)? {
         let ca = f.f64()?;
-        // Straight from the arrays (the chunked iterator costs a call per value).
         let mut out = Vec::with_capacity(ca.len());
-        let mut at = 0;
         for arr in ca.downcast_iter() {
-            let valid = arr.validity();
-            for (j, &v) in arr.values().as_slice().iter().enumerate() {
-                if !valid.is_none_or(|b| b.get_bit(j)) {
-                    out.push(None);
-                    continue;
-                }
-                if !v.is_finite() {
-                    return Err(bad(format!(
-                        "{}, column '{src}': {v} is not a finite number",
-                        op.at(at + j)
-                    )));
-                }
-                out.push(Some(v));
-            }
-            at += arr.len();
+            out.extend(arr.iter().map(|v| v.copied()));
         }
         return Ok(out);
     }
@@ -1167,14 +1163,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
 
     let (date_col, fmt) = match &typed_format {
         Some(f) => (df.column("date")?.clone(), f.describe()),
-        // (a typed date column, as Parquet's, is kept as it is: its days are the values)
-        None if df.column("date")?.dtype() == &DataType::Date => {
-            (df.column("date")?.clone(), "Date".to_string())
-        }
-        None => {
-            let (days, fmt) = parse_dates(df.column("date")?, &op, opts, &map[&Role::Date])?;
-            (Column::new("date".into(), days).cast(&DataType::Date)?, fmt)
-        }
+        None => date_column(df.column("date")?, &op, opts, &map[&Role::Date])?,
     };
     let _ = df.drop_in_place("date");
     let amount_col = match map.get(&Role::Amount) {

@@ -258,6 +258,28 @@ impl Fitted {
     }
 
     /// E[purchases in (T, T + t] | alive at T, x, T].
+    /// The CLV's discounted expected purchases of a customer alive at T (BG/NBD, MBG/NBD
+    /// and Pareto/NBD; they depend on (x, T) only): over `clv.months` steps, step i's
+    /// purchases discounted by (1 + rate)^i. BG/NBD and MBG/NBD take every step's 2F1 from
+    /// one series ([`super::discounted_2f1_steps`]); Pareto/NBD sums its own expected
+    /// purchases step by step.
+    fn discounted_if_alive(&self, x: f64, big_t: f64, clv: &ClvOptions) -> f64 {
+        match self {
+            Fitted::BgNbd(f) => super::discounted_purchases_if_alive(&f.params, x, big_t, clv),
+            Fitted::MbgNbd(f) => f.params.discounted_purchases_if_alive(x, big_t, clv),
+            Fitted::ParetoNbd(_) | Fitted::Bgbb(_) => {
+                let (mut total, mut prev, mut factor) = (0.0, 0.0, 1.0);
+                for i in 1..=clv.months {
+                    let cur = self.expected_if_alive(clv.step * f64::from(i), x, big_t);
+                    factor /= 1.0 + clv.discount_rate;
+                    total += (cur - prev) * factor;
+                    prev = cur;
+                }
+                total
+            }
+        }
+    }
+
     fn expected_if_alive(&self, t: f64, x: f64, big_t: f64) -> f64 {
         match self {
             Fitted::BgNbd(f) => f.params.expected_purchases_if_alive(t, x, big_t),
@@ -368,19 +390,7 @@ impl Fitted {
         let per_pair: Vec<f64> = if discount {
             pairs
                 .par_iter()
-                .map(|&(x, t)| {
-                    if let Fitted::MbgNbd(f) = self {
-                        return f.params.discounted_purchases_if_alive(x, t, clv);
-                    }
-                    let (mut total, mut prev, mut factor) = (0.0, 0.0, 1.0);
-                    for i in 1..=clv.months {
-                        let cur = self.expected_if_alive(clv.step * f64::from(i), x, t);
-                        factor /= 1.0 + clv.discount_rate;
-                        total += (cur - prev) * factor;
-                        prev = cur;
-                    }
-                    total
-                })
+                .map(|&(x, t)| self.discounted_if_alive(x, t, clv))
                 .collect()
         } else {
             vec![f64::NAN; pairs.len()]
@@ -490,15 +500,6 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// Customers scored.
-    pub fn len(&self) -> usize {
-        self.which.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.which.is_empty()
-    }
-
     /// Customer `i`'s scores, given its frequency `x` and mean repeat value `m` (read only
     /// with a spend model).
     pub fn get(&self, i: usize, x: f64, m: f64) -> CustomerScore {
