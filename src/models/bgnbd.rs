@@ -13,7 +13,7 @@
 use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
-use super::{minimise, FitOptions, Rfm, Rows, ValueIndex};
+use super::{FitOptions, Rfm, Rows, ValueIndex};
 
 /// BG/NBD parameters; α is in the data's time unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -277,41 +277,22 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
     // Warm start for big inputs: fit a systematic sample of the distinct triples first
-    // (cheap), then polish on all of them from there: same optimum, fewer full passes.
-    let mut start = vec![0.1; 4];
-    let mut warm_iters = 0;
-    if grouped.len() > super::WARM_START_ROWS {
-        // Keep the x = 0 triples (few, heavy, and cheap: folded per T) and every k-th
-        // of the others with its weight times k, so that the sample's totals estimate
-        // the full ones without bias.
-        let step = grouped.len() / (super::WARM_START_ROWS / 4);
-        let sub: Vec<Rfm> = grouped
-            .iter()
-            .filter(|d| d.x == 0.0)
-            .copied()
-            .chain(
-                grouped
-                    .iter()
-                    .filter(|d| d.x > 0.0)
-                    .step_by(step)
-                    .map(|d| Rfm {
-                        weight: d.weight * step as f64,
-                        ..*d
-                    }),
-            )
-            .collect();
-        if sub.iter().any(|d| d.x > 0.0) {
-            let sp = Prepared::new(&sub, scale);
-            if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
-                if o.log_params.iter().all(|v| v.abs() < 1e5f64.ln()) {
-                    start = o.log_params;
-                    warm_iters = o.iterations;
-                }
-            }
-        }
-    }
-    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
-        .map_err(|e| anyhow!("BG/NBD: {e}"))?;
+    // (cheap), then polish on all of them from there (super::fit_warm). The sample keeps
+    // the x = 0 triples (few, heavy, and cheap: folded per T) and every k-th of the
+    // others with its weight times k, so that its totals estimate the full ones without
+    // bias.
+    let sp = super::warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
+    let sample = sp
+        .as_ref()
+        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
+    let opt = super::fit_warm(
+        4,
+        sample.as_ref().map(|f| f as super::Objective),
+        &|th| objective(&prep, pen, th),
+        opts,
+        super::all_bounded,
+    )
+    .map_err(|e| anyhow!("BG/NBD: {e}"))?;
     let names = ["r", "alpha (scaled to max T = 1)", "a", "b"];
     for (name, &v) in names.iter().zip(&opt.log_params) {
         if v.abs() > 1e5f64.ln() {
@@ -339,7 +320,7 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
         params,
         log_likelihood: ll_scaled - prep.sum_wx * max_t.ln(),
         lifetimes_negative_log_likelihood: opt.objective,
-        iterations: warm_iters + opt.iterations,
+        iterations: opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
         n_customers: total_w,

@@ -7,7 +7,7 @@
 use anyhow::{anyhow, bail, Result};
 
 use super::special::{digamma, ln_gamma};
-use super::{minimise, FitOptions, ValueIndex};
+use super::{FitOptions, ValueIndex};
 
 /// Gamma-Gamma parameters: spend per purchase z ~ Gamma(p, ν), ν ~ Gamma(q, γ = v).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -242,8 +242,7 @@ pub fn fit(
     }
     let pen = opts.penalizer;
     // Warm start for big inputs on a systematic sample of the customers (see bgnbd::fit).
-    let mut start = vec![0.1; 3];
-    let mut warm_iters = 0;
+    let mut sp = None;
     if prep.rows.len() > super::WARM_START_ROWS {
         let step = prep.rows.len() / (super::WARM_START_ROWS / 4);
         let idx: Vec<usize> = (0..freq.len())
@@ -253,19 +252,21 @@ pub fn fit(
         let sf: Vec<f64> = idx.iter().map(|&i| freq[i]).collect();
         let sm: Vec<f64> = idx.iter().map(|&i| monetary[i]).collect();
         let sw: Option<Vec<f64>> = weights.map(|w| idx.iter().map(|&i| w[i]).collect());
-        if let Ok(sp) = prepare(&sf, &sm, sw.as_deref()) {
-            if !sp.rows.is_empty() {
-                if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
-                    if o.log_params[..2].iter().all(|v| v.abs() < 1e5f64.ln()) {
-                        start = o.log_params;
-                        warm_iters = o.iterations;
-                    }
-                }
-            }
-        }
+        sp = prepare(&sf, &sm, sw.as_deref())
+            .ok()
+            .filter(|sp| !sp.rows.is_empty());
     }
-    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
-        .map_err(|e| anyhow!("Gamma-Gamma: {e}"))?;
+    let sample = sp
+        .as_ref()
+        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
+    let opt = super::fit_warm(
+        3,
+        sample.as_ref().map(|f| f as super::Objective),
+        &|th| objective(&prep, pen, th),
+        opts,
+        |lp| super::all_bounded(&lp[..2]),
+    )
+    .map_err(|e| anyhow!("Gamma-Gamma: {e}"))?;
     for (name, &v) in ["p", "q"].iter().zip(&opt.log_params) {
         if v.abs() > 1e5f64.ln() {
             bail!(
@@ -284,7 +285,7 @@ pub fn fit(
         params,
         log_likelihood: ll,
         lifetimes_negative_log_likelihood: opt.objective,
-        iterations: warm_iters + opt.iterations,
+        iterations: opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
         n_customers: prep.total_w,

@@ -18,8 +18,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
-    check_identified, minimise, prepare_counts, sigmoid, softplus_sigmoid, warm_start_sample,
-    ClvOptions, CountScore, FitOptions, Rfm, Rows, ValueIndex,
+    all_bounded, check_identified, fit_warm, prepare_counts, sigmoid, softplus_sigmoid,
+    warm_start_sample, ClvOptions, CountScore, FitOptions, Objective, Rfm, Rows, ValueIndex,
 };
 
 /// MBG/NBD parameters; α is in the data's time unit.
@@ -221,19 +221,18 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<MbgNbdFit> {
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
-    let mut start = vec![0.1; 4];
-    let mut warm_iters = 0;
-    if let Some(sub) = warm_start_sample(&grouped) {
-        let sp = Prepared::new(&sub, scale);
-        if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
-            if o.log_params.iter().all(|v| v.abs() < 1e5f64.ln()) {
-                start = o.log_params;
-                warm_iters = o.iterations;
-            }
-        }
-    }
-    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
-        .map_err(|e| anyhow!("MBG/NBD: {e}"))?;
+    let sp = warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
+    let sample = sp
+        .as_ref()
+        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
+    let opt = fit_warm(
+        4,
+        sample.as_ref().map(|f| f as Objective),
+        &|th| objective(&prep, pen, th),
+        opts,
+        all_bounded,
+    )
+    .map_err(|e| anyhow!("MBG/NBD: {e}"))?;
     check_identified(
         "MBG/NBD",
         &["r", "alpha (scaled to max T = 1)", "a", "b"],
@@ -256,7 +255,7 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<MbgNbdFit> {
         params,
         log_likelihood: ll_scaled - prep.sum_wx * max_t.ln(),
         lifetimes_negative_log_likelihood: opt.objective,
-        iterations: warm_iters + opt.iterations,
+        iterations: opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
         n_customers: total_w,

@@ -37,8 +37,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, hyp2f1_log_grad, ln_gamma};
 use super::{
-    check_identified, minimise, prepare_counts, sigmoid, warm_start_sample, CountScore, FitOptions,
-    Rfm, Rows,
+    all_bounded, check_identified, fit_warm, prepare_counts, sigmoid, warm_start_sample,
+    CountScore, FitOptions, Objective, Rfm, Rows,
 };
 
 /// Pareto/NBD parameters; α and β are in the data's time unit.
@@ -506,19 +506,18 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<ParetoNbdFit> {
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
-    let mut start = vec![0.1; 4];
-    let mut warm_iters = 0;
-    if let Some(sub) = warm_start_sample(&grouped) {
-        let sp = Prepared::new(&sub, scale);
-        if let Ok(o) = minimise(|th| objective(&sp, pen, th), start.clone(), opts) {
-            if o.log_params.iter().all(|v| v.abs() < 1e5f64.ln()) {
-                start = o.log_params;
-                warm_iters = o.iterations;
-            }
-        }
-    }
-    let opt = minimise(|th| objective(&prep, pen, th), start, opts)
-        .map_err(|e| anyhow!("Pareto/NBD: {e}"))?;
+    let sp = warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
+    let sample = sp
+        .as_ref()
+        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
+    let opt = fit_warm(
+        4,
+        sample.as_ref().map(|f| f as Objective),
+        &|th| objective(&prep, pen, th),
+        opts,
+        all_bounded,
+    )
+    .map_err(|e| anyhow!("Pareto/NBD: {e}"))?;
     check_identified(
         "Pareto/NBD",
         &[
@@ -546,7 +545,7 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<ParetoNbdFit> {
         params,
         log_likelihood,
         objective: opt.objective,
-        iterations: warm_iters + opt.iterations,
+        iterations: opt.iterations,
         converged: true,
         grad_norm: opt.grad_norm,
         n_customers: total_w,

@@ -738,6 +738,8 @@ pub struct StepTimes {
     pub fit: f64,
     /// Gamma-Gamma's fit.
     pub spend: f64,
+    /// Both fits (run side by side: at most their sum).
+    pub fits: f64,
     /// p_alive, expected purchases and CLV of everyone (with `--intervals`, theirs too).
     pub score: f64,
 }
@@ -905,10 +907,65 @@ pub fn fit_summaries(
     };
     let clock = std::time::Instant::now();
     let mut times = StepTimes::default();
-    // The distinct histories, once: the fit, the standard errors and the scores run on
-    // them.
-    let (distinct, which) = crate::models::group_with_index(&rfm);
-    let fit = Fitted::fit_grouped(kind, &rfm, &distinct, &opts).map_err(|e| {
+    use rayon::prelude::*;
+    // The purchase model and Gamma-Gamma are fitted side by side (neither needs the
+    // other; each alone leaves a core idle in its sequential parts: the grouping, the
+    // spend data's preparation). Each fit is the same on every run, whatever the threads.
+    let purchase = || {
+        let clock = std::time::Instant::now();
+        // The distinct histories, once: the fit, the standard errors and the scores run
+        // on them.
+        let (distinct, which) = crate::models::group_with_index(&rfm);
+        let fit = Fitted::fit_grouped(kind, &rfm, &distinct, &opts);
+        (fit, distinct, which, clock.elapsed().as_secs_f64())
+    };
+    let spend = || {
+        let clock = std::time::Instant::now();
+        // Without monetary values (a summary of x, t_x, T only) there is no spend model
+        // and no spend data to keep.
+        let has_m = sums.par_iter().with_min_len(1 << 14).any(|s| !s.m.is_nan());
+        let (freq, monetary): (Vec<f64>, Vec<f64>) = if has_m {
+            (
+                sums.par_iter()
+                    .with_min_len(1 << 14)
+                    .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
+                    .collect(),
+                sums.par_iter().with_min_len(1 << 14).map(|s| s.m).collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        // Gamma-Gamma is a model of positive spend: repeat customers whose repeat
+        // purchases were all free (m = 0) inform the purchase model but are left out of
+        // its fit (they are still scored: E[M | x, 0] shrinks towards the population
+        // mean). (None without monetary values: m is NaN throughout.)
+        let gg_excluded = if has_m {
+            sums.par_iter()
+                .with_min_len(1 << 14)
+                .filter(|s| s.x > 0.0 && s.m <= 0.0)
+                .count()
+        } else {
+            0
+        };
+        let (gg, gg_missing) = if !has_m {
+            (None, Some("no monetary values".to_string()))
+        } else {
+            match gamma_gamma::fit(&freq, &monetary, weights.as_deref(), &opts) {
+                Ok(f) => (Some(f), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            }
+        };
+        (
+            gg,
+            gg_missing,
+            gg_excluded,
+            (freq, monetary),
+            clock.elapsed().as_secs_f64(),
+        )
+    };
+    let ((fit, distinct, which, fit_s), (gg, gg_missing, gg_excluded, gg_data, spend_s)) =
+        rayon::join(purchase, spend);
+    let fit = fit.map_err(|e| {
         bad(format!(
             "the {} model cannot be fitted on these data ({} customers, {} with a \
              repeat purchase): {e:#}",
@@ -917,39 +974,9 @@ pub fn fit_summaries(
             sums.iter().filter(|s| s.x > 0.0).count()
         ))
     })?;
-    // Gamma-Gamma is a model of positive spend: repeat customers whose repeat purchases
-    // were all free (m = 0) inform BG/NBD but are left out of its fit (they are still
-    // scored: E[M | x, 0] shrinks towards the population mean).
-    times.fit = clock.elapsed().as_secs_f64();
-    use rayon::prelude::*;
-    // Without monetary values (a summary of x, t_x, T only) there is no spend model and
-    // no spend data to keep.
-    let has_m = sums.par_iter().with_min_len(1 << 14).any(|s| !s.m.is_nan());
-    let (freq, monetary): (Vec<f64>, Vec<f64>) = if has_m {
-        (
-            sums.par_iter()
-                .with_min_len(1 << 14)
-                .map(|s| if s.m > 0.0 { s.x } else { 0.0 })
-                .collect(),
-            sums.par_iter().with_min_len(1 << 14).map(|s| s.m).collect(),
-        )
-    } else {
-        (Vec::new(), Vec::new())
-    };
-    let gg_excluded = sums
-        .par_iter()
-        .with_min_len(1 << 14)
-        .filter(|s| s.x > 0.0 && s.m <= 0.0)
-        .count();
-    let (gg, gg_missing) = if !has_m {
-        (None, Some("no monetary values".to_string()))
-    } else {
-        match gamma_gamma::fit(&freq, &monetary, weights.as_deref(), &opts) {
-            Ok(f) => (Some(f), None),
-            Err(e) => (None, Some(format!("{e:#}"))),
-        }
-    };
-    times.spend = clock.elapsed().as_secs_f64() - times.fit;
+    times.fit = fit_s;
+    times.spend = spend_s;
+    times.fits = clock.elapsed().as_secs_f64();
     let horizon = f64::from(m.horizon) * 30.0 / m.unit.days();
     let clv = ClvOptions {
         months: m.horizon,
@@ -973,7 +1000,7 @@ pub fn fit_summaries(
         gg_se: std::cell::OnceCell::new(),
         rfm,
         distinct,
-        gg_data: (freq, monetary),
+        gg_data,
         scores,
         horizon,
         unit: m.unit,
@@ -985,6 +1012,7 @@ pub fn fit_summaries(
         times,
     };
     if m.intervals.is_some() {
+        run.standard_errors();
         let intervals = parameter_intervals(
             &run.fit,
             run.se(),
@@ -999,35 +1027,39 @@ pub fn fit_summaries(
         )?;
         run.intervals = intervals;
     }
-    run.times.score = clock.elapsed().as_secs_f64() - run.times.fit - run.times.spend;
+    run.times.score = clock.elapsed().as_secs_f64() - run.times.fits;
     Ok(run)
 }
 
 impl ModelRun {
     /// The purchase model's standard errors (computed once, when first asked for).
     pub fn se(&self) -> &std::result::Result<StandardErrors, String> {
-        self.se.get_or_init(|| {
-            self.fit
-                .standard_errors(crate::models::Rows::Distinct(&self.distinct))
-                .map_err(|e| format!("{e:#}"))
-        })
+        self.se
+            .get_or_init(|| purchase_se(&self.fit, &self.distinct))
     }
 
     /// Gamma-Gamma's standard errors (None without a spend model).
     pub fn gg_se(&self) -> Option<&std::result::Result<StandardErrors, String>> {
         self.gg_se
-            .get_or_init(|| {
-                self.gg.as_ref().map(|g| {
-                    crate::models::se::gamma_gamma(
-                        &g.params,
-                        &self.gg_data.0,
-                        &self.gg_data.1,
-                        self.weights.as_deref(),
-                    )
-                    .map_err(|e| format!("{e:#}"))
-                })
-            })
+            .get_or_init(|| spend_se(self.gg.as_ref(), &self.gg_data, self.weights.as_deref()))
             .as_ref()
+    }
+
+    /// Both models' standard errors, computed side by side (each alone leaves a core
+    /// idle in its sequential parts). The same numbers as [`ModelRun::se`] and
+    /// [`ModelRun::gg_se`].
+    pub fn standard_errors(&self) {
+        if self.se.get().is_some() || self.gg_se.get().is_some() {
+            let _ = (self.se(), self.gg_se());
+            return;
+        }
+        let (fit, distinct) = (&self.fit, &self.distinct);
+        let (gg, data, weights) = (self.gg.as_ref(), &self.gg_data, self.weights.as_deref());
+        let (purchase, spend) = rayon::join(
+            || purchase_se(fit, distinct),
+            || spend_se(gg, data, weights),
+        );
+        let _ = (self.se.set(purchase), self.gg_se.set(spend));
     }
 
     /// Scored customer `i`'s p_alive, expected purchases, expected value and CLV.
@@ -1057,6 +1089,7 @@ impl ModelRun {
     /// The parameters, standard errors and log-likelihoods as JSON (`--params`): one
     /// object per model under its name.
     pub fn params_json(&self) -> serde_json::Value {
+        self.standard_errors();
         let mut v = serde_json::json!({
             "unit": self.unit.name(),
             "calibration_end": self.end.map(|d| d.to_string()),
@@ -1203,24 +1236,44 @@ fn model_json(f: &Fitted, se: &std::result::Result<StandardErrors, String>) -> s
     serde_json::Value::Object(o)
 }
 
+/// The purchase model's standard errors, or why there are none.
+fn purchase_se(fit: &Fitted, distinct: &[Rfm]) -> std::result::Result<StandardErrors, String> {
+    fit.standard_errors(crate::models::Rows::Distinct(distinct))
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Gamma-Gamma's standard errors on its data (frequencies, mean values), or why there
+/// are none; None without a spend model.
+fn spend_se(
+    gg: Option<&GammaGammaFit>,
+    data: &(Vec<f64>, Vec<f64>),
+    weights: Option<&[f64]>,
+) -> Option<std::result::Result<StandardErrors, String>> {
+    gg.map(|g| {
+        crate::models::se::gamma_gamma(&g.params, &data.0, &data.1, weights)
+            .map_err(|e| format!("{e:#}"))
+    })
+}
+
 /// Print (--verbose) and write (--params) the fitted parameters.
 fn report_params(run: &ModelRun, m: &ModelParams, verbose: bool, name: &str) -> Result<()> {
     if verbose {
         // the standard errors are computed when first asked for: timed here
         let clock = std::time::Instant::now();
-        let _ = (run.se(), run.gg_se());
+        run.standard_errors();
         let se = clock.elapsed().as_secs_f64();
         for l in run.describe() {
             eprintln!("retention {name}: {l}");
         }
         let t = run.times;
         eprintln!(
-            "retention {name}: model steps: fit {:.3} s, standard errors {se:.3} s, \
-             Gamma-Gamma fit {:.3} s, scoring {:.3} s (total {:.3} s)",
+            "retention {name}: model steps: fit {:.3} s beside Gamma-Gamma fit {:.3} s \
+             (both {:.3} s), standard errors {se:.3} s, scoring {:.3} s (total {:.3} s)",
             t.fit,
             t.spend,
+            t.fits,
             t.score,
-            t.fit + se + t.spend + t.score
+            t.fits + se + t.score
         );
     }
     if let Some(path) = &m.params {
