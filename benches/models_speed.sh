@@ -9,7 +9,9 @@
 # customers (benches/bgbb_data.py, x,t_x,T): 6 to 52 opportunities each, and 6 each (the
 # donations data's shape). One run each; a benchmark, not a test. Both retention's whole
 # process and its model steps alone (from a --verbose run: fit with standard errors,
-# Gamma-Gamma, scoring; what lifetimes' side times) are shown against lifetimes.
+# Gamma-Gamma, scoring; what lifetimes' side times) are shown against lifetimes:
+# retention's as the median of RUNS runs (default 5; every model-steps figure is printed
+# on stderr), lifetimes' from one run.
 #
 #   N=1000000 RETENTION_BIN=target/release/retention PY=/path/venv/bin/python bash benches/models_speed.sh
 set -euo pipefail
@@ -33,19 +35,31 @@ echo "Load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| model | input | retention s (process) | retention model steps s | lifetimes s | lifetimes / retention process | lifetimes / retention steps |"
 echo "|---|---|---:|---:|---:|---:|---:|"
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 run() {  # model, input, key in the JSON
-  local t0 t1 ours steps theirs
-  t0=$(date +%s.%N)
-  "$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.csv" --quiet 2>"$DIR/out_$3.err"
-  t1=$(date +%s.%N)
-  ours=$(echo "$t1 - $t0" | bc -l)
-  # The same work as lifetimes' side (its fit includes its Hessian): a second run with
-  # --verbose, whose "model steps" line times fit, standard errors, Gamma-Gamma and
-  # scoring in-process (no reading, no writing).
-  steps=$("$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.verbose.csv" --verbose 2>&1 >/dev/null |
-    sed -n 's/.*model steps:.*(total \([0-9.]*\) s).*/\1/p')
+  local t0 t1 ours steps theirs times="" steps_all="" i s
+  # retention's runs take a fraction of a second, where a shared machine's noise is tens
+  # of percent: the median of RUNS runs (default 5) of each (lifetimes: one run each)
+  for i in $(seq "${RUNS:-5}"); do
+    t0=$(date +%s.%N)
+    "$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.csv" --quiet 2>"$DIR/out_$3.err"
+    t1=$(date +%s.%N)
+    times+="$(echo "$t1 - $t0" | bc -l)"$'\n'
+    # The same work as lifetimes' side (its fit includes its Hessian): a run with
+    # --verbose, whose "model steps" line times fit, standard errors, Gamma-Gamma and
+    # scoring in-process (no reading, no writing).
+    s=$("$BIN" ltv --summary "$2" --model "$1" -o "$DIR/out_$3.verbose.csv" --verbose 2>&1 >/dev/null |
+      sed -n 's/.*model steps:.*(total \([0-9.]*\) s).*/\1/p')
+    [ -z "$s" ] || steps_all+="$s"$'\n'
+  done
+  ours=$(printf '%s' "$times" | median)
   # (a binary without the line: no steps figure)
-  [ -n "$steps" ] || steps="—"
+  if [ -n "$steps_all" ]; then
+    steps=$(printf '%.3f' "$(printf '%s' "$steps_all" | median)")
+    echo "$1 $(basename "$2"): model steps of ${RUNS:-5} runs: $(printf '%s' "$steps_all" | sort -g | tr '\n' ' ')" >&2
+  else
+    steps="—"
+  fi
   # lifetimes' total, or "failed SECONDS" when its fit raised
   theirs=$("$PY" -c "import json;r=json.load(open('$DIR/lifetimes_models.json'))['$3'];print(r['total'] if 'total' in r else 'failed %.1f' % r['fit'])")
   if [ "${theirs#failed }" != "$theirs" ]; then

@@ -183,7 +183,7 @@ fn group_few_in_parallel(data: &[Rfm]) -> Option<(Vec<Rfm>, Vec<u32>)> {
         firsts: Vec<(u64, usize)>,
         weights: Vec<f64>,
         whole: bool,
-        abs_sum: f64,
+        abs_sum: u64,
     }
     let mut which = vec![0u32; data.len()];
     let chunks: Option<Vec<Chunk>> = data
@@ -193,7 +193,7 @@ fn group_few_in_parallel(data: &[Rfm]) -> Option<(Vec<Rfm>, Vec<u32>)> {
         .map(|(c, (rows, which))| {
             let mut table = PackedTable::new();
             let mut firsts = Vec::new();
-            let (mut whole, mut abs_sum) = (true, 0.0);
+            let (mut whole, mut abs_sum) = (true, 0u64);
             for (i, (d, w)) in rows.iter().zip(which.iter_mut()).enumerate() {
                 let key = packed_key(d)?;
                 let k = table.add(key, d.weight, || {
@@ -203,8 +203,11 @@ fn group_few_in_parallel(data: &[Rfm]) -> Option<(Vec<Rfm>, Vec<u32>)> {
                 if table.len > FEW_HISTORIES {
                     return None;
                 }
-                whole &= d.weight.fract() == 0.0;
-                abs_sum += d.weight.abs();
+                // (by casts, not fract(): that is a libm call per row on baseline x86-64;
+                // a weight beyond i64 saturates and counts as not whole)
+                let wi = d.weight as i64;
+                whole &= wi as f64 == d.weight;
+                abs_sum = abs_sum.saturating_add(wi.unsigned_abs());
                 *w = k as u32;
             }
             let mut weights = vec![0.0; firsts.len()];
@@ -249,7 +252,10 @@ fn group_few_in_parallel(data: &[Rfm]) -> Option<(Vec<Rfm>, Vec<u32>)> {
         .for_each(|(which, map)| which.iter_mut().for_each(|k| *k = map[*k as usize]));
     // 2^53: every partial sum of whole numbers below it is exact
     let exact = chunks.iter().all(|c| c.whole)
-        && chunks.iter().map(|c| c.abs_sum).sum::<f64>() < 9.007_199_254_740_992e15;
+        && chunks
+            .iter()
+            .try_fold(0u64, |a, c| a.checked_add(c.abs_sum))
+            .is_some_and(|t| t < 1 << 53);
     if !exact {
         out.iter_mut().for_each(|g| g.weight = 0.0);
         for (d, &k) in data.iter().zip(&which) {
