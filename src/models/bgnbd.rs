@@ -282,13 +282,11 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
     // others with its weight times k, so that its totals estimate the full ones without
     // bias.
     let sp = super::warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
-    let sample = sp
-        .as_ref()
-        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
-    let opt = super::fit_warm(
+    let opt = super::fit_prepared(
         4,
-        sample.as_ref().map(|f| f as super::Objective),
-        &|th| objective(&prep, pen, th),
+        &prep,
+        sp.as_ref(),
+        |p, th| objective(p, pen, th),
         opts,
         super::all_bounded,
     )

@@ -256,13 +256,11 @@ pub fn fit(
             .ok()
             .filter(|sp| !sp.rows.is_empty());
     }
-    let sample = sp
-        .as_ref()
-        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
-    let opt = super::fit_warm(
+    let opt = super::fit_prepared(
         3,
-        sample.as_ref().map(|f| f as super::Objective),
-        &|th| objective(&prep, pen, th),
+        &prep,
+        sp.as_ref(),
+        |p, th| objective(p, pen, th),
         opts,
         |lp| super::all_bounded(&lp[..2]),
     )

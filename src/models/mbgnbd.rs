@@ -18,8 +18,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, ln_gamma};
 use super::{
-    all_bounded, check_identified, fit_warm, prepare_counts, sigmoid, softplus_sigmoid,
-    warm_start_sample, ClvOptions, CountScore, FitOptions, Objective, Rfm, Rows, ValueIndex,
+    all_bounded, check_identified, fit_prepared, prepare_counts, sigmoid, softplus_sigmoid,
+    warm_start_sample, ClvOptions, CountScore, FitOptions, Rfm, Rows, ValueIndex,
 };
 
 /// MBG/NBD parameters; α is in the data's time unit.
@@ -222,13 +222,11 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<MbgNbdFit> {
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
     let sp = warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
-    let sample = sp
-        .as_ref()
-        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
-    let opt = fit_warm(
+    let opt = fit_prepared(
         4,
-        sample.as_ref().map(|f| f as Objective),
-        &|th| objective(&prep, pen, th),
+        &prep,
+        sp.as_ref(),
+        |p, th| objective(p, pen, th),
         opts,
         all_bounded,
     )

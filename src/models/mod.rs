@@ -755,6 +755,28 @@ pub(crate) fn fit_warm(
     Ok(o)
 }
 
+/// [`fit_warm`] of a model's `objective` (value and gradient over log parameters, the
+/// penalty included) on its rows prepared for fitting (`full`), warm-started on the
+/// prepared sample when there is one.
+pub(crate) fn fit_prepared<P>(
+    k: usize,
+    full: &P,
+    sample: Option<&P>,
+    objective: impl Fn(&P, &[f64]) -> (f64, Vec<f64>),
+    opts: &FitOptions,
+    usable: impl Fn(&[f64]) -> bool,
+) -> Result<Optimum> {
+    let objective = &objective;
+    let on_sample = sample.map(|s| move |th: &[f64]| objective(s, th));
+    fit_warm(
+        k,
+        on_sample.as_ref().map(|f| f as Objective),
+        &|th| objective(full, th),
+        opts,
+        usable,
+    )
+}
+
 /// |ln θ| < ln 1e5 for every log parameter: none ran off to 0 or ∞.
 pub(crate) fn all_bounded(log_params: &[f64]) -> bool {
     log_params.iter().all(|v| v.abs() < 1e5f64.ln())

@@ -37,8 +37,8 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, hyp2f1_log_grad, ln_gamma};
 use super::{
-    all_bounded, check_identified, fit_warm, prepare_counts, sigmoid, warm_start_sample,
-    CountScore, FitOptions, Objective, Rfm, Rows,
+    all_bounded, check_identified, fit_prepared, prepare_counts, sigmoid, warm_start_sample,
+    CountScore, FitOptions, Rfm, Rows,
 };
 
 /// Pareto/NBD parameters; α and β are in the data's time unit.
@@ -507,13 +507,11 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<ParetoNbdFit> {
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
     let sp = warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
-    let sample = sp
-        .as_ref()
-        .map(|sp| move |th: &[f64]| objective(sp, pen, th));
-    let opt = fit_warm(
+    let opt = fit_prepared(
         4,
-        sample.as_ref().map(|f| f as Objective),
-        &|th| objective(&prep, pen, th),
+        &prep,
+        sp.as_ref(),
+        |p, th| objective(p, pen, th),
         opts,
         all_bounded,
     )
