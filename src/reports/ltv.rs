@@ -893,12 +893,18 @@ pub fn fit_summaries(
     kind: Kind,
 ) -> Result<ModelRun> {
     let w = |i: usize| weights.as_ref().map_or(1.0, |w| w[i]);
+    // Without monetary values (a summary of x, t_x, T only: m is NaN throughout) there is
+    // no spend model and no spend data to keep; found in the same pass.
+    let mut has_m = false;
     let rfm: Vec<Rfm> = sums
         .iter()
         .enumerate()
-        .map(|(i, s)| Rfm {
-            weight: w(i),
-            ..Rfm::new(s.x, s.t_x, s.t)
+        .map(|(i, s)| {
+            has_m |= !s.m.is_nan();
+            Rfm {
+                weight: w(i),
+                ..Rfm::new(s.x, s.t_x, s.t)
+            }
         })
         .collect();
     let opts = FitOptions {
@@ -921,9 +927,6 @@ pub fn fit_summaries(
     };
     let spend = || {
         let clock = std::time::Instant::now();
-        // Without monetary values (a summary of x, t_x, T only) there is no spend model
-        // and no spend data to keep.
-        let has_m = sums.par_iter().with_min_len(1 << 14).any(|s| !s.m.is_nan());
         let (freq, monetary): (Vec<f64>, Vec<f64>) = if has_m {
             (
                 sums.par_iter()
