@@ -276,13 +276,10 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<BgNbdFit> {
     let scale = 1.0 / max_t;
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
-    // Warm start for big inputs: fit a systematic sample of the distinct triples first
-    // (cheap), then polish on all of them from there (super::fit_warm). The sample keeps
-    // the x = 0 triples (few, heavy, and cheap: folded per T) and every k-th of the
-    // others with its weight times k, so that its totals estimate the full ones without
-    // bias.
+    // Warm start for big inputs: a systematic sample of the distinct triples first
+    // (cheap), then all of them from there.
     let sp = super::warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
-    let opt = super::fit_prepared(
+    let opt = super::fit_warm(
         4,
         &prep,
         sp.as_ref(),

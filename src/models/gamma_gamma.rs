@@ -242,8 +242,7 @@ pub fn fit(
     }
     let pen = opts.penalizer;
     // Warm start for big inputs on a systematic sample of the customers (see bgnbd::fit).
-    let mut sp = None;
-    if prep.rows.len() > super::WARM_START_ROWS {
+    let sp = if prep.rows.len() > super::WARM_START_ROWS {
         let step = prep.rows.len() / (super::WARM_START_ROWS / 4);
         let idx: Vec<usize> = (0..freq.len())
             .filter(|&i| freq[i] > 0.0)
@@ -252,11 +251,13 @@ pub fn fit(
         let sf: Vec<f64> = idx.iter().map(|&i| freq[i]).collect();
         let sm: Vec<f64> = idx.iter().map(|&i| monetary[i]).collect();
         let sw: Option<Vec<f64>> = weights.map(|w| idx.iter().map(|&i| w[i]).collect());
-        sp = prepare(&sf, &sm, sw.as_deref())
+        prepare(&sf, &sm, sw.as_deref())
             .ok()
-            .filter(|sp| !sp.rows.is_empty());
-    }
-    let opt = super::fit_prepared(
+            .filter(|sp| !sp.rows.is_empty())
+    } else {
+        None
+    };
+    let opt = super::fit_warm(
         3,
         &prep,
         sp.as_ref(),

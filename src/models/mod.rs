@@ -486,7 +486,7 @@ where
 /// of this size and starts the full fit from that optimum.
 pub(crate) const WARM_START_ROWS: usize = 20_000;
 
-/// The warm-start sample of the continuous-time fits (MBG/NBD, Pareto/NBD) when there
+/// The warm-start sample of the continuous-time fits (BG/NBD, MBG/NBD, Pareto/NBD) when there
 /// are more than [`WARM_START_ROWS`] distinct triples: every x = 0 triple, and every k-th
 /// of the others with its weight times k (so that the sample's totals estimate the full
 /// ones without bias). None when the input is small enough to fit directly.
@@ -716,49 +716,15 @@ pub(crate) struct Optimum {
     pub iterations: u64,
 }
 
-/// A value-and-gradient objective over log parameters.
-pub(crate) type Objective<'a> = &'a dyn Fn(&[f64]) -> (f64, Vec<f64>);
-
-/// Minimise `full` from 0.1 in each of its `k` log parameters, warm-started on `sample`
-/// when there is one (big inputs: a systematic sample of a few thousand rows, see
-/// [`warm_start_sample`]): [`minimise`] on the sample first; if its optimum is `usable`
-/// (no parameter running off), [`newton_polish`] on all the rows with the sample's
-/// Hessian (8 gradients of the sample), and [`minimise`] on all the rows from the warm
-/// start when the polish does not converge. `iterations` counts both stages.
-pub(crate) fn fit_warm(
-    k: usize,
-    sample: Option<Objective>,
-    full: Objective,
-    opts: &FitOptions,
-    usable: impl Fn(&[f64]) -> bool,
-) -> Result<Optimum> {
-    let mut start = vec![0.1; k];
-    let mut warm_iters = 0;
-    if let Some(sample) = sample {
-        if let Ok(o) = minimise(sample, start.clone(), opts) {
-            if usable(&o.log_params) {
-                start = o.log_params;
-                warm_iters = o.iterations;
-                let grad = |th: &[f64]| sample(th).1;
-                let polished = se::hessian_from_gradient(&grad, &start)
-                    .ok()
-                    .and_then(|h| newton_polish(full, &start, &h));
-                if let Some(mut o) = polished {
-                    o.iterations += warm_iters;
-                    return Ok(o);
-                }
-            }
-        }
-    }
-    let mut o = minimise(full, start, opts)?;
-    o.iterations += warm_iters;
-    Ok(o)
-}
-
-/// [`fit_warm`] of a model's `objective` (value and gradient over log parameters, the
-/// penalty included) on its rows prepared for fitting (`full`), warm-started on the
-/// prepared sample when there is one.
-pub(crate) fn fit_prepared<P>(
+/// Minimise a model's `objective` (value and gradient over log parameters, the penalty
+/// included) on its rows prepared for fitting (`full`), from 0.1 in each of its `k` log
+/// parameters, warm-started on the prepared `sample` when there is one (big inputs: a
+/// systematic sample of a few thousand rows, see [`warm_start_sample`]): [`minimise`] on
+/// the sample first; if its optimum is `usable` (no parameter running off),
+/// [`newton_polish`] on all the rows with the sample's Hessian (8 gradients of the
+/// sample), and [`minimise`] on all the rows from the warm start when the polish does not
+/// converge. `iterations` counts both stages.
+pub(crate) fn fit_warm<P>(
     k: usize,
     full: &P,
     sample: Option<&P>,
@@ -766,15 +732,29 @@ pub(crate) fn fit_prepared<P>(
     opts: &FitOptions,
     usable: impl Fn(&[f64]) -> bool,
 ) -> Result<Optimum> {
-    let objective = &objective;
-    let on_sample = sample.map(|s| move |th: &[f64]| objective(s, th));
-    fit_warm(
-        k,
-        on_sample.as_ref().map(|f| f as Objective),
-        &|th| objective(full, th),
-        opts,
-        usable,
-    )
+    let on_full = |th: &[f64]| objective(full, th);
+    let mut start = vec![0.1; k];
+    let mut warm_iters = 0;
+    if let Some(sample) = sample {
+        let on_sample = |th: &[f64]| objective(sample, th);
+        if let Ok(o) = minimise(on_sample, start.clone(), opts) {
+            if usable(&o.log_params) {
+                start = o.log_params;
+                warm_iters = o.iterations;
+                let grad = |th: &[f64]| on_sample(th).1;
+                let polished = se::hessian_from_gradient(&grad, &start)
+                    .ok()
+                    .and_then(|h| newton_polish(on_full, &start, &h));
+                if let Some(mut o) = polished {
+                    o.iterations += warm_iters;
+                    return Ok(o);
+                }
+            }
+        }
+    }
+    let mut o = minimise(on_full, start, opts)?;
+    o.iterations += warm_iters;
+    Ok(o)
 }
 
 /// |ln θ| < ln 1e5 for every log parameter: none ran off to 0 or ∞.
@@ -795,27 +775,17 @@ pub(crate) fn all_bounded(log_params: &[f64]) -> bool {
 /// (Armijo). None when the Hessian is not positive definite, a value is not finite, a
 /// step finds no decrease, or 12 steps do not reach the gradient norm of 1e-7:
 /// [`fit_warm`] then runs [`minimise`] from the warm start.
-pub(crate) fn newton_polish(f: Objective, start: &[f64], hessian: &[Vec<f64>]) -> Option<Optimum> {
+pub(crate) fn newton_polish(
+    f: impl Fn(&[f64]) -> (f64, Vec<f64>),
+    start: &[f64],
+    hessian: &[Vec<f64>],
+) -> Option<Optimum> {
     let k = start.len();
     if hessian.len() != k {
         return None;
     }
     let mut b = hessian.to_vec();
     let mut l = se::cholesky(&b).ok()?;
-    // d = −(L Lᵀ)⁻¹ g: forward, then back substitution
-    let direction = |l: &[Vec<f64>], g: &[f64]| -> Vec<f64> {
-        let mut y = vec![0.0; k];
-        for i in 0..k {
-            let s: f64 = (0..i).map(|m| l[i][m] * y[m]).sum();
-            y[i] = (-g[i] - s) / l[i][i];
-        }
-        let mut d = vec![0.0; k];
-        for i in (0..k).rev() {
-            let s: f64 = (i + 1..k).map(|m| l[m][i] * d[m]).sum();
-            d[i] = (y[i] - s) / l[i][i];
-        }
-        d
-    };
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let norm = |g: &[f64]| dot(g, g).sqrt();
     let mut x = start.to_vec();
@@ -832,7 +802,9 @@ pub(crate) fn newton_polish(f: Objective, start: &[f64], hessian: &[Vec<f64>]) -
                 iterations: step,
             });
         }
-        let d = direction(&l, &g);
+        // d = −B⁻¹ g
+        let minus_g: Vec<f64> = g.iter().map(|v| -v).collect();
+        let d = se::solve_cholesky(&l, &minus_g);
         let slope = dot(&d, &g);
         // (not a descent direction, or NaN: the sample's curvature does not fit here)
         if slope.is_nan() || slope >= 0.0 {
@@ -1360,7 +1332,7 @@ mod tests {
         // a value that is not finite
         let nan = |_: &[f64]| (f64::NAN, vec![0.0, 0.0]);
         let id = vec![vec![1.0, 0.0], vec![0.0, 1.0]];
-        assert!(newton_polish(&nan, &[0.0, 0.0], &id).is_none());
+        assert!(newton_polish(nan, &[0.0, 0.0], &id).is_none());
     }
 
     /// The parallel grouping of many rows with few histories: the sequential grouping's

@@ -37,7 +37,7 @@ use anyhow::{anyhow, Result};
 
 use super::special::{digamma, hyp2f1_log, hyp2f1_log_grad, ln_gamma};
 use super::{
-    all_bounded, check_identified, fit_prepared, prepare_counts, sigmoid, warm_start_sample,
+    all_bounded, check_identified, fit_warm, prepare_counts, sigmoid, warm_start_sample,
     CountScore, FitOptions, Rfm, Rows,
 };
 
@@ -507,7 +507,7 @@ pub fn fit_rows(rows: Rows, opts: &FitOptions) -> Result<ParetoNbdFit> {
     let prep = Prepared::new(&grouped, scale);
     let pen = opts.penalizer;
     let sp = warm_start_sample(&grouped).map(|sub| Prepared::new(&sub, scale));
-    let opt = fit_prepared(
+    let opt = fit_warm(
         4,
         &prep,
         sp.as_ref(),

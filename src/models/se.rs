@@ -111,6 +111,23 @@ pub fn cholesky(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
     Ok(l)
 }
 
+/// x with L Lᵀ x = b, for the Cholesky factor `l` of [`cholesky`]: forward, then back
+/// substitution.
+pub fn solve_cholesky(l: &[Vec<f64>], b: &[f64]) -> Vec<f64> {
+    let k = l.len();
+    let mut y = vec![0.0; k];
+    for i in 0..k {
+        let s: f64 = (0..i).map(|m| l[i][m] * y[m]).sum();
+        y[i] = (b[i] - s) / l[i][i];
+    }
+    let mut x = vec![0.0; k];
+    for i in (0..k).rev() {
+        let s: f64 = (i + 1..k).map(|m| l[m][i] * x[m]).sum();
+        x[i] = (y[i] - s) / l[i][i];
+    }
+    x
+}
+
 /// Inverse of a symmetric positive-definite matrix through its Cholesky factor.
 #[allow(clippy::needless_range_loop)] // matrix code reads best with indexes
 pub fn inverse_spd(a: &[Vec<f64>]) -> Result<Vec<Vec<f64>>> {
