@@ -181,6 +181,9 @@ fn compute(
     // The ids are coded once for every section: of the transactions alone, and with the
     // customers file's (the same coding when there is none).
     let coded = reports::CodedTx::of(ds, false)?;
+    // The purchases by customer, grouped once for cohort, LTV curves and the histories
+    // of churn, survival and the model.
+    coded.keep_purchases(tx)?;
     let coded_all_own = match cust {
         Some(_) => Some(reports::CodedTx::of(ds, true)?),
         None => None,
@@ -268,7 +271,9 @@ fn compute(
     progress.set("churn");
     // Churn, survival and the model share the purchase histories: built once.
     let histories =
-        reports::Histories::from_by_customer(&coded, &coded.purchases_by_customer(tx)?, None);
+        reports::Histories::from_by_customer(&coded, &*coded.purchases_by_customer(tx)?, None);
+    // (freed before the model's peak; wallet groups its own)
+    coded.release_purchases();
     let cp = ChurnParams {
         period: period_v,
         inactive_after: ChurnCommandParams::DEFAULT.inactive_after,
@@ -342,28 +347,48 @@ fn compute(
     // across the day is cut there).
     // (the load drops the order column when every order is one row)
     let one_row_orders = tx.column("order_id").is_err();
-    let mut clv_before = None;
     let prev_day = crate::period::days_since_epoch(prev_end);
-    if one_row_orders && histories.days.iter().any(|&d| d <= prev_day) {
+    let bought_before = histories.days.iter().any(|&d| d <= prev_day);
+    if one_row_orders && bought_before {
         let kind = la
             .model
             .purchase_model()
             .unwrap_or(crate::models::purchase::Kind::BgNbd);
-        clv_before = Some(
-            match reports::ltv::fit_models(&histories, prev_end, &la.model_args, kind) {
-                Ok(run) => reports::ltv::mean_predicted_clv(&run),
-                // bad input (e.g. too little history to fit): no figure, as for the
-                // section; an internal error fails the run
-                Err(e) => {
-                    let _not_computed = keep(Err(e))?;
-                    None
-                }
+        // The model fitted to the histories cut at `prev_end`, and beside it the summary
+        // as of `prev_end`, which counts the rows up to it: the same figures as on a copy
+        // of those rows, on the same coding.
+        let (fit, summary) = rayon::join(
+            || reports::ltv::fit_models(&histories, prev_end, &la.model_args, kind),
+            || {
+                reports::summary::run_shared(
+                    Some(coded_all),
+                    tx,
+                    cust,
+                    None,
+                    prev_end,
+                    &SummaryParams::DEFAULT,
+                    &mut Vec::new(),
+                )
             },
         );
+        previous.clv = match fit {
+            Ok(run) => reports::ltv::mean_predicted_clv(&run),
+            // bad input (e.g. too little history to fit): no figure, as for the
+            // section; an internal error fails the run
+            Err(e) => {
+                let _not_computed = keep(Err(e))?;
+                None
+            }
+        };
+        previous.ltv_cac = keep(summary)?
+            .ok()
+            .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
     }
     // (the histories are not used past here: freed before the next steps' peaks)
     drop(histories);
-    if let Some(e) = previous_dataset(ds, prev_end, !one_row_orders)? {
+    if one_row_orders {
+        // done above (or nothing was bought by `prev_end`)
+    } else if let Some(e) = previous_dataset(ds, prev_end, true)? {
         // (with a customers file, the summary's coding holds its ids too)
         let coded_all = reports::CodedTx::of(&e, e.customers.is_some())?;
         let mut notes = Vec::new();
@@ -380,20 +405,15 @@ fn compute(
             .ok()
             .and_then(|r| cell_f64(&r.data, "ltv_cac", 0));
         drop(coded_all);
-        previous.clv = match clv_before {
-            Some(clv) => clv,
-            None => {
-                let coded = reports::CodedTx::of(&e, false)?;
-                let histories = reports::Histories::from_by_customer(
-                    &coded,
-                    &coded.purchases_by_customer(&e.tx)?,
-                    None,
-                );
-                keep(reports::ltv::run_model(&e, &coded, &histories, &la, None))?
-                    .ok()
-                    .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0))
-            }
-        };
+        let coded = reports::CodedTx::of(&e, false)?;
+        let histories = reports::Histories::from_by_customer(
+            &coded,
+            &*coded.purchases_by_customer(&e.tx)?,
+            None,
+        );
+        previous.clv = keep(reports::ltv::run_model(&e, &coded, &histories, &la, None))?
+            .ok()
+            .and_then(|r| cell_f64(&r.data, "mean_predicted_clv", 0));
     }
     step(&mut steps, "previous period", lap());
 

@@ -429,12 +429,20 @@ pub(crate) fn row_ranges(lens: impl Iterator<Item = usize>) -> Vec<(usize, usize
 
 /// Mark in `used` (indexed by code) the codes a column holds.
 pub fn mark_used(c: &Column, used: &mut Vec<bool>) -> Result<(), PolarsError> {
-    for code in c.u32()?.iter().flatten() {
+    let mut mark = |code: u32| {
         let i = code as usize;
         if i >= used.len() {
             used.resize(i + 1, false);
         }
         used[i] = true;
+    };
+    let ca = c.u32()?;
+    if ca.null_count() == 0 {
+        // (the value slices: no Option per value)
+        ca.downcast_iter()
+            .for_each(|a| a.values().iter().for_each(|v| mark(*v)));
+    } else {
+        ca.iter().flatten().for_each(mark);
     }
     Ok(())
 }

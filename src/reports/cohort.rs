@@ -250,13 +250,8 @@ pub(crate) fn coded_cells(
     // Net revenue (returns included) per cell, in transaction row order.
     let mut rev = vec![Money::ZERO; slots.len() * nk];
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    for ((code, d), a) in coded
-        .rows
-        .iter()
-        .zip(days.date()?.physical().iter())
-        .zip(amounts.f64()?.iter())
-    {
-        let (Some(code), Some(d), Some(a)) = (code, d, a) else {
+    for (code, d, a) in coded.coded_rows(days.date()?.physical(), amounts.f64()?) {
+        let Some(a) = a else {
             continue;
         };
         let s = cust_slot[code as usize];

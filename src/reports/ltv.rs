@@ -452,7 +452,7 @@ pub fn command_with_chart_shared<'a>(
             let groups = groups.map(|g| coded.groups(g)).transpose()?;
             let h = Histories::from_by_customer(
                 &coded,
-                &coded.purchases_by_customer(&ds.tx)?,
+                &*coded.purchases_by_customer(&ds.tx)?,
                 groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice())),
             );
             if let Some(cal) = a.calibration_end {

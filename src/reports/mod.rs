@@ -15,6 +15,8 @@ pub mod whatif;
 
 pub use money::Money;
 
+use std::sync::{Arc, Mutex};
+
 use polars::prelude::*;
 
 /// An order's net amount counts as positive above this fraction of its gross amount (the
@@ -506,6 +508,9 @@ pub struct CodedTx<'a> {
     pub ids: Ids<'a>,
     /// Each transaction row's customer code (null: a null id).
     pub rows: UInt32Chunked,
+    /// The purchases grouped by customer, built once for every report that reads them
+    /// ([`CodedTx::keep_purchases`]; `report` runs several on one coding).
+    purchases: Mutex<Option<Arc<ByCustomer>>>,
 }
 
 impl<'a> CodedTx<'a> {
@@ -528,7 +533,11 @@ impl<'a> CodedTx<'a> {
     ) -> anyhow::Result<Self> {
         let frames: Vec<&DataFrame> = std::iter::once(tx).chain(customers).collect();
         let (ids, rows) = Ids::of_store(names, &frames)?;
-        Ok(CodedTx { ids, rows })
+        Ok(CodedTx {
+            ids,
+            rows,
+            purchases: Mutex::new(None),
+        })
     }
 
     /// A loaded dataset's coding: its transactions' customers, and with `customers` those
@@ -549,7 +558,11 @@ impl<'a> CodedTx<'a> {
         let rows: UInt32Chunked = self
             .rows
             .apply_values(|v| new_of.get(v as usize).copied().unwrap_or(0));
-        Ok(CodedTx { ids, rows })
+        Ok(CodedTx {
+            ids,
+            rows,
+            purchases: Mutex::new(None),
+        })
     }
 
     /// From [`Ids::of`] (ids of more frames than the transactions and customers).
@@ -558,6 +571,7 @@ impl<'a> CodedTx<'a> {
         CodedTx {
             ids,
             rows: rows.with_name("customer_id".into()),
+            purchases: Mutex::new(None),
         }
     }
 
@@ -606,15 +620,28 @@ impl<'a> CodedTx<'a> {
                             .map(|((c, d), a)| (*c, *d, Some(*a)))
                     }),
             )
+        } else if self.no_nulls_with(days) && self.no_nulls_with(amounts) {
+            // (chunks cut apart, as Parquet's row groups and the coder's pieces are)
+            OneOf::Second(OneOf::First(
+                values_of(&self.rows)
+                    .zip(values_of(days))
+                    .zip(values_of(amounts))
+                    .map(|((c, d), a)| (c, d, Some(a))),
+            ))
         } else {
-            OneOf::Second(
+            OneOf::Second(OneOf::Second(
                 self.rows
                     .iter()
                     .zip(days.iter())
                     .zip(amounts.iter())
                     .filter_map(|((c, d), a)| Some((c?, d?, a))),
-            )
+            ))
         }
+    }
+
+    /// Whether neither the codes nor `column` has a null (and they are as long).
+    fn no_nulls_with<T: PolarsNumericType>(&self, column: &ChunkedArray<T>) -> bool {
+        self.rows.null_count() == 0 && column.null_count() == 0 && self.rows.len() == column.len()
     }
 
     /// Whether the codes and `column` can be read from their value slices, chunk by
@@ -643,8 +670,14 @@ impl<'a> CodedTx<'a> {
                             .map(|(c, a)| (Some(*c), Some(*a)))
                     }),
             )
+        } else if self.no_nulls_with(amounts) {
+            OneOf::Second(OneOf::First(
+                values_of(&self.rows)
+                    .zip(values_of(amounts))
+                    .map(|(c, a)| (Some(c), Some(a))),
+            ))
         } else {
-            OneOf::Second(self.rows.iter().zip(amounts.iter()))
+            OneOf::Second(OneOf::Second(self.rows.iter().zip(amounts.iter())))
         }
     }
 
@@ -723,25 +756,56 @@ impl<'a> CodedTx<'a> {
 
     /// [`CodedTx::purchases`] grouped by customer ([`ByCustomer`]), without collecting
     /// them first where every row is its own order.
-    pub fn purchases_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
+    pub fn purchases_by_customer(&self, tx: &DataFrame) -> anyhow::Result<Purchases> {
         self.grouped_purchases(tx, true)
     }
 
     /// [`CodedTx::purchases_by_customer`] without the values: the purchase days only.
-    pub fn purchase_days_by_customer(&self, tx: &DataFrame) -> anyhow::Result<ByCustomer> {
+    pub fn purchase_days_by_customer(&self, tx: &DataFrame) -> anyhow::Result<Purchases> {
         self.grouped_purchases(tx, false)
     }
 
-    fn grouped_purchases(&self, tx: &DataFrame, values: bool) -> anyhow::Result<ByCustomer> {
+    /// Group the purchases of `tx` (the frame this coding was made of) by customer once:
+    /// [`CodedTx::purchases_by_customer`] and [`CodedTx::purchase_days_by_customer`] of it
+    /// then lend them instead of grouping again (the days are the same either way), until
+    /// [`CodedTx::release_purchases`].
+    pub fn keep_purchases(&self, tx: &DataFrame) -> anyhow::Result<()> {
+        let kept = match self.grouped_purchases(tx, true)? {
+            Purchases::Kept(k) => k,
+            Purchases::Own(b) => Arc::new(b),
+        };
+        *self.kept() = Some(kept);
+        Ok(())
+    }
+
+    /// Stop lending the kept purchases (their memory goes once no report holds them).
+    pub fn release_purchases(&self) {
+        *self.kept() = None;
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<Arc<ByCustomer>>> {
+        // (a panic elsewhere cannot leave the slot half-written: it holds an Option)
+        self.purchases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn grouped_purchases(&self, tx: &DataFrame, values: bool) -> anyhow::Result<Purchases> {
+        // (kept for the frame the rows were coded from: the same height)
+        if let Some(kept) = self.kept().as_ref() {
+            if tx.height() == self.rows.len() {
+                return Ok(Purchases::Kept(Arc::clone(kept)));
+            }
+        }
         let n = self.ids.len();
-        Ok(match self.purchase_source(tx)? {
+        Ok(Purchases::Own(match self.purchase_source(tx)? {
             PurchaseSource::Grouped(rows) => {
                 ByCustomer::build_with(n, || rows.iter().copied(), values)
             }
             PurchaseSource::Rows(days, amounts) => {
                 ByCustomer::build_with(n, || self.row_purchases(&days, &amounts), values)
             }
-        })
+        }))
     }
 
     /// Each row's code (None for a null or unknown id), as [`Ids::codes`].
@@ -943,6 +1007,11 @@ impl Histories {
     }
 }
 
+/// A null-free column's values, chunk after chunk (a null's slot would hold any value).
+fn values_of<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> impl Iterator<Item = T::Native> + '_ {
+    ca.downcast_iter().flat_map(|a| a.values().iter().copied())
+}
+
 /// One of two iterators of the same items (chosen once, not per item by a trait object).
 enum OneOf<A, B> {
     First(A),
@@ -960,9 +1029,27 @@ impl<T, A: Iterator<Item = T>, B: Iterator<Item = T>> Iterator for OneOf<A, B> {
     }
 }
 
+/// A [`ByCustomer`] of a coding's purchases: lent from [`CodedTx::keep_purchases`], or
+/// built for the caller.
+pub enum Purchases {
+    Kept(Arc<ByCustomer>),
+    Own(ByCustomer),
+}
+
+impl std::ops::Deref for Purchases {
+    type Target = ByCustomer;
+    fn deref(&self) -> &ByCustomer {
+        match self {
+            Purchases::Kept(k) => k,
+            Purchases::Own(b) => b,
+        }
+    }
+}
+
 /// Rows (code, day, value) grouped by customer code (a counting sort, so in row order
 /// within a code) and then sorted by day within each code, stably (same-day rows stay in
 /// row order).
+#[derive(Debug)]
 pub struct ByCustomer {
     start: Vec<usize>,
     days: Vec<i32>,
@@ -1104,6 +1191,36 @@ mod tests {
         }
     }
 
+    /// `report`'s shared grouping: kept purchases are lent (to the days-only callers too)
+    /// and equal a fresh grouping, until released; another frame is grouped afresh.
+    #[test]
+    fn kept_purchases_are_lent_until_released() {
+        let tx = crate::reports::segment::tests::fixture();
+        let coded = CodedTx::new(&tx, None).unwrap();
+        let built = coded.purchases_by_customer(&tx).unwrap();
+        assert!(matches!(built, Purchases::Own(_)));
+        coded.keep_purchases(&tx).unwrap();
+        let lent = coded.purchases_by_customer(&tx).unwrap();
+        let days = coded.purchase_days_by_customer(&tx).unwrap();
+        assert!(matches!(lent, Purchases::Kept(_)));
+        assert!(matches!(days, Purchases::Kept(_)));
+        for c in 0..coded.ids.len() {
+            assert_eq!(lent.days(c), built.days(c));
+            assert_eq!(lent.values(c), built.values(c));
+            assert_eq!(days.days(c), built.days(c));
+        }
+        let other = tx.slice(0, 3);
+        assert!(matches!(
+            coded.purchases_by_customer(&other).unwrap(),
+            Purchases::Own(_)
+        ));
+        coded.release_purchases();
+        assert!(matches!(
+            coded.purchases_by_customer(&tx).unwrap(),
+            Purchases::Own(_)
+        ));
+    }
+
     /// The rows read from the value slices (no nulls, chunks aligned) equal those read
     /// value by value (a null, or chunks that do not line up).
     #[test]
@@ -1124,7 +1241,8 @@ mod tests {
         let coded = CodedTx::new(&tx, None).unwrap();
         let want = vec![(1, 3, 2.0), (0, 1, -1.0), (0, 2, 4.0), (2, 5, 0.5)];
         assert_eq!(coded.tx_rows(&tx).unwrap(), want);
-        // Codes in one chunk against two chunks of days and amounts: read by value.
+        // Codes in one chunk against two chunks of days and amounts: read value after
+        // value from each column's slices.
         assert_eq!(coded.rows.chunks().len(), 1);
         assert_eq!(tx.column("date").unwrap().n_chunks(), 2);
         assert_eq!(coded.tx_rows(&tx).unwrap(), want);

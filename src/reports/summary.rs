@@ -350,12 +350,16 @@ pub fn summary_rows_shared<'a>(
     }
 
     // The rows are walked twice and the purchases once, from the columns (nothing
-    // collected): net revenue per customer and the first day, then per window.
+    // collected): net revenue per customer and the first day, then per window. Rows after
+    // as-of do not count (loading drops them; `report` asks for the figures as of the
+    // previous period's end on the same rows).
     let mut total_rev: Vec<Money> = vec![Money::ZERO; n];
     let mut first_tx = asof;
     coded.each_tx_row(tx, |c, d, a| {
-        total_rev[c as usize] += a;
-        first_tx = first_tx.min(d);
+        if d <= asof {
+            total_rev[c as usize] += a;
+            first_tx = first_tx.min(d);
+        }
     })?;
 
     // Windows: (label, start day, end day), inclusive.
@@ -402,6 +406,9 @@ pub fn summary_rows_shared<'a>(
     let mid = s + (e - s) / 2;
     let mut seen = vec![0u8; if p.period.is_none() { n } else { 0 }];
     coded.each_purchase(tx, |c, d, _| {
+        if d > asof {
+            return;
+        }
         let f = &mut first[c as usize];
         *f = Some(f.map_or(d, |f| f.min(d)));
         if let Some(w) = win.of(d) {
@@ -920,6 +927,36 @@ mod tests {
         )
         .unwrap();
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    /// `report`'s previous period: the rows after as-of do not count, so the figures as
+    /// of a day equal those of a copy of the rows up to it (whole window and per period,
+    /// with the customers file's costs and signups).
+    #[test]
+    fn rows_after_as_of_do_not_count() {
+        let all = fixture();
+        let cut = d("2024-02-10");
+        let kept = all
+            .clone()
+            .lazy()
+            .filter(
+                col("date")
+                    .cast(DataType::Int32)
+                    .lt_eq(lit(days_since_epoch(cut))),
+            )
+            .collect()
+            .unwrap();
+        assert!(kept.height() < all.height());
+        for period in [None, Some(Period::Month)] {
+            let p = SummaryParams {
+                period,
+                ..SummaryParams::default()
+            };
+            let (a, _) = summary_rows(&all, Some(&customers()), cut, &p).unwrap();
+            let (b, _) = summary_rows(&kept, Some(&customers()), cut, &p).unwrap();
+            assert_eq!(a, b);
+            assert!(a.iter().any(|r| r.ltv_cac.is_some()));
+        }
     }
 
     #[test]

@@ -169,6 +169,99 @@ fn texts<'a>(df: &'a DataFrame, name: &str) -> Result<Vec<&'a str>> {
     Ok(ca.iter().map(Option::unwrap_or_default).collect())
 }
 
+/// Net spend per customer, and per (customer, category) code pair (sorted, only the
+/// pairs with a row), each summed in row order; distinct categories bought per customer.
+struct CategorySpend {
+    spend: Vec<f64>,
+    in_tx: Vec<bool>,
+    cat_spend: Vec<((u32, u32), f64)>,
+    bought: Vec<i64>,
+}
+
+/// [`CategorySpend`] of the rows' amounts and category codes (`cats`, one per row, below
+/// `nk`; None: no categories). `dense`: a cell per (customer, category), folded in one
+/// pass (for few categories: no bigger than grouping the rows); else the rows are grouped
+/// by customer and category. Both give the same bits: each pair sums its rows in row
+/// order. A category counts as bought on a line that is not a return (amount ≥ 0).
+fn category_spend(
+    coded: &CodedTx,
+    amounts: &Float64Chunked,
+    cats: Option<&[u32]>,
+    nk: usize,
+    dense: bool,
+) -> CategorySpend {
+    let n = coded.ids.len();
+    let mut spend = vec![Money::ZERO; n];
+    let mut in_tx = vec![false; n];
+    let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
+    let mut bought = vec![0i64; n];
+    match cats {
+        Some(row_cat) if dense => {
+            // bits: 1 = a row, 2 = a purchase
+            let mut cell = vec![Money::ZERO; n * nk];
+            let mut seen = vec![0u8; n * nk];
+            for ((c, a), k) in coded.code_amounts(amounts).zip(row_cat) {
+                let Some(c) = c else { continue };
+                let a = a.unwrap_or(0.0);
+                spend[c as usize] += a;
+                in_tx[c as usize] = true;
+                let i = c as usize * nk + *k as usize;
+                cell[i] += a;
+                seen[i] |= 1 | (u8::from(a >= 0.0) << 1);
+            }
+            for (c, bought) in bought.iter_mut().enumerate() {
+                for k in 0..nk {
+                    let i = c * nk + k;
+                    if seen[i] == 0 {
+                        continue;
+                    }
+                    cat_spend.push(((c as u32, k as u32), cell[i].total()));
+                    if k != 0 && seen[i] & 2 != 0 {
+                        *bought += 1;
+                    }
+                }
+            }
+        }
+        _ => {
+            for (c, a) in coded.code_amounts(amounts) {
+                let Some(c) = c else { continue };
+                spend[c as usize] += a.unwrap_or(0.0);
+                in_tx[c as usize] = true;
+            }
+            // (customer, category code, amount) per row, walked twice by ByCustomer (its
+            // "day" is the category): grouped by customer, then category, stably.
+            let by_cat = match cats {
+                Some(row_cat) => ByCustomer::build(n, || {
+                    coded
+                        .code_amounts(amounts)
+                        .zip(row_cat)
+                        .filter_map(|((c, a), k)| Some((c?, *k as i32, a.unwrap_or(0.0))))
+                }),
+                None => ByCustomer::new(n, &[]),
+            };
+            for (c, bought) in bought.iter_mut().enumerate() {
+                let (ks, vs) = (by_cat.days(c), by_cat.values(c));
+                let mut i = 0;
+                while i < ks.len() {
+                    let j = i + ks[i..].iter().take_while(|k| **k == ks[i]).count();
+                    let k = ks[i] as u32;
+                    cat_spend.push(((c as u32, k), Money::of(vs[i..j].iter().copied())));
+                    if k != 0 && vs[i..j].iter().any(|a| *a >= 0.0) {
+                        *bought += 1;
+                    }
+                    i = j;
+                }
+            }
+        }
+    }
+    CategorySpend {
+        spend: spend.into_iter().map(Money::total).collect(),
+        in_tx,
+        cat_spend,
+        bought,
+    }
+}
+
 /// Compute the per-customer rows (pure).
 pub fn compute<'a>(
     tx: &'a DataFrame,
@@ -263,47 +356,17 @@ pub fn compute_shared<'a>(
     }
     let kc = |k: &str| seen.get(k).map_or(0, |&i| rank[i as usize]);
 
-    // Net spend per customer (row order) and per (customer, category).
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    let amounts = amounts.f64()?;
-    let mut spend = vec![Money::ZERO; n];
-    let mut in_tx = vec![false; n];
-    for (c, a) in coded.code_amounts(amounts) {
-        let Some(c) = c else { continue };
-        spend[c as usize] += a.unwrap_or(0.0);
-        in_tx[c as usize] = true;
-    }
-    // (customer, category code, amount) per row, walked twice by ByCustomer (its "day" is
-    // the category): grouped by customer, then category, stably, so each (customer,
-    // category) sums its rows in row order. (customer, category) → net spend, sorted;
-    // distinct categories bought (a line that is not a return: amount ≥ 0) per customer.
-    let by_cat = match tx_cats {
-        Some(_) => ByCustomer::build(n, || {
-            coded
-                .code_amounts(amounts)
-                .zip(row_cat.iter())
-                .filter_map(|((c, a), k)| Some((c?, *k as i32, a.unwrap_or(0.0))))
-        }),
-        None => ByCustomer::new(n, &[]),
-    };
+    let nk = categories.len();
+    let dense = n.saturating_mul(nk) <= tx.height().max(1 << 16);
+    let cats = tx_cats.map(|_| row_cat.as_slice());
+    let CategorySpend {
+        spend,
+        in_tx,
+        cat_spend,
+        bought,
+    } = category_spend(&coded, amounts.f64()?, cats, nk, dense);
     drop(row_cat);
-    let spend: Vec<f64> = spend.into_iter().map(Money::total).collect();
-    let mut cat_spend: Vec<((u32, u32), f64)> = Vec::new();
-    let mut bought = vec![0i64; n];
-    for (c, bought) in bought.iter_mut().enumerate() {
-        let (ks, vs) = (by_cat.days(c), by_cat.values(c));
-        let mut i = 0;
-        while i < ks.len() {
-            let j = i + ks[i..].iter().take_while(|k| **k == ks[i]).count();
-            let k = ks[i] as u32;
-            cat_spend.push(((c as u32, k), Money::of(vs[i..j].iter().copied())));
-            if k != 0 && vs[i..j].iter().any(|a| *a >= 0.0) {
-                *bought += 1;
-            }
-            i = j;
-        }
-    }
-    drop(by_cat);
 
     // Purchases in date order per customer (depth); same-day purchases by amount.
     let seq = coded.purchases_by_customer(tx)?;
@@ -314,14 +377,15 @@ pub fn compute_shared<'a>(
         if days.is_empty() {
             continue;
         }
-        let mut amounts: Vec<f64> = values.to_vec();
         if days.windows(2).any(|w| w[0] == w[1]) {
             let mut pairs: Vec<(i32, f64)> =
                 days.iter().copied().zip(values.iter().copied()).collect();
             pairs.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-            amounts = pairs.into_iter().map(|p| p.1).collect();
+            let amounts: Vec<f64> = pairs.into_iter().map(|p| p.1).collect();
+            *d = Some(depth(&amounts));
+        } else {
+            *d = Some(depth(values));
         }
-        *d = Some(depth(&amounts));
         buyers += 1;
     }
 
@@ -929,6 +993,42 @@ mod tests {
         );
         // e (only returns, net −5) has no share of customer.
         assert_eq!(c.share_of_customer(row(&c, "e", "shoes")), None);
+    }
+
+    /// The one-pass cells (few categories) and the grouping of rows (many) give the same
+    /// bits: every (customer, category) sums its rows in row order, returns included.
+    #[test]
+    fn category_spend_cells_and_grouping_agree() {
+        let (mut ids, mut cats, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
+        let mut x: u64 = 7;
+        for _ in 0..2_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ids.push(format!("c{}", (x >> 33) % 97));
+            cats.push((x >> 20) as u32 % 6);
+            // cents from −20.00 to 79.99, a return one row in five
+            amounts.push(((x >> 40) % 10_000) as f64 / 100.0 - 20.0);
+        }
+        let tx = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), &ids),
+            Column::new("amount".into(), &amounts),
+        ])
+        .unwrap();
+        let coded = CodedTx::new(&tx, None).unwrap();
+        let a = tx.column("amount").unwrap().f64().unwrap().clone();
+        let one_pass = category_spend(&coded, &a, Some(&cats), 6, true);
+        let grouped = category_spend(&coded, &a, Some(&cats), 6, false);
+        assert_eq!(one_pass.cat_spend, grouped.cat_spend);
+        assert_eq!(one_pass.spend, grouped.spend);
+        assert_eq!(one_pass.in_tx, grouped.in_tx);
+        assert_eq!(one_pass.bought, grouped.bought);
+        assert!(one_pass.bought.iter().any(|b| *b >= 4));
+        assert!(one_pass.cat_spend.windows(2).all(|w| w[0].0 < w[1].0));
+        // Without categories: the customers' spend only.
+        let none = category_spend(&coded, &a, None, 1, true);
+        assert_eq!(none.spend, grouped.spend);
+        assert!(none.cat_spend.is_empty());
     }
 
     #[test]

@@ -90,16 +90,16 @@ pub fn measure_shared<'a>(
         days_since_epoch(y2),
     );
     let coded = Coded::or_new(shared, tx, None)?;
-    let purchases = coded.purchases(tx)?;
-    // Per customer code: bit 0 = active in the year before, bit 1 = in the last year.
+    // Per customer code: bit 0 = active in the year before, bit 1 = in the last year
+    // (the purchases walked, not collected).
     let mut active = vec![0u8; coded.ids.len()];
-    for (c, d, _) in purchases {
+    coded.each_purchase(tx, |c, d, _| {
         if d > d2 && d <= d1 {
             active[c as usize] |= 1;
         } else if d > d1 && d <= d0 {
             active[c as usize] |= 2;
         }
-    }
+    })?;
     let count = |bits: u8| active.iter().filter(|a| **a & bits == bits).count();
     let mut revenue_last = Money::ZERO;
     let mut first = i32::MAX;
