@@ -417,12 +417,30 @@ fn compute(
     }
     step(&mut steps, "previous period", lap());
 
-    progress.set("RFM segments and what-if");
+    progress.set("RFM segments, what-if and wallet");
+    // Segment beside what-if then wallet (wallet is the longest and mostly sequential).
     let sp = SegmentParams::default();
     let wp = WhatifParams::DEFAULT;
-    let ((segment, s1), (whatif, s2)) = rayon::join(
+    let wallet_p = reports::wallet::WalletParams::DEFAULT;
+    let ((segment, s1), ((whatif, s2), ((wallet, notes), s3))) = rayon::join(
         || timed(|| reports::segment::run_rows_shared(Some(coded_all), tx, cust, ds.as_of, &sp)),
-        || timed(|| reports::whatif::run_shared(Some(&coded), tx, ds.as_of, &wp)),
+        || {
+            (
+                timed(|| reports::whatif::run_shared(Some(&coded), tx, ds.as_of, &wp)),
+                timed(|| {
+                    let mut notes = Vec::new();
+                    let r = reports::wallet::run_shared(
+                        Some(&coded),
+                        tx,
+                        cust,
+                        ds.as_of,
+                        &wallet_p,
+                        &mut notes,
+                    );
+                    (r, notes)
+                }),
+            )
+        },
     );
     let (report, chart) = match segment {
         Ok((r, rows)) => (Ok(r), Some(super::segment::chart(&rows, &sp, names)?)),
@@ -436,19 +454,8 @@ fn compute(
         seconds: s1,
     });
     section_step(&mut steps, &out);
-    lap();
 
-    progress.set("wallet");
-    let mut notes = Vec::new();
-    let p = reports::wallet::WalletParams::DEFAULT;
-    let mut wallet = keep(reports::wallet::run_shared(
-        Some(&coded),
-        tx,
-        cust,
-        ds.as_of,
-        &p,
-        &mut notes,
-    ))?;
+    let mut wallet = keep(wallet)?;
     if let Ok(r) = &mut wallet {
         r.notes.extend(notes.iter().map(|n| format!("note: {n}")));
     }
@@ -457,7 +464,7 @@ fn compute(
         title: "Breadth, cross-sell and depth per RFM segment".into(),
         report: wallet,
         chart: None,
-        seconds: lap(),
+        seconds: s3,
     });
     section_step(&mut steps, &out);
 
