@@ -386,9 +386,13 @@ fn compute(
     }
     // (the histories are not used past here: freed before the next steps' peaks)
     drop(histories);
-    if one_row_orders {
-        // done above (or nothing was bought by `prev_end`)
-    } else if let Some(e) = previous_dataset(ds, prev_end, true)? {
+    // Orders that span rows: on a copy of the rows up to `prev_end`.
+    let copy = if one_row_orders {
+        None
+    } else {
+        previous_dataset(ds, prev_end)?
+    };
+    if let Some(e) = copy {
         // (with a customers file, the summary's coding holds its ids too)
         let coded_all = reports::CodedTx::of(&e, e.customers.is_some())?;
         let mut notes = Vec::new();

@@ -261,18 +261,14 @@ impl Default for Previous {
 
 /// The input as it stood at `end`: transactions on or before it, as-of `end`, with the
 /// columns the whole-window summary and the model read (customer, date, amount, and the
-/// order when `orders_span_rows`, as the caller found: distinct order ids stay distinct
-/// in the part kept). None when no purchase is left.
-pub fn previous_dataset(
-    ds: &Dataset,
-    end: chrono::NaiveDate,
-    orders_span_rows: bool,
-) -> Result<Option<Dataset>> {
+/// order, when the load kept it: orders that span rows are grouped again on the copy).
+/// None when no purchase is left.
+pub fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<Dataset>> {
     use polars::prelude::*;
     let day = crate::period::days_since_epoch(end);
     let kept: Vec<Expr> = ["customer_id", "date", "amount", "order_id"]
         .into_iter()
-        .filter(|c| ds.tx.column(c).is_ok() && (*c != "order_id" || orders_span_rows))
+        .filter(|c| ds.tx.column(c).is_ok())
         .map(col)
         .collect();
     let tx = ds
