@@ -96,7 +96,7 @@ pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<
     scores_of(ids, ids.is_sorted(), values, descending, bins)
 }
 
-/// [`scores`], told whether the ids are sorted.
+/// [`scores`], told whether the ids are sorted (when they are, `ids` is not read).
 fn scores_of(
     ids: &[&str],
     in_order: bool,
@@ -605,40 +605,48 @@ pub fn rfm_of(
 fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules) -> Vec<Rfm> {
     let asof = days_since_epoch(as_of) as i64;
     let RfmFold { last, spend } = fold;
-    let mut out: Vec<Rfm> = last
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, n))| *n > 0)
-        .map(|(c, &(d, n))| Rfm {
-            recency_days: asof - d as i64,
-            frequency: n,
-            monetary: spend[c].total(),
-            code: c as u32,
-            r: 0,
-            f: 0,
-            m: 0,
-            segment: 0,
-        })
-        .collect();
-    // Ties break by id; ids in code order (the usual case) break them by position.
-    let names: Vec<&str> = out.iter().map(|x| ids.names[x.code as usize]).collect();
-    let in_order = names.is_sorted();
-    let rec: Vec<f64> = out.iter().map(|x| x.recency_days as f64).collect();
-    let freq: Vec<f64> = out.iter().map(|x| x.frequency as f64).collect();
+    // Sized once: a vector grown by doubling would hold up to twice the table at its peak.
+    let mut out: Vec<Rfm> = Vec::with_capacity(last.iter().filter(|(_, n)| *n > 0).count());
+    out.extend(
+        last.iter()
+            .enumerate()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(c, &(d, n))| Rfm {
+                recency_days: asof - d as i64,
+                frequency: n,
+                monetary: spend[c].total(),
+                code: c as u32,
+                r: 0,
+                f: 0,
+                m: 0,
+                segment: 0,
+            }),
+    );
+    drop((last, spend));
+    // Ties break by id; ids in code order (the usual case) break them by position, and
+    // then no names are gathered.
+    let name = |x: &Rfm| ids.names[x.code as usize];
+    let in_order = out.windows(2).all(|w| name(&w[0]) <= name(&w[1]));
+    let names: Vec<&str> = if in_order {
+        Vec::new()
+    } else {
+        out.iter().map(name).collect()
+    };
+    // One value column at a time, each scored straight into the table.
+    let score = |out: &[Rfm], value: fn(&Rfm) -> f64, descending: bool| {
+        let values: Vec<f64> = out.iter().map(value).collect();
+        scores_of(&names, in_order, &values, descending, bins)
+    };
+    let rs = score(&out, |x| x.recency_days as f64, true);
+    out.iter_mut().zip(rs).for_each(|(x, s)| x.r = s);
+    let fs = score(&out, |x| x.frequency as f64, false);
+    out.iter_mut().zip(fs).for_each(|(x, s)| x.f = s);
     // Money ranks at a grain of a millionth, so that decimal-equal spends tie.
-    let mon: Vec<f64> = out
-        .iter()
-        .map(|x| crate::reports::money::rank_key(x.monetary))
-        .collect();
-    let rs = scores_of(&names, in_order, &rec, true, bins);
-    let fs = scores_of(&names, in_order, &freq, false, bins);
-    let ms = scores_of(&names, in_order, &mon, false, bins);
+    let ms = score(&out, |x| crate::reports::money::rank_key(x.monetary), false);
+    out.iter_mut().zip(ms).for_each(|(x, s)| x.m = s);
     let pos = rules.positions();
     let others = pos[rules.rules.len()];
-    for (i, x) in out.iter_mut().enumerate() {
-        x.r = rs[i];
-        x.f = fs[i];
-        x.m = ms[i];
+    for x in out.iter_mut() {
         x.segment = rules
             .rule_of(x.r, x.f, x.m, bins)
             .map_or(others, |k| pos[k]);
