@@ -11,7 +11,7 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode};
 use crate::period::{date_from_days, Period};
-use crate::reports::{column, customer_groups, ByCustomer, Coded, CodedTx, FastMap, Money};
+use crate::reports::{column, customer_groups, Coded, CodedTx, FastMap, Money, Purchases};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -83,6 +83,102 @@ impl PeriodTable {
     }
 }
 
+/// Each customer's active periods: the periods (of a [`PeriodTable`]) that hold one of
+/// their purchases, which is all cohorts read of the purchases. Where there are few
+/// periods a bit per (customer, period) holds them (a month over five years: 8 bytes a
+/// customer), instead of every purchase day grouped by customer (4 bytes a purchase and
+/// 8 a customer); `report`'s kept grouping is read as it is.
+pub(crate) enum ActivePeriods {
+    Days(Purchases, PeriodTable),
+    /// `stride` words per customer code; bit `j` of a code's words: period `base + j`.
+    Bits {
+        words: Vec<u64>,
+        stride: usize,
+        base: i32,
+    },
+}
+
+impl ActivePeriods {
+    /// The active periods of `tx`'s purchases, by `period`.
+    pub(crate) fn of(coded: &CodedTx, tx: &DataFrame, period: Period) -> Result<ActivePeriods> {
+        let (days, lo, hi) = tx_days(tx)?;
+        let table = PeriodTable::new(period, lo, hi);
+        if let Some(kept) = coded.lent_purchases(tx) {
+            return Ok(ActivePeriods::Days(kept, table));
+        }
+        let (base, top) = (table.get(lo), table.get(hi));
+        let stride = (top - base) as usize / 64 + 1;
+        let n = coded.ids.len();
+        // (orders that span rows are grouped first: the grouping's purchase days)
+        let rows_are_orders = tx
+            .column("order_id")
+            .map_or(true, crate::load::all_distinct);
+        let bits_bytes = n.saturating_mul(stride).saturating_mul(8);
+        if !rows_are_orders || bits_bytes > tx.height().saturating_mul(4) {
+            return Ok(ActivePeriods::Days(
+                coded.purchase_days_by_customer(tx)?,
+                table,
+            ));
+        }
+        let mut words = vec![0u64; n * stride];
+        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+        for (c, d, _) in coded.row_purchases(days.date()?.physical(), amounts.f64()?) {
+            let j = (table.get(d) - base) as usize;
+            words[c as usize * stride + j / 64] |= 1 << (j % 64);
+        }
+        Ok(ActivePeriods::Bits {
+            words,
+            stride,
+            base,
+        })
+    }
+
+    /// Code `c`'s first active period.
+    pub(crate) fn first(&self, c: usize) -> Option<i32> {
+        match self {
+            ActivePeriods::Days(b, table) => b.days(c).first().map(|&d| table.get(d)),
+            ActivePeriods::Bits {
+                words,
+                stride,
+                base,
+            } => {
+                let w = &words[c * stride..(c + 1) * stride];
+                let i = w.iter().position(|&x| x != 0)?;
+                Some(base + (i * 64) as i32 + w[i].trailing_zeros() as i32)
+            }
+        }
+    }
+
+    /// Code `c`'s active periods, in order, each once.
+    pub(crate) fn each(&self, c: usize, mut f: impl FnMut(i32)) {
+        match self {
+            ActivePeriods::Days(b, table) => {
+                let mut prev = None;
+                for &d in b.days(c) {
+                    let p = table.get(d);
+                    if prev != Some(p) {
+                        prev = Some(p);
+                        f(p);
+                    }
+                }
+            }
+            ActivePeriods::Bits {
+                words,
+                stride,
+                base,
+            } => {
+                for (i, &w) in words[c * stride..(c + 1) * stride].iter().enumerate() {
+                    let mut w = w;
+                    while w != 0 {
+                        f(base + (i * 64) as i32 + w.trailing_zeros() as i32);
+                        w &= w - 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The transactions' days (a `Date` column as days) and the smallest and largest day.
 pub(crate) fn tx_days(tx: &DataFrame) -> Result<(Column, i32, i32)> {
     let c = tx.column("date")?.cast(&DataType::Date)?;
@@ -117,22 +213,21 @@ pub fn cohort_cells_shared<'a>(
         CohortBy::FirstPurchase => Coded::or_new(shared, tx, None)?,
         CohortBy::Signup => Coded::or_new(shared, tx, customers)?,
     };
-    // (cohorts use the purchase days only)
-    let bought = coded.purchase_days_by_customer(tx)?;
-    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, p, notes)?;
+    // (cohorts read the periods with a purchase only)
+    let active = ActivePeriods::of(&coded, tx, p.period)?;
+    let cohort = assign_cohorts(&coded, &active, customers, as_of, p, notes)?;
     let groups = match &p.group {
         Some(g) => Some(coded.groups(customer_groups(tx, customers, g, "--group")?)?),
         None => None,
     };
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
-    coded_cells(&coded, &bought, tx, &cohort, groups, as_of, p)
+    coded_cells(&coded, &active, tx, &cohort, groups, as_of, p)
 }
 
-/// Each code's cohort period (None: in no cohort). `bought` holds the purchase days.
+/// Each code's cohort period (None: in no cohort), from the periods with a purchase.
 pub(crate) fn assign_cohorts(
     coded: &CodedTx,
-    bought: &ByCustomer,
-    tx: &DataFrame,
+    active: &ActivePeriods,
     customers: Option<&DataFrame>,
     as_of: NaiveDate,
     p: &CohortParams,
@@ -142,12 +237,8 @@ pub(crate) fn assign_cohorts(
     let mut cohort = vec![None; coded.ids.len()];
     match p.by {
         CohortBy::FirstPurchase => {
-            let (_, lo, hi) = tx_days(tx)?;
-            let table = PeriodTable::new(period, lo, hi);
             for (c, cohort) in cohort.iter_mut().enumerate() {
-                if let Some(&d) = bought.days(c).first() {
-                    *cohort = Some(table.get(d));
-                }
+                *cohort = active.first(c);
             }
         }
         CohortBy::Signup => {
@@ -186,7 +277,7 @@ pub(crate) fn assign_cohorts(
 /// in one pass each over the customers, their purchase days and the transaction rows.
 pub(crate) fn coded_cells(
     coded: &CodedTx,
-    bought: &ByCustomer,
+    active: &ActivePeriods,
     tx: &DataFrame,
     cohort: &[Option<i32>],
     groups: Option<(&[u32], &[String])>,
@@ -228,20 +319,18 @@ pub(crate) fn coded_cells(
             continue;
         }
         let c = slots[s as usize].1;
-        // Days are sorted: periods come in order, each distinct one once.
-        let mut prev = None;
+        // (periods come in order, each once)
         let mut latest = None;
-        for &d in bought.days(code) {
-            let k = table.get(d) - c;
-            if prev == Some(k) || k < 0 {
-                continue;
+        active.each(code, |period| {
+            let k = period - c;
+            if k < 0 {
+                return;
             }
-            prev = Some(k);
             match p.mode {
                 CohortMode::Classic => count[at(s, k)] += 1,
                 CohortMode::Rolling => latest = Some(k),
             }
-        }
+        });
         // Rolling: count customers by their last active k; active at ≥ k is a suffix sum.
         if let Some(k) = latest {
             count[at(s, k)] += 1;
@@ -525,6 +614,77 @@ pub(crate) mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    /// The active periods held as bits (few periods, rows are orders) equal those read
+    /// from the purchase days grouped by customer: first period and every period, by
+    /// week, month and quarter, on pseudo-random rows with returns and free orders.
+    #[test]
+    fn active_period_bits_equal_the_grouped_days() {
+        let mut seed = 7u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        let base = days_since_epoch(d("2022-01-01"));
+        let rows: Vec<(String, i32, f64, String)> = (0..3000)
+            .map(|i| {
+                let c = format!("c{:03}", next(40));
+                let day = base + next(900) as i32;
+                let a = next(50) as f64 - 10.0;
+                (c, day, a, format!("o{i}"))
+            })
+            .collect();
+        let tx = DataFrame::new_infer_height(vec![
+            Column::new(
+                "customer_id".into(),
+                rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new("date".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>())
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new(
+                "amount".into(),
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "order_id".into(),
+                rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>(),
+            ),
+        ])
+        .unwrap();
+        let coded = CodedTx::new(&tx, None).unwrap();
+        let (_, lo, hi) = tx_days(&tx).unwrap();
+        for period in [Period::Day, Period::Week, Period::Month, Period::Year] {
+            let bits = ActivePeriods::of(&coded, &tx, period).unwrap();
+            assert!(matches!(bits, ActivePeriods::Bits { .. }), "{period:?}");
+            let days = ActivePeriods::Days(
+                coded.purchase_days_by_customer(&tx).unwrap(),
+                PeriodTable::new(period, lo, hi),
+            );
+            for c in 0..coded.ids.len() {
+                assert_eq!(bits.first(c), days.first(c));
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                bits.each(c, |p| a.push(p));
+                days.each(c, |p| b.push(p));
+                assert_eq!(a, b);
+                assert!(!a.is_empty() && a.is_sorted());
+            }
+        }
+        // A customer a row, by day: more bits than purchase days, so the grouped days.
+        let one_each = tx
+            .clone()
+            .with_column(Column::new(
+                "customer_id".into(),
+                (0..rows.len()).map(|i| format!("u{i}")).collect::<Vec<_>>(),
+            ))
+            .unwrap()
+            .clone();
+        let coded = CodedTx::new(&one_each, None).unwrap();
+        let by_day = ActivePeriods::of(&coded, &one_each, Period::Day).unwrap();
+        assert!(matches!(by_day, ActivePeriods::Days(..)));
     }
 
     /// customer, date, amount, order

@@ -18,7 +18,9 @@ use crate::output::{num, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode, LtvModel};
 use crate::params::{LtvParams, ModelParams};
 use crate::period::{days_since_epoch, Period};
-use crate::reports::cohort::{assign_cohorts, coded_cells, mark_partial, CohortParams, Matrix};
+use crate::reports::cohort::{
+    assign_cohorts, coded_cells, mark_partial, ActivePeriods, CohortParams, Matrix,
+};
 use crate::reports::{
     column, customer_groups, net_revenue, purchases, Coded, CodedTx, Histories, Money, GROUP,
 };
@@ -114,12 +116,12 @@ pub fn curves_shared<'a>(
     };
     let mut notes = Vec::new();
     let coded = Coded::or_new(shared, tx, None)?;
-    // (cohorts use the purchase days only)
-    let bought = coded.purchase_days_by_customer(tx)?;
-    let cohort = assign_cohorts(&coded, &bought, tx, customers, as_of, &cp, &mut notes)?;
+    // (cohorts read the periods with a purchase only)
+    let active = ActivePeriods::of(&coded, tx, cp.period)?;
+    let cohort = assign_cohorts(&coded, &active, customers, as_of, &cp, &mut notes)?;
     let groups = groups.map(|g| coded.groups(g)).transpose()?;
     let groups = groups.as_ref().map(|(c, n)| (c.as_slice(), n.as_slice()));
-    let cells = coded_cells(&coded, &bought, tx, &cohort, groups, as_of, &cp)?;
+    let cells = coded_cells(&coded, &active, tx, &cohort, groups, as_of, &cp)?;
     let cac = cohort_cac(&coded, customers, &cohort, groups)?;
     let mut out = Vec::with_capacity(cells.len());
     let mut cum: HashMap<(String, i32), f64> = HashMap::new();

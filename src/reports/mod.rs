@@ -778,6 +778,13 @@ impl<'a> CodedTx<'a> {
         Ok(())
     }
 
+    /// The kept purchases ([`CodedTx::keep_purchases`]) when they are of `tx`.
+    pub(crate) fn lent_purchases(&self, tx: &DataFrame) -> Option<Purchases> {
+        let kept = self.kept();
+        let k = kept.as_ref().filter(|_| tx.height() == self.rows.len())?;
+        Some(Purchases::Kept(Arc::clone(k)))
+    }
+
     /// Stop lending the kept purchases (their memory goes once no report holds them).
     pub fn release_purchases(&self) {
         *self.kept() = None;
@@ -792,10 +799,8 @@ impl<'a> CodedTx<'a> {
 
     fn grouped_purchases(&self, tx: &DataFrame, values: bool) -> anyhow::Result<Purchases> {
         // (kept for the frame the rows were coded from: the same height)
-        if let Some(kept) = self.kept().as_ref() {
-            if tx.height() == self.rows.len() {
-                return Ok(Purchases::Kept(Arc::clone(kept)));
-            }
+        if let Some(kept) = self.lent_purchases(tx) {
+            return Ok(kept);
         }
         let n = self.ids.len();
         Ok(Purchases::Own(match self.purchase_source(tx)? {
