@@ -209,6 +209,7 @@ pub fn load_options(a: &InputArgs, extra_columns: Vec<String>) -> Result<LoadOpt
         dedupe: a.dedupe,
         extra_columns,
         skip: Vec::new(),
+        code_category: false,
         invoice: None,
         period_end: cfg.input.period_end,
     })

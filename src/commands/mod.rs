@@ -76,8 +76,12 @@ fn load_input_as(
     category: bool,
 ) -> Result<(Dataset, load::LoadOptions)> {
     let mut opts = crate::config::load_options(input, extra_columns)?;
-    if !category && !opts.extra_columns.iter().any(|c| c == "category") {
-        opts.skip.push(load::Role::Category);
+    // (a `--by category` group reads it as text; wallet and report read it by code)
+    if !opts.extra_columns.iter().any(|c| c == "category") {
+        match category {
+            true => opts.code_category = true,
+            false => opts.skip.push(load::Role::Category),
+        }
     }
     Ok((load_with(name, &opts)?, opts))
 }

@@ -466,6 +466,7 @@ pub fn customer_groups(
     let mut cols: Vec<String> = tx
         .get_column_names()
         .iter()
+        .filter(|s| s.as_str() != crate::load::CATEGORY_CODES)
         .map(|s| s.to_string())
         .collect();
     if let Some(c) = customers {
@@ -511,6 +512,9 @@ pub struct CodedTx<'a> {
     /// The purchases grouped by customer, built once for every report that reads them
     /// ([`CodedTx::keep_purchases`]; `report` runs several on one coding).
     purchases: Mutex<Option<Arc<ByCustomer>>>,
+    /// The store's category names, when the transactions hold the category as codes
+    /// (column [`crate::load::CATEGORY_CODES`]; `Dataset::categories`).
+    pub categories: Option<&'a crate::load::ids::IdNames>,
 }
 
 impl<'a> CodedTx<'a> {
@@ -537,6 +541,7 @@ impl<'a> CodedTx<'a> {
             ids,
             rows,
             purchases: Mutex::new(None),
+            categories: None,
         })
     }
 
@@ -548,7 +553,9 @@ impl<'a> CodedTx<'a> {
         if ds.tx.column("customer_id")?.dtype() != &DataType::UInt32 {
             return CodedTx::new(&ds.tx, c);
         }
-        CodedTx::of_store(&ds.ids, &ds.tx, c)
+        let mut coded = CodedTx::of_store(&ds.ids, &ds.tx, c)?;
+        coded.categories = ds.categories.as_ref();
+        Ok(coded)
     }
 
     /// This coding of the store's transactions with the text ids of another frame (a
@@ -562,6 +569,7 @@ impl<'a> CodedTx<'a> {
             ids,
             rows,
             purchases: Mutex::new(None),
+            categories: self.categories,
         })
     }
 
@@ -572,6 +580,7 @@ impl<'a> CodedTx<'a> {
             ids,
             rows: rows.with_name("customer_id".into()),
             purchases: Mutex::new(None),
+            categories: None,
         }
     }
 

@@ -289,6 +289,8 @@ pub fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<D
         info: Vec::new(),
         stats: ds.stats.clone(),
         ids: ds.ids.clone(),
+        // (the copy holds no category)
+        categories: None,
     }))
 }
 

@@ -6,6 +6,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::error::bad;
+use crate::load::ids::IdNames;
 use crate::output::{num, pct, Report, View};
 use crate::reports::segment::{col_f64, frame_of, rfm_grouped, Rules};
 use crate::reports::{column, customer_groups, ByCustomer, Coded, CodedTx, FastMap, Ids, Money};
@@ -272,6 +273,77 @@ pub fn compute<'a>(
     compute_shared(None, tx, customers, as_of, p)
 }
 
+/// The categories, sorted, "" (no category) first, and each transaction row's category
+/// as an index into them (a null category is "").
+struct CategoryCoding<'a> {
+    names: Vec<&'a str>,
+    rows: Vec<u32>,
+}
+
+impl<'a> CategoryCoding<'a> {
+    /// From text: each row hashed once (codes in order of appearance, "" is 0), then
+    /// renumbered so that codes follow the sorted names (no text: no rows). `more`: names of
+    /// the wallet file.
+    fn of_text(text: Option<&'a StringChunked>, more: &[&'a str]) -> CategoryCoding<'a> {
+        let mut seen: FastMap<&str, u32> = FastMap::default();
+        seen.insert("", 0);
+        let mut names: Vec<&str> = vec![""];
+        let mut code_of = |k: &'a str| -> u32 {
+            *seen.entry(k).or_insert_with(|| {
+                names.push(k);
+                names.len() as u32 - 1
+            })
+        };
+        let mut rows: Vec<u32> = match text {
+            Some(t) => t.iter().map(|k| code_of(k.unwrap_or_default())).collect(),
+            None => Vec::new(),
+        };
+        for k in more {
+            code_of(k);
+        }
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        order.sort_unstable_by_key(|&i| names[i as usize]);
+        let mut rank = vec![0u32; names.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        for k in rows.iter_mut() {
+            *k = rank[*k as usize];
+        }
+        CategoryCoding {
+            names: order.iter().map(|&i| names[i as usize]).collect(),
+            rows,
+        }
+    }
+
+    /// From the store's codes (into `stored`, sorted): no text is hashed; the names of
+    /// `more` are merged in.
+    fn of_codes(
+        stored: &'a IdNames,
+        codes: &UInt32Chunked,
+        more: &[&'a str],
+    ) -> CategoryCoding<'a> {
+        let mut names: Vec<&str> = std::iter::once("")
+            .chain(stored.iter())
+            .chain(more.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let at = |k: &str| names.binary_search(&k).map_or(0, |i| i as u32);
+        let rank: Vec<u32> = stored.iter().map(at).collect();
+        let of = |c: u32| rank.get(c as usize).copied().unwrap_or(0);
+        let rows = if codes.null_count() == 0 {
+            codes
+                .downcast_iter()
+                .flat_map(|a| a.values().iter().map(|&c| of(c)))
+                .collect()
+        } else {
+            codes.iter().map(|c| c.map_or(0, of)).collect()
+        };
+        CategoryCoding { names, rows }
+    }
+}
+
 /// [`compute`] with the transactions' ids coded by the caller (used unless there is a
 /// wallet file, whose ids are coded with the transactions').
 pub fn compute_shared<'a>(
@@ -281,7 +353,18 @@ pub fn compute_shared<'a>(
     as_of: NaiveDate,
     p: &'a WalletParams,
 ) -> Result<Computed<'a>> {
-    let has_categories = tx.column("category").is_ok();
+    // The category held as codes by the store (wallet and report read it so), else the
+    // text column of a frame built by hand.
+    let stored = match tx.column(crate::load::CATEGORY_CODES) {
+        Ok(c) => {
+            let names = shared.and_then(|s| s.categories).ok_or_else(|| {
+                anyhow::anyhow!("category codes without the store's category names")
+            })?;
+            Some((names, c.u32()?))
+        }
+        Err(_) => None,
+    };
+    let has_categories = stored.is_some() || tx.column("category").is_ok();
     let wallet_file = match &p.wallet {
         WalletSource::File(w) => Some(w),
         _ => None,
@@ -308,58 +391,31 @@ pub fn compute_shared<'a>(
     };
     let ids = &coded.ids;
     let n = ids.len();
-    // The transactions' categories are walked, not collected (16 bytes a row).
-    let tx_cats = if has_categories {
-        let c = tx.column("category")?;
-        Some(
-            c.str()
-                .map_err(|_| bad(format!("column 'category' must be text, not {}", c.dtype())))?,
-        )
-    } else {
-        None
-    };
     let w_cats = if wallet_has_cat {
         texts(wallet_file.unwrap_or(tx), "category")?
     } else {
         Vec::new()
     };
-    // Each row's category coded in one hashing pass (codes in order of appearance, "" is
-    // 0), then renumbered so that codes follow the sorted names.
-    let mut seen: FastMap<&str, u32> = FastMap::default();
-    seen.insert("", 0);
-    let mut names: Vec<&str> = vec![""];
-    let mut code_of = |k: &'a str| -> u32 {
-        *seen.entry(k).or_insert_with(|| {
-            names.push(k);
-            names.len() as u32 - 1
-        })
+    let CategoryCoding {
+        names: categories,
+        rows: row_cat,
+    } = match stored {
+        Some((names, codes)) => CategoryCoding::of_codes(names, codes, &w_cats),
+        None if has_categories => {
+            let c = tx.column("category")?;
+            let text = c
+                .str()
+                .map_err(|_| bad(format!("column 'category' must be text, not {}", c.dtype())))?;
+            CategoryCoding::of_text(Some(text), &w_cats)
+        }
+        None => CategoryCoding::of_text(None, &w_cats),
     };
-    let mut row_cat: Vec<u32> = match tx_cats {
-        Some(cats) => cats
-            .iter()
-            .map(|k| code_of(k.unwrap_or_default()))
-            .collect(),
-        None => Vec::new(),
-    };
-    for k in &w_cats {
-        code_of(k);
-    }
-    let mut order: Vec<u32> = (0..names.len() as u32).collect();
-    order.sort_unstable_by_key(|&i| names[i as usize]);
-    let categories: Vec<&str> = order.iter().map(|&i| names[i as usize]).collect();
-    let mut rank = vec![0u32; names.len()];
-    for (r, &i) in order.iter().enumerate() {
-        rank[i as usize] = r as u32;
-    }
-    for k in row_cat.iter_mut() {
-        *k = rank[*k as usize];
-    }
-    let kc = |k: &str| seen.get(k).map_or(0, |&i| rank[i as usize]);
+    let kc = |k: &str| categories.binary_search(&k).map_or(0, |i| i as u32);
 
     let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
     let nk = categories.len();
     let dense = n.saturating_mul(nk) <= tx.height().max(1 << 16);
-    let cats = tx_cats.map(|_| row_cat.as_slice());
+    let cats = has_categories.then_some(row_cat.as_slice());
     let CategorySpend {
         spend,
         in_tx,
@@ -997,6 +1053,44 @@ mod tests {
 
     /// The one-pass cells (few categories) and the grouping of rows (many) give the same
     /// bits: every (customer, category) sums its rows in row order, returns included.
+    /// Categories from the store's codes equal those hashed from text: the same sorted
+    /// names ("" first) and row indexes, a null row and an empty text both "", with the
+    /// wallet file's names merged in (one of them only in the wallet file).
+    #[test]
+    fn category_codes_and_text_agree() {
+        let text: Vec<Option<&str>> = vec![
+            Some("toys"),
+            None,
+            Some("books"),
+            Some("toys"),
+            Some(""),
+            Some("garden"),
+        ];
+        let more = ["books", "music"];
+        let ca: StringChunked = text.iter().copied().collect();
+        let want = CategoryCoding::of_text(Some(&ca), &more);
+        assert_eq!(want.names, vec!["", "books", "garden", "music", "toys"]);
+        assert_eq!(want.rows, vec![4, 0, 1, 4, 0, 2]);
+        // The store: codes numbered in name order by the loader's coder.
+        let mut coder = crate::load::ids::IdCoder::new();
+        let first: Vec<Option<u32>> = text.iter().map(|t| t.map(|k| coder.code(k))).collect();
+        let mut used = vec![false; coder.code_bound()];
+        first
+            .iter()
+            .flatten()
+            .for_each(|&c| used[c as usize] = true);
+        let (names, rank) = coder.finish(&used);
+        let codes: UInt32Chunked = first.iter().map(|c| c.map(|c| rank[c as usize])).collect();
+        let got = CategoryCoding::of_codes(&names, &codes, &more);
+        assert_eq!(got.names, want.names);
+        assert_eq!(got.rows, want.rows);
+        // Without nulls (read from the value slices).
+        let some: UInt32Chunked = codes.iter().map(|c| Some(c.unwrap_or(0))).collect();
+        let got = CategoryCoding::of_codes(&names, &some, &[]);
+        assert_eq!(got.names, vec!["", "books", "garden", "toys"]);
+        assert_eq!(got.rows, vec![3, 0, 1, 3, 0, 2]);
+    }
+
     #[test]
     fn category_spend_cells_and_grouping_agree() {
         let (mut ids, mut cats, mut amounts) = (Vec::new(), Vec::new(), Vec::new());
