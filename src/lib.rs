@@ -28,6 +28,7 @@ use cli::{Cli, Command};
 
 /// Run one command: a dispatcher; each command's code is in `commands/`.
 pub fn run(cli: Cli) -> Result<()> {
+    load::one_heap();
     let name = cli.command.name();
     let _ = output::COMMAND.set(name);
     // A progress indicator on a terminal for work longer than a second.
