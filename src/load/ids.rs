@@ -447,12 +447,22 @@ pub fn mark_used(c: &Column, used: &mut Vec<bool>) -> Result<(), PolarsError> {
     Ok(())
 }
 
-/// A code column renumbered by `rank` (from [`IdCoder::finish`]).
-pub fn recode(c: &Column, rank: &[u32]) -> Result<Column, PolarsError> {
-    let ca = c.u32()?;
-    // (a null's slot holds any value: looked up safely, and stays null)
-    let out: UInt32Chunked = ca.apply_values(|v| rank.get(v as usize).copied().unwrap_or(u32::MAX));
-    Ok(out.with_name(c.name().clone()).into_column())
+/// Renumber the code column `name` of `df` by `rank` (from [`IdCoder::finish`]), in place:
+/// the column is taken out of the frame, so that its buffers are the only copy and are
+/// written over (a new column beside the old was the load's peak: 33 MB more at 1M
+/// customers' 8.3M rows), and put back at its position.
+pub fn recode_in(df: &mut DataFrame, name: &str, rank: &[u32]) -> Result<(), PolarsError> {
+    let Some(at) = df.get_column_index(name) else {
+        return Err(PolarsError::ColumnNotFound(name.to_string().into()));
+    };
+    let c = df.drop_in_place(name)?;
+    let mut ca = c.u32()?.clone();
+    drop(c);
+    // (a null's slot holds any value: looked up safely, and stays null; a buffer still
+    // shared elsewhere is copied first)
+    ca.apply_mut(|v| rank.get(v as usize).copied().unwrap_or(u32::MAX));
+    df.insert_column(at, ca.with_name(name.into()).into_column())?;
+    Ok(())
 }
 
 /// A code column as the ids' text.
@@ -496,10 +506,21 @@ mod tests {
         );
         assert_eq!(names.position("z"), Some(1));
         assert_eq!(names.position("b"), None);
-        let kept = Column::new("customer_id".into(), [Some(z), None, Some(a)]);
-        let re = recode(&kept, &rank).unwrap();
+        let mut df = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), [Some(z), None, Some(a)]),
+            Column::new("day".into(), [1i32, 2, 3]),
+        ])
+        .unwrap();
+        recode_in(&mut df, "customer_id", &rank).unwrap();
+        // (in place: the same position, nulls kept)
+        assert_eq!(df.get_column_names(), ["customer_id", "day"]);
         assert_eq!(
-            re.u32().unwrap().iter().collect::<Vec<_>>(),
+            df.column("customer_id")
+                .unwrap()
+                .u32()
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
             [Some(1), None, Some(0)]
         );
     }

@@ -1483,8 +1483,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
         let mut used = vec![false; category_coder.code_bound()];
         ids::mark_used(c, &mut used)?;
         let (names, rank) = category_coder.finish(&used);
-        let recoded = ids::recode(c, &rank)?;
-        ds.tx.with_column(recoded)?;
+        ids::recode_in(&mut ds.tx, CATEGORY_CODES, &rank)?;
         ds.categories = Some(names);
     }
     ds.info.push(format!(
@@ -1765,11 +1764,9 @@ pub fn load(opts: &LoadOptions) -> Result<Dataset> {
         ids::mark_used(c.column("customer_id")?, &mut used)?;
     }
     let (names, rank) = coder.finish(&used);
-    let recoded = ids::recode(ds.tx.column("customer_id")?, &rank)?;
-    ds.tx.with_column(recoded)?;
+    ids::recode_in(&mut ds.tx, "customer_id", &rank)?;
     if let Some(c) = ds.customers.as_mut() {
-        let recoded = ids::recode(c.column("customer_id")?, &rank)?;
-        c.with_column(recoded)?;
+        ids::recode_in(c, "customer_id", &rank)?;
     }
     if opts.invoice.is_some() {
         // Invoice lines (subscriptions) keep their ids as text: their reports code them.
