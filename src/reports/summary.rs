@@ -191,8 +191,11 @@ pub struct Available {
 
 #[derive(Default, Clone)]
 struct Acc {
-    /// The customer code of every purchase in the window, in purchase order.
+    /// The customer code of every purchase in the window, in purchase order (only where
+    /// the windows are too many for [`WindowBits`]).
     orders: Vec<u32>,
+    /// Purchases in the window.
+    purchases: i64,
     revenue: Money,
     new: i64,
     /// The net revenue to date of the window's new customers (× margin when shown).
@@ -237,6 +240,69 @@ fn counted(orders: &[u32], stamp: u32, last: &mut [u32], count: &mut [u8]) -> Co
         }
     }
     k
+}
+
+/// Each customer's windows with a purchase and with two or more, a bit per (customer,
+/// window): what [`counted`] finds from the windows' lists of purchases, without the lists
+/// (4 bytes a purchase; these are 16 bytes a customer for up to 64 windows).
+struct WindowBits {
+    words: usize,
+    active: Vec<u64>,
+    repeat: Vec<u64>,
+}
+
+impl WindowBits {
+    /// The bits for `n` customers and `nw` windows, when they are smaller than the lists
+    /// of `purchases` purchases.
+    fn fitting(n: usize, nw: usize, purchases: usize) -> Option<WindowBits> {
+        let words = nw.div_ceil(64).max(1);
+        let bytes = n.saturating_mul(words).saturating_mul(16);
+        (bytes <= purchases.saturating_mul(4)).then(|| WindowBits {
+            words,
+            active: vec![0; n * words],
+            repeat: vec![0; n * words],
+        })
+    }
+
+    fn purchase(&mut self, c: u32, w: usize) {
+        let (i, b) = (c as usize * self.words + w / 64, 1u64 << (w % 64));
+        if self.active[i] & b != 0 {
+            self.repeat[i] |= b;
+        } else {
+            self.active[i] |= b;
+        }
+    }
+
+    /// Per group and window: the distinct active customers, those with two purchases or
+    /// more, and those also active in the window before.
+    fn counted(&self, group: &[u32], groups: usize, nw: usize) -> Vec<Vec<Counted>> {
+        let zero = Counted {
+            active: 0,
+            repeaters: 0,
+            kept: 0,
+        };
+        let mut out = vec![vec![zero; nw]; groups];
+        for (c, &g) in group.iter().enumerate() {
+            let at = c * self.words;
+            let (act, rep) = (
+                &self.active[at..at + self.words],
+                &self.repeat[at..at + self.words],
+            );
+            let bit = |v: &[u64], w: usize| v[w / 64] >> (w % 64) & 1 != 0;
+            for (k, &word) in act.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    let w = k * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    let x = &mut out[g as usize][w];
+                    x.active += 1;
+                    x.repeaters += i64::from(bit(rep, w));
+                    x.kept += i64::from(w > 0 && bit(act, w - 1));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Day → window index, from a table over the windows' days (the windows are contiguous
@@ -310,6 +376,19 @@ pub fn summary_rows_shared<'a>(
     customers: Option<&'a DataFrame>,
     as_of: NaiveDate,
     p: &SummaryParams,
+) -> Result<(Vec<Row>, Available)> {
+    summary_rows_by(shared, tx, customers, as_of, p, true)
+}
+
+/// [`summary_rows_shared`]; with `bits`, the windows' customers are counted by
+/// [`WindowBits`] where they fit (else, as always without, from lists of purchases).
+fn summary_rows_by<'a>(
+    shared: Option<&CodedTx<'a>>,
+    tx: &'a DataFrame,
+    customers: Option<&'a DataFrame>,
+    as_of: NaiveDate,
+    p: &SummaryParams,
+    bits: bool,
 ) -> Result<(Vec<Row>, Available)> {
     let asof = days_since_epoch(as_of);
     // Customers as codes in id order: per-customer state in vectors, sums in id order.
@@ -405,6 +484,9 @@ pub fn summary_rows_shared<'a>(
     let (s, e) = (windows[0].1, windows[0].2);
     let mid = s + (e - s) / 2;
     let mut seen = vec![0u8; if p.period.is_none() { n } else { 0 }];
+    let mut bits = bits
+        .then(|| WindowBits::fitting(n, nw, tx.height()))
+        .flatten();
     coded.each_purchase(tx, |c, d, _| {
         if d > asof {
             return;
@@ -412,7 +494,12 @@ pub fn summary_rows_shared<'a>(
         let f = &mut first[c as usize];
         *f = Some(f.map_or(d, |f| f.min(d)));
         if let Some(w) = win.of(d) {
-            slot(&mut acc, &group, c, nw)[w].orders.push(c);
+            let a = &mut slot(&mut acc, &group, c, nw)[w];
+            a.purchases += 1;
+            match bits.as_mut() {
+                Some(b) => b.purchase(c, w),
+                None => a.orders.push(c),
+            }
         }
         if !seen.is_empty() && d >= s && d <= e {
             seen[c as usize] |= 1 << u8::from(d > mid);
@@ -482,16 +569,22 @@ pub fn summary_rows_shared<'a>(
     // Per window, in order: the distinct active customers, those with two purchases or
     // more, and those also active in the window before. A customer is in one group, so
     // its last window and its purchases in it are one stamp and one count.
-    let mut last = vec![0u32; n];
-    let mut count = vec![0u8; n];
+    let mut by_bits = bits.map(|b| b.counted(&group, group_names.len(), nw));
+    let (mut last, mut count) = match by_bits {
+        Some(_) => (Vec::new(), Vec::new()),
+        None => (vec![0u32; n], vec![0u8; n]),
+    };
     let mut out = Vec::new();
     for (gi, a) in acc.iter().enumerate() {
         let Some(a) = a else { continue };
-        let counted: Vec<Counted> = a
-            .iter()
-            .enumerate()
-            .map(|(w, x)| counted(&x.orders, w as u32 + 1, &mut last, &mut count))
-            .collect();
+        let counted: Vec<Counted> = match by_bits.as_mut() {
+            Some(k) => std::mem::take(&mut k[gi]),
+            None => a
+                .iter()
+                .enumerate()
+                .map(|(w, x)| counted(&x.orders, w as u32 + 1, &mut last, &mut count))
+                .collect(),
+        };
         let g = &group_names[gi];
         let mut base = 0i64;
         for (w, (label, start, end)) in windows.iter().enumerate() {
@@ -502,7 +595,7 @@ pub fn summary_rows_shared<'a>(
                 repeaters,
                 kept,
             } = counted[w];
-            let orders = x.orders.len() as i64;
+            let orders = x.purchases;
             let ratio = |n: f64, d: f64| (d > 0.0).then(|| n / d);
             let retention_rate = match &halves {
                 Some(h) => ratio(h[gi].1 as f64, h[gi].0 as f64),
@@ -927,6 +1020,62 @@ mod tests {
         )
         .unwrap();
         assert!(w.is_empty(), "{w:?}");
+    }
+
+    /// The windows' customers counted from bits equal those counted from the lists of
+    /// purchases: whole window, by month and by week, with and without groups, on
+    /// pseudo-random rows (returns, repeat purchases in a window, customers in two groups).
+    #[test]
+    fn window_bits_equal_the_lists() {
+        let mut seed = 5u64;
+        let mut next = |m: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % m
+        };
+        let n = 3000;
+        let ids: Vec<String> = (0..n).map(|_| format!("c{:02}", next(60))).collect();
+        let days: Vec<i32> = (0..n).map(|_| 19000 + next(400) as i32).collect();
+        let amounts: Vec<f64> = (0..n).map(|_| next(100) as f64 - 15.0).collect();
+        let tx = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), &ids),
+            Column::new("date".into(), &days)
+                .cast(&DataType::Date)
+                .unwrap(),
+            Column::new("amount".into(), &amounts),
+        ])
+        .unwrap();
+        let names: Vec<String> = (0..60).map(|i| format!("c{i:02}")).collect();
+        let channels: Vec<&str> = (0..60).map(|i| ["web", "shop"][i % 2]).collect();
+        let cust = DataFrame::new_infer_height(vec![
+            Column::new("customer_id".into(), &names),
+            Column::new("channel".into(), &channels),
+        ])
+        .unwrap();
+        let coded = CodedTx::new(&tx, Some(&cust)).unwrap();
+        let as_of = date_from_days(19400);
+        for period in [None, Some(Period::Month), Some(Period::Week)] {
+            for by in [None, Some("channel".to_string())] {
+                let p = SummaryParams {
+                    period,
+                    by,
+                    ..SummaryParams::default()
+                };
+                let (a, _) =
+                    summary_rows_by(Some(&coded), &tx, Some(&cust), as_of, &p, true).unwrap();
+                let (b, _) =
+                    summary_rows_by(Some(&coded), &tx, Some(&cust), as_of, &p, false).unwrap();
+                assert_eq!(a, b, "{period:?}");
+                assert!(a
+                    .iter()
+                    .any(|r| r.repeat_purchase_rate.is_some_and(|x| x > 0.0)));
+                assert!(a.iter().any(|r| r.retention_rate.is_some_and(|x| x > 0.0)));
+            }
+        }
+        // The bits are used here: 60 customers × 16 bytes against 3,000 purchases.
+        assert!(WindowBits::fitting(60, 60, n).is_some());
+        assert!(WindowBits::fitting(60, 65, 100).is_none());
     }
 
     /// `report`'s previous period: the rows after as-of do not count, so the figures as
