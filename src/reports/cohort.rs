@@ -621,40 +621,21 @@ pub(crate) mod tests {
     /// week, month and quarter, on pseudo-random rows with returns and free orders.
     #[test]
     fn active_period_bits_equal_the_grouped_days() {
-        let mut seed = 7u64;
-        let mut next = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
+        let mut next = crate::reports::lcg(7);
         let base = days_since_epoch(d("2022-01-01"));
-        let rows: Vec<(String, i32, f64, String)> = (0..3000)
+        let rows: Vec<(String, String, f64, String)> = (0..3000)
             .map(|i| {
                 let c = format!("c{:03}", next(40));
-                let day = base + next(900) as i32;
+                let day = date_from_days(base + next(900) as i32).to_string();
                 let a = next(50) as f64 - 10.0;
                 (c, day, a, format!("o{i}"))
             })
             .collect();
-        let tx = DataFrame::new_infer_height(vec![
-            Column::new(
-                "customer_id".into(),
-                rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
-            ),
-            Column::new("date".into(), rows.iter().map(|r| r.1).collect::<Vec<_>>())
-                .cast(&DataType::Date)
-                .unwrap(),
-            Column::new(
-                "amount".into(),
-                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "order_id".into(),
-                rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>(),
-            ),
-        ])
-        .unwrap();
+        let refs: Vec<(&str, &str, f64, &str)> = rows
+            .iter()
+            .map(|r| (r.0.as_str(), r.1.as_str(), r.2, r.3.as_str()))
+            .collect();
+        let tx = tx(&refs);
         let coded = CodedTx::new(&tx, None).unwrap();
         let (_, lo, hi) = tx_days(&tx).unwrap();
         for period in [Period::Day, Period::Week, Period::Month, Period::Year] {

@@ -2162,13 +2162,7 @@ mod tests {
     fn fit_at_an_earlier_end_equals_the_fit_on_the_rows_up_to_it() {
         // 300 customers over 2023-2024 by a fixed LCG: a first day, a mean gap and a
         // lifetime each (buying at about that rate until it ends).
-        let mut state = 12345u64;
-        let mut next = |m: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % m
-        };
+        let mut next = crate::reports::lcg(12345);
         let start = days_since_epoch(NaiveDate::from_ymd_opt(2023, 1, 1).unwrap());
         let mut full = Histories::default();
         for c in 0..300 {

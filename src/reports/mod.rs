@@ -1176,6 +1176,36 @@ pub fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> anyhow::Result<Vec<f64>> 
 
 pub mod report;
 
+/// A fixed pseudo-random sequence for tests (a 64-bit LCG): each call, a number below `m`.
+#[cfg(test)]
+pub(crate) fn lcg(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |m| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % m
+    }
+}
+
+/// A transactions frame for tests: customer ids, days (since 1970-01-01) and amounts.
+#[cfg(test)]
+pub(crate) fn rows_frame<S: AsRef<str>>(
+    ids: &[S],
+    days: &[i32],
+    amounts: &[Option<f64>],
+) -> DataFrame {
+    let ids: Vec<&str> = ids.iter().map(|s| s.as_ref()).collect();
+    DataFrame::new_infer_height(vec![
+        Column::new("customer_id".into(), ids),
+        Column::new("date".into(), days)
+            .cast(&DataType::Date)
+            .unwrap(),
+        Column::new("amount".into(), amounts),
+    ])
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1239,16 +1269,7 @@ mod tests {
     /// value by value (a null, or chunks that do not line up).
     #[test]
     fn coded_rows_plain_and_by_value_agree() {
-        let frame = |ids: &[&str], days: &[i32], amounts: &[Option<f64>]| {
-            DataFrame::new_infer_height(vec![
-                Column::new("customer_id".into(), ids),
-                Column::new("date".into(), days)
-                    .cast(&DataType::Date)
-                    .unwrap(),
-                Column::new("amount".into(), amounts),
-            ])
-            .unwrap()
-        };
+        let frame = rows_frame::<&str>;
         let mut tx = frame(&["b", "a"], &[3, 1], &[Some(2.0), Some(-1.0)]);
         tx.vstack_mut(&frame(&["a", "c"], &[2, 5], &[Some(4.0), Some(0.5)]))
             .unwrap();

@@ -1065,27 +1065,14 @@ pub(crate) mod tests {
     /// pseudo-random rows with returns, free orders and a null amount.
     #[test]
     fn one_pass_fold_equals_rows_and_purchases_apart() {
-        let mut seed = 11u64;
-        let mut next = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
+        let mut next = crate::reports::lcg(11);
         let n = 2000;
         let ids: Vec<String> = (0..n).map(|_| format!("c{:03}", next(150))).collect();
         let days: Vec<i32> = (0..n).map(|_| 19000 + next(700) as i32).collect();
         let amounts: Vec<Option<f64>> = (0..n)
             .map(|i| (i != 7).then(|| (next(4000) as f64 - 800.0) / 100.0))
             .collect();
-        let tx = DataFrame::new_infer_height(vec![
-            Column::new("customer_id".into(), &ids),
-            Column::new("date".into(), &days)
-                .cast(&DataType::Date)
-                .unwrap(),
-            Column::new("amount".into(), &amounts),
-        ])
-        .unwrap();
+        let tx = crate::reports::rows_frame(&ids, &days, &amounts);
         let coded = CodedTx::new(&tx, None).unwrap();
         let as_of = d("2024-12-31");
         let rules = Rules::builtin();

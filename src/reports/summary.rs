@@ -1027,25 +1027,12 @@ mod tests {
     /// pseudo-random rows (returns, repeat purchases in a window, customers in two groups).
     #[test]
     fn window_bits_equal_the_lists() {
-        let mut seed = 5u64;
-        let mut next = |m: u64| {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 33) % m
-        };
+        let mut next = crate::reports::lcg(5);
         let n = 3000;
         let ids: Vec<String> = (0..n).map(|_| format!("c{:02}", next(60))).collect();
         let days: Vec<i32> = (0..n).map(|_| 19000 + next(400) as i32).collect();
-        let amounts: Vec<f64> = (0..n).map(|_| next(100) as f64 - 15.0).collect();
-        let tx = DataFrame::new_infer_height(vec![
-            Column::new("customer_id".into(), &ids),
-            Column::new("date".into(), &days)
-                .cast(&DataType::Date)
-                .unwrap(),
-            Column::new("amount".into(), &amounts),
-        ])
-        .unwrap();
+        let amounts: Vec<Option<f64>> = (0..n).map(|_| Some(next(100) as f64 - 15.0)).collect();
+        let tx = crate::reports::rows_frame(&ids, &days, &amounts);
         let names: Vec<String> = (0..60).map(|i| format!("c{i:02}")).collect();
         let channels: Vec<&str> = (0..60).map(|i| ["web", "shop"][i % 2]).collect();
         let cust = DataFrame::new_infer_height(vec![
