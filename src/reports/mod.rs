@@ -466,8 +466,11 @@ pub fn customer_groups(
     let mut cols: Vec<String> = tx
         .get_column_names()
         .iter()
-        .filter(|s| s.as_str() != crate::load::CATEGORY_CODES)
-        .map(|s| s.to_string())
+        // (the category held as codes is the file's `category`)
+        .map(|s| match s.as_str() {
+            crate::load::CATEGORY_CODES => "category".to_string(),
+            s => s.to_string(),
+        })
         .collect();
     if let Some(c) = customers {
         cols.extend(c.get_column_names().iter().map(|s| s.to_string()));

@@ -491,6 +491,23 @@ fn wallet_matches_hand_computation() {
     assert_eq!(r.stdout, expected("wallet.csv"));
 }
 
+/// The category is held as codes for wallet; an unknown `--by` still lists it by the
+/// file's name among the columns.
+#[test]
+fn wallet_unknown_group_lists_the_category_column() {
+    let w = workdir();
+    let tx = data("transactions.csv");
+    let r = run(w.path(), &["wallet", "-t", &tx, "--by", "nosuch"], None);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("(columns: customer_id, date, amount, category)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("__category"), "{}", r.stderr);
+}
+
 #[test]
 fn wallet_estimated_says_so_everywhere() {
     let w = workdir();
