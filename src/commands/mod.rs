@@ -78,9 +78,10 @@ fn load_input_as(
     let mut opts = crate::config::load_options(input, extra_columns)?;
     // (a `--by category` group reads it as text; wallet and report read it by code)
     if !opts.extra_columns.iter().any(|c| c == "category") {
-        match category {
-            true => opts.code_category = true,
-            false => opts.skip.push(load::Role::Category),
+        if category {
+            opts.code_category = true;
+        } else {
+            opts.skip.push(load::Role::Category);
         }
     }
     Ok((load_with(name, &opts)?, opts))

@@ -1224,6 +1224,7 @@ fn load_transactions(src: &[Source], opts: &LoadOptions, ds: &mut Dataset) -> Re
     let mut orders_dropped = coders.as_ref().is_some_and(|c| c.distinct_dropped);
     let mut coders = coders.map(|c| c.coders).unwrap_or_default().into_iter();
     let mut coder = coders.next().unwrap_or_default();
+    // (the order ids' coder: only its codes, already in the column, are needed)
     let _orders = coders.next();
     let mut category_coder = coders.next().unwrap_or_default();
     let customer = if coded_as_read {
@@ -2079,14 +2080,8 @@ mod tests {
     }
 
     fn frame(ids: &[&str], days: &[i32], amounts: &[f64]) -> DataFrame {
-        DataFrame::new_infer_height(vec![
-            Column::new("customer_id".into(), ids),
-            Column::new("date".into(), days)
-                .cast(&DataType::Date)
-                .unwrap(),
-            Column::new("amount".into(), amounts),
-        ])
-        .unwrap()
+        let amounts: Vec<Option<f64>> = amounts.iter().copied().map(Some).collect();
+        crate::reports::rows_frame(ids, days, &amounts)
     }
 
     fn text(v: &[Option<&str>]) -> Column {

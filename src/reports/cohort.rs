@@ -11,7 +11,9 @@ use crate::error::bad;
 use crate::output::{num, pct, Report, View};
 use crate::params::{CohortBy, CohortMetric, CohortMode};
 use crate::period::{date_from_days, Period};
-use crate::reports::{column, customer_groups, Coded, CodedTx, FastMap, Money, Purchases};
+use crate::reports::{
+    column, customer_groups, set_bits, Coded, CodedTx, FastMap, Money, Purchases,
+};
 
 #[derive(Clone, Debug)]
 pub struct CohortParams {
@@ -110,11 +112,8 @@ impl ActivePeriods {
         let stride = (top - base) as usize / 64 + 1;
         let n = coded.ids.len();
         // (orders that span rows are grouped first: the grouping's purchase days)
-        let rows_are_orders = tx
-            .column("order_id")
-            .map_or(true, crate::load::all_distinct);
         let bits_bytes = n.saturating_mul(stride).saturating_mul(8);
-        if !rows_are_orders || bits_bytes > tx.height().saturating_mul(4) {
+        if !crate::reports::rows_are_orders(tx) || bits_bytes > tx.height().saturating_mul(4) {
             return Ok(ActivePeriods::Days(
                 coded.purchase_days_by_customer(tx)?,
                 table,
@@ -141,11 +140,9 @@ impl ActivePeriods {
                 words,
                 stride,
                 base,
-            } => {
-                let w = &words[c * stride..(c + 1) * stride];
-                let i = w.iter().position(|&x| x != 0)?;
-                Some(base + (i * 64) as i32 + w[i].trailing_zeros() as i32)
-            }
+            } => set_bits(&words[c * stride..(c + 1) * stride])
+                .next()
+                .map(|j| base + j as i32),
         }
     }
 
@@ -166,15 +163,7 @@ impl ActivePeriods {
                 words,
                 stride,
                 base,
-            } => {
-                for (i, &w) in words[c * stride..(c + 1) * stride].iter().enumerate() {
-                    let mut w = w;
-                    while w != 0 {
-                        f(base + (i * 64) as i32 + w.trailing_zeros() as i32);
-                        w &= w - 1;
-                    }
-                }
-            }
+            } => set_bits(&words[c * stride..(c + 1) * stride]).for_each(|j| f(base + j as i32)),
         }
     }
 }

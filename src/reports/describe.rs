@@ -109,10 +109,7 @@ pub fn profile(coded: &CodedTx, tx: &DataFrame, stats: &LoadStats) -> Result<Pro
 /// Orders: distinct (customer, order id), one per row without an order id; every row
 /// when there is no order id column or its ids are distinct (as [`super::purchases`]).
 fn order_count(tx: &DataFrame) -> Result<usize> {
-    if tx
-        .column("order_id")
-        .map_or(true, crate::load::all_distinct)
-    {
+    if crate::reports::rows_are_orders(tx) {
         return Ok(tx.height());
     }
     let groups = tx

@@ -25,10 +25,25 @@ use polars::prelude::*;
 /// stay a return (`retention sql` applies the same rule).
 pub const NET_TOLERANCE: f64 = 1e-9;
 
-/// Every row is its own order (distinct, non-null order ids; the usual
+/// Every row is its own order (no order ids, or distinct non-null ones: the usual
 /// one-line-per-order export), so purchases need no grouping.
-fn one_row_orders(tx: &DataFrame) -> bool {
-    tx.column("order_id").is_ok_and(crate::load::all_distinct)
+pub(crate) fn rows_are_orders(tx: &DataFrame) -> bool {
+    tx.column("order_id")
+        .map_or(true, crate::load::all_distinct)
+}
+
+/// The indexes of the set bits of `words` (bit `j` of word `i` is `64 i + j`), in order.
+pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
+    words.iter().enumerate().flat_map(|(i, &w)| {
+        let mut w = w;
+        std::iter::from_fn(move || {
+            (w != 0).then(|| {
+                let j = w.trailing_zeros() as usize;
+                w &= w - 1;
+                i * 64 + j
+            })
+        })
+    })
 }
 
 /// The purchases (docs/metrics.md "purchase"): every order that is not a return, free
@@ -39,7 +54,10 @@ fn one_row_orders(tx: &DataFrame) -> bool {
 /// row is then a return when its amount is negative).
 pub fn purchases(tx: &DataFrame) -> LazyFrame {
     let lf = tx.clone().lazy();
-    let orders = if tx.column("order_id").is_ok() && !one_row_orders(tx) {
+    if rows_are_orders(tx) {
+        lf.select([col("customer_id"), col("date"), col("amount")])
+            .filter(col("amount").gt_eq(lit(0.0)))
+    } else {
         lf.with_row_index("__row", None)
             .with_column(
                 when(col("order_id").is_null())
@@ -64,11 +82,7 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
                     .or(col("amount").gt(col("__gross") * lit(NET_TOLERANCE))),
             )
             .select([col("customer_id"), col("date"), col("amount")])
-    } else {
-        lf.select([col("customer_id"), col("date"), col("amount")])
-            .filter(col("amount").gt_eq(lit(0.0)))
-    };
-    orders
+    }
 }
 
 /// Whether any order is a purchase: rows alone decide unless orders span rows (then
@@ -79,10 +93,7 @@ pub fn any_purchase(tx: &DataFrame) -> anyhow::Result<bool> {
     if !amounts.iter().flatten().any(|a| a >= 0.0) {
         return Ok(false);
     }
-    if tx
-        .column("order_id")
-        .map_or(true, crate::load::all_distinct)
-    {
+    if rows_are_orders(tx) {
         return Ok(true);
     }
     Ok(purchases(tx).limit(1).collect()?.height() > 0)
@@ -707,10 +718,7 @@ impl<'a> CodedTx<'a> {
     /// codes) and collected; where every row is its own order (no order ids, or distinct
     /// ones) the rows are the orders, walked from the columns without collecting them.
     fn purchase_source(&self, tx: &DataFrame) -> anyhow::Result<PurchaseSource> {
-        if tx
-            .column("order_id")
-            .map_or(true, crate::load::all_distinct)
-        {
+        if rows_are_orders(tx) {
             let days = tx.column("date")?.cast(&DataType::Date)?;
             let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
             return Ok(PurchaseSource::Rows(

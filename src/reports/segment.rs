@@ -558,10 +558,7 @@ pub fn rfm_coded(
     rules: &Rules,
 ) -> Result<Vec<Rfm>> {
     let mut fold = RfmFold::new(coded.ids.len());
-    if tx
-        .column("order_id")
-        .map_or(true, crate::load::all_distinct)
-    {
+    if crate::reports::rows_are_orders(tx) {
         // Every row is an order: one pass folds the rows and, where the amount is not
         // negative, their purchases (the same sums: the rows come in row order either way).
         let days = tx.column("date")?.cast(&DataType::Date)?;

@@ -289,16 +289,11 @@ impl WindowBits {
                 &self.repeat[at..at + self.words],
             );
             let bit = |v: &[u64], w: usize| v[w / 64] >> (w % 64) & 1 != 0;
-            for (k, &word) in act.iter().enumerate() {
-                let mut word = word;
-                while word != 0 {
-                    let w = k * 64 + word.trailing_zeros() as usize;
-                    word &= word - 1;
-                    let x = &mut out[g as usize][w];
-                    x.active += 1;
-                    x.repeaters += i64::from(bit(rep, w));
-                    x.kept += i64::from(w > 0 && bit(act, w - 1));
-                }
+            for w in crate::reports::set_bits(act) {
+                let x = &mut out[g as usize][w];
+                x.active += 1;
+                x.repeaters += i64::from(bit(rep, w));
+                x.kept += i64::from(w > 0 && bit(act, w - 1));
             }
         }
         out
