@@ -930,8 +930,8 @@ pub(crate) fn scan_input(
                          the files of one input must have the same columns",
                         op.label,
                         input.parts[0].label,
-                        super::quoted(&missing, ", "),
-                        super::quoted(&extra, ", ")
+                        super::roles::quoted(&missing, ", "),
+                        super::roles::quoted(&extra, ", ")
                     )));
                 }
             }
@@ -1191,8 +1191,8 @@ impl TypedState<'_> {
                     self.format = match given {
                         Some(f) => Some(f.clone()),
                         None => {
-                            let values = super::detect_sample(ca);
-                            if values.len() < super::DETECT_VALUES && !last {
+                            let values = super::values::detect_sample(ca);
+                            if values.len() < super::values::DETECT_VALUES && !last {
                                 return Ok(None);
                             }
                             match crate::dates::detect(values.into_iter().enumerate()) {
@@ -1205,7 +1205,7 @@ impl TypedState<'_> {
                 let Some(fmt) = &self.format else {
                     return Ok(None);
                 };
-                let Some(days) = super::parse_days(ca, fmt) else {
+                let Some(days) = super::values::parse_days(ca, fmt) else {
                     return Ok(None);
                 };
                 let col = Column::new(name.as_str().into(), days).cast(&DataType::Date)?;
@@ -1214,7 +1214,7 @@ impl TypedState<'_> {
         }
         for name in &t.numbers {
             let Ok(c) = df.column(name) else { continue };
-            let Ok(values) = super::parse_amounts(c.str()?, t.decimal_comma) else {
+            let Ok(values) = super::values::parse_amounts(c.str()?, t.decimal_comma) else {
                 return Ok(None);
             };
             df.with_column(Column::new(name.as_str().into(), values))?;

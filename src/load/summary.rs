@@ -6,8 +6,10 @@
 use anyhow::Result;
 use polars::prelude::*;
 
+use super::roles::{normalise, quoted};
 use super::source::{self, Source};
-use super::{normalise, parse_numbers, quoted, str_column, LoadOptions};
+use super::values::parse_numbers;
+use super::{str_column, LoadOptions};
 use crate::error::bad;
 
 /// The summary of every customer (or of every group of identical customers, with weights).

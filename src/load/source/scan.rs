@@ -176,10 +176,10 @@ impl DayCache {
         }
     }
 
-    /// [`super::super::day_of`] of `v`, remembered when it is a date.
+    /// [`super::super::values::day_of`] of `v`, remembered when it is a date.
     fn day(&mut self, v: Option<&str>, format: &DateFormat) -> Result<Option<i32>, ()> {
         let Some(b) = v.map(str::as_bytes).filter(|b| b.len() <= 16) else {
-            return super::super::day_of(v, format);
+            return super::super::values::day_of(v, format);
         };
         let mut key = [0u8; 16];
         key[..b.len()].copy_from_slice(b);
@@ -189,7 +189,7 @@ impl DayCache {
         if slot.0 == key && slot.1 as usize == b.len() {
             return Ok(Some(slot.2));
         }
-        let day = super::super::day_of(v, format)?;
+        let day = super::super::values::day_of(v, format)?;
         if let Some(d) = day {
             *slot = (key, b.len() as u8, d);
         }
@@ -224,7 +224,9 @@ fn scan_piece<'a>(
             let v = (a < b).then(|| &text[a..b]);
             match values {
                 Values::Days(d) => d.push(days.day(v, format?).ok()?),
-                Values::Numbers(n) => n.push(super::super::amount_of(v, decimal_comma).ok()?),
+                Values::Numbers(n) => {
+                    n.push(super::super::values::amount_of(v, decimal_comma).ok()?)
+                }
                 Values::Strs(s) => s.push(v),
             }
         }
@@ -259,11 +261,11 @@ where
 }
 
 /// The first values of the date field (up to the loader's sample size) that are not
-/// blank, as [`super::super::detect_sample`] takes them; None when a line is not plain.
+/// blank, as [`super::super::values::detect_sample`] takes them; None when a line is not plain.
 fn date_sample<'a>(data: &'a [u8], plan: &Plan, field: usize) -> Option<Vec<&'a str>> {
     let mut out = Vec::new();
     each_line(data, plan.delim, plan.fields, |fields| {
-        if out.len() >= super::super::DETECT_VALUES {
+        if out.len() >= super::super::values::DETECT_VALUES {
             return Some(false);
         }
         let (a, b) = fields[field];
@@ -300,7 +302,7 @@ pub(super) fn scan_chunk(
                 let Some(values) = date_sample(data, plan, field) else {
                     return Ok(Scanned::Leave);
                 };
-                if values.len() < super::super::DETECT_VALUES && !last {
+                if values.len() < super::super::values::DETECT_VALUES && !last {
                     return Ok(Scanned::GiveUp);
                 }
                 match crate::dates::detect(values.into_iter().enumerate()) {
