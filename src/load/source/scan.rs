@@ -12,7 +12,8 @@
 use anyhow::Result;
 use polars::prelude::*;
 
-use super::{line_bounds, DistinctRead, Typed, TypedState};
+use super::read::{DistinctRead, Typed, TypedState};
+use super::text::line_bounds;
 use crate::dates::DateFormat;
 
 /// How one selected column is read.
@@ -392,7 +393,8 @@ pub(super) fn scan_chunk(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{parse_chunk, CsvShape, DistinctRead, PrefixRuns, Typed, TypedState};
+    use super::super::read::{parse_chunk, DistinctRead, PrefixRuns, Typed, TypedState};
+    use super::super::CsvShape;
     use super::*;
     use crate::load::ids::IdCoder;
 
