@@ -128,9 +128,11 @@ pub(super) fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
         .columns()
         .iter()
         .map(|c| match c.dtype() {
-            DataType::Date | DataType::Float64 | DataType::String | DataType::UInt32 => {
-                Ok(c.clone())
-            }
+            DataType::Date
+            | DataType::Float64
+            | DataType::String
+            | DataType::UInt32
+            | DataType::Int32 => Ok(c.clone()),
             _ => c.cast(&DataType::String),
         })
         .collect::<PolarsResult<_>>()?;
@@ -152,6 +154,12 @@ pub(super) fn may_have_duplicates(tx: &DataFrame) -> Result<bool> {
                     DataType::UInt32 => {
                         for (a, v) in part.iter_mut().zip(c.u32()?.iter()) {
                             mix(a, v.map_or(u64::MAX, u64::from));
+                        }
+                    }
+                    // (amounts held as counts)
+                    DataType::Int32 => {
+                        for (a, v) in part.iter_mut().zip(c.i32()?.iter()) {
+                            mix(a, v.map_or(u64::MAX, |m| m as u32 as u64));
                         }
                     }
                     DataType::Float64 => {

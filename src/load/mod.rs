@@ -24,6 +24,7 @@ use polars::prelude::*;
 use crate::dates::DateFormat;
 use crate::error::bad;
 
+pub mod amounts;
 mod checks;
 mod customers;
 pub mod ids;

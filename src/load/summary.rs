@@ -118,6 +118,7 @@ pub fn load_summary(srcs: &[Source], opts: &LoadOptions) -> Result<SummaryTable>
         decimal_comma: opts.decimal_comma,
         ids: Vec::new(),
         distinct: None,
+        scale_amount: false,
     };
     let (df, _, _) = source::collect_input(&mut input, lfs, &exprs, Some(&typed))?;
     if df.height() == 0 {

@@ -10,6 +10,7 @@ use polars::prelude::*;
 use crate::error::bad;
 use crate::period::{date_from_days, days_since_epoch};
 
+use super::amounts;
 use super::checks::{all_distinct, dedupe, may_have_duplicates};
 use super::ids;
 use super::roles::{describe_mapping, normalise, quoted, INVOICE_ROLES, TX_ROLES};
@@ -95,6 +96,8 @@ pub(super) fn load_transactions(
             .map(|(n, b)| (n.to_string(), b))
             .collect(),
         distinct: Some("order_id".to_string()),
+        // (invoice lines keep f64 amounts: MRR splits them over service periods)
+        scale_amount: opts.invoice.is_none(),
     };
     let (mut df, typed_format, coders) = source::collect_input(&mut op, lfs, &exprs, Some(&typed))?;
     crate::progress::step("parsing the columns");
@@ -109,8 +112,13 @@ pub(super) fn load_transactions(
         None => date_column(df.column("date")?, &op, opts, &map[&Role::Date])?,
     };
     let _ = df.drop_in_place("date");
+    // (the typed read may hold them as counts already: `__amount_e{k}`)
+    let read_as = amounts::column_name(&df);
     let amount_col = match map.get(&Role::Amount) {
-        Some(_) if typed_format.is_some() => df.column("amount")?.clone(),
+        // (read typed, or held as counts by the Parquet read: finite values only)
+        Some(_) if typed_format.is_some() || read_as.as_deref().is_some_and(|n| n != "amount") => {
+            df.column(read_as.as_deref().unwrap_or("amount"))?.clone()
+        }
         Some(src) => match numeric_column(df.column("amount")?, &op, src)? {
             Some(c) => c,
             None => Column::new(
@@ -134,9 +142,29 @@ pub(super) fn load_transactions(
             Column::new("amount".into(), amounts)
         }
     };
-    let _ = df.drop_in_place("amount");
+    if let Some(name) = &read_as {
+        let _ = df.drop_in_place(name);
+    }
+    // Amounts as exact counts where they allow (read otherwise than by the typed CSV
+    // read: Parquet, text parsed here, price × quantity).
+    let amount_col = match amount_col.f64() {
+        Ok(ca) if opts.invoice.is_none() => match amounts::scale(ca) {
+            Some((counts, k)) => counts
+                .with_name(amounts::scaled_name(k).into())
+                .into_column(),
+            None => amount_col,
+        },
+        _ => amount_col,
+    };
+    if let Some(k) = amounts::decimals_of_column(&amount_col) {
+        ds.info.push(format!(
+            "{}: amounts held exactly as counts of {} (4 bytes a row)",
+            op.label,
+            amounts::unit(k)
+        ));
+    }
     let days_ca = date_col.date()?.physical().clone();
-    let amounts_ca = amount_col.f64()?.clone();
+    let amounts_valid = amount_col.is_not_null();
     let service = match opts.invoice {
         Some(inv) => {
             let days: Vec<Option<i32>> = days_ca.iter().collect();
@@ -189,7 +217,7 @@ pub(super) fn load_transactions(
     let check = |start: usize,
                  ids: &UInt32Chunked,
                  days: &Int32Chunked,
-                 amounts: &Float64Chunked|
+                 amounts: &BooleanChunked|
      -> Checked {
         let mut c = Checked {
             empty: [(0, 0); 3],
@@ -205,7 +233,7 @@ pub(super) fn load_transactions(
             let kind = match (ok_c, day, amount) {
                 (false, ..) => Some(0),
                 (_, None, _) => Some(1),
-                (_, _, None) => Some(2),
+                (_, _, Some(false) | None) => Some(2),
                 _ => None,
             };
             let ok = match (kind, day) {
@@ -241,7 +269,7 @@ pub(super) fn load_transactions(
                     start,
                     &cust_ca.slice(start as i64, len),
                     &days_ca.slice(start as i64, len),
-                    &amounts_ca.slice(start as i64, len),
+                    &amounts_valid.slice(start as i64, len),
                 )
             })
             .collect()

@@ -120,8 +120,8 @@ impl ActivePeriods {
             ));
         }
         let mut words = vec![0u64; n * stride];
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        for (c, d, _) in coded.row_purchases(days.date()?.physical(), amounts.f64()?) {
+        let amounts = crate::load::amounts::Amounts::of(tx)?;
+        for (c, d, _) in coded.row_purchases(days.date()?.physical(), &amounts) {
             let j = (table.get(d) - base) as usize;
             words[c as usize * stride + j / 64] |= 1 << (j % 64);
         }
@@ -327,8 +327,8 @@ pub(crate) fn coded_cells(
     }
     // Net revenue (returns included) per cell, in transaction row order.
     let mut rev = vec![Money::ZERO; slots.len() * nk];
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    for (code, d, a) in coded.coded_rows(days.date()?.physical(), amounts.f64()?) {
+    let amounts = crate::load::amounts::Amounts::of(tx)?;
+    for (code, d, a) in coded.coded_rows(days.date()?.physical(), &amounts) {
         let Some(a) = a else {
             continue;
         };

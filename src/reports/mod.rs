@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
+use crate::load::amounts::Amounts;
+
 /// An order's net amount counts as positive above this fraction of its gross amount (the
 /// sum of its lines' absolute values): a fully refunded order (+57.98, +65.51, −123.49)
 /// sums to ±1e-14 in floating point, in an order that depends on the engine, and must
@@ -53,7 +55,7 @@ pub(crate) fn set_bits(words: &[u64]) -> impl Iterator<Item = usize> + '_ {
 /// order is a distinct (customer, order_id), or one row where there is no order id (a
 /// row is then a return when its amount is negative).
 pub fn purchases(tx: &DataFrame) -> LazyFrame {
-    let lf = tx.clone().lazy();
+    let lf = crate::load::amounts::lazy_with_float(tx);
     if rows_are_orders(tx) {
         lf.select([col("customer_id"), col("date"), col("amount")])
             .filter(col("amount").gt_eq(lit(0.0)))
@@ -88,9 +90,7 @@ pub fn purchases(tx: &DataFrame) -> LazyFrame {
 /// Whether any order is a purchase: rows alone decide unless orders span rows (then
 /// [`purchases`] groups them).
 pub fn any_purchase(tx: &DataFrame) -> anyhow::Result<bool> {
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    let amounts = amounts.f64()?;
-    if !amounts.iter().flatten().any(|a| a >= 0.0) {
+    if !Amounts::of(tx)?.iter().flatten().any(|a| a >= 0.0) {
         return Ok(false);
     }
     if rows_are_orders(tx) {
@@ -480,6 +480,7 @@ pub fn customer_groups(
         // (the category held as codes is the file's `category`)
         .map(|s| match s.as_str() {
             crate::load::CATEGORY_CODES => "category".to_string(),
+            s if crate::load::amounts::is_amount_column(s) => "amount".to_string(),
             s => s.to_string(),
         })
         .collect();
@@ -613,8 +614,8 @@ impl<'a> CodedTx<'a> {
         mut f: impl FnMut(u32, i32, f64),
     ) -> anyhow::Result<()> {
         let days = tx.column("date")?.cast(&DataType::Date)?;
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        for (c, d, a) in self.coded_rows(days.date()?.physical(), amounts.f64()?) {
+        let amounts = Amounts::of(tx)?;
+        for (c, d, a) in self.coded_rows(days.date()?.physical(), &amounts) {
             f(c, d, a.unwrap_or(0.0));
         }
         Ok(())
@@ -627,7 +628,23 @@ impl<'a> CodedTx<'a> {
     fn coded_rows<'c>(
         &'c self,
         days: &'c Int32Chunked,
-        amounts: &'c Float64Chunked,
+        amounts: &'c Amounts,
+    ) -> impl Iterator<Item = (u32, i32, Option<f64>)> + 'c {
+        match amounts {
+            Amounts::Float(a) => OneOf::First(self.coded_rows_of(days, a, |v| v)),
+            Amounts::Scaled(a, k) => {
+                let p = crate::load::amounts::pow10(*k);
+                OneOf::Second(self.coded_rows_of(days, a, move |m| m as f64 / p))
+            }
+        }
+    }
+
+    /// [`CodedTx::coded_rows`] of one amount column type, `to` giving each value as `f64`.
+    fn coded_rows_of<'c, T: PolarsNumericType>(
+        &'c self,
+        days: &'c Int32Chunked,
+        amounts: &'c ChunkedArray<T>,
+        to: impl Fn(T::Native) -> f64 + Copy + 'c,
     ) -> impl Iterator<Item = (u32, i32, Option<f64>)> + 'c {
         if self.plain_with(days) && self.plain_with(amounts) {
             OneOf::First(
@@ -635,12 +652,12 @@ impl<'a> CodedTx<'a> {
                     .downcast_iter()
                     .zip(days.downcast_iter())
                     .zip(amounts.downcast_iter())
-                    .flat_map(|((c, d), a)| {
+                    .flat_map(move |((c, d), a)| {
                         c.values()
                             .iter()
                             .zip(d.values().iter())
                             .zip(a.values().iter())
-                            .map(|((c, d), a)| (*c, *d, Some(*a)))
+                            .map(move |((c, d), a)| (*c, *d, Some(to(*a))))
                     }),
             )
         } else if self.no_nulls_with(days) && self.no_nulls_with(amounts) {
@@ -649,7 +666,7 @@ impl<'a> CodedTx<'a> {
                 values_of(&self.rows)
                     .zip(values_of(days))
                     .zip(values_of(amounts))
-                    .map(|((c, d), a)| (c, d, Some(a))),
+                    .map(move |((c, d), a)| (c, d, Some(to(a)))),
             ))
         } else {
             OneOf::Second(OneOf::Second(
@@ -657,7 +674,7 @@ impl<'a> CodedTx<'a> {
                     .iter()
                     .zip(days.iter())
                     .zip(amounts.iter())
-                    .filter_map(|((c, d), a)| Some((c?, d?, a))),
+                    .filter_map(move |((c, d), a)| Some((c?, d?, a.map(to)))),
             ))
         }
     }
@@ -679,28 +696,48 @@ impl<'a> CodedTx<'a> {
     /// where neither column has a null and their chunks line up, as [`CodedTx::tx_rows`].
     pub fn code_amounts<'c>(
         &'c self,
-        amounts: &'c Float64Chunked,
+        amounts: &'c Amounts,
+    ) -> impl Iterator<Item = (Option<u32>, Option<f64>)> + 'c {
+        match amounts {
+            Amounts::Float(a) => OneOf::First(self.code_amounts_of(a, |v| v)),
+            Amounts::Scaled(a, k) => {
+                let p = crate::load::amounts::pow10(*k);
+                OneOf::Second(self.code_amounts_of(a, move |m| m as f64 / p))
+            }
+        }
+    }
+
+    /// [`CodedTx::code_amounts`] of one amount column type, `to` giving each value as `f64`.
+    fn code_amounts_of<'c, T: PolarsNumericType>(
+        &'c self,
+        amounts: &'c ChunkedArray<T>,
+        to: impl Fn(T::Native) -> f64 + Copy + 'c,
     ) -> impl Iterator<Item = (Option<u32>, Option<f64>)> + 'c {
         if self.plain_with(amounts) {
             OneOf::First(
                 self.rows
                     .downcast_iter()
                     .zip(amounts.downcast_iter())
-                    .flat_map(|(c, a)| {
+                    .flat_map(move |(c, a)| {
                         c.values()
                             .iter()
                             .zip(a.values().iter())
-                            .map(|(c, a)| (Some(*c), Some(*a)))
+                            .map(move |(c, a)| (Some(*c), Some(to(*a))))
                     }),
             )
         } else if self.no_nulls_with(amounts) {
             OneOf::Second(OneOf::First(
                 values_of(&self.rows)
                     .zip(values_of(amounts))
-                    .map(|(c, a)| (Some(c), Some(a))),
+                    .map(move |(c, a)| (Some(c), Some(to(a)))),
             ))
         } else {
-            OneOf::Second(OneOf::Second(self.rows.iter().zip(amounts.iter())))
+            OneOf::Second(OneOf::Second(
+                self.rows
+                    .iter()
+                    .zip(amounts.iter())
+                    .map(move |(c, a)| (c, a.map(to))),
+            ))
         }
     }
 
@@ -708,7 +745,7 @@ impl<'a> CodedTx<'a> {
     fn row_purchases<'c>(
         &'c self,
         days: &'c Int32Chunked,
-        amounts: &'c Float64Chunked,
+        amounts: &'c Amounts,
     ) -> impl Iterator<Item = (u32, i32, f64)> + 'c {
         self.coded_rows(days, amounts)
             .filter_map(|(c, d, a)| Some((c, d, a.filter(|a| *a >= 0.0)?)))
@@ -720,10 +757,9 @@ impl<'a> CodedTx<'a> {
     fn purchase_source(&self, tx: &DataFrame) -> anyhow::Result<PurchaseSource> {
         if rows_are_orders(tx) {
             let days = tx.column("date")?.cast(&DataType::Date)?;
-            let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
             return Ok(PurchaseSource::Rows(
                 days.date()?.physical().clone(),
-                amounts.f64()?.clone(),
+                Amounts::of(tx)?,
             ));
         }
         // Grouping on integers: a copy of the transactions whose `customer_id` is the code.
@@ -863,7 +899,7 @@ impl<'a> CodedTx<'a> {
 /// date and amount columns (every row its own order).
 enum PurchaseSource {
     Grouped(Vec<(u32, i32, f64)>),
-    Rows(Int32Chunked, Float64Chunked),
+    Rows(Int32Chunked, Amounts),
 }
 
 /// The ids coded by the caller (`retention report` codes them once for all its sections),
@@ -1175,9 +1211,9 @@ pub fn any_in(days: &[i32], from: i32, to: i32) -> bool {
 /// Net revenue (every transaction, returns included) per customer code, summed as
 /// [`Money`] in row order: the one per-customer revenue of every report.
 pub fn net_revenue(coded: &CodedTx, tx: &DataFrame) -> anyhow::Result<Vec<f64>> {
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let amounts = Amounts::of(tx)?;
     let mut out = vec![Money::ZERO; coded.ids.len()];
-    for (c, a) in coded.code_amounts(amounts.f64()?) {
+    for (c, a) in coded.code_amounts(&amounts) {
         if let (Some(c), Some(a)) = (c, a) {
             out[c as usize] += a;
         }
@@ -1277,51 +1313,82 @@ mod tests {
     }
 
     /// The rows read from the value slices (no nulls, chunks aligned) equal those read
-    /// value by value (a null, or chunks that do not line up).
+    /// value by value (a null, or chunks that do not line up); with the amounts as `f64`
+    /// and as the store's counts ([`crate::load::amounts`]) alike.
     #[test]
     fn coded_rows_plain_and_by_value_agree() {
-        let frame = rows_frame::<&str>;
-        let mut tx = frame(&["b", "a"], &[3, 1], &[Some(2.0), Some(-1.0)]);
-        tx.vstack_mut(&frame(&["a", "c"], &[2, 5], &[Some(4.0), Some(0.5)]))
-            .unwrap();
-        let coded = CodedTx::new(&tx, None).unwrap();
-        let want = vec![(1, 3, 2.0), (0, 1, -1.0), (0, 2, 4.0), (2, 5, 0.5)];
-        assert_eq!(coded.tx_rows(&tx).unwrap(), want);
-        // Codes in one chunk against two chunks of days and amounts: read value after
-        // value from each column's slices.
-        assert_eq!(coded.rows.chunks().len(), 1);
-        assert_eq!(tx.column("date").unwrap().n_chunks(), 2);
-        assert_eq!(coded.tx_rows(&tx).unwrap(), want);
-        // The same frame in one chunk: read from the slices.
-        let mut one = tx.clone();
-        one.rechunk_mut_par();
-        assert_eq!(coded.tx_rows(&one).unwrap(), want);
-        assert_eq!(
-            coded.purchases(&one).unwrap(),
-            vec![(1, 3, 2.0), (0, 2, 4.0), (2, 5, 0.5)]
-        );
-        // Codes and amounts, both ways.
-        let pairs = |t: &DataFrame| -> Vec<(Option<u32>, Option<f64>)> {
-            let a = t.column("amount").unwrap().f64().unwrap().clone();
-            coded.code_amounts(&a).collect()
-        };
-        let want_pairs: Vec<_> = want.iter().map(|r| (Some(r.0), Some(r.2))).collect();
-        assert_eq!(pairs(&tx), want_pairs);
-        assert_eq!(pairs(&one), want_pairs);
-        // A null amount counts 0 in the rows and is not a purchase.
-        let mut nulls = frame(&["b", "a"], &[3, 1], &[None, Some(1.0)]);
-        nulls
-            .vstack_mut(&frame(&["a", "c"], &[2, 5], &[Some(4.0), Some(0.5)]))
-            .unwrap();
-        nulls.rechunk_mut_par();
-        assert_eq!(
-            coded.tx_rows(&nulls).unwrap(),
-            vec![(1, 3, 0.0), (0, 1, 1.0), (0, 2, 4.0), (2, 5, 0.5)]
-        );
-        assert_eq!(
-            coded.purchases(&nulls).unwrap(),
-            vec![(0, 1, 1.0), (0, 2, 4.0), (2, 5, 0.5)]
-        );
+        for counts in [false, true] {
+            let frame = |ids: &[&str], days: &[i32], amounts: &[Option<f64>]| {
+                let mut df = rows_frame(ids, days, amounts);
+                if counts {
+                    crate::load::amounts::scale_frame(&mut df).unwrap();
+                    assert!(df.column("amount").is_err(), "held as counts");
+                }
+                df
+            };
+            // (two chunks, stacked at one scale as the loader stacks them)
+            let stack = |a: DataFrame, b: DataFrame| {
+                let mut parts = vec![a, b];
+                crate::load::amounts::unify(&mut parts).unwrap();
+                let mut all = parts.remove(0);
+                all.vstack_mut_owned(parts.remove(0)).unwrap();
+                all
+            };
+            let tx = stack(
+                frame(&["b", "a"], &[3, 1], &[Some(2.0), Some(-1.0)]),
+                frame(&["a", "c"], &[2, 5], &[Some(4.0), Some(0.5)]),
+            );
+            let coded = CodedTx::new(&tx, None).unwrap();
+            let want = vec![(1, 3, 2.0), (0, 1, -1.0), (0, 2, 4.0), (2, 5, 0.5)];
+            assert_eq!(coded.tx_rows(&tx).unwrap(), want);
+            // Codes in one chunk against two chunks of days and amounts: read value after
+            // value from each column's slices.
+            assert_eq!(coded.rows.chunks().len(), 1);
+            assert_eq!(tx.column("date").unwrap().n_chunks(), 2);
+            assert_eq!(coded.tx_rows(&tx).unwrap(), want);
+            // The same frame in one chunk: read from the slices.
+            let mut one = tx.clone();
+            one.rechunk_mut_par();
+            assert_eq!(coded.tx_rows(&one).unwrap(), want);
+            let bought = vec![(1, 3, 2.0), (0, 2, 4.0), (2, 5, 0.5)];
+            assert_eq!(coded.purchases(&one).unwrap(), bought);
+            assert_eq!(
+                purchases(&one)
+                    .collect()
+                    .unwrap()
+                    .column("amount")
+                    .unwrap()
+                    .f64()
+                    .unwrap()
+                    .to_vec(),
+                [Some(2.0), Some(4.0), Some(0.5)]
+            );
+            assert!(any_purchase(&one).unwrap());
+            // Codes and amounts, both ways.
+            let pairs = |t: &DataFrame| -> Vec<(Option<u32>, Option<f64>)> {
+                let a = Amounts::of(t).unwrap();
+                coded.code_amounts(&a).collect()
+            };
+            let want_pairs: Vec<_> = want.iter().map(|r| (Some(r.0), Some(r.2))).collect();
+            assert_eq!(pairs(&tx), want_pairs);
+            assert_eq!(pairs(&one), want_pairs);
+            // A null amount counts 0 in the rows and is not a purchase.
+            let mut nulls = stack(
+                frame(&["b", "a"], &[3, 1], &[None, Some(1.0)]),
+                frame(&["a", "c"], &[2, 5], &[Some(4.0), Some(0.5)]),
+            );
+            nulls.rechunk_mut_par();
+            assert_eq!(
+                coded.tx_rows(&nulls).unwrap(),
+                vec![(1, 3, 0.0), (0, 1, 1.0), (0, 2, 4.0), (2, 5, 0.5)]
+            );
+            assert_eq!(
+                coded.purchases(&nulls).unwrap(),
+                vec![(0, 1, 1.0), (0, 2, 4.0), (2, 5, 0.5)]
+            );
+            assert_eq!(net_revenue(&coded, &one).unwrap(), [3.0, 2.0, 0.5]);
+            assert_eq!(net_revenue(&coded, &nulls).unwrap(), [5.0, 0.0, 0.5]);
+        }
     }
 
     /// The sharded, parallel coding equals a plain sorted dictionary: on 200,000 rows

@@ -266,10 +266,12 @@ impl Default for Previous {
 pub fn previous_dataset(ds: &Dataset, end: chrono::NaiveDate) -> Result<Option<Dataset>> {
     use polars::prelude::*;
     let day = crate::period::days_since_epoch(end);
-    let kept: Vec<Expr> = ["customer_id", "date", "amount", "order_id"]
+    let amount = crate::load::amounts::column_name(&ds.tx);
+    let kept: Vec<Expr> = ["customer_id", "date", "order_id"]
         .into_iter()
         .filter(|c| ds.tx.column(c).is_ok())
         .map(col)
+        .chain(amount.map(col))
         .collect();
     let tx = ds
         .tx

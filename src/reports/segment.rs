@@ -562,8 +562,8 @@ pub fn rfm_coded(
         // Every row is an order: one pass folds the rows and, where the amount is not
         // negative, their purchases (the same sums: the rows come in row order either way).
         let days = tx.column("date")?.cast(&DataType::Date)?;
-        let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-        for (c, d, a) in coded.coded_rows(days.date()?.physical(), amounts.f64()?) {
+        let amounts = crate::load::amounts::Amounts::of(tx)?;
+        for (c, d, a) in coded.coded_rows(days.date()?.physical(), &amounts) {
             if a.is_some_and(|a| a >= 0.0) {
                 fold.purchase(c, d);
             }

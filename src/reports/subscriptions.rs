@@ -302,8 +302,7 @@ fn compute(
     };
     let starts = days_of("period_start")?;
     let ends = days_of("period_end")?;
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    let amounts: Vec<Option<f64>> = amounts.f64()?.iter().collect();
+    let amounts: Vec<Option<f64>> = crate::load::amounts::Amounts::of(tx)?.iter().collect();
     let asof_day = days_since_epoch(as_of);
     let first_day = starts
         .iter()

@@ -186,7 +186,7 @@ struct CategorySpend {
 /// order. A category counts as bought on a line that is not a return (amount ≥ 0).
 fn category_spend(
     coded: &CodedTx,
-    amounts: &Float64Chunked,
+    amounts: &crate::load::amounts::Amounts,
     cats: Option<&[u32]>,
     nk: usize,
     dense: bool,
@@ -412,7 +412,7 @@ pub fn compute_shared<'a>(
     };
     let kc = |k: &str| categories.binary_search(&k).map_or(0, |i| i as u32);
 
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
+    let amounts = crate::load::amounts::Amounts::of(tx)?;
     let nk = categories.len();
     let dense = n.saturating_mul(nk) <= tx.height().max(1 << 16);
     let cats = has_categories.then_some(row_cat.as_slice());
@@ -421,7 +421,7 @@ pub fn compute_shared<'a>(
         in_tx,
         cat_spend,
         bought,
-    } = category_spend(&coded, amounts.f64()?, cats, nk, dense);
+    } = category_spend(&coded, &amounts, cats, nk, dense);
     drop(row_cat);
 
     // Purchases in date order per customer (depth); same-day purchases by amount.
@@ -1110,7 +1110,7 @@ mod tests {
         ])
         .unwrap();
         let coded = CodedTx::new(&tx, None).unwrap();
-        let a = tx.column("amount").unwrap().f64().unwrap().clone();
+        let a = crate::load::amounts::Amounts::of(&tx).unwrap();
         let one_pass = category_spend(&coded, &a, Some(&cats), 6, true);
         let grouped = category_spend(&coded, &a, Some(&cats), 6, false);
         assert_eq!(one_pass.cat_spend, grouped.cat_spend);

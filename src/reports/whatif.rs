@@ -104,8 +104,8 @@ pub fn measure_shared<'a>(
     let mut revenue_last = Money::ZERO;
     let mut first = i32::MAX;
     let days = tx.column("date")?.cast(&DataType::Date)?;
-    let amounts = tx.column("amount")?.cast(&DataType::Float64)?;
-    for (d, a) in days.date()?.physical().iter().zip(amounts.f64()?.iter()) {
+    let amounts = crate::load::amounts::Amounts::of(tx)?;
+    for (d, a) in days.date()?.physical().iter().zip(amounts.iter()) {
         let Some(d) = d else { continue };
         first = first.min(d);
         if d > d1 && d <= d0 {

@@ -366,6 +366,7 @@ mod tests {
             decimal_comma: false,
             ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
             distinct: Some("order_id".into()),
+            scale_amount: false,
         }
     }
 
@@ -482,6 +483,7 @@ mod tests {
             decimal_comma: false,
             ids: Vec::new(),
             distinct: None,
+            scale_amount: false,
         };
         let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         let (op, _tmp) = part(text);
@@ -536,6 +538,59 @@ mod tests {
         };
         let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
         assert!(got.is_none());
+    }
+
+    /// Amounts held as counts chunk by chunk: chunks needing more decimals than earlier
+    /// ones bring all to the most; one that cannot be a count (too many decimals) turns
+    /// the column back into `f64`; the values read back are the parsed ones either way.
+    #[test]
+    fn chunked_counts_share_one_scale_or_stay_float() {
+        let shape = CsvShape {
+            delim: b',',
+            has_header: true,
+            flexible: false,
+        };
+        let names: Vec<String> = ["c", "d", "a"].map(String::from).to_vec();
+        let exprs = vec![col("c"), col("d").alias("date"), col("a").alias("amount")];
+        let typed = Typed {
+            date: Some(("date".into(), Some(DateFormat::Iso))),
+            numbers: vec!["amount".into()],
+            decimal_comma: false,
+            ids: Vec::new(),
+            distinct: None,
+            scale_amount: true,
+        };
+        let read = |text: &[u8], chunk: usize| {
+            let (op, _tmp) = part(text);
+            let mut state = TypedState {
+                typed: &typed,
+                format: Some(DateFormat::Iso),
+                coders: Vec::new(),
+                distinct: DistinctRead::Code,
+                restart: false,
+            };
+            read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true)))
+                .unwrap()
+                .unwrap()
+        };
+        let values = |df: &DataFrame| -> Vec<Option<f64>> {
+            crate::load::amounts::Amounts::of(df)
+                .unwrap()
+                .iter()
+                .collect()
+        };
+        let fits = b"c,d,a\nx,2024-01-15,3\ny,2024-01-16,\nz,2024-01-17,-2.5\nw,2024-01-18,0.125\n";
+        for chunk in [1, 20, 1 << 20] {
+            let df = read(fits, chunk);
+            assert!(df.column("__amount_e3").is_ok(), "chunk {chunk}: {df}");
+            assert_eq!(values(&df), [Some(3.0), None, Some(-2.5), Some(0.125)]);
+        }
+        let wide = b"c,d,a\nx,2024-01-15,2.25\ny,2024-01-16,0.123456789\n";
+        for chunk in [1, 1 << 20] {
+            let df = read(wide, chunk);
+            assert!(df.column("amount").is_ok(), "chunk {chunk}: {df}");
+            assert_eq!(values(&df), [Some(2.25), Some(0.123456789)]);
+        }
     }
 
     #[test]

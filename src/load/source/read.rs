@@ -32,6 +32,9 @@ pub(crate) struct Typed {
     /// a chunk shows otherwise it is coded instead (it is one of `ids`), and the read
     /// starts again if an earlier chunk had dropped it.
     pub distinct: Option<String>,
+    /// Hold the `amount` column as exact counts ([`crate::load::amounts`]), chunk by
+    /// chunk, where its values allow.
+    pub scale_amount: bool,
 }
 
 /// Values increasing within each prefix (the text before trailing digits), for at most
@@ -370,6 +373,10 @@ pub(super) fn read_chunked(
                     }
                 }
             };
+            let mut df = df;
+            if typed.as_ref().is_some_and(|(s, _)| s.typed.scale_amount) {
+                crate::load::amounts::scale_frame(&mut df)?;
+            }
             frames.push(df);
         }
         release(&map, b + offset);
@@ -378,6 +385,7 @@ pub(super) fn read_chunked(
         crate::progress::advance((b + offset - from) as u64);
         start = end;
     }
+    crate::load::amounts::unify(&mut frames)?;
     let mut it = frames.into_iter();
     let Some(mut out) = it.next() else {
         return empty(&mut typed);
@@ -386,6 +394,14 @@ pub(super) fn read_chunked(
         out.vstack_mut_owned(d)?;
     }
     Ok(Some(out))
+}
+
+/// Whether `df` has an `f64` amount column (a scaled one can only hold finite values).
+fn finite_amounts(df: &DataFrame) -> bool {
+    df.column(crate::load::amounts::FLOAT).is_ok_and(|c| {
+        c.f64()
+            .is_ok_and(|a| a.iter().flatten().all(f64::is_finite))
+    })
 }
 
 /// Rows in each slice of a Parquet part ([`read_sliced`]).
@@ -408,27 +424,35 @@ pub(super) fn read_sliced(
         .u64()?
         .get(0)
         .unwrap_or(0) as usize;
-    let mut out: Option<DataFrame> = None;
+    let mut frames = Vec::new();
     let mut at = 0;
     loop {
         let take = rows.min(n - at);
         let slice = lf.clone().select(exprs).slice(at as i64, take as IdxSize);
         let df = crate::load::collect(slice, &op.label)?;
-        let Some(df) = state.convert_ids(df)? else {
+        let Some(mut df) = state.convert_ids(df)? else {
             return Ok(None);
         };
-        match out.as_mut() {
-            None => out = Some(df),
-            Some(o) => {
-                o.vstack_mut_owned(df)?;
-            }
+        // (a finite f64 amount column: held as counts where it can be; other types and
+        // non-finite values are left to the loader's checks)
+        if state.typed.scale_amount && finite_amounts(&df) {
+            crate::load::amounts::scale_frame(&mut df)?;
         }
+        frames.push(df);
         at += take;
         if at >= n {
             break;
         }
     }
-    Ok(out)
+    crate::load::amounts::unify(&mut frames)?;
+    let mut it = frames.into_iter();
+    let Some(mut out) = it.next() else {
+        return Ok(None);
+    };
+    for d in it {
+        out.vstack_mut_owned(d)?;
+    }
+    Ok(Some(out))
 }
 
 /// Collect the selected columns of every part and stack them into one frame, recording
@@ -552,6 +576,7 @@ pub(super) fn collect_parts(
         .collect();
     let mut all = vec![out];
     all.extend(rest);
+    crate::load::amounts::unify(&mut all)?;
     for name in &names {
         let t0 = all[0].column(name)?.dtype().clone();
         if all

@@ -405,6 +405,7 @@ mod tests {
             decimal_comma: false,
             ids: vec![("customer_id".into(), true), ("order_id".into(), false)],
             distinct: Some("order_id".into()),
+            scale_amount: false,
         }
     }
 
