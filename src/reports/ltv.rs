@@ -587,7 +587,7 @@ fn run_per_customer(
         .column("customer_id")?
         .u32()?
         .iter()
-        .map(|c| c.and_then(|c| coded.ids.names.get(c as usize).copied()))
+        .map(|c| c.and_then(|c| coded.ids.names.get(c as usize)))
         .collect();
     data.with_column(ids.with_name("customer_id".into()).into_column())?;
     if data.height() == 0 {
@@ -1462,7 +1462,7 @@ fn history_codes(coded: &CodedTx, h: &Histories) -> Vec<Option<u32>> {
         && h.codes
             .iter()
             .zip(&h.ids)
-            .all(|(&c, id)| coded.ids.names.get(c as usize) == Some(&id.as_str()));
+            .all(|(&c, id)| coded.ids.names.get(c as usize) == Some(id.as_str()));
     if same {
         h.codes.iter().map(|&c| Some(c)).collect()
     } else {

@@ -107,8 +107,67 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedSt
 /// lives in plain vectors instead of string-keyed maps.
 pub struct Ids<'a> {
     /// Code → id, sorted.
-    pub names: Vec<&'a str>,
+    pub names: Names<'a>,
     lookup: Lookup<'a>,
+}
+
+/// Code → id, sorted: the store's names themselves where the codes are the store's (no
+/// list of 16 bytes an id per report), else a list.
+#[derive(Clone, Debug)]
+pub enum Names<'a> {
+    Store(&'a crate::load::ids::IdNames),
+    List(Vec<&'a str>),
+}
+
+impl<'a> Names<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Names::Store(n) => n.len(),
+            Names::List(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id of code `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Names::Store(n) => (i < n.len()).then(|| n.get(i)),
+            Names::List(v) => v.get(i).copied(),
+        }
+    }
+
+    /// The id of code `i` (a code of these ids: `i < len()`).
+    pub fn at(&self, i: usize) -> &'a str {
+        match self {
+            Names::Store(n) => n.get(i),
+            Names::List(v) => v[i],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(|i| self.at(i))
+    }
+
+    /// The code of `id` (the names are sorted).
+    pub fn position(&self, id: &str) -> Option<u32> {
+        match self {
+            Names::Store(n) => n.position(id),
+            Names::List(v) => v.binary_search(&id).ok().map(|c| c as u32),
+        }
+    }
+
+    pub fn to_vec(&self) -> Vec<&'a str> {
+        self.iter().collect()
+    }
+}
+
+impl<'a> From<Vec<&'a str>> for Names<'a> {
+    fn from(v: Vec<&'a str>) -> Names<'a> {
+        Names::List(v)
+    }
 }
 
 /// How [`Ids`] finds the code of an id.
@@ -274,7 +333,7 @@ impl<'a> Ids<'a> {
         }
         Ok((
             Ids {
-                names,
+                names: Names::List(names),
                 lookup: Lookup::Maps(maps),
             },
             rows,
@@ -301,7 +360,7 @@ impl<'a> Ids<'a> {
         if used.len() == names.len() && used.iter().all(|u| *u) {
             return Ok((
                 Ids {
-                    names: names.iter().collect(),
+                    names: Names::Store(names),
                     lookup: Lookup::Store(None),
                 },
                 first,
@@ -317,7 +376,7 @@ impl<'a> Ids<'a> {
             first.apply_values(|v| rank.get(v as usize).copied().unwrap_or(0));
         Ok((
             Ids {
-                names: kept,
+                names: Names::List(kept),
                 lookup: Lookup::Store(Some(rank)),
             },
             rows,
@@ -339,7 +398,7 @@ impl<'a> Ids<'a> {
         let mut names = Vec::with_capacity(self.names.len() + more.len());
         let mut new_of = Vec::with_capacity(self.names.len());
         let mut extra = more.iter().peekable();
-        for &n in &self.names {
+        for n in self.names.iter() {
             while let Some(m) = extra.next_if(|m| **m < n) {
                 names.push(*m);
             }
@@ -359,7 +418,7 @@ impl<'a> Ids<'a> {
         };
         Ok((
             Ids {
-                names,
+                names: Names::List(names),
                 lookup: Lookup::Store(rank),
             },
             new_of,
@@ -377,7 +436,7 @@ impl<'a> Ids<'a> {
     pub fn code(&self, id: &str) -> Option<u32> {
         match &self.lookup {
             Lookup::Maps(maps) => maps[shard_of(id)].get(id).copied(),
-            Lookup::Store(_) => self.names.binary_search(&id).ok().map(|c| c as u32),
+            Lookup::Store(_) => self.names.position(id),
         }
     }
 
@@ -414,9 +473,9 @@ impl<'a> Ids<'a> {
                         return c;
                     }
                 }
-                let near = names.get(at..(at + 2).min(names.len()));
-                let c = match near.and_then(|w| w.iter().position(|n| *n == v)) {
-                    Some(i) => Some((at + i) as u32),
+                let near = (at..(at + 2).min(names.len())).find(|&i| names.at(i) == v);
+                let c = match near {
+                    Some(i) => Some(i as u32),
                     None => self.code(v),
                 };
                 // The cursor only moves forward: rows out of order (returns listed after
@@ -1024,7 +1083,7 @@ impl Histories {
                 continue;
             }
             h.offsets.push(h.days.len());
-            h.ids.push(coded.ids.names[c].to_string());
+            h.ids.push(coded.ids.names.at(c).to_string());
             h.codes.push(c as u32);
             h.groups.push(match groups {
                 Some((of, names)) => names[of[c] as usize].clone(),
@@ -1439,7 +1498,7 @@ mod tests {
             .collect();
         want.sort_unstable();
         want.dedup();
-        assert_eq!(got.names, want);
+        assert_eq!(got.names.to_vec(), want);
         for (i, v) in ids.iter().enumerate() {
             let want = v.as_deref().map(|v| want.binary_search(&v).unwrap() as u32);
             assert_eq!(rows[i], want, "row {i}");
@@ -1504,7 +1563,7 @@ mod tests {
         ])
         .unwrap();
         let ids = Ids::new(&t, Some(&cust)).unwrap();
-        assert_eq!(ids.names, ["a", "b", "c", "z"]);
+        assert_eq!(ids.names.to_vec(), ["a", "b", "c", "z"]);
         assert_eq!(ids.code("c"), Some(2));
         assert_eq!(ids.code("nobody"), None);
         assert_eq!(ids.codes(&t).unwrap(), [Some(2), Some(0), Some(2), Some(1)]);

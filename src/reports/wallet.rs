@@ -623,7 +623,7 @@ pub fn compute_shared<'a>(
         soc,
         group_order,
         rows,
-        customers: coded.ids.names.clone(),
+        customers: coded.ids.names.to_vec(),
         categories,
         groups,
         has_categories,

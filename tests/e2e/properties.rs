@@ -14,7 +14,7 @@ use retention::period::{days_since_epoch, Period, Window};
 use retention::reports::churn::{churn_rows, survival, ChurnParams};
 use retention::reports::cohort::{cohort_cells, CohortParams};
 use retention::reports::segment::{rfm_table, segment_rows, Rules};
-use retention::reports::Histories;
+use retention::reports::{Histories, Names};
 
 fn base() -> NaiveDate {
     NaiveDate::from_ymd_opt(2023, 1, 1).unwrap()
@@ -302,7 +302,7 @@ proptest! {
                 })
                 .collect()
         });
-        let seg = segment_rows(&table, &names, groups.as_ref(), &rules);
+        let seg = segment_rows(&table, &Names::from(names.clone()), groups.as_ref(), &rules);
         let total: i64 = seg.iter().map(|r| r.customers).sum();
         prop_assert_eq!(total as usize, n);
         let mut per_group: HashMap<&str, f64> = HashMap::new();

@@ -306,8 +306,11 @@ fn short_label(label: &str) -> String {
     }
 }
 
-/// Bytes per chunk of a text file: the unit of reading progress.
-const CHUNK: usize = 16 << 20;
+/// Bytes per chunk of a text file: the unit of reading progress. Each chunk's pieces and
+/// its mapped pages are held while it is converted: 8 MiB held the 1M benchmark's cohort
+/// at 178 MB against 189 MB with 16 MiB, in the same time (smaller chunks gained nothing
+/// more; `benches/RESULTS-2026-12-07d.md`).
+const CHUNK: usize = 8 << 20;
 
 /// The column a selection reads (`col(a)` or `col(a).alias(b)`); None for anything else.
 fn leaf(e: &Expr) -> Option<PlSmallStr> {
