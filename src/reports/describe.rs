@@ -377,9 +377,9 @@ mod tests {
     fn histories(days: &[&[i32]]) -> Histories {
         let mut h = Histories::default();
         for (i, d) in days.iter().enumerate() {
-            h.ids.push(format!("c{i}"));
+            h.ids.push(&format!("c{i}"));
             h.codes.push(i as u32);
-            h.groups.push(String::new());
+            h.groups.push("");
             h.offsets.push(h.days.len());
             h.days.extend_from_slice(d);
             h.values.extend(d.iter().map(|_| 1.0));

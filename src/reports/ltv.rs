@@ -868,8 +868,10 @@ pub fn fit_models(h: &Histories, end: NaiveDate, m: &ModelParams, kind: Kind) ->
     } else {
         summaries(h, end, m.unit)
     };
-    let mut index = Vec::new();
-    let mut sums = Vec::new();
+    // Sized once (grown by doubling, the two were up to twice the customers at the peak).
+    let kept = all.iter().filter(|s| s.is_some()).count();
+    let mut index = Vec::with_capacity(kept);
+    let mut sums = Vec::with_capacity(kept);
     for (i, s) in all.into_iter().enumerate() {
         if let Some(s) = s {
             index.push(i);
@@ -1374,11 +1376,7 @@ pub fn run_model(
     let mut acc: BTreeMap<&str, Acc> = BTreeMap::new();
     for (k, (&i, s)) in run.index.iter().zip(&run.summaries).enumerate() {
         let sc = run.score(k);
-        let g = if a.by.is_some() {
-            h.groups[i].as_str()
-        } else {
-            "all"
-        };
+        let g = if a.by.is_some() { &h.groups[i] } else { "all" };
         let e = acc.entry(g).or_default();
         e.n += 1;
         e.repeat += i64::from(s.x > 0.0);
@@ -1461,8 +1459,8 @@ fn history_codes(coded: &CodedTx, h: &Histories) -> Vec<Option<u32>> {
     let same = h.codes.len() == h.len()
         && h.codes
             .iter()
-            .zip(&h.ids)
-            .all(|(&c, id)| coded.ids.names.get(c as usize) == Some(id.as_str()));
+            .zip(h.ids.iter())
+            .all(|(&c, id)| coded.ids.names.get(c as usize) == Some(id));
     if same {
         h.codes.iter().map(|&c| Some(c)).collect()
     } else {
@@ -1481,11 +1479,9 @@ fn per_customer_frame(
     let rows = order.unwrap_or(&all);
     let sum = |k: &usize| &run.summaries[*k];
     let score = |k: &usize| run.score(*k);
-    let mut cols = vec![column("customer_id", rows, |&k| {
-        h.ids[run.index[k]].as_str()
-    })];
+    let mut cols = vec![column("customer_id", rows, |&k| &h.ids[run.index[k]])];
     if let Some(b) = by {
-        cols.push(column(b, rows, |&k| h.groups[run.index[k]].as_str()));
+        cols.push(column(b, rows, |&k| &h.groups[run.index[k]]));
     }
     cols.extend([
         column("last_purchase", rows, |k| sum(k).last).cast(&DataType::Date)?,
@@ -2141,8 +2137,8 @@ mod tests {
         let mut h = Histories::default();
         for (id, days) in customers {
             h.offsets.push(h.days.len());
-            h.ids.push(id.to_string());
-            h.groups.push(String::new());
+            h.ids.push(id);
+            h.groups.push("");
             for (x, v) in days.iter() {
                 h.days.push(days_since_epoch(
                     NaiveDate::parse_from_str(x, "%Y-%m-%d").unwrap(),
@@ -2178,8 +2174,8 @@ mod tests {
                 days.push(start + d);
             }
             full.offsets.push(full.days.len());
-            full.ids.push(format!("c{c:03}"));
-            full.groups.push(String::new());
+            full.ids.push(&format!("c{c:03}"));
+            full.groups.push("");
             // a mean spend per customer, each purchase within ±50% of it
             let spend = 10.0 + next(90) as f64;
             for d in days {
@@ -2198,8 +2194,8 @@ mod tests {
                 continue;
             }
             cut.offsets.push(cut.days.len());
-            cut.ids.push(full.ids[i].clone());
-            cut.groups.push(String::new());
+            cut.ids.push(&full.ids[i]);
+            cut.groups.push("");
             cut.days.extend_from_slice(&full.days(i)[..n]);
             cut.values.extend_from_slice(&full.values(i)[..n]);
         }

@@ -1012,15 +1012,141 @@ pub fn label_codes(labels: &[&str]) -> (Vec<u32>, Vec<String>) {
     (codes, names.into_iter().map(str::to_string).collect())
 }
 
+/// Strings kept in one buffer: 8 bytes a string besides its text, where a `Vec<String>`
+/// takes 24 and an allocation each (the customer ids of [`Histories`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StrList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl StrList {
+    /// Room for `n` strings (their text grows as pushed).
+    pub fn with_capacity(n: usize) -> StrList {
+        StrList {
+            text: String::new(),
+            ends: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// String `i` (`i < len()`).
+    pub fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl std::ops::Index<usize> for StrList {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
+    }
+}
+
+impl<'s> FromIterator<&'s str> for StrList {
+    fn from_iter<I: IntoIterator<Item = &'s str>>(it: I) -> StrList {
+        let mut out = StrList::default();
+        it.into_iter().for_each(|s| out.push(s));
+        out
+    }
+}
+
+/// One label per customer out of few distinct ones (the groups of [`Histories`]): 4 bytes
+/// a customer and each label once, not a `String` each.
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    names: Vec<String>,
+    index: FastMap<String, u32>,
+    of: Vec<u32>,
+}
+
+impl Labels {
+    /// Room for `n` labels.
+    pub fn with_capacity(n: usize) -> Labels {
+        Labels {
+            of: Vec::with_capacity(n),
+            ..Labels::default()
+        }
+    }
+
+    fn code(&mut self, s: &str) -> u32 {
+        if let Some(&k) = self.index.get(s) {
+            return k;
+        }
+        let k = self.names.len() as u32;
+        self.names.push(s.to_string());
+        self.index.insert(s.to_string(), k);
+        k
+    }
+
+    pub fn push(&mut self, s: &str) {
+        let k = self.code(s);
+        self.of.push(k);
+    }
+
+    /// Label `i` becomes `s`.
+    pub fn set(&mut self, i: usize, s: &str) {
+        let k = self.code(s);
+        self.of[i] = k;
+    }
+
+    pub fn len(&self) -> usize {
+        self.of.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.of.is_empty()
+    }
+
+    /// Label `i` (`i < len()`).
+    pub fn get(&self, i: usize) -> &str {
+        &self.names[self.of[i] as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        self.of.iter().map(|&k| self.names[k as usize].as_str())
+    }
+}
+
+impl PartialEq for Labels {
+    fn eq(&self, other: &Labels) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::ops::Index<usize> for Labels {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
+    }
+}
+
 /// Every purchasing customer's distinct purchase days, in order, with the net amount of
 /// the purchases made that day: the input of churn, survival and the BG/NBD summary.
 /// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`; customers are in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histories {
-    pub ids: Vec<String>,
+    pub ids: StrList,
     /// Each customer's [`Ids`] code (when built from coded transactions).
     pub codes: Vec<u32>,
-    pub groups: Vec<String>,
+    pub groups: Labels,
     pub offsets: Vec<usize>,
     /// Days since 1970-01-01.
     pub days: Vec<i32>,
@@ -1077,17 +1203,22 @@ impl Histories {
         let n = coded.ids.len();
         h.days.reserve_exact(rows.days.len());
         h.values.reserve_exact(rows.values.len());
+        let buyers = (0..n).filter(|&c| !rows.days(c).is_empty()).count();
+        h.offsets.reserve_exact(buyers + 1);
+        h.codes.reserve_exact(buyers);
+        h.ids = StrList::with_capacity(buyers);
+        h.groups = Labels::with_capacity(buyers);
         for c in 0..n {
             let (days, values) = (rows.days(c), rows.values(c));
             if days.is_empty() {
                 continue;
             }
             h.offsets.push(h.days.len());
-            h.ids.push(coded.ids.names.at(c).to_string());
+            h.ids.push(coded.ids.names.at(c));
             h.codes.push(c as u32);
             h.groups.push(match groups {
-                Some((of, names)) => names[of[c] as usize].clone(),
-                None => String::new(),
+                Some((of, names)) => &names[of[c] as usize],
+                None => "",
             });
             // Same-day purchases summed in row order (as polars' group-by sums them).
             let mut last = None;
