@@ -1234,3 +1234,63 @@ fn describe_on_the_shop_estimates_regularity_and_draws_histograms() {
     assert!(svg.contains("Purchases per customer"), "{svg}");
     assert!(svg.contains("Days between consecutive purchase days"));
 }
+
+/// Amounts held as exact counts (every amount with few decimals, fitting) and as f64
+/// (one amount with many decimals, or one too large for a count at the decimals another
+/// needs) give the same per-customer numbers; `--verbose` says which.
+#[test]
+fn amounts_as_counts_or_floats_give_the_same_numbers() {
+    let w = workdir();
+    let rows = "customer_id,date,amount\nA,2024-01-05,10.25\nA,2024-02-07,-3.5\n\
+                B,2024-01-20,7\nC,2024-03-02,0.1\nC,2024-03-09,1234567.89\n";
+    std::fs::write(w.path().join("counts.csv"), rows).unwrap();
+    // (D's amount needs 9 decimals: the column stays f64)
+    let floats = format!("{rows}D,2024-01-01,0.000000001\n");
+    std::fs::write(w.path().join("floats.csv"), floats).unwrap();
+    // (0.25 needs 2 decimals, and 30000000.5 is then too large a count)
+    let wide = "customer_id,date,amount\nA,2024-01-05,30000000.5\nA,2024-02-07,0.25\n";
+    std::fs::write(w.path().join("wide.csv"), wide).unwrap();
+    let per_customer = |file: &str| {
+        let r = run(
+            w.path(),
+            &[
+                "segment",
+                "--per-customer",
+                "-t",
+                file,
+                "-f",
+                "csv",
+                "--verbose",
+            ],
+            None,
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        // customer, recency, frequency, monetary (the scores depend on who else is there)
+        let kept: Vec<String> = r
+            .stdout
+            .lines()
+            .map(|l| l.split(',').take(4).collect::<Vec<_>>().join(","))
+            .collect();
+        (kept, r.stderr)
+    };
+    let (counts, said) = per_customer("counts.csv");
+    assert!(
+        said.contains("amounts held exactly as counts of 0.01"),
+        "{said}"
+    );
+    assert_eq!(
+        counts,
+        [
+            "customer_id,recency_days,frequency,monetary",
+            "A,64,1,6.75",
+            "B,49,1,7",
+            "C,0,2,1234567.99"
+        ]
+    );
+    let (floats, said) = per_customer("floats.csv");
+    assert!(!said.contains("amounts held exactly"), "{said}");
+    assert_eq!(floats[..4], counts[..]);
+    let (wide, said) = per_customer("wide.csv");
+    assert!(!said.contains("amounts held exactly"), "{said}");
+    assert_eq!(wide[1], "A,0,2,30000000.75");
+}
