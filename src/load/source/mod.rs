@@ -471,8 +471,15 @@ mod tests {
         assert!(!s.restart && matches!(s.distinct, DistinctRead::Code));
     }
 
-    #[test]
-    fn typed_chunks_equal_the_text_parse_or_give_up() {
+    /// The typed read of `text` (columns `c`, `d` the date, `a` the amount) in chunks of
+    /// `chunk` bytes, starting from date format `format`: the frame (None: a value did not
+    /// convert) and the format used.
+    fn typed_read(
+        text: &[u8],
+        chunk: usize,
+        format: Option<DateFormat>,
+        scale_amount: bool,
+    ) -> (Option<DataFrame>, Option<DateFormat>) {
         let shape = CsvShape {
             delim: b',',
             has_header: true,
@@ -486,23 +493,29 @@ mod tests {
             decimal_comma: false,
             ids: Vec::new(),
             distinct: None,
-            scale_amount: false,
+            scale_amount,
         };
-        let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         let (op, _tmp) = part(text);
+        let mut state = TypedState {
+            typed: &typed,
+            format,
+            coders: Vec::new(),
+            distinct: DistinctRead::Code,
+            restart: false,
+        };
+        let got =
+            read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
+        (got, state.format)
+    }
+
+    #[test]
+    fn typed_chunks_equal_the_text_parse_or_give_up() {
+        let text = b"c,d,a\nx,15/01/2024,$1\ny,,2.5\nz,03/02/2024,(3.00)\n";
         for (chunk, converts) in [(1 << 20, true), (1, false)] {
-            let mut state = TypedState {
-                typed: &typed,
-                format: None,
-                coders: Vec::new(),
-                distinct: DistinctRead::Code,
-                restart: false,
-            };
-            let got =
-                read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true))).unwrap();
+            let (got, format) = typed_read(text, chunk, None, false);
             assert_eq!(got.is_some(), converts, "chunk {chunk}");
             if let Some(df) = got {
-                assert_eq!(state.format, Some(DateFormat::Dmy));
+                assert_eq!(format, Some(DateFormat::Dmy));
                 let days: Vec<Option<i32>> = df
                     .column("date")
                     .unwrap()
@@ -519,28 +532,12 @@ mod tests {
         }
         // A value that does not parse, in the last chunk: None, for the text read.
         let bad = b"c,d,a\nx,2024-01-15,1\ny,2024-01-16,abc\n";
-        let (op, _tmp) = part(bad);
-        let mut state = TypedState {
-            typed: &typed,
-            format: Some(DateFormat::Iso),
-            coders: Vec::new(),
-            distinct: DistinctRead::Code,
-            restart: false,
-        };
-        let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
-        assert!(got.is_none());
+        assert!(typed_read(bad, 1, Some(DateFormat::Iso), false).0.is_none());
         // A date that does not parse with the format detected from the first chunk.
         let mixed = b"c,d,a\nx,2024-01-15,1\ny,20240116,2\n";
-        let (op, _tmp) = part(mixed);
-        let mut state = TypedState {
-            typed: &typed,
-            format: Some(DateFormat::Iso),
-            coders: Vec::new(),
-            distinct: DistinctRead::Code,
-            restart: false,
-        };
-        let got = read_chunked(&op, shape, &names, &exprs, 1, Some((&mut state, true))).unwrap();
-        assert!(got.is_none());
+        assert!(typed_read(mixed, 1, Some(DateFormat::Iso), false)
+            .0
+            .is_none());
     }
 
     /// Amounts held as counts chunk by chunk: chunks needing more decimals than earlier
@@ -548,32 +545,9 @@ mod tests {
     /// the column back into `f64`; the values read back are the parsed ones either way.
     #[test]
     fn chunked_counts_share_one_scale_or_stay_float() {
-        let shape = CsvShape {
-            delim: b',',
-            has_header: true,
-            flexible: false,
-        };
-        let names: Vec<String> = ["c", "d", "a"].map(String::from).to_vec();
-        let exprs = vec![col("c"), col("d").alias("date"), col("a").alias("amount")];
-        let typed = Typed {
-            date: Some(("date".into(), Some(DateFormat::Iso))),
-            numbers: vec!["amount".into()],
-            decimal_comma: false,
-            ids: Vec::new(),
-            distinct: None,
-            scale_amount: true,
-        };
         let read = |text: &[u8], chunk: usize| {
-            let (op, _tmp) = part(text);
-            let mut state = TypedState {
-                typed: &typed,
-                format: Some(DateFormat::Iso),
-                coders: Vec::new(),
-                distinct: DistinctRead::Code,
-                restart: false,
-            };
-            read_chunked(&op, shape, &names, &exprs, chunk, Some((&mut state, true)))
-                .unwrap()
+            typed_read(text, chunk, Some(DateFormat::Iso), true)
+                .0
                 .unwrap()
         };
         let values = |df: &DataFrame| -> Vec<Option<f64>> {
