@@ -12,7 +12,53 @@ use polars::prelude::*;
 #[derive(Clone, Debug, PartialEq)]
 pub struct IdNames {
     bytes: String,
-    starts: Vec<usize>,
+    starts: Starts,
+}
+
+/// Where each id's text starts: 4 bytes an id while the text is under 4 GiB (every input
+/// seen so far), else 8 (the offsets widened once, when the text passes 4 GiB).
+#[derive(Clone, Debug, PartialEq)]
+enum Starts {
+    Narrow(Vec<u32>),
+    Wide(Vec<usize>),
+}
+
+impl Starts {
+    #[inline]
+    fn get(&self, i: usize) -> usize {
+        match self {
+            Starts::Narrow(v) => v[i] as usize,
+            Starts::Wide(v) => v[i],
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Starts::Narrow(v) => v.len(),
+            Starts::Wide(v) => v.len(),
+        }
+    }
+
+    fn push(&mut self, at: usize) {
+        match self {
+            Starts::Narrow(v) => match u32::try_from(at) {
+                Ok(at) => v.push(at),
+                Err(_) => {
+                    let mut wide: Vec<usize> = v.iter().map(|&x| x as usize).collect();
+                    wide.push(at);
+                    *self = Starts::Wide(wide);
+                }
+            },
+            Starts::Wide(v) => v.push(at),
+        }
+    }
+
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Starts::Narrow(v) => v.reserve(n),
+            Starts::Wide(v) => v.reserve(n),
+        }
+    }
 }
 
 impl Default for IdNames {
@@ -25,7 +71,7 @@ impl IdNames {
     fn new() -> IdNames {
         IdNames {
             bytes: String::new(),
-            starts: vec![0],
+            starts: Starts::Narrow(vec![0]),
         }
     }
 
@@ -43,8 +89,9 @@ impl IdNames {
     }
 
     /// The id of code `i` (`i < len()`).
+    #[inline]
     pub fn get(&self, i: usize) -> &str {
-        &self.bytes[self.starts[i]..self.starts[i + 1]]
+        &self.bytes[self.starts.get(i)..self.starts.get(i + 1)]
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
@@ -481,6 +528,22 @@ pub fn decode(c: &Column, names: &IdNames) -> Result<Column, PolarsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Offsets past 4 GiB widen the starts once, keeping every earlier one.
+    #[test]
+    fn starts_widen_past_four_gib() {
+        let mut s = Starts::Narrow(vec![0, 5]);
+        s.push(9);
+        assert!(matches!(s, Starts::Narrow(_)));
+        let far = u32::MAX as usize + 10;
+        s.push(far);
+        assert!(matches!(s, Starts::Wide(_)));
+        s.push(far + 3);
+        assert_eq!(
+            (0..s.len()).map(|i| s.get(i)).collect::<Vec<_>>(),
+            [0, 5, 9, far, far + 3]
+        );
+    }
 
     #[test]
     fn codes_in_order_of_appearance_then_renumbers_in_id_order() {
