@@ -93,28 +93,35 @@ fn order_key(v: f64) -> u64 {
 /// Scores 1..=bins: rank the values (ties broken by customer id, ascending), rank 1 the
 /// lowest value (or, with `descending`, the highest), score = floor((rank−1)·bins/n) + 1.
 pub fn scores(ids: &[&str], values: &[f64], descending: bool, bins: u32) -> Vec<u32> {
-    scores_of(ids, ids.is_sorted(), values, descending, bins)
+    scores_of(
+        ids,
+        ids.is_sorted(),
+        values.len(),
+        |i| values[i],
+        descending,
+        bins,
+    )
 }
 
-/// [`scores`], told whether the ids are sorted (when they are, `ids` is not read).
+/// [`scores`] of `n` values given by position (`value(i)`), told whether the ids are
+/// sorted (when they are, `ids` is not read, and no vector of the values is made).
 fn scores_of(
     ids: &[&str],
     in_order: bool,
-    values: &[f64],
+    n: usize,
+    value: impl Fn(usize) -> f64 + Sync,
     descending: bool,
     bins: u32,
 ) -> Vec<u32> {
-    let n = values.len();
     // Ids given in order (the usual case): break ties by position, without comparing strings.
     if in_order {
         use rayon::prelude::*;
         // One integer per row, (value in sort order, position): sorted without reading the
         // values through the positions (the same total order as below).
-        let mut keys: Vec<u128> = values
-            .par_iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let k = order_key(*v);
+        let mut keys: Vec<u128> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                let k = order_key(value(i));
                 let k = if descending { !k } else { k };
                 (k as u128) << 64 | i as u128
             })
@@ -126,7 +133,8 @@ fn scores_of(
         }
         return out;
     }
-    scores_by(values, descending, bins, |a, b| ids[a].cmp(ids[b]))
+    let values: Vec<f64> = (0..n).map(value).collect();
+    scores_by(&values, descending, bins, |a, b| ids[a].cmp(ids[b]))
 }
 
 /// [`scores`] by a comparison sort, ties broken by `tie` (of two positions).
@@ -649,10 +657,17 @@ fn rfm_from(ids: &Ids, fold: RfmFold, as_of: NaiveDate, bins: u32, rules: &Rules
     } else {
         out.iter().map(name).collect()
     };
-    // One value column at a time, each scored straight into the table.
+    // One value column at a time, each scored straight from the table (a vector of the
+    // values only where ties need the names).
     let score = |out: &[Rfm], value: fn(&Rfm) -> f64, descending: bool| {
-        let values: Vec<f64> = out.iter().map(value).collect();
-        scores_of(&names, in_order, &values, descending, bins)
+        scores_of(
+            &names,
+            in_order,
+            out.len(),
+            |i| value(&out[i]),
+            descending,
+            bins,
+        )
     };
     let rs = score(&out, |x| x.recency_days as f64, true);
     out.iter_mut().zip(rs).for_each(|(x, s)| x.r = s);
