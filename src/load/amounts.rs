@@ -224,32 +224,6 @@ impl Amounts {
         })
     }
 
-    pub fn len(&self) -> usize {
-        match self {
-            Amounts::Float(a) => a.len(),
-            Amounts::Scaled(a, _) => a.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn null_count(&self) -> usize {
-        match self {
-            Amounts::Float(a) => a.null_count(),
-            Amounts::Scaled(a, _) => a.null_count(),
-        }
-    }
-
-    /// The lengths of the column's chunks.
-    pub fn chunk_lengths(&self) -> Vec<usize> {
-        match self {
-            Amounts::Float(a) => a.chunk_lengths().collect(),
-            Amounts::Scaled(a, _) => a.chunk_lengths().collect(),
-        }
-    }
-
     /// Every amount in row order (None: null).
     pub fn iter(&self) -> impl Iterator<Item = Option<f64>> + '_ {
         let (floats, counts) = match self {

@@ -75,7 +75,15 @@ impl IdNames {
         }
     }
 
-    fn push(&mut self, id: &str) {
+    /// Room for `n` ids (their text grows as pushed).
+    pub fn with_capacity(n: usize) -> IdNames {
+        let mut out = IdNames::new();
+        out.starts.reserve(n);
+        out
+    }
+
+    /// Add `id` as the next one (code `len()`).
+    pub fn push(&mut self, id: &str) {
         self.bytes.push_str(id);
         self.starts.push(self.bytes.len());
     }
@@ -110,6 +118,13 @@ impl IdNames {
             }
         }
         None
+    }
+}
+
+impl std::ops::Index<usize> for IdNames {
+    type Output = str;
+    fn index(&self, i: usize) -> &str {
+        self.get(i)
     }
 }
 

@@ -116,8 +116,12 @@ pub(super) fn load_transactions(
     let read_as = amounts::column_name(&df);
     let amount_col = match map.get(&Role::Amount) {
         // (read typed, or held as counts by the Parquet read: finite values only)
-        Some(_) if typed_format.is_some() || read_as.as_deref().is_some_and(|n| n != "amount") => {
-            df.column(read_as.as_deref().unwrap_or("amount"))?.clone()
+        Some(_)
+            if typed_format.is_some()
+                || read_as.as_deref().is_some_and(|n| n != amounts::FLOAT) =>
+        {
+            df.column(read_as.as_deref().unwrap_or(amounts::FLOAT))?
+                .clone()
         }
         Some(src) => match numeric_column(df.column("amount")?, &op, src)? {
             Some(c) => c,

@@ -1012,62 +1012,6 @@ pub fn label_codes(labels: &[&str]) -> (Vec<u32>, Vec<String>) {
     (codes, names.into_iter().map(str::to_string).collect())
 }
 
-/// Strings kept in one buffer: 8 bytes a string besides its text, where a `Vec<String>`
-/// takes 24 and an allocation each (the customer ids of [`Histories`]).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StrList {
-    text: String,
-    ends: Vec<usize>,
-}
-
-impl StrList {
-    /// Room for `n` strings (their text grows as pushed).
-    pub fn with_capacity(n: usize) -> StrList {
-        StrList {
-            text: String::new(),
-            ends: Vec::with_capacity(n),
-        }
-    }
-
-    pub fn push(&mut self, s: &str) {
-        self.text.push_str(s);
-        self.ends.push(self.text.len());
-    }
-
-    pub fn len(&self) -> usize {
-        self.ends.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ends.is_empty()
-    }
-
-    /// String `i` (`i < len()`).
-    pub fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        &self.text[start..self.ends[i]]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &str> + '_ {
-        (0..self.len()).map(|i| self.get(i))
-    }
-}
-
-impl std::ops::Index<usize> for StrList {
-    type Output = str;
-    fn index(&self, i: usize) -> &str {
-        self.get(i)
-    }
-}
-
-impl<'s> FromIterator<&'s str> for StrList {
-    fn from_iter<I: IntoIterator<Item = &'s str>>(it: I) -> StrList {
-        let mut out = StrList::default();
-        it.into_iter().for_each(|s| out.push(s));
-        out
-    }
-}
-
 /// One label per customer out of few distinct ones (the groups of [`Histories`]): 4 bytes
 /// a customer and each label once, not a `String` each.
 #[derive(Clone, Debug, Default)]
@@ -1143,7 +1087,9 @@ impl std::ops::Index<usize> for Labels {
 /// Customer `i` owns `days[offsets[i]..offsets[i + 1]]`; customers are in id order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histories {
-    pub ids: StrList,
+    /// The customers' ids, in one buffer (the store's dictionary type: a few bytes an id
+    /// besides its text, where a `Vec<String>` takes 24 and an allocation each).
+    pub ids: crate::load::ids::IdNames,
     /// Each customer's [`Ids`] code (when built from coded transactions).
     pub codes: Vec<u32>,
     pub groups: Labels,
@@ -1206,7 +1152,7 @@ impl Histories {
         let buyers = (0..n).filter(|&c| !rows.days(c).is_empty()).count();
         h.offsets.reserve_exact(buyers + 1);
         h.codes.reserve_exact(buyers);
-        h.ids = StrList::with_capacity(buyers);
+        h.ids = crate::load::ids::IdNames::with_capacity(buyers);
         h.groups = Labels::with_capacity(buyers);
         for c in 0..n {
             let (days, values) = (rows.days(c), rows.values(c));

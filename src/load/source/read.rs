@@ -396,14 +396,6 @@ pub(super) fn read_chunked(
     Ok(Some(out))
 }
 
-/// Whether `df` has an `f64` amount column (a scaled one can only hold finite values).
-fn finite_amounts(df: &DataFrame) -> bool {
-    df.column(crate::load::amounts::FLOAT).is_ok_and(|c| {
-        c.f64()
-            .is_ok_and(|a| a.iter().flatten().all(f64::is_finite))
-    })
-}
-
 /// Rows in each slice of a Parquet part ([`read_sliced`]).
 pub(super) const SLICE_ROWS: usize = 1 << 20;
 
@@ -433,9 +425,9 @@ pub(super) fn read_sliced(
         let Some(mut df) = state.convert_ids(df)? else {
             return Ok(None);
         };
-        // (a finite f64 amount column: held as counts where it can be; other types and
-        // non-finite values are left to the loader's checks)
-        if state.typed.scale_amount && finite_amounts(&df) {
+        // (an f64 amount column held as counts where every value is one; other types, and
+        // NaN or infinities, stay as they are for the loader's checks)
+        if state.typed.scale_amount {
             crate::load::amounts::scale_frame(&mut df)?;
         }
         frames.push(df);
